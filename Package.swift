@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module layout and dependency direction: see docs in README ("Design").
+// C libraries sit at the bottom, each behind one system-library target found through
+// pkg-config and installed from Debian (see .ci/run).
+let package = Package(
+    name: "PruneLab",
+    products: [
+        .executable(name: "prunelab", targets: ["PruneLabCLI"]),
+        .library(name: "Experiments", targets: ["Experiments"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "TensorCore", dependencies: ["CBLAS"]),
+        .target(name: "NN", dependencies: ["TensorCore"]),
+        .target(name: "Training", dependencies: ["TensorCore", "NN"]),
+        .target(name: "Pruning", dependencies: ["TensorCore", "NN"]),
+        .target(name: "HDF5Support", dependencies: ["CHDF5"]),
+        .target(name: "Datasets", dependencies: ["TensorCore", "HDF5Support", "CZlib"]),
+        .target(name: "Experiments",
+                dependencies: ["TensorCore", "NN", "Training", "Pruning", "HDF5Support", "Datasets"]),
+        .executableTarget(name: "PruneLabCLI", dependencies: [
+            "Experiments",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "PruneLabTests",
+                    dependencies: ["TensorCore", "NN", "Training", "Pruning", "HDF5Support",
+                                   "Datasets", "Experiments"],
+                    resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v5]
+)
