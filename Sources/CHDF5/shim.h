@@ -17,6 +17,10 @@ static inline hid_t prunelab_h5t_native_uint64(void) { H5open(); return H5T_NATI
 static inline hid_t prunelab_h5t_c_s1(void)          { H5open(); return H5T_C_S1; }
 static inline hid_t prunelab_h5p_default(void)       { return H5P_DEFAULT; }
 static inline hid_t prunelab_h5p_dataset_create(void){ H5open(); return H5P_DATASET_CREATE; }
+static inline hid_t prunelab_h5p_link_create(void)   { H5open(); return H5P_LINK_CREATE; }
+static inline hid_t prunelab_h5e_default(void)       { return H5E_DEFAULT; }
+// Size marking a variable-length string type: `(size_t)-1`, which Swift cannot import.
+static inline size_t prunelab_h5t_variable(void)     { return H5T_VARIABLE; }
 static inline hid_t prunelab_h5s_all(void)           { return H5S_ALL; }
 static inline unsigned prunelab_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned prunelab_h5f_acc_trunc(void)  { return H5F_ACC_TRUNC; }

@@ -1,0 +1,64 @@
+import Foundation
+import TensorCore
+import NN
+import Training
+
+/// Records training metrics into `metrics.csv` (long format: `step,epoch,split,metric,value`).
+///
+/// Every `logEvery` steps it logs the mean training loss and accuracy over the steps since the
+/// last log and the learning rate; every `evalEvery` steps (and at the end) it evaluates the
+/// test set. The file is rewritten atomically at each evaluation, so a run that dies keeps
+/// every metric written up to then.
+public final class MetricsRecorder: TrainingObserver {
+    public private(set) var table = CSVTable(columns: ["step", "epoch", "split", "metric", "value"])
+    let url: URL
+    let logSteps: Int
+    let evalSteps: Int
+    let testImages: Tensor
+    let testLabels: [Int]
+    /// Added to the step numbers written (for pipelines of several loops).
+    public var stepOffset = 0
+    var loss = 0.0, correct = 0, seen = 0
+    public private(set) var lastTest: Evaluation?
+
+    public init(url: URL, logSteps: Int, evalSteps: Int, testImages: Tensor, testLabels: [Int]) {
+        self.url = url
+        self.logSteps = max(1, logSteps)
+        self.evalSteps = max(1, evalSteps)
+        self.testImages = testImages
+        self.testLabels = testLabels
+    }
+
+    public func record(step: Int, epoch: Int, split: String, metric: String, value: Double) {
+        table.append([.int(step), .int(epoch), .string(split), .string(metric), .double(value)])
+    }
+
+    public func stepDidEnd(_ info: StepInfo, trainer: Trainer) -> TrainingDecision {
+        loss += info.loss * Double(info.batchSize)
+        correct += info.correct
+        seen += info.batchSize
+        let step = info.step + stepOffset
+        if info.step % logSteps == 0 { flushTrain(step: step, epoch: info.epoch, lr: info.learningRate) }
+        if info.step % evalSteps == 0 { evaluate(trainer.model, step: step, epoch: info.epoch) }
+        return .continue
+    }
+
+    func flushTrain(step: Int, epoch: Int, lr: Double) {
+        guard seen > 0 else { return }
+        record(step: step, epoch: epoch, split: "train", metric: "loss", value: loss / Double(seen))
+        record(step: step, epoch: epoch, split: "train", metric: "accuracy", value: Double(correct) / Double(seen))
+        record(step: step, epoch: epoch, split: "train", metric: "learning_rate", value: lr)
+        loss = 0; correct = 0; seen = 0
+    }
+
+    /// Evaluates the test set now, records it and rewrites the file.
+    public func evaluate(_ model: Sequential, step: Int, epoch: Int) {
+        let e = Evaluation.run(model, images: testImages, labels: testLabels)
+        lastTest = e
+        record(step: step, epoch: epoch, split: "test", metric: "loss", value: e.loss)
+        record(step: step, epoch: epoch, split: "test", metric: "accuracy", value: e.accuracy)
+        try? save()
+    }
+
+    public func save() throws { try table.write(to: url) }
+}

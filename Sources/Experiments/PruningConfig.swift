@@ -1,0 +1,137 @@
+import Foundation
+import Pruning
+
+/// How (and whether) a run prunes. `method` `none` trains dense; `han` is the post-training
+/// baseline of Han et al. 2015: train, then `rounds` of prune ▶ retrain.
+public struct PruningConfig: Codable, Equatable, Sendable {
+    public enum Method: String, Codable, Sendable { case none, han }
+    public enum Rule: String, Codable, Sendable { case std, percentile, sparsity }
+
+    public var method: Method
+    /// Magnitude threshold rule, see `ThresholdRule`.
+    public var rule: Rule
+    /// `std` rule: prune |w| <= q * sigma (one q for all layers) ...
+    public var q: Double
+    /// ... or per layer (`{"fc1": 1.1}`); layers not listed use `q`.
+    public var layerQ: [String: Double]
+    /// `percentile` rule: prune below this percentile (0-100) of each round's survivors.
+    public var percentile: Double
+    /// `sparsity` rule: the final sparsity of every pruned layer (layer scope) or of all of them
+    /// pooled (global scope), reached over `rounds` with the same fraction of survivors pruned
+    /// each round ...
+    public var targetSparsity: Double
+    /// ... or per layer (`{"fc1": 0.92}`); layers not listed use `target_sparsity`.
+    public var layerSparsity: [String: Double]
+    public var scope: PruningScope
+    /// Layers (by name, e.g. "fc3") never pruned.
+    public var exclude: [String]
+    /// Also never prune the last layer.
+    public var excludeOutput: Bool
+    /// Prune ▶ retrain rounds.
+    public var rounds: Int
+    /// Stop early once the pruned layers reach this sparsity (0: never).
+    public var stopAtSparsity: Double
+    /// Retraining per round.
+    public var retrain: Duration
+    public var retrainLearningRate: Double
+    /// Zero the momentum buffers at the start of every retraining round.
+    public var resetMomentum: Bool
+    /// Accuracy-versus-sparsity curve without retraining, from the trained dense model.
+    public var curve: CurveConfig
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case method, rule, q, layerQ = "layer_q", percentile, targetSparsity = "target_sparsity"
+        case layerSparsity = "layer_sparsity", scope, exclude, excludeOutput = "exclude_output", rounds
+        case stopAtSparsity = "stop_at_sparsity", retrain, retrainLearningRate = "retrain_learning_rate"
+        case resetMomentum = "reset_momentum", curve
+    }
+
+    static func defaults() throws -> PruningConfig {
+        try JSONDecoder().decode(PruningConfig.self, from: Data("{}".utf8))
+    }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        method = try c.value(.method, default: .none)
+        rule = try c.value(.rule, default: .std)
+        q = try c.value(.q, default: 1.0)
+        layerQ = try c.value(.layerQ, default: [:])
+        percentile = try c.value(.percentile, default: 5)
+        targetSparsity = try c.value(.targetSparsity, default: 0.9)
+        layerSparsity = try c.value(.layerSparsity, default: [:])
+        scope = try c.value(.scope, default: .layer)
+        exclude = try c.value(.exclude, default: [])
+        excludeOutput = try c.value(.excludeOutput, default: false)
+        rounds = try c.value(.rounds, default: 5)
+        stopAtSparsity = try c.value(.stopAtSparsity, default: 0)
+        retrain = try c.value(.retrain, default: Duration(2, .epochs))
+        retrainLearningRate = try c.value(.retrainLearningRate, default: 0.005)
+        resetMomentum = try c.value(.resetMomentum, default: true)
+        curve = try c.value(.curve, default: try CurveConfig.defaults())
+    }
+
+    func validate() throws {
+        if !(q > 0) { throw ConfigError(path: "pruning.q", "must be > 0, got \(q)") }
+        for (k, v) in layerQ where !(v > 0) { throw ConfigError(path: "pruning.layer_q.\(k)", "must be > 0, got \(v)") }
+        if !(percentile > 0 && percentile < 100) {
+            throw ConfigError(path: "pruning.percentile", "must be in (0, 100), got \(percentile)")
+        }
+        if !(targetSparsity >= 0 && targetSparsity < 1) {
+            throw ConfigError(path: "pruning.target_sparsity", "must be in [0, 1), got \(targetSparsity)")
+        }
+        for (k, v) in layerSparsity where !(v >= 0 && v < 1) {
+            throw ConfigError(path: "pruning.layer_sparsity.\(k)", "must be in [0, 1), got \(v)")
+        }
+        if rounds < 0 { throw ConfigError(path: "pruning.rounds", "must be >= 0, got \(rounds)") }
+        if !(stopAtSparsity >= 0 && stopAtSparsity < 1) {
+            throw ConfigError(path: "pruning.stop_at_sparsity", "must be in [0, 1), got \(stopAtSparsity)")
+        }
+        if !(retrainLearningRate > 0) {
+            throw ConfigError(path: "pruning.retrain_learning_rate", "must be > 0, got \(retrainLearningRate)")
+        }
+        if scope == .global && (!layerQ.isEmpty || !layerSparsity.isEmpty) {
+            throw ConfigError(path: "pruning.scope", "per-layer q or sparsity needs scope \"layer\"")
+        }
+        try curve.validate()
+    }
+}
+
+/// The grid of a prune-curve: sparsities `from`, `from + step`, … up to `to` (inclusive).
+public struct CurveConfig: Codable, Equatable, Sendable {
+    public var enabled: Bool
+    public var from: Double
+    public var to: Double
+    public var step: Double
+    /// Also prune each layer alone at every sparsity (sensitivity).
+    public var perLayer: Bool
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case enabled, from, to, step, perLayer = "per_layer" }
+
+    static func defaults() throws -> CurveConfig {
+        try JSONDecoder().decode(CurveConfig.self, from: Data("{}".utf8))
+    }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.value(.enabled, default: false)
+        from = try c.value(.from, default: 0)
+        to = try c.value(.to, default: 0.99)
+        step = try c.value(.step, default: 0.01)
+        perLayer = try c.value(.perLayer, default: true)
+    }
+
+    func validate() throws {
+        guard from >= 0, to < 1, from <= to else {
+            throw ConfigError(path: "pruning.curve", "needs 0 <= from <= to < 1, got from \(from) to \(to)")
+        }
+        guard step > 0 else { throw ConfigError(path: "pruning.curve.step", "must be > 0, got \(step)") }
+    }
+
+    /// The grid points, computed by index so no rounding drift accumulates.
+    public var grid: [Double] {
+        let n = Int(((to - from) / step + 1e-9).rounded(.down))
+        return (0...n).map { ((from + Double($0) * step) * 1e9).rounded() / 1e9 }
+    }
+}

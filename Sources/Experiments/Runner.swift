@@ -1,0 +1,125 @@
+import Foundation
+import TensorCore
+import NN
+import Training
+import Datasets
+
+/// How `prunelab run` was asked to run.
+public struct RunOptions {
+    public var outDir: String
+    public var force: Bool
+    public var progress: Bool
+    public var command: String
+
+    public init(outDir: String, force: Bool = false, progress: Bool = true, command: String = "") {
+        self.outDir = outDir
+        self.force = force
+        self.progress = progress
+        self.command = command
+    }
+}
+
+/// What a finished run reports back to the CLI.
+public struct RunOutcome {
+    public var folder: RunFolder
+    public var summary: Summary
+}
+
+/// Runs one experiment end to end and writes its run folder.
+public enum Runner {
+    public static func run(_ config: ExperimentConfig, options: RunOptions) throws -> RunOutcome {
+        let folder = RunFolder(path: options.outDir)
+        try folder.prepare(force: options.force)
+        try folder.write(try ConfigLoader.canonicalJSON(config), to: "config.json")
+        if config.training.threads > 0 { BLAS.threads = config.training.threads }
+        var info = RunInfo(version: RunInfo.toolVersion, gitCommit: RunInfo.currentGitCommit(),
+                           command: options.command, seed: config.seed, threads: BLAS.threads,
+                           blasCore: BLAS.coreName, started: RunInfo.timestamp(), ended: nil,
+                           status: "running", error: nil)
+        try info.write(to: folder)
+        var recorder: MetricsRecorder?
+        do {
+            let data = try config.data.load()
+            let session = try TrainingSession(config: config, data: data)
+            let t = config.training
+            let rec = MetricsRecorder(url: folder.file("metrics.csv"),
+                                      logSteps: t.logEvery.steps(perEpoch: session.stepsPerEpoch),
+                                      evalSteps: t.evalEvery.steps(perEpoch: session.stepsPerEpoch),
+                                      testImages: data.test.images, testLabels: data.test.labels)
+            recorder = rec
+            session.trainer.observers.append(rec)
+            let han = config.pruning.method == .han ? try HanPipeline(config: config.pruning, session: session) : nil
+            let retrainSteps = config.pruning.retrain.steps(perEpoch: session.stepsPerEpoch)
+            let totalSteps = session.plannedSteps + (han == nil ? 0 : config.pruning.rounds * retrainSteps)
+            if options.progress {
+                session.trainer.observers.append(ProgressBar(totalSteps: totalSteps, label: config.name))
+            }
+            let clock = Date()
+            try session.trainer.train(steps: session.plannedSteps)
+            if let han {
+                if config.pruning.curve.enabled {
+                    let curve = PruneCurve.compute(model: session.model, parameters: han.pruned,
+                                                   grid: config.pruning.curve.grid, perLayer: config.pruning.curve.perLayer,
+                                                   testImages: data.test.images, testLabels: data.test.labels)
+                    try curve.write(to: folder.file("prune-curve.csv"))
+                }
+                let rounds = try han.run()
+                try rounds.write(to: folder.file("rounds.csv"))
+            }
+            let test = session.evaluateTest()
+            let train = session.evaluateTrain()
+            let wall = Date().timeIntervalSince(clock)
+            if rec.lastTest == nil || session.trainer.step % max(1, t.evalEvery.steps(perEpoch: session.stepsPerEpoch)) != 0 {
+                rec.evaluate(session.model, step: session.trainer.step, epoch: session.trainer.epoch)
+            }
+            try rec.save()
+
+            var summary = makeSummary(config: config, session: session, method: han == nil ? "dense" : "han",
+                                      train: train, test: test, flops: session.trainer.flops,
+                                      denseFLOPs: session.trainer.denseFLOPs, wall: wall)
+            let prunedParams = han?.pruned ?? session.model.prunableParameters
+            summary["pruned_sparsity"] = .double(HanPipeline.sparsity(prunedParams))
+            let sizes = try ModelFiles.write(model: session.model, config: config, to: folder)
+            summary["dense_bytes"] = .int(sizes.denseBytes)
+            summary["sparse_bytes"] = .int(sizes.sparseBytes)
+            try summary.table(extraColumns: ["pruned_sparsity", "dense_bytes", "sparse_bytes"])
+                .write(to: folder.file("summary.csv"))
+            try LayerReport.table(session.model).write(to: folder.file("layers.csv"))
+            info.status = "completed"
+            info.ended = RunInfo.timestamp()
+            try info.write(to: folder)
+            return RunOutcome(folder: folder, summary: summary)
+        } catch {
+            try? recorder?.save()
+            info.status = "failed"
+            info.error = "\(error)"
+            info.ended = RunInfo.timestamp()
+            try? info.write(to: folder)
+            throw error
+        }
+    }
+
+    static func makeSummary(config: ExperimentConfig, session: TrainingSession, method: String,
+                            train: Evaluation, test: Evaluation, flops: Int, denseFLOPs: Int,
+                            wall: Double) -> Summary {
+        let (total, nonzero) = session.model.weightCounts
+        var s = Summary()
+        s["name"] = .string(config.name)
+        s["dataset"] = .string(config.data.displayName)
+        s["model"] = .string(config.model.preset ?? "custom")
+        s["method"] = .string(method)
+        s["seed"] = .int(Int(config.seed))
+        s["epochs"] = .double(Double(session.trainer.step) / Double(session.stepsPerEpoch))
+        s["steps"] = .int(session.trainer.step)
+        s["train_accuracy"] = .double(train.accuracy)
+        s["test_accuracy"] = .double(test.accuracy)
+        s["test_loss"] = .double(test.loss)
+        s["total_weights"] = .int(total)
+        s["nonzero_weights"] = .int(nonzero)
+        s["sparsity"] = .double(1 - Double(nonzero) / Double(total))
+        s["train_flops"] = .int(flops)
+        s["dense_train_flops"] = .int(denseFLOPs)
+        s["wall_seconds"] = .double(wall)
+        return s
+    }
+}

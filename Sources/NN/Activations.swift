@@ -1,0 +1,80 @@
+import TensorCore
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Foundation
+#endif
+
+/// Element-wise activation functions with their derivatives written from the output.
+public enum ActivationKind: String, Codable, CaseIterable, Sendable {
+    case relu, sigmoid, tanh
+}
+
+/// An element-wise activation layer; keeps its output for the backward pass.
+///
+/// ReLU: `y = max(x, 0)`, `dy/dx = 1[x > 0]` (0 at the kink). Sigmoid: `y = 1/(1+e^-x)`,
+/// `dy/dx = y(1-y)`. Tanh: `dy/dx = 1 - y^2`.
+public final class Activation: Layer {
+    public let name: String
+    public let kind: ActivationKind
+    private var output = Tensor(shape: [0])
+
+    public init(name: String, kind: ActivationKind) {
+        self.name = name
+        self.kind = kind
+    }
+
+    public func outputShape(for inputShape: [Int]) -> [Int] { inputShape }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        var y = x
+        y.scalars.withUnsafeMutableBufferPointer { p in
+            switch kind {
+            case .relu:
+                for i in 0..<p.count where p[i] < 0 { p[i] = 0 }
+            case .sigmoid:
+                for i in 0..<p.count { p[i] = Activation.sigmoid(p[i]) }
+            case .tanh:
+                for i in 0..<p.count { p[i] = tanhf(p[i]) }
+            }
+        }
+        output = y
+        return y
+    }
+
+    public func backward(_ dy: Tensor, needInputGrad: Bool) -> Tensor? {
+        guard needInputGrad else { return nil }
+        precondition(dy.count == output.count, "\(name): gradient \(dy.shape) does not match output \(output.shape)")
+        var dx = dy
+        output.scalars.withUnsafeBufferPointer { y in
+            dx.scalars.withUnsafeMutableBufferPointer { g in
+                switch kind {
+                case .relu:
+                    for i in 0..<g.count where y[i] <= 0 { g[i] = 0 }
+                case .sigmoid:
+                    for i in 0..<g.count { g[i] *= y[i] * (1 - y[i]) }
+                case .tanh:
+                    for i in 0..<g.count { g[i] *= 1 - y[i] * y[i] }
+                }
+            }
+        }
+        return dx
+    }
+
+    /// Numerically stable logistic function.
+    @inlinable
+    public static func sigmoid(_ x: Float) -> Float {
+        if x >= 0 { return 1 / (1 + expf(-x)) }
+        let e = expf(x)
+        return e / (1 + e)
+    }
+
+    public func forwardFLOPs(inputShape: [Int], activeOnly: Bool) -> Int {
+        inputShape.reduce(1, *) * (kind == .relu ? 1 : 4)
+    }
+
+    public func backwardFLOPs(inputShape: [Int], needInputGrad: Bool, activeOnly: Bool) -> Int {
+        needInputGrad ? inputShape.reduce(1, *) * (kind == .relu ? 1 : 3) : 0
+    }
+}

@@ -1,0 +1,24 @@
+import TensorCore
+
+/// One stage of a feed-forward network with a hand-written backward pass.
+///
+/// Tensors carry the batch as their leading dimension. `forward` caches what `backward` needs;
+/// `backward` takes dL/d(output) and accumulates parameter gradients into `Parameter.grad`
+/// (overwriting them: one backward per step) and returns dL/d(input) when asked for it.
+public protocol Layer: AnyObject {
+    var name: String { get }
+    var parameters: [Parameter] { get }
+    /// Per-sample output shape for a per-sample input shape.
+    func outputShape(for inputShape: [Int]) -> [Int]
+    func forward(_ x: Tensor, training: Bool) -> Tensor
+    func backward(_ dy: Tensor, needInputGrad: Bool) -> Tensor?
+    /// Floating-point operations per sample of one forward pass, counting only unmasked
+    /// weights when `activeOnly` (a multiply-add is 2).
+    func forwardFLOPs(inputShape: [Int], activeOnly: Bool) -> Int
+    /// Per-sample operations of one backward pass on unmasked weights.
+    func backwardFLOPs(inputShape: [Int], needInputGrad: Bool, activeOnly: Bool) -> Int
+}
+
+extension Layer {
+    public var parameters: [Parameter] { [] }
+}

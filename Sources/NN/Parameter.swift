@@ -1,0 +1,56 @@
+import TensorCore
+
+/// A trainable tensor with its gradient and, once pruned, its mask.
+///
+/// Names follow `layer.kind` (`fc1.weight`, `fc1.bias`); masks share the name. `mask` holds
+/// 1 for a kept and 0 for a pruned entry, in `value`'s layout; `nil` means dense. Whoever sets
+/// a mask also zeroes the pruned entries of `value` (see `applyMask()`), and the optimizer
+/// re-applies it after every step, so a pruned entry stays exactly 0.
+public final class Parameter {
+    public let name: String
+    public var value: Tensor
+    public var grad: Tensor
+    /// Weights are prunable, biases never are.
+    public let isPrunable: Bool
+    public private(set) var mask: Tensor?
+    /// Entries the mask keeps (all entries when dense); FLOP counts use it.
+    public private(set) var activeCount: Int
+
+    public init(name: String, value: Tensor, isPrunable: Bool) {
+        self.name = name
+        self.value = value
+        self.grad = Tensor(shape: value.shape)
+        self.isPrunable = isPrunable
+        self.activeCount = value.count
+    }
+
+    /// Installs `mask` (same shape as `value`, entries 0 or 1) and zeroes the pruned weights.
+    public func setMask(_ mask: Tensor?) {
+        if let mask {
+            precondition(isPrunable, "\(name) is not prunable")
+            precondition(mask.shape == value.shape, "mask for \(name) has shape \(mask.shape), weight has \(value.shape)")
+            self.mask = mask
+            activeCount = mask.nonzeroCount
+            applyMask()
+        } else {
+            self.mask = nil
+            activeCount = value.count
+        }
+    }
+
+    /// Multiplies `value` by the mask in place (no-op when dense).
+    public func applyMask() {
+        guard let mask else { return }
+        Parameter.multiply(&value, by: mask)
+    }
+
+    /// `t *= mask` element-wise on raw buffers.
+    public static func multiply(_ t: inout Tensor, by mask: Tensor) {
+        precondition(t.count == mask.count)
+        mask.scalars.withUnsafeBufferPointer { m in
+            t.scalars.withUnsafeMutableBufferPointer { v in
+                for i in 0..<v.count { v[i] *= m[i] }
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import TensorCore
+
+/// A feed-forward stack of layers ending in a fused output loss.
+///
+/// `inputShape` is per sample (`[C, H, W]` or `[features]`). The first layer is never asked
+/// for its input gradient.
+public final class Sequential {
+    public let layers: [Layer]
+    public let inputShape: [Int]
+    public let loss: LossKind
+    /// Per-sample input shape of each layer.
+    public let layerInputShapes: [[Int]]
+
+    public init(layers: [Layer], inputShape: [Int], loss: LossKind) {
+        precondition(!layers.isEmpty, "a model needs at least one layer")
+        self.layers = layers
+        self.inputShape = inputShape
+        self.loss = loss
+        var shapes: [[Int]] = []
+        var s = inputShape
+        for layer in layers {
+            shapes.append(s)
+            s = layer.outputShape(for: s)
+        }
+        layerInputShapes = shapes
+        let names = parameters.map(\.name)
+        precondition(Set(names).count == names.count, "duplicate parameter names in \(names)")
+    }
+
+    public var outputShape: [Int] { layers.last!.outputShape(for: layerInputShapes.last!) }
+
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+    public var prunableParameters: [Parameter] { parameters.filter(\.isPrunable) }
+
+    public func parameter(named name: String) -> Parameter? {
+        parameters.first { $0.name == name }
+    }
+
+    /// Logits for a batch `[B, inputShape...]`.
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        var h = x
+        for layer in layers { h = layer.forward(h, training: training) }
+        return h
+    }
+
+    /// Backpropagates dL/dlogits through every layer, filling parameter gradients.
+    public func backward(_ dLogits: Tensor) {
+        var g = dLogits
+        for (i, layer) in layers.enumerated().reversed() {
+            guard let next = layer.backward(g, needInputGrad: i > 0) else { break }
+            g = next
+        }
+    }
+
+    /// Per-sample FLOPs of one forward pass (dense, or on unmasked weights only).
+    public func forwardFLOPs(activeOnly: Bool) -> Int {
+        zip(layers, layerInputShapes).reduce(0) { $0 + $1.0.forwardFLOPs(inputShape: $1.1, activeOnly: activeOnly) }
+    }
+
+    /// Per-sample FLOPs of one training step's forward, loss and backward passes.
+    public func trainingFLOPs(activeOnly: Bool) -> Int {
+        var total = forwardFLOPs(activeOnly: activeOnly) + loss.flops(outputs: outputShape.reduce(1, *))
+        for (i, (layer, shape)) in zip(layers, layerInputShapes).enumerated() {
+            total += layer.backwardFLOPs(inputShape: shape, needInputGrad: i > 0, activeOnly: activeOnly)
+        }
+        return total
+    }
+
+    /// Total and unmasked weight counts over prunable parameters.
+    public var weightCounts: (total: Int, nonzero: Int) {
+        prunableParameters.reduce((0, 0)) { ($0.0 + $1.value.count, $0.1 + $1.value.nonzeroCount) }
+    }
+}

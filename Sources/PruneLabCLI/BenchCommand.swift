@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import Experiments
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time dense LeNet-300-100 epochs on MNIST (see experiments/bench_lenet300.py).")
+
+    @Option(help: "The MNIST IDX folder.") var data = "data/mnist"
+    @Option(name: .customLong("batch-size")) var batchSize = 128
+    @Option(help: "Epochs per repeat.") var epochs = 1
+    @Option(help: "Repeats (fresh model each).") var repeats = 5
+    @Option(help: "OpenBLAS threads (0: default).") var threads = 0
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+
+    func validate() throws {
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be > 0") }
+        guard epochs > 0, repeats > 0 else { throw ValidationError("--epochs and --repeats must be > 0") }
+        guard threads >= 0 else { throw ValidationError("--threads must be >= 0") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let r = try Benchmark.lenet300(dataDir: data, batchSize: batchSize, epochs: epochs,
+                                           repeats: repeats, threads: threads)
+            if json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.sortedKeys]
+                print(String(decoding: try enc.encode(r), as: UTF8.self))
+            } else {
+                print(String(format: "median epoch %.3f s  %.1f GFLOP/s  (SGEMM peak %.1f GFLOP/s, %@, %d threads)  peak RSS %.0f MiB",
+                             r.medianEpochSeconds, r.gflops, r.sgemmPeakGflops, r.blasCore, r.threads, r.peakRssMb))
+            }
+        }
+    }
+}

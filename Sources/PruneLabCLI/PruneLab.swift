@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+import Experiments
+
+@main
+struct PruneLab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prunelab",
+        abstract: "Prune neural networks while they train, and compare against post-training pruning.",
+        version: RunInfo.toolVersion,
+        subcommands: [RunCommand.self, InspectCommand.self, BenchCommand.self]
+    )
+}
+
+/// Prints a library error as one line on stderr and exits non-zero; the CLI's only error path.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch {
+        FileHandle.standardError.write(Data("prunelab: error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Experiments
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run one experiment from a JSON config and write its run folder.")
+
+    @Argument(help: "The experiment config (JSON); see configs/README.md.")
+    var config: String
+
+    @Option(name: .long, help: "The run folder to write.")
+    var out: String
+
+    @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
+    var overrides: [String] = []
+
+    @Flag(help: "Overwrite a finished run folder.")
+    var force = false
+
+    @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
+    var noProgress = false
+
+    func run() throws {
+        try reportingErrors {
+            let cfg = try ConfigLoader.load(path: config, overrides: overrides)
+            let command = CommandLine.arguments.joined(separator: " ")
+            let outcome = try Runner.run(cfg, options: RunOptions(outDir: out, force: force,
+                                                                  progress: !noProgress, command: command))
+            let s = outcome.summary
+            func show(_ k: String) -> String { s[k].map { "\($0)" } ?? "" }
+            print("run folder: \(outcome.folder.url.path)")
+            print("test_accuracy \(show("test_accuracy"))  sparsity \(show("sparsity"))  wall_seconds \(show("wall_seconds"))")
+        }
+    }
+}

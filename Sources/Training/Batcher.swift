@@ -1,0 +1,53 @@
+import TensorCore
+
+/// Seeded mini-batches over an in-memory set.
+///
+/// Each epoch draws a fresh permutation from its own generator (when `shuffle`), and batches
+/// are copied row by row into a contiguous `[B, sample...]` tensor. The last batch may be
+/// smaller. A batch size of 0 or >= the set size means full-batch (no shuffling needed).
+/// Lives in `Training`, not `Datasets`, because data order is a training concern and the
+/// loop must not depend on file formats.
+public struct Batcher {
+    public let images: Tensor
+    public let labels: [Int]
+    public let batchSize: Int
+    public let shuffle: Bool
+    private var rng: RandomSource
+
+    public init(images: Tensor, labels: [Int], batchSize: Int, shuffle: Bool, rng: RandomSource) {
+        precondition(images.rows == labels.count, "\(images.rows) images but \(labels.count) labels")
+        self.images = images
+        self.labels = labels
+        self.batchSize = (batchSize <= 0 || batchSize >= labels.count) ? labels.count : batchSize
+        self.shuffle = shuffle && self.batchSize < labels.count
+        self.rng = rng
+    }
+
+    public var count: Int { labels.count }
+    public var batchesPerEpoch: Int { (count + batchSize - 1) / batchSize }
+    public var isFullBatch: Bool { batchSize == count }
+
+    /// The sample order of the next epoch.
+    public mutating func nextEpochOrder() -> [Int] {
+        shuffle ? rng.permutation(count) : Array(0..<count)
+    }
+
+    /// The batch made of `order[range]`; a full-batch in natural order reuses the set as is.
+    public func batch(order: [Int], range: Range<Int>) -> (images: Tensor, labels: ArraySlice<Int>) {
+        if range.count == count && !shuffle {
+            return (images, labels[...])
+        }
+        let size = images.rowSize
+        var x = Tensor(shape: [range.count] + Array(images.shape.dropFirst()))
+        var y = [Int](repeating: 0, count: range.count)
+        images.scalars.withUnsafeBufferPointer { src in
+            x.scalars.withUnsafeMutableBufferPointer { dst in
+                for (k, i) in order[range].enumerated() {
+                    (dst.baseAddress! + k * size).update(from: src.baseAddress! + i * size, count: size)
+                    y[k] = labels[i]
+                }
+            }
+        }
+        return (x, y[...])
+    }
+}

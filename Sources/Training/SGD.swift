@@ -1,0 +1,72 @@
+import TensorCore
+import NN
+
+/// Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay.
+///
+/// For each parameter, `g = grad + weightDecay * w` (weights only: biases get no decay),
+/// `v = momentum * v + g`, and `w -= lr * (nesterov ? g + momentum * v : v)`; with momentum 0
+/// this is plain `w -= lr * g`. These are PyTorch's `torch.optim.SGD` equations (dampening 0).
+/// After the update a masked parameter has its mask applied to `w` *and* to `v`, so a pruned
+/// weight and its momentum stay exactly 0.
+public final class SGD {
+    public var momentum: Float
+    public var nesterov: Bool
+    public var weightDecay: Float
+    /// Momentum buffers, one per parameter, in `parameters` order.
+    public private(set) var velocity: [Tensor]
+    public let parameters: [Parameter]
+
+    public init(parameters: [Parameter], momentum: Double = 0, nesterov: Bool = false, weightDecay: Double = 0) {
+        self.parameters = parameters
+        self.momentum = Float(momentum)
+        self.nesterov = nesterov
+        self.weightDecay = Float(weightDecay)
+        velocity = momentum > 0 ? parameters.map { Tensor(shape: $0.value.shape) } : []
+    }
+
+    /// One update with learning rate `lr`.
+    public func step(learningRate lr: Double) {
+        let lr = Float(lr), mu = momentum, wd = weightDecay, nesterov = nesterov
+        for (i, p) in parameters.enumerated() {
+            let decay = p.isPrunable ? wd : 0
+            let gradient = p.grad
+            if mu == 0 {
+                gradient.scalars.withUnsafeBufferPointer { g in
+                    p.value.scalars.withUnsafeMutableBufferPointer { w in
+                        for j in 0..<w.count { w[j] -= lr * (g[j] + decay * w[j]) }
+                    }
+                }
+            } else {
+                gradient.scalars.withUnsafeBufferPointer { g in
+                    p.value.scalars.withUnsafeMutableBufferPointer { w in
+                        velocity[i].scalars.withUnsafeMutableBufferPointer { v in
+                            for j in 0..<w.count {
+                                let gj = g[j] + decay * w[j]
+                                let vj = mu * v[j] + gj
+                                v[j] = vj
+                                w[j] -= lr * (nesterov ? gj + mu * vj : vj)
+                            }
+                        }
+                    }
+                }
+            }
+            if let mask = p.mask {
+                p.applyMask()
+                if mu != 0 { Parameter.multiply(&velocity[i], by: mask) }
+            }
+        }
+    }
+
+    /// Re-applies every parameter's mask to its momentum buffer (call after masks change).
+    public func applyMasksToState() {
+        guard !velocity.isEmpty else { return }
+        for (i, p) in parameters.enumerated() {
+            if let mask = p.mask { Parameter.multiply(&velocity[i], by: mask) }
+        }
+    }
+
+    /// Zeroes all momentum buffers (e.g. at the start of a retraining round).
+    public func resetState() {
+        for i in velocity.indices { velocity[i].fill(0) }
+    }
+}

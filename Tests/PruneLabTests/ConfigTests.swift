@@ -1,0 +1,116 @@
+import Testing
+import Foundation
+@testable import Experiments
+
+@Suite struct ConfigTests {
+    static let minimal = """
+    {"name": "t", "data": {"format": "idx", "dir": "data/mnist"}, "model": {"preset": "lenet-300-100"}}
+    """
+
+    func decode(_ json: String, overrides: [String] = []) throws -> ExperimentConfig {
+        try ConfigLoader.decode(Data(json.utf8), overrides: overrides)
+    }
+
+    func error(_ json: String, overrides: [String] = []) -> ConfigError? {
+        do {
+            _ = try decode(json, overrides: overrides)
+            return nil
+        } catch let e as ConfigError {
+            return e
+        } catch {
+            Issue.record("expected a ConfigError, got \(error)")
+            return nil
+        }
+    }
+
+    @Test func defaultsAreFilledIn() throws {
+        let c = try decode(Self.minimal)
+        #expect(c.seed == 1)
+        #expect(c.training.batchSize == .samples(128))
+        #expect(c.training.epochs == 10)
+        #expect(c.training.schedule.kind == .constant)
+        #expect(c.model.initializer == .he)
+    }
+
+    @Test func canonicalJSONRoundTrips() throws {
+        let c = try decode(Self.minimal, overrides: ["training.batch_size=\"full\"", "training.eval_every=\"100it\""])
+        let again = try ConfigLoader.decode(try ConfigLoader.canonicalJSON(c))
+        #expect(again == c)
+        let text = String(decoding: try ConfigLoader.canonicalJSON(c), as: UTF8.self)
+        #expect(text.contains("\"batch_size\" : \"full\""))
+        #expect(text.contains("\"eval_every\" : \"100it\""))
+    }
+
+    @Test func unknownKeysAreRejectedWithTheirPath() {
+        let e = error(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}, "training": {"lerning_rate": 0.1}}"#)
+        #expect(e?.path == "training.lerning_rate")
+        #expect(e?.message.contains("unknown key") == true)
+        let nested = error(#"{"data": {"format": "idx", "dir": "d"}, "model": {"layers": [{"units": 3, "activation": "softmax", "bias": true}]}}"#)
+        #expect(nested?.path == "model.layers[0].bias")
+        let top = error(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}, "sed": 3}"#)
+        #expect(top?.path == "sed")
+    }
+
+    @Test func wrongTypesNameThePath() {
+        let e = error(Self.minimal, overrides: ["training.epochs=\"ten\""])
+        #expect(e?.path == "training.epochs")
+        let f = error(Self.minimal, overrides: ["training.learning_rate=null"])
+        #expect(f?.path == "training.learning_rate")
+        #expect(f?.message.contains("null") == true)
+    }
+
+    @Test(arguments: [
+        ("training.learning_rate=-0.1", "training.learning_rate"),
+        ("training.batch_size=0", "training.batch_size"),
+        ("training.batch_size=\"half\"", "training.batch_size"),
+        ("training.momentum=1.5", "training.momentum"),
+        ("training.epochs=-1", "training.epochs"),
+        ("training.eval_every=\"3 epochs\"", "training.eval_every"),
+        ("model.preset=\"lenet-9000\"", "model.preset"),
+        ("data.format=\"csv\"", "data.format"),
+        ("data.train_limit=-5", "data.train_limit"),
+    ])
+    func outOfRangeValuesAreRejected(override: String, path: String) {
+        let e = error(Self.minimal, overrides: [override])
+        #expect(e?.path == path, "\(override) gave \(String(describing: e))")
+    }
+
+    @Test func malformedJSONAndMissingFile() {
+        let e = error("{\"name\": ")
+        #expect(e?.message.hasPrefix("invalid JSON") == true)
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(path: "/nonexistent/x.json") }
+        do { _ = try ConfigLoader.load(path: "/nonexistent/x.json") } catch {
+            #expect("\(error)" == "/nonexistent/x.json: no such file")
+        }
+    }
+
+    @Test func overridesCreateAndReplaceValues() throws {
+        let c = try decode(Self.minimal, overrides: ["seed=7", "training.schedule.kind=cosine", "name=run-a"])
+        #expect(c.seed == 7)
+        #expect(c.training.schedule.kind == .cosine)
+        #expect(c.name == "run-a")
+        #expect(error(Self.minimal, overrides: ["seed"])?.message.contains("key.path=value") == true)
+    }
+
+    @Test func durations() throws {
+        #expect(try Duration(parsing: "2ep") == Duration(2, .epochs))
+        #expect(try Duration(parsing: "500it").steps(perEpoch: 10) == 500)
+        #expect(try Duration(parsing: "3ep").steps(perEpoch: 10) == 30)
+        #expect(throws: ConfigError.self) { try Duration(parsing: "12") }
+    }
+
+    @Test func sigmoidOutputNeedsOneUnit() {
+        let e = error(#"{"data": {"format": "idx", "dir": "d"}, "model": {"layers": [{"units": 4, "activation": "relu"}, {"units": 2, "activation": "sigmoid"}]}}"#)
+        #expect(e?.path == "model.layers[1].units")
+    }
+
+    @Test func everyShippedConfigDecodes() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = root.appendingPathComponent("configs")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }
+        #expect(!files.isEmpty)
+        for f in files {
+            _ = try ConfigLoader.load(path: dir.appendingPathComponent(f).path)
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import Testing
+import TensorCore
+import NN
+import Training
+
+@Suite struct OptimizerTests {
+    func param(_ values: [Float], grad: [Float], prunable: Bool = true) -> Parameter {
+        let p = Parameter(name: "fc1.weight", value: Tensor(shape: [values.count], scalars: values), isPrunable: prunable)
+        p.grad = Tensor(shape: [grad.count], scalars: grad)
+        return p
+    }
+
+    @Test func plainSGDWithWeightDecay() {
+        let p = param([1, -2], grad: [0.5, 0.25])
+        let opt = SGD(parameters: [p], weightDecay: 0.1)
+        opt.step(learningRate: 0.1)
+        // w - lr * (g + wd * w)
+        #expect(abs(p.value.scalars[0] - (1 - 0.1 * (0.5 + 0.1))) < 1e-6)
+        #expect(abs(p.value.scalars[1] - (-2 - 0.1 * (0.25 - 0.2))) < 1e-6)
+    }
+
+    @Test func biasesGetNoWeightDecay() {
+        let b = param([1], grad: [0], prunable: false)
+        SGD(parameters: [b], weightDecay: 0.5).step(learningRate: 0.1)
+        #expect(b.value.scalars[0] == 1)
+    }
+
+    /// Two steps of heavy-ball and Nesterov momentum against the equations written out by hand.
+    @Test(arguments: [false, true])
+    func momentumMatchesHandComputation(nesterov: Bool) {
+        let p = param([1], grad: [0.5])
+        let opt = SGD(parameters: [p], momentum: 0.9, nesterov: nesterov)
+        var w = 1.0, v = 0.0
+        for g in [0.5, -0.2] {
+            p.grad.scalars[0] = Float(g)
+            opt.step(learningRate: 0.1)
+            v = 0.9 * v + g
+            w -= 0.1 * (nesterov ? g + 0.9 * v : v)
+            #expect(abs(Double(p.value.scalars[0]) - w) < 1e-6)
+        }
+    }
+
+    @Test func maskedWeightsAndMomentumStayZero() {
+        let p = param([1, 2, 3], grad: [1, 1, 1])
+        let opt = SGD(parameters: [p], momentum: 0.9)
+        opt.step(learningRate: 0.1)
+        p.setMask(Tensor(shape: [3], scalars: [1, 0, 1]))
+        opt.applyMasksToState()
+        #expect(p.value.scalars[1] == 0 && opt.velocity[0].scalars[1] == 0)
+        for _ in 0..<5 {
+            p.grad = Tensor(shape: [3], scalars: [0.3, -0.7, 0.2])
+            opt.step(learningRate: 0.1)
+            #expect(p.value.scalars[1] == 0)
+            #expect(opt.velocity[0].scalars[1] == 0)
+            #expect(p.value.scalars[0] != 0)
+        }
+        #expect(p.activeCount == 2)
+    }
+}
+
+@Suite struct ScheduleTests {
+    @Test func cosineEndpointsAndMidpoint() {
+        let s = LearningRateSchedule(base: 0.1, kind: .cosine(total: 100, minimum: 0.001))
+        #expect(abs(s.learningRate(atStep: 0) - 0.1) < 1e-12)
+        #expect(abs(s.learningRate(atStep: 50) - (0.001 + 0.099 / 2)) < 1e-12)
+        #expect(s.learningRate(atStep: 100) == 0.001)
+        #expect(s.learningRate(atStep: 500) == 0.001)
+    }
+
+    @Test func stepDecayAndWarmup() {
+        let s = LearningRateSchedule(base: 1, kind: .step(every: 10, gamma: 0.5), warmupSteps: 4)
+        #expect(s.learningRate(atStep: 0) == 0.25)
+        #expect(s.learningRate(atStep: 3) == 1)
+        #expect(s.learningRate(atStep: 9) == 1)
+        #expect(s.learningRate(atStep: 10) == 0.5)
+        #expect(s.learningRate(atStep: 25) == 0.25)
+    }
+}
+
+@Suite struct RandomTests {
+    @Test func sameSeedSameStreamAndDerivedStreamsDiffer() {
+        var a = RandomSource(seed: 42), b = RandomSource(seed: 42)
+        #expect((0..<10).map { _ in a.next() } == (0..<10).map { _ in b.next() })
+        var d1 = RandomSource(seed: 42).derived("init"), d2 = RandomSource(seed: 42).derived("data")
+        #expect(d1.next() != d2.next())
+    }
+
+    @Test func permutationIsAPermutation() {
+        var r = RandomSource(seed: 3)
+        let p = r.permutation(1000)
+        #expect(p.sorted() == Array(0..<1000))
+        #expect(p != Array(0..<1000))
+    }
+
+    @Test func normalMomentsAndUniformRange() {
+        var r = RandomSource(seed: 5)
+        let xs = (0..<200_000).map { _ in r.nextNormal() }
+        let mean = xs.reduce(0, +) / Double(xs.count)
+        let variance = xs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(xs.count)
+        #expect(abs(mean) < 0.01)
+        #expect(abs(variance - 1) < 0.02)
+        for _ in 0..<10_000 {
+            let u = r.nextUniform()
+            #expect(u >= 0 && u < 1)
+        }
+    }
+}
+
+@Suite struct BatcherTests {
+    @Test func epochCoversEverySampleOnceAndBatchesCopyRows() {
+        let n = 10
+        let images = Tensor(shape: [n, 2], scalars: (0..<(2 * n)).map(Float.init))
+        var b = Batcher(images: images, labels: Array(0..<n), batchSize: 4, shuffle: true, rng: RandomSource(seed: 9))
+        #expect(b.batchesPerEpoch == 3)
+        let order = b.nextEpochOrder()
+        var seen: [Int] = []
+        for k in 0..<3 {
+            let lo = k * 4, hi = min(n, lo + 4)
+            let (x, y) = b.batch(order: order, range: lo..<hi)
+            for (r, label) in y.enumerated() {
+                #expect(x.scalars[2 * r] == Float(2 * label))
+                #expect(x.scalars[2 * r + 1] == Float(2 * label + 1))
+            }
+            seen += y
+        }
+        #expect(seen.sorted() == Array(0..<n))
+        #expect(b.nextEpochOrder() != order)
+    }
+
+    @Test func fullBatchKeepsNaturalOrder() {
+        var b = Batcher(images: Tensor(shape: [5, 1]), labels: Array(0..<5), batchSize: 0, shuffle: true, rng: RandomSource(seed: 1))
+        #expect(b.isFullBatch && b.batchesPerEpoch == 1)
+        #expect(b.nextEpochOrder() == Array(0..<5))
+    }
+}
+
+@Suite struct TensorTests {
+    @Test func matmulAgainstNaiveProduct() {
+        var r = RandomSource(seed: 2)
+        let a = Tensor(shape: [3, 4], scalars: (0..<12).map { _ in Float(r.nextNormal()) })
+        let b = Tensor(shape: [4, 5], scalars: (0..<20).map { _ in Float(r.nextNormal()) })
+        let c = Tensor.matmul(a, b)
+        let bt = Tensor(shape: [5, 4], scalars: (0..<20).map { b.scalars[($0 % 4) * 5 + $0 / 4] })
+        let c2 = Tensor.matmul(a, bt, transB: true)
+        for i in 0..<3 {
+            for j in 0..<5 {
+                var s: Float = 0
+                for k in 0..<4 { s += a[i, k] * b[k, j] }
+                #expect(abs(c[i, j] - s) < 1e-5)
+                #expect(abs(c2[i, j] - s) < 1e-5)
+            }
+        }
+    }
+}
