@@ -137,9 +137,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var initializer: InitName
     /// Standard deviation for `normal`; absent means `1/sqrt(fan_in)`.
     public var initScale: Double?
+    /// Initial weights from a model file (`model.h5` layout: `fc1/weight`, `fc1/bias`, optional
+    /// `fc1/mask`; root attribute `format` = `prunelab-dense-1`) instead of `init`.
+    public var initFile: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case preset, layers, initializer = "init", initScale = "init_scale"
+        case preset, layers, initializer = "init", initScale = "init_scale", initFile = "init_file"
     }
 
     public init(from decoder: Decoder) throws {
@@ -149,6 +152,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         layers = try c.value(.layers, default: nil)
         initializer = try c.value(.initializer, default: .he)
         initScale = try c.value(.initScale, default: nil)
+        initFile = try c.value(.initFile, default: nil)
     }
 
     func validate() throws {

@@ -9,7 +9,7 @@ import Pruning
 ///
 /// Each round prunes by `PruningConfig.rule` (per layer or globally), installs the masks on the
 /// weights and the momentum buffers, evaluates, retrains `retrain` steps at
-/// `retrain_learning_rate` (constant), and evaluates again. The loop stops after `rounds` or as
+/// `retrain_learning_rate` (constant, or cosine-annealed within the round), and evaluates again. The loop stops after `rounds` or as
 /// soon as the pruned layers reach `stop_at_sparsity`.
 public final class HanPipeline {
     let config: PruningConfig
@@ -82,9 +82,10 @@ public final class HanPipeline {
                     "retrain_steps", "round_train_flops"]
         var table = CSVTable(columns: columns)
         let trainer = session.trainer
-        trainer.schedule = LearningRateSchedule(base: config.retrainLearningRate)
-        trainer.scheduleOffset = 0
         let retrainSteps = config.retrain.steps(perEpoch: session.stepsPerEpoch)
+        trainer.schedule = LearningRateSchedule(
+            base: config.retrainLearningRate,
+            kind: config.retrainSchedule == .cosine ? .cosine(total: retrainSteps, minimum: 0) : .constant)
         for round in 1...max(config.rounds, 1) where config.rounds > 0 {
             let before = all.map { HanPipeline.sparsity([$0]) }
             let overallBefore = HanPipeline.sparsity(all)
@@ -93,6 +94,7 @@ public final class HanPipeline {
             let overallAfter = HanPipeline.sparsity(all)
             let pruned = session.evaluateTest()
             let flops0 = trainer.flops
+            trainer.scheduleOffset = -trainer.step  // each round's schedule starts at its step 0
             if retrainSteps > 0 { try trainer.train(steps: retrainSteps) }
             let retrained = session.evaluateTest()
             var row: [CSVValue] = [.int(round), .double(overallBefore), .double(overallAfter),

@@ -117,8 +117,15 @@ public enum ModelFiles {
                     throw RunError("\(path): \(name)/weight has shape \(weight.shape), the model expects \(w.value.shape)")
                 }
                 w.value = Tensor(shape: weight.shape, scalars: weight.values)
-                let mask = try file.readFloats("\(name)/mask")
-                w.setMask(mask.values.allSatisfy { $0 != 0 } ? nil : Tensor(shape: mask.shape, scalars: mask.values))
+                if file.hasDataset("\(name)/mask") {
+                    let mask = try file.readFloats("\(name)/mask")
+                    guard mask.shape == w.value.shape else {
+                        throw RunError("\(path): \(name)/mask has shape \(mask.shape), the model expects \(w.value.shape)")
+                    }
+                    w.setMask(mask.values.allSatisfy { $0 != 0 } ? nil : Tensor(shape: mask.shape, scalars: mask.values))
+                } else {
+                    w.setMask(nil)
+                }
             case "prunelab-csr-1":
                 let rows = w.value.shape[0], cols = w.value.count / rows
                 let values = try file.readFloats("\(name)/values").values

@@ -34,6 +34,9 @@ public struct PruningConfig: Codable, Equatable, Sendable {
     /// Retraining per round.
     public var retrain: Duration
     public var retrainLearningRate: Double
+    /// `constant`, or `cosine`: from `retrain_learning_rate` down to 0 within every round.
+    public var retrainSchedule: RetrainSchedule
+    public enum RetrainSchedule: String, Codable, Sendable { case constant, cosine }
     /// Zero the momentum buffers at the start of every retraining round.
     public var resetMomentum: Bool
     /// Accuracy-versus-sparsity curve without retraining, from the trained dense model.
@@ -43,6 +46,7 @@ public struct PruningConfig: Codable, Equatable, Sendable {
         case method, rule, q, layerQ = "layer_q", percentile, targetSparsity = "target_sparsity"
         case layerSparsity = "layer_sparsity", scope, exclude, excludeOutput = "exclude_output", rounds
         case stopAtSparsity = "stop_at_sparsity", retrain, retrainLearningRate = "retrain_learning_rate"
+        case retrainSchedule = "retrain_schedule"
         case resetMomentum = "reset_momentum", curve
     }
 
@@ -67,6 +71,7 @@ public struct PruningConfig: Codable, Equatable, Sendable {
         stopAtSparsity = try c.value(.stopAtSparsity, default: 0)
         retrain = try c.value(.retrain, default: Duration(2, .epochs))
         retrainLearningRate = try c.value(.retrainLearningRate, default: 0.005)
+        retrainSchedule = try c.value(.retrainSchedule, default: .constant)
         resetMomentum = try c.value(.resetMomentum, default: true)
         curve = try c.value(.curve, default: try CurveConfig.defaults())
     }

@@ -27,6 +27,7 @@ public final class TrainingSession {
                                         classCount: data.train.classCount)
         var initRNG = root.derived("init")
         ModelRegistry.initializer(config.model).initialize(model, rng: &initRNG)
+        if let file = config.model.initFile { try ModelFiles.load(path: file, into: model) }
         let batcher = Batcher(images: data.train.images, labels: data.train.labels,
                               batchSize: t.batchSize.count, shuffle: true, rng: root.derived("data"))
         let perEpoch = batcher.batchesPerEpoch
