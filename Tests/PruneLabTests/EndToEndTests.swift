@@ -118,6 +118,15 @@ import Training
             #expect(abs(Double(row["achieved_sparsity"]!)! - Double(row["sparsity"]!)!) < 1e-3)
         }
 
+        // h5py, an independent reader, sees the same weights in both files.
+        if let check = try h5pyModelCheck(dir: dir) {
+            #expect(check["format"] as? String == "prunelab-dense-1")
+            #expect(check["nonzero"] as? Int == Int(s["nonzero_weights"]!)!)
+            #expect(check["csr_equals_dense"] as? Bool == true)
+            #expect(check["mask_matches"] as? Bool == true)
+            #expect((check["config_name"] as? String) == "e2e")
+        }
+
         // Both model files reload into a fresh model and give the reported test accuracy.
         let data = try config.data.load()
         for file in [ModelFiles.denseName, ModelFiles.sparseName] {
@@ -127,6 +136,42 @@ import Training
             #expect(session.model.weightCounts.nonzero == Int(s["nonzero_weights"]!)!)
         }
     }
+}
+
+/// Reads model.h5 and model-sparse.h5 with h5py; nil (and a recorded issue) without h5py.
+func h5pyModelCheck(dir: String) throws -> [String: Any]? {
+    let script = """
+    import sys, json, h5py, numpy as np
+    d, s = h5py.File(sys.argv[1] + "/model.h5", "r"), h5py.File(sys.argv[1] + "/model-sparse.h5", "r")
+    nz, same, masks = 0, True, True
+    for layer in ("fc1", "fc2", "fc3"):
+        w = d[layer + "/weight"][()]
+        nz += int((w != 0).sum())
+        masks &= bool(((d[layer + "/mask"][()] == 0) <= (w == 0)).all())
+        out, inp = (int(x) for x in str(s[layer].attrs["shape"]).split(","))
+        rec = np.zeros((out, inp), dtype=np.float32)
+        rp, ci, v = s[layer + "/row_ptr"][()], s[layer + "/col_index"][()], s[layer + "/values"][()]
+        for r in range(out):
+            rec[r, ci[rp[r]:rp[r + 1]]] = v[rp[r]:rp[r + 1]]
+        same &= bool((rec == w).all()) and ci.dtype.itemsize <= 2
+    cfg = json.loads(d.attrs["config"])
+    print(json.dumps({"format": str(d.attrs["format"]), "nonzero": nz, "csr_equals_dense": same,
+                      "mask_matches": masks, "config_name": cfg["name"]}))
+    """
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", script, dir]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+        Issue.record("python3 with h5py could not read the model files (scripts/deps.sh installs h5py)")
+        return nil
+    }
+    return try JSONSerialization.jsonObject(with: data) as? [String: Any]
 }
 
 /// The `prunelab` binary's error contract: one line on stderr, exit status 1, no stack trace.
