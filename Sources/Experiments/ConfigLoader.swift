@@ -38,7 +38,8 @@ public enum ConfigLoader {
     }
 
     /// Sets `a.b.c` in a JSON object to `value`, parsed as JSON when it parses (numbers, true,
-    /// false, null, lists, objects, quoted strings) and taken as a bare string otherwise.
+    /// false, lists, objects, quoted strings) and taken as a bare string otherwise; `null` removes
+    /// the key so that its default applies.
     static func apply(override: String, to root: Any) throws -> Any {
         guard let eq = override.firstIndex(of: "=") else {
             throw ConfigError(path: override, "an override is written key.path=value")
@@ -57,7 +58,7 @@ public enum ConfigLoader {
             let k = rest.first!
             let here = done.isEmpty ? k : "\(done).\(k)"
             if rest.count == 1 {
-                dict[k] = value
+                dict[k] = value is NSNull ? nil : value  // `key=null` removes the key: its default applies
             } else {
                 dict[k] = try set(dict[k] ?? [String: Any](), rest.dropFirst(), here)
             }

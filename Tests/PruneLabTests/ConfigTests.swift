@@ -54,7 +54,7 @@ import Foundation
     @Test func wrongTypesNameThePath() {
         let e = error(Self.minimal, overrides: ["training.epochs=\"ten\""])
         #expect(e?.path == "training.epochs")
-        let f = error(Self.minimal, overrides: ["training.learning_rate=null"])
+        let f = error(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}, "training": {"learning_rate": null}}"#)
         #expect(f?.path == "training.learning_rate")
         #expect(f?.message.contains("null") == true)
     }
@@ -89,6 +89,8 @@ import Foundation
         #expect(c.seed == 7)
         #expect(c.training.schedule.kind == .cosine)
         #expect(c.name == "run-a")
+        let unset = try decode(Self.minimal, overrides: ["training.epochs=3", "training.epochs=null"])
+        #expect(unset.training.epochs == 10)
         #expect(error(Self.minimal, overrides: ["seed"])?.message.contains("key.path=value") == true)
     }
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Reproduces every number quoted in README.md and results/: builds release, runs each shipped
+# config (dense and Han for LeNet-300-100 with seeds 1-3, the cat-vs-non-cat course net, the
+# seed project's carvnocar pipeline), and copies the small CSVs into results/.
+#   bash experiments/reproduce.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+swift build -c release --product prunelab
+bin=.build/release/prunelab
+run() {  # run NAME CONFIG [--set ...]
+  local name=$1 config=$2; shift 2
+  /usr/bin/time -f "%M" -o "runs/$name.maxrss" "$bin" run "$config" --out "runs/$name" --force --no-progress "$@"
+  mkdir -p "results/$name"
+  for f in summary.csv layers.csv rounds.csv prune-curve.csv config.json; do
+    [ -f "runs/$name/$f" ] && cp "runs/$name/$f" "results/$name/$f"
+  done
+  echo "$(cat "runs/$name.maxrss")" > "results/$name/peak_rss_kb.txt"
+}
+mkdir -p runs results
+for seed in 1 2 3; do
+  run "mnist-lenet300-dense-seed$seed" configs/mnist-lenet300-dense.json --set seed=$seed
+  extra=()
+  [ "$seed" = 1 ] || extra=(--set pruning.curve.enabled=false)
+  run "mnist-lenet300-han-seed$seed" configs/mnist-lenet300-han.json --set seed=$seed "${extra[@]}"
+done
+run catvnoncat-4layer configs/catvnoncat-4layer.json
+for seed in 1 2 3 4 5; do
+  run "catvnoncat-4layer-rng-seed$seed" configs/catvnoncat-4layer.json --set seed=$seed --set 'model.init_file=null'
+done
+run carvnocar-seed-han configs/carvnocar-seed-han.json
+python3 experiments/summarize.py results > results/README.md
+echo "results: results/README.md"
