@@ -21,7 +21,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "TensorCore", dependencies: ["CBLAS"]),
+        .target(name: "CAllocator"),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CAllocator"]),
         .target(name: "NN", dependencies: ["TensorCore"]),
         .target(name: "Training", dependencies: ["TensorCore", "NN"]),
         .target(name: "Pruning", dependencies: ["TensorCore", "NN"]),
@@ -31,6 +32,7 @@ let package = Package(
                 dependencies: ["TensorCore", "NN", "Training", "Pruning", "HDF5Support", "Datasets"]),
         .executableTarget(name: "PruneLabCLI", dependencies: [
             "Experiments",
+            "TensorCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PruneLabTests",

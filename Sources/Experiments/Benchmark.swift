@@ -28,12 +28,13 @@ public enum Benchmark {
         }
     }
 
-    public static func lenet300(dataDir: String, batchSize: Int, epochs: Int, repeats: Int, threads: Int) throws -> Result {
-        if threads > 0 { BLAS.threads = threads }
+    public static func lenet300(dataDir: String, batchSize: Int, epochs: Int, repeats: Int, threads: Int,
+                                parallelism: String = "data") throws -> Result {
         let json = """
         {"name": "bench", "seed": 1, "data": {"format": "idx", "dir": "\(dataDir)"},
          "model": {"preset": "lenet-300-100"},
-         "training": {"epochs": \(epochs), "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9}}
+         "training": {"epochs": \(epochs), "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9,
+                      "threads": \(threads), "parallelism": "\(parallelism)"}}
         """
         let config = try ConfigLoader.decode(Data(json.utf8))
         let data = try config.data.load()
@@ -53,9 +54,11 @@ public enum Benchmark {
             lastLoss = tracker.epochLoss
         }
         let median = Statistics.median(times)
+        let workers = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+        BLAS.threads = workers
         return Result(epochSeconds: times, medianEpochSeconds: median, flopsPerEpoch: flops,
                       gflops: Double(flops) / median / 1e9, sgemmPeakGflops: sgemmRate(n: 2048, repeats: 7),
-                      blasCore: BLAS.coreName, threads: BLAS.threads, peakRssMb: peakRSSMegabytes(),
+                      blasCore: BLAS.coreName, threads: workers, peakRssMb: peakRSSMegabytes(),
                       finalTrainLoss: lastLoss)
     }
 

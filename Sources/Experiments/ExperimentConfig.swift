@@ -239,12 +239,16 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var evalEvery: Duration
     /// How often the mean training loss is logged.
     public var logEvery: Duration
-    /// OpenBLAS threads (0: OpenBLAS's default).
+    /// Threads (0: one per core).
     public var threads: Int
+    /// How threads are used: `data` (each takes a slice of the batch on its own model replica,
+    /// single-threaded BLAS) or `blas` (one pass, OpenBLAS's threads inside each product).
+    public var parallelism: Parallelism
+    public enum Parallelism: String, Codable, Sendable { case data, blas }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, steps, batchSize = "batch_size", learningRate = "learning_rate", momentum, nesterov
-        case weightDecay = "weight_decay", schedule, evalEvery = "eval_every", logEvery = "log_every", threads
+        case weightDecay = "weight_decay", schedule, evalEvery = "eval_every", logEvery = "log_every", threads, parallelism
     }
 
     static func defaults() throws -> TrainingConfig {
@@ -265,6 +269,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         evalEvery = try c.value(.evalEvery, default: Duration(1, .epochs))
         logEvery = try c.value(.logEvery, default: Duration(1, .epochs))
         threads = try c.value(.threads, default: 0)
+        parallelism = try c.value(.parallelism, default: .data)
     }
 
     func validate() throws {
@@ -283,6 +288,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         if evalEvery.amount <= 0 { throw ConfigError(path: "training.eval_every", "must be positive, got \(evalEvery)") }
         if logEvery.amount <= 0 { throw ConfigError(path: "training.log_every", "must be positive, got \(logEvery)") }
         if threads < 0 { throw ConfigError(path: "training.threads", "must be >= 0, got \(threads)") }
+        if threads > 256 { throw ConfigError(path: "training.threads", "must be <= 256, got \(threads)") }
         try schedule.validate(base: learningRate)
     }
 }

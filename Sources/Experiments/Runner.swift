@@ -31,7 +31,6 @@ public enum Runner {
         let folder = RunFolder(path: options.outDir)
         try folder.prepare(force: options.force)
         try folder.write(try ConfigLoader.canonicalJSON(config), to: "config.json")
-        if config.training.threads > 0 { BLAS.threads = config.training.threads }
         var info = RunInfo(version: RunInfo.toolVersion, gitCommit: RunInfo.currentGitCommit(),
                            command: options.command, seed: config.seed, threads: BLAS.threads,
                            blasCore: BLAS.coreName, started: RunInfo.timestamp(), ended: nil,
@@ -41,6 +40,8 @@ public enum Runner {
         do {
             let data = try config.data.load()
             let session = try TrainingSession(config: config, data: data)
+            info.threads = session.threads
+            try info.write(to: folder)
             let t = config.training
             let rec = MetricsRecorder(url: folder.file("metrics.csv"),
                                       logSteps: t.logEvery.steps(perEpoch: session.stepsPerEpoch),

@@ -17,6 +17,8 @@ public final class TrainingSession {
     public let trainer: Trainer
     /// Optimizer steps of the configured training (before any retraining).
     public let plannedSteps: Int
+    /// Threads the session trains with (data-parallel workers or BLAS threads).
+    public let threads: Int
 
     public init(config: ExperimentConfig, data: DataSplit) throws {
         self.config = config
@@ -42,7 +44,16 @@ public final class TrainingSession {
         }
         let schedule = LearningRateSchedule(base: t.learningRate, kind: kind,
                                             warmupSteps: t.schedule.warmup.steps(perEpoch: perEpoch))
-        trainer = Trainer(model: model, optimizer: optimizer, schedule: schedule, batcher: batcher)
+        let threads = t.threads > 0 ? t.threads : ProcessInfo.processInfo.activeProcessorCount
+        switch t.parallelism {
+        case .data:
+            BLAS.threads = 1
+            trainer = Trainer(model: model, optimizer: optimizer, schedule: schedule, batcher: batcher, workers: threads)
+        case .blas:
+            BLAS.threads = threads
+            trainer = Trainer(model: model, optimizer: optimizer, schedule: schedule, batcher: batcher)
+        }
+        self.threads = threads
     }
 
     public var stepsPerEpoch: Int { trainer.batcher.batchesPerEpoch }

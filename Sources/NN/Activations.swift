@@ -27,12 +27,14 @@ public final class Activation: Layer {
 
     public func outputShape(for inputShape: [Int]) -> [Int] { inputShape }
 
+    public func replica() -> Layer { Activation(name: name, kind: kind) }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         var y = x
         y.scalars.withUnsafeMutableBufferPointer { p in
             switch kind {
             case .relu:
-                for i in 0..<p.count where p[i] < 0 { p[i] = 0 }
+                Kernels.reluForward(p)
             case .sigmoid:
                 for i in 0..<p.count { p[i] = Activation.sigmoid(p[i]) }
             case .tanh:
@@ -51,7 +53,7 @@ public final class Activation: Layer {
             dx.scalars.withUnsafeMutableBufferPointer { g in
                 switch kind {
                 case .relu:
-                    for i in 0..<g.count where y[i] <= 0 { g[i] = 0 }
+                    Kernels.reluBackward(g, output: y)
                 case .sigmoid:
                     for i in 0..<g.count { g[i] *= y[i] * (1 - y[i]) }
                 case .tanh:

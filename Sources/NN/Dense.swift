@@ -24,6 +24,8 @@ public final class Dense: Layer {
 
     public var parameters: [Parameter] { [weight, bias] }
 
+    public func replica() -> Layer { Dense(name: name, inputSize: inputSize, outputSize: outputSize) }
+
     public func outputShape(for inputShape: [Int]) -> [Int] {
         precondition(inputShape.reduce(1, *) == inputSize, "\(name) expects \(inputSize) inputs, got shape \(inputShape)")
         return [outputSize]

@@ -17,6 +17,9 @@ public protocol Layer: AnyObject {
     func forwardFLOPs(inputShape: [Int], activeOnly: Bool) -> Int
     /// Per-sample operations of one backward pass on unmasked weights.
     func backwardFLOPs(inputShape: [Int], needInputGrad: Bool, activeOnly: Bool) -> Int
+    /// A layer of the same shape with its own caches and gradients, for a data-parallel worker.
+    /// Its parameters' values are shared with this layer's through `Sequential.shareWeights`.
+    func replica() -> Layer
 }
 
 extension Layer {

@@ -27,6 +27,23 @@ public final class Sequential {
         precondition(Set(names).count == names.count, "duplicate parameter names in \(names)")
     }
 
+    /// A model of the same architecture with its own layer caches and gradients; call
+    /// `shareWeights(from:)` before each use so it computes with the current weights.
+    public func replica() -> Sequential {
+        Sequential(layers: layers.map { $0.replica() }, inputShape: inputShape, loss: loss)
+    }
+
+    /// Points this replica's parameter values at `master`'s buffers (O(1): copy-on-write
+    /// sharing, no copy as long as neither side writes).
+    public func shareWeights(from master: Sequential) {
+        for (mine, theirs) in zip(parameters, master.parameters) { mine.value = theirs.value }
+    }
+
+    /// Drops the shared buffers so that the master's next in-place update does not copy them.
+    public func releaseWeights() {
+        for p in parameters { p.value = Tensor(shape: [0]) }
+    }
+
     public var outputShape: [Int] { layers.last!.outputShape(for: layerInputShapes.last!) }
 
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }

@@ -11,19 +11,21 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("batch-size")) var batchSize = 128
     @Option(help: "Epochs per repeat.") var epochs = 1
     @Option(help: "Repeats (fresh model each).") var repeats = 5
-    @Option(help: "OpenBLAS threads (0: default).") var threads = 0
+    @Option(help: "Threads (0: one per core).") var threads = 0
+    @Option(help: "data (batch split over threads, single-threaded BLAS) or blas (OpenBLAS threads).") var parallelism = "data"
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be > 0") }
         guard epochs > 0, repeats > 0 else { throw ValidationError("--epochs and --repeats must be > 0") }
         guard threads >= 0 else { throw ValidationError("--threads must be >= 0") }
+        guard ["data", "blas"].contains(parallelism) else { throw ValidationError("--parallelism is data or blas") }
     }
 
     func run() throws {
         try reportingErrors {
             let r = try Benchmark.lenet300(dataDir: data, batchSize: batchSize, epochs: epochs,
-                                           repeats: repeats, threads: threads)
+                                           repeats: repeats, threads: threads, parallelism: parallelism)
             if json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys]

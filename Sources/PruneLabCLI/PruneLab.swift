@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Experiments
+import TensorCore
 
 @main
 struct PruneLab: ParsableCommand {
@@ -10,6 +11,16 @@ struct PruneLab: ParsableCommand {
         version: RunInfo.toolVersion,
         subcommands: [RunCommand.self, InspectCommand.self, BenchCommand.self]
     )
+
+    static func main() {
+        Allocator.retainFreedMemory()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Prints a library error as one line on stderr and exits non-zero; the CLI's only error path.

@@ -1,3 +1,4 @@
+import Dispatch
 import TensorCore
 import NN
 
@@ -80,11 +81,66 @@ public final class Trainer {
     /// Offset added to the step passed to the schedule (for resumed pipelines).
     public var scheduleOffset = 0
 
-    public init(model: Sequential, optimizer: SGD, schedule: LearningRateSchedule, batcher: Batcher) {
+    /// Data-parallel workers: each step's batch is split into this many contiguous parts, each
+    /// run forward and backward on its own replica of the model on its own thread (so BLAS
+    /// should run single-threaded), and the gradients are averaged weighted by part size —
+    /// the same gradient as one pass over the whole batch, up to float summation order.
+    public let workers: Int
+    private let replicas: [Sequential]
+
+    public init(model: Sequential, optimizer: SGD, schedule: LearningRateSchedule, batcher: Batcher,
+                workers: Int = 1) {
         self.model = model
         self.optimizer = optimizer
         self.schedule = schedule
         self.batcher = batcher
+        self.workers = max(1, workers)
+        replicas = (1..<self.workers).map { _ in model.replica() }
+    }
+
+    /// Forward, loss and backward for one batch, leaving the batch-mean gradient in `model`.
+    private func forwardBackward(_ x: Tensor, _ y: ArraySlice<Int>) -> (loss: Double, correct: Int) {
+        let n = y.count
+        guard !replicas.isEmpty, n >= 2 * workers else {
+            let logits = model.forward(x, training: true)
+            let r = model.loss.evaluate(logits: logits, labels: y, wantGradient: true)
+            if r.loss.isFinite { model.backward(r.gradient) }
+            return (r.loss, r.correct)
+        }
+        let k = workers
+        let bounds = (0...k).map { $0 * n / k }
+        let models = [model] + replicas
+        for r in replicas { r.shareWeights(from: model) }
+        let size = x.rowSize
+        let sampleShape = Array(x.shape.dropFirst())
+        let results = UnsafeMutablePointer<(Double, Int)>.allocate(capacity: k)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: k) { i in
+            let lo = bounds[i], hi = bounds[i + 1]
+            let part = Tensor(shape: [hi - lo] + sampleShape, scalars: Array(x.scalars[(lo * size)..<(hi * size)]))
+            let m = models[i]
+            let logits = m.forward(part, training: true)
+            let r = m.loss.evaluate(logits: logits, labels: y[(y.startIndex + lo)..<(y.startIndex + hi)], wantGradient: true)
+            if r.loss.isFinite { m.backward(r.gradient) }
+            (results + i).initialize(to: (r.loss, r.correct))
+        }
+        let weights = (0..<k).map { Float(bounds[$0 + 1] - bounds[$0]) / Float(n) }
+        let replicaParams = replicas.map(\.parameters)
+        for (pi, p) in model.parameters.enumerated() {
+            p.grad.scalars.withUnsafeMutableBufferPointer { g in
+                Kernels.scale(g, by: weights[0])
+                for (ri, params) in replicaParams.enumerated() {
+                    params[pi].grad.scalars.withUnsafeBufferPointer { h in Kernels.axpy(weights[ri + 1], h, g) }
+                }
+            }
+        }
+        for r in replicas { r.releaseWeights() }
+        var loss = 0.0, correct = 0
+        for i in 0..<k {
+            loss += results[i].0 * Double(weights[i])
+            correct += results[i].1
+        }
+        return (loss, correct)
     }
 
     /// Runs until `steps` more optimizer steps were taken, or an observer says stop.
@@ -104,12 +160,10 @@ public final class Trainer {
             while b < nb && step < target {
                 let lo = b * batcher.batchSize, hi = min(batcher.count, lo + batcher.batchSize)
                 let (x, y) = batcher.batch(order: order, range: lo..<hi)
-                let logits = model.forward(x, training: true)
-                let r = model.loss.evaluate(logits: logits, labels: y, wantGradient: true)
+                let r = forwardBackward(x, y)
                 guard r.loss.isFinite else {
                     throw TrainingError.diverged(step: step + 1, epoch: epoch, loss: r.loss)
                 }
-                model.backward(r.gradient)
                 let lr = schedule.learningRate(atStep: step + scheduleOffset)
                 optimizer.step(learningRate: lr)
                 step += 1

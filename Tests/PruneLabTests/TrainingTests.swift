@@ -152,3 +152,60 @@ import Training
         }
     }
 }
+
+@Suite struct DataParallelTests {
+    /// Two workers over halves of a batch give the same update as one pass over the whole batch.
+    @Test(arguments: [2, 3])
+    func splitBatchStepEqualsWholeBatchStep(workers: Int) throws {
+        func make() -> (Sequential, Trainer) {
+            var rng = RandomSource(seed: 31)
+            let model = Sequential(layers: [Dense(name: "fc1", inputSize: 12, outputSize: 9),
+                                            Activation(name: "act1", kind: .relu),
+                                            Dense(name: "fc2", inputSize: 9, outputSize: 4)],
+                                   inputShape: [12], loss: .softmaxCrossEntropy)
+            Initializer.he.initialize(model, rng: &rng)
+            let images = Tensor(shape: [37, 12], scalars: (0..<(37 * 12)).map { _ in Float(rng.nextNormal()) })
+            let labels = (0..<37).map { _ in rng.nextInt(below: 4) }
+            return (model, Trainer(model: model, optimizer: SGD(parameters: model.parameters, momentum: 0.9),
+                                   schedule: LearningRateSchedule(base: 0.1),
+                                   batcher: Batcher(images: images, labels: labels, batchSize: 16, shuffle: true,
+                                                    rng: RandomSource(seed: 2))))
+        }
+        let (single, t1) = make()
+        let (parallel, t2) = make()
+        let t2p = Trainer(model: parallel, optimizer: t2.optimizer, schedule: t2.schedule, batcher: t2.batcher, workers: workers)
+        try t1.train(steps: 5)
+        try t2p.train(steps: 5)
+        for (a, b) in zip(single.parameters, parallel.parameters) {
+            for i in 0..<a.value.count {
+                #expect(abs(a.value.scalars[i] - b.value.scalars[i]) <= 1e-5 + 1e-4 * abs(a.value.scalars[i]), "\(a.name)[\(i)]")
+            }
+        }
+        #expect(t1.flops == t2p.flops)
+    }
+}
+
+@Suite struct KernelTests {
+    @Test func simdReluMatchesScalarReference() {
+        var rng = RandomSource(seed: 17)
+        for n in [0, 1, 7, 8, 9, 31, 100] {
+            let x = (0..<n).map { _ in Float(rng.nextNormal()) }
+            var y = x
+            y.withUnsafeMutableBufferPointer { Kernels.reluForward($0) }
+            #expect(y == x.map { max($0, 0) })
+            let g0 = (0..<n).map { _ in Float(rng.nextNormal()) }
+            var g = g0
+            g.withUnsafeMutableBufferPointer { gp in y.withUnsafeBufferPointer { Kernels.reluBackward(gp, output: $0) } }
+            #expect(g == zip(g0, y).map { $1 > 0 ? $0 : 0 })
+        }
+    }
+
+    @Test func scaleAndAxpy() {
+        var y: [Float] = [1, 2, 3]
+        y.withUnsafeMutableBufferPointer { Kernels.scale($0, by: 0.5) }
+        #expect(y == [0.5, 1, 1.5])
+        let x: [Float] = [2, 4, 6]
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { Kernels.axpy(0.25, xp, $0) } }
+        #expect(y == [1, 2, 3])
+    }
+}
