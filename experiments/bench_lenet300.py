@@ -8,8 +8,8 @@ the batch), float32, batch 128, SGD lr 0.05 with heavy-ball momentum 0.9 (PyTorc
 w -= lr v), no weight decay, all 60000 training images of data/mnist/*.gz scaled to [0, 1], one fixed
 shuffled order (seed 0; the last partial batch of 96 included), PyTorch's default Linear initialisation.
 Each repeat trains a fresh model (same seed) for one full epoch; the table reports the median, min and
-max over repeats (numpy and PyTorch after one untimed warm-up epoch). Batches are gathered from the preloaded float32 array by index every step in numpy and
-PyTorch (PruneLab's batcher does the same).
+max over repeats (numpy and PyTorch after one untimed warm-up epoch). Batches are gathered by index from
+the preloaded float32 array every step in numpy and PyTorch.
 
 FLOPs of an epoch, counted analytically over the three weight matrices (in x out: 784x300, 300x100,
 100x10) and N = 60000 samples; bias, activation, loss and optimiser terms are ignored:
@@ -46,7 +46,7 @@ LR = 0.05
 MOMENTUM = 0.9
 SEED = 0
 MAX_LOSS = 0.5
-BUSY_LOAD = 0.5  # a 1-minute load average above this at the start gets a warning in the report
+BUSY_SHARE = 0.1  # other processes' share of the CPUs above which the report warns
 
 
 def epoch_flops(n):
@@ -87,6 +87,37 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def machine_busy_seconds():
+    """Non-idle CPU time of the whole machine so far (all CPUs, seconds), from /proc/stat; None if unreadable."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal (guest times are already in user/nice)
+    busy = sum(fields[:8]) - fields[3] - fields[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds():
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def other_cpu_share(seconds):
+    """Share of all CPUs that other processes used over the next `seconds` (this one sleeps)."""
+    a = machine_busy_seconds()
+    time.sleep(seconds)
+    b = machine_busy_seconds()
+    if a is None or b is None:
+        return 0.0
+    return max(0.0, (b - a) / (seconds * (os.cpu_count() or 1)))
+
+
+def total_seconds(rows):
+    return sum(sum(times) for times, _ in rows.values())
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -295,13 +326,14 @@ def main():
     import torch
     torch.set_num_threads(args.threads)
 
-    load_start = os.getloadavg()[0]
+    idle_before = other_cpu_share(1.0)
+    machine_start, own_start = machine_busy_seconds(), own_cpu_seconds()
     coretype = os.environ.get("OPENBLAS_CORETYPE", "(unset)")
     command = shlex.join([os.path.basename(sys.executable)] + sys.argv)
     date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     header = (f"{date}; CPU {cpu_model()}; {args.threads} threads; OPENBLAS_CORETYPE={coretype}; "
               f"numpy {np.__version__}; torch {torch.__version__}; "
-              f"1-minute load average at start {load_start:.2f}; command: `{command}`")
+              f"command: `{command}`")
     log(header)
 
     x, y = load_train(args.data, np)
@@ -383,12 +415,15 @@ def main():
                      f"peak RSS {float(prunelab['peak_rss_mb']):.0f} MiB; command `{shlex.join(cmd)}`.")
     else:
         lines.append("PruneLab: skipped (--skip-prunelab).")
-    load_end = os.getloadavg()[0]
-    lines.append(f"1-minute load average at the end: {load_end:.2f}.")
-    if load_start > BUSY_LOAD:
-        lines.append(f"**Warning:** the machine was busy when the run started (load {load_start:.2f} with "
-                     f"{os.cpu_count()} CPUs): other processes compete for the cores, and OpenMP/OpenBLAS "
-                     f"threads that spin-wait slow down sharply; rerun on an idle machine.")
+    others = None
+    if machine_start is not None:
+        others = max(0.0, (machine_busy_seconds() - machine_start) - (own_cpu_seconds() - own_start))
+    others_text = f"{others:.1f} CPU-seconds" if others is not None else "unknown"
+    lines.append(f"Other processes: {idle_before * 100:.0f}% of the CPUs in the second before the run, "
+                 f"{others_text} during it (from /proc/stat minus this process and its children).")
+    if idle_before > BUSY_SHARE or (others is not None and others > BUSY_SHARE * total_seconds(rows)):
+        lines.append("**Warning:** other processes used the CPUs during this run; OpenMP and OpenBLAS threads "
+                     "that spin-wait slow down sharply when they share cores. Rerun on an idle machine.")
     report = "\n".join(lines) + "\n"
     print(report, end="")
 

@@ -59,8 +59,8 @@ public enum MNISTLoader {
         let test = try loadSet(images: locate(.testImages, in: directory),
                                labels: locate(.testLabels, in: directory), name: setName + ":test")
         guard train.sampleShape == test.sampleShape else {
-            throw DatasetError(file: directory, "train images are \(train.sampleShape.dropFirst().map(String.init).joined(separator: "x")) "
-                               + "but test images are \(test.sampleShape.dropFirst().map(String.init).joined(separator: "x"))")
+            func size(_ set: Dataset) -> String { set.sampleShape.dropFirst().map(String.init).joined(separator: "x") }
+            throw DatasetError(file: directory, "train images are \(size(train)) but test images are \(size(test))")
         }
         return DataSplit(train: train, test: test)
     }

@@ -61,12 +61,12 @@ public final class HanPipeline {
     }
 
     /// Prunes once with round `round`'s rules and installs the masks (weights and momentum).
-    public func pruneOnce(round: Int, rounds: Int) {
+    public func pruneOnce(round: Int, rounds: Int) throws {
         var rules: [String: ThresholdRule] = [:]
         for p in pruned { rules[p.name] = rule(for: p, round: round, rounds: rounds) }
         let pruner = MagnitudePruner(rules: rules, scope: config.scope)
         let masks = pruner.masks(for: pruned, scores: pruned.map(MagnitudeScore.scores))
-        for p in pruned { if let m = masks[p.name] { p.setMask(m) } }
+        try MaskSet(masks).install(on: session.model)
         session.optimizer.applyMasksToState()
         if config.resetMomentum { session.optimizer.resetState() }
     }
@@ -89,7 +89,7 @@ public final class HanPipeline {
         for round in 1...max(config.rounds, 1) where config.rounds > 0 {
             let before = all.map { HanPipeline.sparsity([$0]) }
             let overallBefore = HanPipeline.sparsity(all)
-            pruneOnce(round: round, rounds: config.rounds)
+            try pruneOnce(round: round, rounds: config.rounds)
             let after = all.map { HanPipeline.sparsity([$0]) }
             let overallAfter = HanPipeline.sparsity(all)
             let pruned = session.evaluateTest()

@@ -9,6 +9,8 @@ public struct MaskSet: Equatable, Sendable {
 
     public init() { masks = [:] }
 
+    public init(_ masks: [String: Tensor]) { self.masks = masks }
+
     /// The masks currently installed on `model` (dense parameters get an all-ones mask).
     public init(of model: Sequential, parameters names: [String]) {
         masks = [:]

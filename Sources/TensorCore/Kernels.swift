@@ -14,7 +14,8 @@ public enum Kernels {
         let zero = SIMD8<Float>(repeating: 0)
         while i + 8 <= n {
             let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            raw.storeBytes(of: pointwiseMax(v, zero), toByteOffset: i * 4, as: SIMD8<Float>.self)
+            // not `pointwiseMax`: it stays an unspecialized generic call across modules
+            raw.storeBytes(of: v.replacing(with: zero, where: v .< zero), toByteOffset: i * 4, as: SIMD8<Float>.self)
             i += 8
         }
         while i < n { base[i] = max(base[i], 0); i += 1 }

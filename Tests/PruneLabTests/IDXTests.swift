@@ -84,11 +84,12 @@ enum IDXFixture {
         let int8 = try IDXReader.parse(IDXFixture.idx(type: 0x09, dims: [3], payload: [0x00, 0x7f, 0x80]), file: "i8")
         #expect(int8.integerValues() == [0, 127, -128])
 
-        let int16 = try IDXReader.parse(IDXFixture.idx(type: 0x0B, dims: [2], payload: [0x01, 0x02, 0xff, 0xfe]), file: "i16")
+        let int16 = try IDXReader.parse(IDXFixture.idx(type: 0x0B, dims: [2], payload: [0x01, 0x02, 0xff, 0xfe]),
+                                        file: "i16")
         #expect(int16.integerValues() == [258, -2])
 
-        let int32 = try IDXReader.parse(IDXFixture.idx(type: 0x0C, dims: [1, 2],
-                                                       payload: [0x00, 0x01, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff]), file: "i32")
+        let int32Bytes: [UInt8] = [0x00, 0x01, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff]
+        let int32 = try IDXReader.parse(IDXFixture.idx(type: 0x0C, dims: [1, 2], payload: int32Bytes), file: "i32")
         #expect(int32.shape == [1, 2])
         #expect(int32.integerValues() == [65536, -1])
         #expect(int32.unitScaledFloats() == nil)
@@ -98,7 +99,8 @@ enum IDXFixture {
                                                      payload: [0x3f, 0xc0, 0, 0, 0xc0, 0, 0, 0]), file: "f32")
         #expect(f32.floatValues() == [1.5, -2])
         #expect(f32.integerValues() == nil)
-        let f64 = try IDXReader.parse(IDXFixture.idx(type: 0x0E, dims: [1], payload: [0x3f, 0xd0, 0, 0, 0, 0, 0, 0]), file: "f64")
+        let f64 = try IDXReader.parse(IDXFixture.idx(type: 0x0E, dims: [1], payload: [0x3f, 0xd0, 0, 0, 0, 0, 0, 0]),
+                                      file: "f64")
         #expect(f64.floatValues() == [0.25])
     }
 
@@ -128,7 +130,8 @@ enum IDXFixture {
     @Test func rejectsTruncatedData() {
         let bytes = IDXFixture.idx(type: 0x08, dims: [2, 3], payload: [1, 2, 3, 4, 5])
         let e = IDXFixture.datasetError { _ = try IDXReader.parse(bytes, file: "cut.idx") }
-        #expect(e == DatasetError(file: "cut.idx", "truncated IDX data: shape [2, 3] of uint8 needs 6 data bytes, file has 5"))
+        #expect(e == DatasetError(file: "cut.idx",
+                                  "truncated IDX data: shape [2, 3] of uint8 needs 6 data bytes, file has 5"))
         let wide = IDXFixture.idx(type: 0x0C, dims: [2], payload: [0, 0, 0, 1, 0, 0])
         #expect(IDXFixture.datasetError { _ = try IDXReader.parse(wide, file: "w") }?
             .message == "truncated IDX data: shape [2] of int32 needs 8 data bytes, file has 6")
@@ -222,7 +225,8 @@ enum IDXFixture {
     @Test func missingFileThrows() {
         let path = "/nonexistent-prunelab/\(UUID().uuidString).gz"
         #expect(IDXFixture.datasetError { _ = try Gzip.readFile(path) } == DatasetError(file: path, "no such file"))
-        #expect(IDXFixture.datasetError { _ = try IDXReader.read(file: path) } == DatasetError(file: path, "no such file"))
+        #expect(IDXFixture.datasetError { _ = try IDXReader.read(file: path) } ==
+                DatasetError(file: path, "no such file"))
         #expect(IDXFixture.datasetError { _ = try Gzip.readFile("/tmp") }?.message == "not a regular file")
     }
 }
@@ -236,7 +240,8 @@ enum IDXFixture {
         var testLabels: [UInt8] = [1, 7]
 
         var files: [(MNISTLoader.Part, [UInt8])] {
-            [(.trainImages, IDXFixture.idx(type: 0x08, dims: [UInt32(trainPixels.count / 6), 2, 3], payload: trainPixels)),
+            [(.trainImages, IDXFixture.idx(type: 0x08, dims: [UInt32(trainPixels.count / 6), 2, 3],
+                                           payload: trainPixels)),
              (.trainLabels, IDXFixture.idx(type: 0x08, dims: [UInt32(trainLabels.count)], payload: trainLabels)),
              (.testImages, IDXFixture.idx(type: 0x08, dims: [2, 2, 3], payload: testPixels)),
              (.testLabels, IDXFixture.idx(type: 0x08, dims: [UInt32(testLabels.count)], payload: testLabels))]
@@ -247,7 +252,11 @@ enum IDXFixture {
             let dir = try IDXFixture.temporaryDirectory()
             for (part, bytes) in files {
                 let path = dir + "/" + part.candidateNames[nameIndex(part)]
-                if gzip(part) { try IDXFixture.writeGzip(bytes, to: path) } else { try IDXFixture.write(bytes, to: path) }
+                if gzip(part) {
+                    try IDXFixture.writeGzip(bytes, to: path)
+                } else {
+                    try IDXFixture.write(bytes, to: path)
+                }
             }
             return dir
         }
@@ -267,7 +276,8 @@ enum IDXFixture {
 
     @Test func candidateNames() {
         #expect(MNISTLoader.Part.trainImages.candidateNames ==
-                ["train-images-idx3-ubyte.gz", "train-images-idx3-ubyte", "train-images.idx3-ubyte", "train-images.idx3-ubyte.gz"])
+                ["train-images-idx3-ubyte.gz", "train-images-idx3-ubyte", "train-images.idx3-ubyte",
+                 "train-images.idx3-ubyte.gz"])
         #expect(MNISTLoader.Part.testLabels.candidateNames[2] == "t10k-labels.idx1-ubyte")
     }
 
@@ -321,7 +331,8 @@ enum IDXFixture {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.removeItem(atPath: dir + "/t10k-images-idx3-ubyte.gz")
         let e = IDXFixture.datasetError { _ = try MNISTLoader.load(directory: dir) }
-        #expect(e == DatasetError(file: dir, "no test images file; tried t10k-images-idx3-ubyte.gz, t10k-images-idx3-ubyte, "
+        #expect(e == DatasetError(file: dir, "no test images file; tried t10k-images-idx3-ubyte.gz, "
+                                  + "t10k-images-idx3-ubyte, "
                                   + "t10k-images.idx3-ubyte, t10k-images.idx3-ubyte.gz"))
         let nowhere = dir + "/absent"
         #expect(IDXFixture.datasetError { _ = try MNISTLoader.load(directory: nowhere) } ==
@@ -334,11 +345,12 @@ enum IDXFixture {
         let images = dir + "/i", labels = dir + "/l"
         try IDXFixture.write(IDXFixture.idx(type: 0x08, dims: [2], payload: [1, 2]), to: labels)
 
-        try IDXFixture.write(IDXFixture.idx(type: 0x08, dims: [2, 4], payload: [UInt8](repeating: 0, count: 8)), to: images)
+        let zeros = [UInt8](repeating: 0, count: 8)
+        try IDXFixture.write(IDXFixture.idx(type: 0x08, dims: [2, 4], payload: zeros), to: images)
         #expect(IDXFixture.datasetError { _ = try MNISTLoader.loadSet(images: images, labels: labels, name: "x") } ==
                 DatasetError(file: images, "images must have rank 3 (N, H, W), got shape [2, 4]"))
 
-        try IDXFixture.write(IDXFixture.idx(type: 0x0D, dims: [2, 1, 1], payload: [UInt8](repeating: 0, count: 8)), to: images)
+        try IDXFixture.write(IDXFixture.idx(type: 0x0D, dims: [2, 1, 1], payload: zeros), to: images)
         #expect(IDXFixture.datasetError { _ = try MNISTLoader.loadSet(images: images, labels: labels, name: "x") }?
             .message == "images must be uint8 (type byte 0x08), got float32")
 

@@ -144,3 +144,32 @@ import Pruning
         }
     }
 }
+
+@Suite struct MaskSetTests {
+    func model() -> Sequential {
+        Sequential(layers: [Dense(name: "fc1", inputSize: 3, outputSize: 2)], inputShape: [3], loss: .softmaxCrossEntropy)
+    }
+
+    @Test func validatesNamesShapesValuesAndPrunability() {
+        let m = model()
+        #expect(throws: PruningError.self) { try MaskSet(["fc9.weight": Tensor(shape: [2, 3], repeating: 1)]).validate(against: m) }
+        #expect(throws: PruningError.self) { try MaskSet(["fc1.weight": Tensor(shape: [3, 2], repeating: 1)]).validate(against: m) }
+        #expect(throws: PruningError.self) { try MaskSet(["fc1.bias": Tensor(shape: [2], repeating: 1)]).validate(against: m) }
+        #expect(throws: PruningError.self) { try MaskSet(["fc1.weight": Tensor(shape: [2, 3], repeating: 0.5)]).validate(against: m) }
+        do {
+            try MaskSet(["fc9.weight": Tensor(shape: [2, 3], repeating: 1)]).validate(against: m)
+        } catch {
+            #expect("\(error)".contains("fc9.weight") && "\(error)".contains("fc1.weight, fc1.bias"))
+        }
+    }
+
+    @Test func installZeroesPrunedWeights() throws {
+        let m = model()
+        let w = m.parameter(named: "fc1.weight")!
+        w.value = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        try MaskSet(["fc1.weight": Tensor(shape: [2, 3], scalars: [1, 0, 1, 0, 1, 1])]).install(on: m)
+        #expect(w.value.scalars == [1, 0, 3, 0, 5, 6])
+        #expect(w.activeCount == 4)
+        #expect(MaskSet(of: m, parameters: ["fc1.weight"]).keptCount == 4)
+    }
+}
