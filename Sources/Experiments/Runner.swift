@@ -56,9 +56,12 @@ public enum Runner {
                 session.trainer.observers.append(ProgressBar(totalSteps: totalSteps, label: config.name))
             }
             let clock = Date()
+            var analysisSeconds = 0.0  // the prune curve is analysis, not part of the method's cost
             try session.trainer.train(steps: session.plannedSteps)
             if let han {
                 if config.pruning.curve.enabled {
+                    let curveClock = Date()
+                    defer { analysisSeconds += Date().timeIntervalSince(curveClock) }
                     let curve = PruneCurve.compute(model: session.model, parameters: han.pruned,
                                                    grid: config.pruning.curve.grid, perLayer: config.pruning.curve.perLayer,
                                                    testImages: data.test.images, testLabels: data.test.labels)
@@ -69,7 +72,7 @@ public enum Runner {
             }
             let test = session.evaluateTest()
             let train = session.evaluateTrain()
-            let wall = Date().timeIntervalSince(clock)
+            let wall = Date().timeIntervalSince(clock) - analysisSeconds
             if rec.lastTest == nil || session.trainer.step % max(1, t.evalEvery.steps(perEpoch: session.stepsPerEpoch)) != 0 {
                 rec.evaluate(session.model, step: session.trainer.step, epoch: session.trainer.epoch)
             }
