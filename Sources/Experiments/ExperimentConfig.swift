@@ -11,9 +11,10 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var model: ModelConfig
     public var training: TrainingConfig
     public var pruning: PruningConfig
+    public var recording: RecordingConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, seed, data, model, training, pruning
+        case name, seed, data, model, training, pruning, recording
     }
 
     public init(from decoder: Decoder) throws {
@@ -25,6 +26,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         model = try c.decode(ModelConfig.self, forKey: .model)
         training = try c.value(.training, default: try TrainingConfig.defaults())
         pruning = try c.value(.pruning, default: try PruningConfig.defaults())
+        recording = try c.value(.recording, default: try RecordingConfig.defaults())
     }
 
     /// Range checks that the type system cannot express; throws with the offending path.
@@ -34,6 +36,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         try model.validate()
         try training.validate()
         try pruning.validate()
+        try recording.validate()
     }
 }
 

@@ -1,0 +1,43 @@
+import Foundation
+
+/// What the trajectory recorder writes (`trajectories.csv`, `layer-trajectories.csv`).
+public struct RecordingConfig: Codable, Equatable, Sendable {
+    /// Record at all.
+    public var enabled: Bool
+    /// Record every this often (default every 10 optimizer steps).
+    public var every: Duration
+    /// Weights sampled per layer (stratified by initial magnitude unless `stratify` is false).
+    public var samplesPerLayer: Int
+    public var stratify: Bool
+    /// Explicit flat (row-major) indices per layer (`{"fc1": [0, 17]}`), instead of sampling.
+    public var indices: [String: [Int]]
+    /// Layers to record (empty: every prunable layer).
+    public var layers: [String]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled, every, samplesPerLayer = "samples_per_layer", stratify, indices, layers
+    }
+
+    static func defaults() throws -> RecordingConfig {
+        try JSONDecoder().decode(RecordingConfig.self, from: Data("{}".utf8))
+    }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.value(.enabled, default: false)
+        every = try c.value(.every, default: Duration(10, .steps))
+        samplesPerLayer = try c.value(.samplesPerLayer, default: 100)
+        stratify = try c.value(.stratify, default: true)
+        indices = try c.value(.indices, default: [:])
+        layers = try c.value(.layers, default: [])
+    }
+
+    func validate() throws {
+        if every.amount <= 0 { throw ConfigError(path: "recording.every", "must be positive, got \(every)") }
+        if samplesPerLayer < 0 { throw ConfigError(path: "recording.samples_per_layer", "must be >= 0, got \(samplesPerLayer)") }
+        for (layer, idx) in indices where idx.contains(where: { $0 < 0 }) {
+            throw ConfigError(path: "recording.indices.\(layer)", "indices must be >= 0")
+        }
+    }
+}
