@@ -4,7 +4,8 @@ import Pruning
 /// How (and whether) a run prunes. `method` `none` trains dense; `han` is the post-training
 /// baseline of Han et al. 2015: train, then `rounds` of prune ▶ retrain.
 public struct PruningConfig: Codable, Equatable, Sendable {
-    public enum Method: String, Codable, Sendable { case none, han }
+    public enum Method: String, Codable, Sendable { case none, han, dynamic }
+    public enum Criterion: String, Codable, Sendable, CaseIterable { case linear, stalled, magnitude, movement }
     public enum Rule: String, Codable, Sendable { case std, percentile, sparsity }
 
     public var method: Method
@@ -41,6 +42,25 @@ public struct PruningConfig: Codable, Equatable, Sendable {
     public var resetMomentum: Bool
     /// Accuracy-versus-sparsity curve without retraining, from the trained dense model.
     public var curve: CurveConfig
+    /// `dynamic`: which criterion orders the weights (the schedule sets how many).
+    public var criterion: Criterion
+    /// `dynamic`: checks every `every` from `start` to `end`; the target sparsity ramps up
+    /// cubically between them (Zhu & Gupta 2017) and holds after `end`.
+    public var start: Duration
+    public var end: Duration
+    public var every: Duration
+    /// `dynamic`: at most this fraction of a layer's weights pruned by one check.
+    public var maxPerCheck: Double
+    /// `dynamic`: trajectory statistics are updated every `stats_every`, over an exponential
+    /// window of `window` updates; extrapolation looks `horizon` ahead.
+    public var statsEvery: Duration
+    public var window: Int
+    public var horizon: Duration
+    /// `linear`: near-linear means R^2 >= r2_threshold or straightness >= straightness_threshold.
+    public var r2Threshold: Double
+    public var straightnessThreshold: Double
+    /// `stalled`: mean |update| below this fraction of the layer's median.
+    public var stalledFraction: Double
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case method, rule, q, layerQ = "layer_q", percentile, targetSparsity = "target_sparsity"
@@ -48,6 +68,9 @@ public struct PruningConfig: Codable, Equatable, Sendable {
         case stopAtSparsity = "stop_at_sparsity", retrain, retrainLearningRate = "retrain_learning_rate"
         case retrainSchedule = "retrain_schedule"
         case resetMomentum = "reset_momentum", curve
+        case criterion, start, end, every, maxPerCheck = "max_per_check", statsEvery = "stats_every", window, horizon
+        case r2Threshold = "r2_threshold", straightnessThreshold = "straightness_threshold"
+        case stalledFraction = "stalled_fraction"
     }
 
     static func defaults() throws -> PruningConfig {
@@ -74,6 +97,17 @@ public struct PruningConfig: Codable, Equatable, Sendable {
         retrainSchedule = try c.value(.retrainSchedule, default: .constant)
         resetMomentum = try c.value(.resetMomentum, default: true)
         curve = try c.value(.curve, default: try CurveConfig.defaults())
+        criterion = try c.value(.criterion, default: .linear)
+        start = try c.value(.start, default: Duration(1, .epochs))
+        end = try c.value(.end, default: Duration(10, .epochs))
+        every = try c.value(.every, default: Duration(50, .steps))
+        maxPerCheck = try c.value(.maxPerCheck, default: 0.1)
+        statsEvery = try c.value(.statsEvery, default: Duration(10, .steps))
+        window = try c.value(.window, default: 20)
+        horizon = try c.value(.horizon, default: Duration(1, .epochs))
+        r2Threshold = try c.value(.r2Threshold, default: 0.9)
+        straightnessThreshold = try c.value(.straightnessThreshold, default: 0.9)
+        stalledFraction = try c.value(.stalledFraction, default: 0.1)
     }
 
     func validate() throws {
@@ -99,6 +133,16 @@ public struct PruningConfig: Codable, Equatable, Sendable {
             throw ConfigError(path: "pruning.scope", "per-layer q or sparsity needs scope \"layer\"")
         }
         try curve.validate()
+        if every.amount <= 0 { throw ConfigError(path: "pruning.every", "must be positive, got \(every)") }
+        if statsEvery.amount <= 0 { throw ConfigError(path: "pruning.stats_every", "must be positive, got \(statsEvery)") }
+        if !(maxPerCheck > 0 && maxPerCheck <= 1) {
+            throw ConfigError(path: "pruning.max_per_check", "must be in (0, 1], got \(maxPerCheck)")
+        }
+        if window < 1 { throw ConfigError(path: "pruning.window", "must be >= 1, got \(window)") }
+        for (k, v) in [("r2_threshold", r2Threshold), ("straightness_threshold", straightnessThreshold)] where !(v >= 0 && v <= 1) {
+            throw ConfigError(path: "pruning.\(k)", "must be in [0, 1], got \(v)")
+        }
+        if !(stalledFraction > 0) { throw ConfigError(path: "pruning.stalled_fraction", "must be > 0, got \(stalledFraction)") }
     }
 }
 

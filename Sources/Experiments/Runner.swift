@@ -23,6 +23,8 @@ public struct RunOptions {
 public struct RunOutcome {
     public var folder: RunFolder
     public var summary: Summary
+    /// Final masks of the prunable weights by parameter name (all ones where dense).
+    public var masks: [String: Tensor]
 }
 
 /// Runs one experiment end to end and writes its run folder.
@@ -50,6 +52,8 @@ public enum Runner {
             recorder = rec
             session.trainer.observers.append(rec)
             let han = config.pruning.method == .han ? try HanPipeline(config: config.pruning, session: session) : nil
+            let dynamic = config.pruning.method == .dynamic ? try DynamicPruner(config: config.pruning, session: session) : nil
+            if let dynamic { session.trainer.observers.insert(dynamic, at: 0) }
             let retrainSteps = config.pruning.retrain.steps(perEpoch: session.stepsPerEpoch)
             let totalSteps = session.plannedSteps + (han == nil ? 0 : config.pruning.rounds * retrainSteps)
             if options.progress {
@@ -70,6 +74,7 @@ public enum Runner {
                 let rounds = try han.run()
                 try rounds.write(to: folder.file("rounds.csv"))
             }
+            if let dynamic { try dynamic.events.write(to: folder.file("events.csv")) }
             let test = session.evaluateTest()
             let train = session.evaluateTrain()
             let wall = Date().timeIntervalSince(clock) - analysisSeconds
@@ -78,10 +83,11 @@ public enum Runner {
             }
             try rec.save()
 
-            var summary = makeSummary(config: config, session: session, method: han == nil ? "dense" : "han",
+            let method = han != nil ? "han" : (dynamic?.methodName ?? "dense")
+            var summary = makeSummary(config: config, session: session, method: method,
                                       train: train, test: test, flops: session.trainer.flops,
                                       denseFLOPs: session.trainer.denseFLOPs, wall: wall)
-            let prunedParams = han?.pruned ?? session.model.prunableParameters
+            let prunedParams = han?.pruned ?? dynamic?.pruned ?? session.model.prunableParameters
             summary["pruned_sparsity"] = .double(HanPipeline.sparsity(prunedParams))
             let sizes = try ModelFiles.write(model: session.model, config: config, to: folder)
             summary["dense_bytes"] = .int(sizes.denseBytes)
@@ -92,7 +98,11 @@ public enum Runner {
             info.status = "completed"
             info.ended = RunInfo.timestamp()
             try info.write(to: folder)
-            return RunOutcome(folder: folder, summary: summary)
+            var masks: [String: Tensor] = [:]
+            for p in session.model.prunableParameters {
+                masks[p.name] = p.mask ?? Tensor(shape: p.value.shape, repeating: 1)
+            }
+            return RunOutcome(folder: folder, summary: summary, masks: masks)
         } catch {
             try? recorder?.save()
             info.status = "failed"

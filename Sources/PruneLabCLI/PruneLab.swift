@@ -9,7 +9,7 @@ struct PruneLab: ParsableCommand {
         commandName: "prunelab",
         abstract: "Prune neural networks while they train, and compare against post-training pruning.",
         version: RunInfo.toolVersion,
-        subcommands: [RunCommand.self, InspectCommand.self, BenchCommand.self]
+        subcommands: [RunCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, TrajectoriesCommand.self]
     )
 
     static func main() {

@@ -71,7 +71,8 @@ public struct MagnitudePruner {
         return result
     }
 
-    static func alive(_ p: Parameter) -> [Bool] {
+    /// Which entries of `p` are unmasked.
+    public static func alive(_ p: Parameter) -> [Bool] {
         guard let m = p.mask else { return [Bool](repeating: true, count: p.value.count) }
         return m.scalars.map { $0 != 0 }
     }

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import Experiments
+
+struct TrajectoriesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trajectories",
+        abstract: "Export a subset of a run's trajectories.csv (one layer, every K-th step).")
+
+    @Argument(help: "A run folder written with recording.enabled=true.")
+    var runDir: String
+
+    @Option(help: "Keep only this layer's rows (e.g. fc1).")
+    var layer: String?
+
+    @Option(help: "Keep only rows whose step is a multiple of this.")
+    var every: Int?
+
+    @Option(help: "Write the CSV here instead of stdout.")
+    var out: String?
+
+    func validate() throws {
+        if let every, every <= 0 { throw ValidationError("--every must be > 0, got \(every)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let text = try TrajectoryExport.subset(runDir: runDir, layer: layer, every: every)
+            if let out {
+                try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: out))
+                print(out)
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+        }
+    }
+}
