@@ -8,7 +8,8 @@ import Pruning
 /// `end`, brings each pruned layer to the cubic schedule's sparsity by removing the weights
 /// its criterion scores lowest, and writes one `events.csv` row per layer and check.
 ///
-/// Per check and layer: `k = min(ceil-target count - already pruned, max_per_check * weights)`,
+/// Per check and layer: `k = min(ceil-target count - already pruned, max_per_check * weights)`;
+/// checks continue after `end`, at the final target, until the caps have let every layer reach it.
 /// selected exactly by `Selection.lowest` over the survivors; the layer's final target
 /// (`layer_sparsity` or `target_sparsity`) is never exceeded. Masks go to the weights and the
 /// momentum buffers at once, so pruned weights cost no FLOPs from the next step on.
@@ -66,7 +67,8 @@ public final class DynamicPruner: TrainingObserver {
     public func stepDidEnd(_ info: StepInfo, trainer: Trainer) -> TrainingDecision {
         criterion.observe(step: info.step, parameters: pruned)
         let t = info.step
-        guard t >= startStep, t <= endStep, (t - startStep) % everySteps == 0 else { return .continue }
+        // Checks go on after `end` (at the final target) until the caps have let it be reached.
+        guard t >= startStep, (t - startStep) % everySteps == 0 else { return .continue }
         check(step: t)
         return .continue
     }

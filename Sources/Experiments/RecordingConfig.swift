@@ -4,7 +4,8 @@ import Foundation
 public struct RecordingConfig: Codable, Equatable, Sendable {
     /// Record at all.
     public var enabled: Bool
-    /// Record every this often (default every 10 optimizer steps).
+    /// Record every this often (default every 50 optimizer steps: a few percent of a LeNet-300-100
+    /// step's time, see experiments/bench_recording.py).
     public var every: Duration
     /// Weights sampled per layer (stratified by initial magnitude unless `stratify` is false).
     public var samplesPerLayer: Int
@@ -26,7 +27,7 @@ public struct RecordingConfig: Codable, Equatable, Sendable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         enabled = try c.value(.enabled, default: false)
-        every = try c.value(.every, default: Duration(10, .steps))
+        every = try c.value(.every, default: Duration(50, .steps))
         samplesPerLayer = try c.value(.samplesPerLayer, default: 100)
         stratify = try c.value(.stratify, default: true)
         indices = try c.value(.indices, default: [:])

@@ -54,6 +54,11 @@ public enum Runner {
             let han = config.pruning.method == .han ? try HanPipeline(config: config.pruning, session: session) : nil
             let dynamic = config.pruning.method == .dynamic ? try DynamicPruner(config: config.pruning, session: session) : nil
             if let dynamic { session.trainer.observers.insert(dynamic, at: 0) }
+            let trajectories = config.recording.enabled
+                ? try TrajectoryRecorder(config: config.recording, model: session.model, folder: folder,
+                                         rng: RandomSource(seed: config.seed).derived("recording"))
+                : nil
+            if let trajectories { session.trainer.observers.append(trajectories) }
             let retrainSteps = config.pruning.retrain.steps(perEpoch: session.stepsPerEpoch)
             let totalSteps = session.plannedSteps + (han == nil ? 0 : config.pruning.rounds * retrainSteps)
             if options.progress {
@@ -75,6 +80,7 @@ public enum Runner {
                 try rounds.write(to: folder.file("rounds.csv"))
             }
             if let dynamic { try dynamic.events.write(to: folder.file("events.csv")) }
+            try trajectories?.finish()
             let test = session.evaluateTest()
             let train = session.evaluateTrain()
             let wall = Date().timeIntervalSince(clock) - analysisSeconds

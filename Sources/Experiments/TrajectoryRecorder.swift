@@ -91,6 +91,7 @@ public final class TrajectoryRecorder: TrainingObserver {
         let final: URL
         let handle: FileHandle
         var buffer: [UInt8] = []
+        private var open = true
 
         init(folder: RunFolder, name: String, header: [String]) throws {
             final = folder.file(name)
@@ -124,16 +125,25 @@ public final class TrajectoryRecorder: TrainingObserver {
         /// Flushes, closes and renames the partial file to its final name.
         func commit() throws {
             try flush()
-            try? handle.close()
+            close()
             guard rename(partial.path, final.path) == 0 else {
                 throw RunError("\(final.path): cannot write: \(String(cString: strerror(errno)))")
             }
         }
 
         func abandon() {
-            try? handle.close()
+            close()
             try? FileManager.default.removeItem(at: partial)
         }
+
+        /// Closes the handle once (a second close could hit a reused descriptor).
+        func close() {
+            guard open else { return }
+            open = false
+            try? handle.close()
+        }
+
+        deinit { close() }
     }
 
     public let config: RecordingConfig
@@ -197,11 +207,6 @@ public final class TrajectoryRecorder: TrainingObserver {
             samples.abandon()
             throw error
         }
-    }
-
-    deinit {
-        try? samples.handle.close()
-        try? layerRows.handle.close()
     }
 
     /// The recorded layers' sampled flat indices, ascending.
@@ -312,20 +317,9 @@ public final class TrajectoryRecorder: TrainingObserver {
         }
         let zeros = pass.zeros, sumAbs = pass.sumAbs, sumAbsUpdate = first ? 0 : pass.sumAbsUpdate
         let churn = first ? 0 : pass.churn
-        var unmasked = n, near = 0
         let r2 = stats.rSquared()
-        r2.withUnsafeBufferPointer { r in
-            withOptionalBuffer(mask) { m in
-                if let m {
-                    unmasked = 0
-                    for j in 0..<n where m[j] != 0 {
-                        unmasked += 1
-                        if r[j] >= TrajectoryRecorder.nearLinearR2 { near += 1 }
-                    }
-                } else {
-                    for j in 0..<n where r[j] >= TrajectoryRecorder.nearLinearR2 { near += 1 }
-                }
-            }
+        let (unmasked, near) = r2.withUnsafeBufferPointer { r in
+            withOptionalBuffer(mask) { m in LayerPass.countNearLinear(r, mask: m, threshold: TrajectoryRecorder.nearLinearR2) }
         }
         let dn = Double(max(n, 1))
         let sparsity = n == 0 ? 0 : Double(zeros) / dn
@@ -416,6 +410,38 @@ struct LayerPass {
             pm[i] = mv
             i += 1
         }
+    }
+
+    /// Entries whose mask is not 0 (all when nil), and those of them with `r2 >= threshold`.
+    static func countNearLinear(_ r2: UnsafeBufferPointer<Float>, mask m: UnsafeBufferPointer<Float>?,
+                                threshold: Float) -> (unmasked: Int, near: Int) {
+        let n = r2.count
+        precondition((m?.count ?? n) == n, "countNearLinear: mask has \(m?.count ?? n) entries for \(n)")
+        guard n > 0, let rb = r2.baseAddress else { return (0, 0) }
+        typealias V = SIMD8<Float>
+        let rr = UnsafeRawPointer(rb), mr = m?.baseAddress.map(UnsafeRawPointer.init)
+        let zero = V(repeating: 0), one = V(repeating: 1), t = V(repeating: threshold)
+        let ones = SIMD8<Int32>(repeating: 1), none = SIMD8<Int32>(repeating: 0)
+        var kept = SIMD8<Int32>(repeating: 0), near = SIMD8<Int32>(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            let off = i * 4
+            let r = rr.loadUnaligned(fromByteOffset: off, as: V.self)
+            let mv = mr?.loadUnaligned(fromByteOffset: off, as: V.self) ?? one
+            let live = mv .!= zero
+            kept &+= none.replacing(with: ones, where: live)
+            near &+= none.replacing(with: ones, where: live .& (r .>= t))
+            i += 8
+        }
+        var k = Int(kept.wrappedSum()), c = Int(near.wrappedSum())
+        while i < n {
+            if (m?[i] ?? 1) != 0 {
+                k += 1
+                if r2[i] >= threshold { c += 1 }
+            }
+            i += 1
+        }
+        return (k, c)
     }
 }
 

@@ -266,6 +266,46 @@ import Training
         #expect(fc2.value.count == 12)
     }
 
+    /// The SIMD layer pass and near-linear count against plain loops, over sizes with and
+    /// without a tail, with and without a mask, with zeros and exact repeats.
+    @Test func layerPassMatchesAScalarReference() {
+        var rng = RandomSource(seed: 21)
+        for n in [0, 1, 7, 8, 9, 1023, 1024, 1031, 3000] {
+            let v: [Float] = (0..<n).map { _ in rng.nextInt(below: 5) == 0 ? 0 : Float(rng.nextNormal()) }
+            var prev: [Float] = (0..<n).map { i in rng.nextInt(below: 3) == 0 ? v[i] : Float(rng.nextNormal()) }
+            let mask: [Float] = (0..<n).map { _ in rng.nextInt(below: 4) == 0 ? 0 : 1 }
+            let r2: [Float] = (0..<n).map { _ in Float(rng.nextUniform()) }
+            for useMask in [false, true] {
+                var p = prev
+                var pm: [Float] = (0..<n).map { _ in rng.nextInt(below: 2) == 0 ? 0 : 1 }
+                let pmBefore = pm
+                let m: [Float]? = useMask ? mask : nil
+                let pass = v.withUnsafeBufferPointer { vb in
+                    p.withUnsafeMutableBufferPointer { pb in
+                        pm.withUnsafeMutableBufferPointer { pmb in
+                            m.map { mm in mm.withUnsafeBufferPointer { LayerPass(values: vb, previous: pb, mask: $0, previousMask: pmb) } }
+                                ?? LayerPass(values: vb, previous: pb, mask: nil, previousMask: pmb)
+                        }
+                    }
+                }
+                let cur = m ?? [Float](repeating: 1, count: n)
+                #expect(pass.zeros == v.filter { $0 == 0 }.count)
+                #expect(abs(pass.sumAbs - v.reduce(0.0) { $0 + Double(abs($1)) }) <= 1e-4 * max(1, pass.sumAbs))
+                let du = zip(v, prev).reduce(0.0) { $0 + Double(abs($1.0 - $1.1)) }
+                #expect(abs(pass.sumAbsUpdate - du) <= 1e-4 * max(1, du))
+                #expect(pass.churn == zip(cur, pmBefore).filter { $0.0 != $0.1 }.count)
+                #expect(p == v && pm == cur)
+                let counts = r2.withUnsafeBufferPointer { rb in
+                    m.map { mm in mm.withUnsafeBufferPointer { LayerPass.countNearLinear(rb, mask: $0, threshold: 0.9) } }
+                        ?? LayerPass.countNearLinear(rb, mask: nil, threshold: 0.9)
+                }
+                #expect(counts.unmasked == cur.filter { $0 != 0 }.count)
+                #expect(counts.near == (0..<n).filter { cur[$0] != 0 && r2[$0] >= 0.9 }.count)
+            }
+            prev = v
+        }
+    }
+
     @Test func exportSubsetFiltersByLayerAndStep() throws {
         let header = ["step", "layer", "index", "row", "col", "value", "grad", "update", "masked"]
         var rows = [header]
