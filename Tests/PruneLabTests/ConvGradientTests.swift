@@ -8,55 +8,10 @@ import NN
 /// by central differences (eps 1e-2) with sums in Double and compared with the analytic
 /// gradient under a relative + absolute tolerance.
 @Suite struct ConvGradientTests {
-    static let eps: Float = 1e-2
-
-    func randomTensor(_ shape: [Int], _ rng: inout RandomSource, scale: Double = 1) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float(rng.nextNormal() * scale) })
-    }
-
-    func weightedSum(_ y: Tensor, _ c: Tensor) -> Double {
-        zip(y.scalars, c.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-    }
-
-    func expectClose(_ analytic: Float, _ numeric: Double, _ what: String) {
-        let tol = 2e-2 * max(abs(numeric), abs(Double(analytic))) + 2e-3
-        #expect(abs(Double(analytic) - numeric) <= tol, "\(what): analytic \(analytic) vs numeric \(numeric)")
-    }
-
-    /// Checks d(sum(c*layer(x)))/dx and /dparams for every entry.
-    func check(_ layer: Layer, input: Tensor, rng: inout RandomSource) {
-        let y = layer.forward(input, training: true)
-        let c = randomTensor(y.shape, &rng)
-        guard let dx = layer.backward(c, needInputGrad: true) else {
-            Issue.record("\(layer.name) returned no input gradient")
-            return
-        }
-        #expect(dx.shape == input.shape)
-        let grads = layer.parameters.map(\.grad)
-        for i in 0..<input.count {
-            var xp = input, xm = input
-            xp.scalars[i] += Self.eps
-            xm.scalars[i] -= Self.eps
-            let num = (weightedSum(layer.forward(xp, training: true), c) - weightedSum(layer.forward(xm, training: true), c)) / Double(2 * Self.eps)
-            expectClose(dx.scalars[i], num, "\(layer.name) dx[\(i)]")
-        }
-        for (p, g) in zip(layer.parameters, grads) {
-            for i in 0..<p.value.count {
-                let saved = p.value.scalars[i]
-                p.value.scalars[i] = saved + Self.eps
-                let lp = weightedSum(layer.forward(input, training: true), c)
-                p.value.scalars[i] = saved - Self.eps
-                let lm = weightedSum(layer.forward(input, training: true), c)
-                p.value.scalars[i] = saved
-                expectClose(g.scalars[i], (lp - lm) / Double(2 * Self.eps), "\(p.name)[\(i)]")
-            }
-        }
-    }
-
     func randomConv(inC: Int, outC: Int, kernel: Int, stride: Int, padding: Int, _ rng: inout RandomSource) -> Conv2D {
         let conv = Conv2D(name: "conv1", inChannels: inC, outChannels: outC, kernel: kernel, stride: stride, padding: padding)
-        conv.weight.value = randomTensor([outC, inC, kernel, kernel], &rng, scale: 0.5)
-        conv.bias.value = randomTensor([outC], &rng, scale: 0.5)
+        conv.weight.value = FiniteDifference.randomTensor([outC, inC, kernel, kernel], &rng, scale: 0.5)
+        conv.bias.value = FiniteDifference.randomTensor([outC], &rng, scale: 0.5)
         return conv
     }
 
@@ -103,14 +58,14 @@ import NN
     func conv2DGradients(_ t: ConvCase) {
         var rng = RandomSource(seed: 21)
         let conv = randomConv(inC: t.inC, outC: t.outC, kernel: t.kernel, stride: t.stride, padding: t.padding, &rng)
-        check(conv, input: randomTensor([t.batch, t.inC, t.size, t.size], &rng), rng: &rng)
+        FiniteDifference.check(conv, input: FiniteDifference.randomTensor([t.batch, t.inC, t.size, t.size], &rng), rng: &rng)
     }
 
     @Test(arguments: cases + [ConvCase(inC: 3, outC: 4, kernel: 2, stride: 3, padding: 2, size: 8, batch: 3)])
     func conv2DForwardMatchesNaiveLoops(_ t: ConvCase) {
         var rng = RandomSource(seed: 22)
         let conv = randomConv(inC: t.inC, outC: t.outC, kernel: t.kernel, stride: t.stride, padding: t.padding, &rng)
-        let x = randomTensor([t.batch, t.inC, t.size, t.size], &rng)
+        let x = FiniteDifference.randomTensor([t.batch, t.inC, t.size, t.size], &rng)
         let y = conv.forward(x, training: false)
         let ref = referenceConv(x, conv)
         #expect(y.shape == ref.shape)
@@ -129,8 +84,8 @@ import NN
             values.swapAt(i, rng.nextInt(below: i + 1))
         }
         let x = Tensor(shape: shape, scalars: values)
-        check(MaxPool2D(name: "pool1", kernel: 2), input: x, rng: &rng)
-        check(MaxPool2D(name: "pool2", kernel: 3, stride: 2), input: x, rng: &rng)
+        FiniteDifference.check(MaxPool2D(name: "pool1", kernel: 2), input: x, rng: &rng)
+        FiniteDifference.check(MaxPool2D(name: "pool2", kernel: 3, stride: 2), input: x, rng: &rng)
     }
 
     @Test func maxPoolPicksWindowMaximum() {
@@ -179,7 +134,7 @@ import NN
         #expect(weights == [500, 25000, 400000, 5000])
         #expect(weights.reduce(0, +) == 430500)
         Initializer.he.initialize(model, rng: &rng)
-        let x = randomTensor([2, 1, 28, 28], &rng)
+        let x = FiniteDifference.randomTensor([2, 1, 28, 28], &rng)
         let logits = model.forward(x, training: true)
         #expect(logits.shape == [2, 10])
         let r = model.loss.evaluate(logits: logits, labels: [3, 7][...], wantGradient: true)
