@@ -4,7 +4,8 @@ import NN
 import Training
 import Datasets
 
-/// Times dense LeNet-300-100 training epochs on MNIST and the machine's SGEMM rate.
+/// Times dense training epochs of a preset model (LeNet-300-100 or LeNet-5) on MNIST and the
+/// machine's SGEMM rate.
 ///
 /// Each repeat builds a fresh model from the same seed and trains exactly one epoch per
 /// `epochs`; the reported time is per epoch. The SGEMM reference multiplies two 2048x2048
@@ -28,12 +29,12 @@ public enum Benchmark {
         }
     }
 
-    public static func lenet300(dataDir: String, batchSize: Int, epochs: Int, repeats: Int, threads: Int,
-                                parallelism: String = "data") throws -> Result {
+    public static func epochs(model: String = "lenet-300-100", dataDir: String, batchSize: Int, epochs: Int,
+                              repeats: Int, threads: Int, parallelism: String = "data") throws -> Result {
         let json = """
         {"name": "bench", "seed": 1, "data": {"format": "idx", "dir": "\(dataDir)"},
-         "model": {"preset": "lenet-300-100"},
-         "training": {"epochs": \(epochs), "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9,
+         "model": {"preset": "\(model)"},
+         "training": {"epochs": \(epochs), "batch_size": \(batchSize), "learning_rate": \(model == "lenet-5" ? 0.01 : 0.05), "momentum": 0.9,
                       "threads": \(threads), "parallelism": "\(parallelism)"}}
         """
         let config = try ConfigLoader.decode(Data(json.utf8))

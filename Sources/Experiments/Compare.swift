@@ -1,21 +1,33 @@
 import Foundation
 import TensorCore
+import Pruning
 
 /// Runs several pruning methods from one base config, with the same data order and initial
 /// weights per seed, and writes `comparison.csv`, `timing.csv` and `comparison.md`.
 ///
 /// Methods: `dense` (no pruning), `han` (train, then prune ▶ retrain rounds), `gmp` (gradual
 /// magnitude pruning during training, Zhu & Gupta's cubic schedule) and `linear`, `stalled`,
-/// `movement` (the dynamic criteria on the same schedule). Each run is a full run folder under
+/// `movement` (the dynamic criteria on the same schedule), and for conv nets `l1` and `fpgm`
+/// (structured filter pruning, then compaction, with the config's `pruning.structured` keys). Each run is a full run folder under
 /// `OUT/<method>-seed<k>/`. Initial weights and batches depend only on the seed (streams
 /// `init` and `data`), never on the method. `comparison.csv` holds no timing, so the same
-/// config and seeds give the same file; wall times go to `timing.csv`.
+/// config and seeds give the same file; wall and inference times go to `timing.csv`.
 public enum Compare {
-    public static let allMethods = ["dense", "han", "gmp", "linear", "stalled", "movement"]
+    public static let allMethods = ["dense", "han", "gmp", "linear", "stalled", "movement", "l1", "fpgm"]
+    static let structuredMethods = ["l1", "fpgm"]
+    static let timingColumns = ["wall_seconds", "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128"]
+
+    /// Every unstructured method, plus `l1` and `fpgm` when the model has conv layers or the
+    /// config lists layers for structured pruning.
+    public static func defaultMethods(for base: ExperimentConfig) throws -> [String] {
+        let specs = try ModelRegistry.layerSpecs(base.model)
+        let structured = specs.contains { $0.type == .conv } || base.pruning.structured.layers != nil
+        return allMethods.filter { structured || !structuredMethods.contains($0) }
+    }
 
     static let numericColumns = [
         "test_accuracy", "test_loss", "train_accuracy", "sparsity", "pruned_sparsity", "nonzero_weights",
-        "train_flops", "dense_train_flops", "sparse_bytes", "steps",
+        "train_flops", "dense_train_flops", "sparse_bytes", "steps", "compact_weights", "compact_test_accuracy",
     ]
 
     /// The base config turned into `method`'s config for `seed`.
@@ -31,6 +43,9 @@ public enum Compare {
         case "linear", "stalled", "movement":
             c.pruning.method = .dynamic
             c.pruning.criterion = PruningConfig.Criterion(rawValue: method)!
+        case "l1", "fpgm":
+            c.pruning.method = .structured
+            c.pruning.structured.criterion = StructuredCriterion(rawValue: method)!
         default:
             throw ConfigError(path: "--methods", "unknown method \"\(method)\"; known: \(allMethods.joined(separator: ", "))")
         }
@@ -69,17 +84,21 @@ public enum Compare {
                 }
                 if let h = hanMasks, let j = Statistics.jaccard(outcome.masks, h) { values["jaccard_vs_han"] = j }
                 rows.append(ComparisonRow(method: method, seed: Int(seed), values: values))
-                let seconds = outcome.summary["wall_seconds"].flatMap { Double("\($0)") } ?? .nan
-                wall.append(ComparisonRow(method: method, seed: Int(seed), values: ["wall_seconds": seconds]))
+                var times: [String: Double] = [:]
+                for k in timingColumns {
+                    if case .some(let v) = outcome.summary[k], let d = Double("\(v)") { times[k] = d }
+                }
+                wall.append(ComparisonRow(method: method, seed: Int(seed), values: times))
             }
         }
         let columns = numericColumns + ["jaccard_vs_han"]
         try ComparisonReport.csv(rows, columns: columns).write(to: dir.appendingPathComponent("comparison.csv"))
-        try ComparisonReport.csv(wall, columns: ["wall_seconds"]).write(to: dir.appendingPathComponent("timing.csv"))
+        try ComparisonReport.csv(wall, columns: timingColumns).write(to: dir.appendingPathComponent("timing.csv"))
         let merged = zip(rows, wall).map { r, w in
             ComparisonRow(method: r.method, seed: r.seed, values: r.values.merging(w.values) { a, _ in a })
         }
-        let md = ComparisonReport.markdown(merged, metrics: ["test_accuracy", "sparsity", "train_flops", "wall_seconds", "jaccard_vs_han"],
+        let md = ComparisonReport.markdown(merged, metrics: ["test_accuracy", "sparsity", "train_flops", "wall_seconds", "jaccard_vs_han",
+                                                                    "compact_weights", "infer_ms_b128", "compact_infer_ms_b128"],
                                            baseline: "han", title: "\(base.name): \(methods.joined(separator: ", ")), seeds \(seeds.map(String.init).joined(separator: ", "))")
         try AtomicFile.write(Data(md.utf8), to: dir.appendingPathComponent("comparison.md"))
         return rows

@@ -105,27 +105,101 @@ public struct DataConfig: Codable, Equatable, Sendable {
 }
 
 /// One layer of a model written out in the config.
+///
+/// - `dense`: `units`, `activation` (default `none`).
+/// - `conv`: `filters`, `kernel` (square), `stride` (default 1), `padding` (zeros on every
+///   side, default 0), `activation` (default `none`).
+/// - `pool`: max pooling over `kernel` x `kernel` windows, `stride` (default `kernel`).
+/// - `flatten`: no keys; inserted by itself before the first dense layer after a conv or pool.
 public struct LayerSpec: Codable, Equatable, Sendable {
-    public enum Kind: String, Codable, Sendable { case dense }
+    public enum Kind: String, Codable, Sendable { case dense, conv, pool, flatten }
     public enum ActivationName: String, Codable, Sendable { case relu, sigmoid, tanh, none, softmax }
     public var type: Kind
-    public var units: Int
-    public var activation: ActivationName
+    public var units: Int?
+    public var filters: Int?
+    public var kernel: Int?
+    public var stride: Int?
+    public var padding: Int?
+    public var activation: ActivationName?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case type, units, activation }
+    enum CodingKeys: String, CodingKey, CaseIterable { case type, units, filters, kernel, stride, padding, activation }
 
-    public init(type: Kind = .dense, units: Int, activation: ActivationName) {
-        self.type = type
+    /// The keys each kind accepts besides `type`.
+    static let allowed: [Kind: Set<CodingKeys>] = [
+        .dense: [.units, .activation],
+        .conv: [.filters, .kernel, .stride, .padding, .activation],
+        .pool: [.kernel, .stride],
+        .flatten: [],
+    ]
+
+    public init(units: Int, activation: ActivationName) {
+        type = .dense
         self.units = units
         self.activation = activation
     }
+
+    public static func conv(filters: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+                            activation: ActivationName = .none) -> LayerSpec {
+        var l = LayerSpec(type: .conv)
+        l.filters = filters
+        l.kernel = kernel
+        l.stride = stride
+        l.padding = padding
+        l.activation = activation
+        return l
+    }
+
+    public static func pool(kernel: Int, stride: Int? = nil) -> LayerSpec {
+        var l = LayerSpec(type: .pool)
+        l.kernel = kernel
+        l.stride = stride ?? kernel
+        return l
+    }
+
+    init(type: Kind) { self.type = type }
 
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         type = try c.value(.type, default: .dense)
-        units = try c.decode(Int.self, forKey: .units)
-        activation = try c.value(.activation, default: .none)
+        for key in c.allKeys where key != .type && !(LayerSpec.allowed[type]?.contains(key) ?? false) {
+            throw ConfigError(path: jsonPath(c.codingPath + [key]), "not a key of a \"\(type.rawValue)\" layer")
+        }
+        switch type {
+        case .dense:
+            units = try c.decode(Int.self, forKey: .units)
+            activation = try c.value(.activation, default: ActivationName.none)
+        case .conv:
+            filters = try c.decode(Int.self, forKey: .filters)
+            kernel = try c.decode(Int.self, forKey: .kernel)
+            stride = try c.value(.stride, default: 1)
+            padding = try c.value(.padding, default: 0)
+            activation = try c.value(.activation, default: ActivationName.none)
+        case .pool:
+            kernel = try c.decode(Int.self, forKey: .kernel)
+            stride = try c.value(.stride, default: kernel!)
+        case .flatten:
+            break
+        }
+    }
+
+    /// Whether this layer ends the network with `softmax` or `sigmoid`.
+    var outputActivation: ActivationName { activation ?? .none }
+
+    /// Checks the numbers of layer `i` (shapes are checked against the data when the model is built).
+    func validate(index i: Int, isLast: Bool) throws {
+        let at = "model.layers[\(i)]"
+        func positive(_ v: Int?, _ key: String) throws {
+            if let v, v <= 0 { throw ConfigError(path: "\(at).\(key)", "must be > 0, got \(v)") }
+        }
+        try positive(units, "units")
+        try positive(filters, "filters")
+        try positive(kernel, "kernel")
+        try positive(stride, "stride")
+        if let p = padding, p < 0 { throw ConfigError(path: "\(at).padding", "must be >= 0, got \(p)") }
+        if !isLast && activation == .softmax {
+            throw ConfigError(path: "\(at).activation", "softmax is only allowed on the last layer")
+        }
     }
 }
 
@@ -168,17 +242,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             }
         case (nil, .some(let ls)):
             guard !ls.isEmpty else { throw ConfigError(path: "model.layers", "must not be empty") }
-            for (i, l) in ls.enumerated() where l.units <= 0 {
-                throw ConfigError(path: "model.layers[\(i)].units", "must be > 0, got \(l.units)")
+            for (i, l) in ls.enumerated() { try l.validate(index: i, isLast: i == ls.count - 1) }
+            let n = ls.count - 1
+            guard let last = ls.last, last.type == .dense,
+                  last.outputActivation == .softmax || last.outputActivation == .sigmoid else {
+                throw ConfigError(path: "model.layers[\(n)]", "the last layer must be dense with \"softmax\" or \"sigmoid\"")
             }
-            for (i, l) in ls.enumerated().dropLast() where l.activation == .softmax {
-                throw ConfigError(path: "model.layers[\(i)].activation", "softmax is only allowed on the last layer")
-            }
-            guard let last = ls.last, last.activation == .softmax || last.activation == .sigmoid else {
-                throw ConfigError(path: "model.layers[\(ls.count - 1)].activation", "the last layer needs \"softmax\" or \"sigmoid\"")
-            }
-            if last.activation == .sigmoid && last.units != 1 {
-                throw ConfigError(path: "model.layers[\(ls.count - 1)].units", "a sigmoid output has 1 unit, got \(last.units)")
+            if last.outputActivation == .sigmoid && last.units != 1 {
+                throw ConfigError(path: "model.layers[\(n)].units", "a sigmoid output has 1 unit, got \(last.units ?? 0)")
             }
         }
         if let s = initScale, !(s > 0) { throw ConfigError(path: "model.init_scale", "must be > 0, got \(s)") }

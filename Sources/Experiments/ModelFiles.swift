@@ -56,10 +56,12 @@ public enum ModelFiles {
         }
     }
 
-    public static func writeDense(model: Sequential, configJSON: String, path: String) throws {
+    public static func writeDense(model: Sequential, configJSON: String, path: String,
+                                  attributes: [(String, String)] = []) throws {
         let file = try HDF5File(creating: path)
         try file.setAttribute("format", "prunelab-dense-1")
         try file.setAttribute("config", configJSON)
+        for (k, v) in attributes { try file.setAttribute(k, v) }
         for (name, w, b) in weightedLayers(model) {
             try file.createGroup(name)
             try file.writeDataset("\(name)/weight", shape: w.value.shape, values: w.value.scalars)

@@ -4,7 +4,7 @@ import Pruning
 /// How (and whether) a run prunes. `method` `none` trains dense; `han` is the post-training
 /// baseline of Han et al. 2015: train, then `rounds` of prune ▶ retrain.
 public struct PruningConfig: Codable, Equatable, Sendable {
-    public enum Method: String, Codable, Sendable { case none, han, dynamic }
+    public enum Method: String, Codable, Sendable { case none, han, dynamic, structured }
     public enum Criterion: String, Codable, Sendable, CaseIterable { case linear, stalled, magnitude, movement }
     public enum Rule: String, Codable, Sendable { case std, percentile, sparsity }
 
@@ -61,6 +61,8 @@ public struct PruningConfig: Codable, Equatable, Sendable {
     public var straightnessThreshold: Double
     /// `stalled`: mean |update| below this fraction of the layer's median.
     public var stalledFraction: Double
+    /// `structured`: whole filters / neurons, see `StructuredConfig`.
+    public var structured: StructuredConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case method, rule, q, layerQ = "layer_q", percentile, targetSparsity = "target_sparsity"
@@ -70,7 +72,7 @@ public struct PruningConfig: Codable, Equatable, Sendable {
         case resetMomentum = "reset_momentum", curve
         case criterion, start, end, every, maxPerCheck = "max_per_check", statsEvery = "stats_every", window, horizon
         case r2Threshold = "r2_threshold", straightnessThreshold = "straightness_threshold"
-        case stalledFraction = "stalled_fraction"
+        case stalledFraction = "stalled_fraction", structured
     }
 
     static func defaults() throws -> PruningConfig {
@@ -108,6 +110,7 @@ public struct PruningConfig: Codable, Equatable, Sendable {
         r2Threshold = try c.value(.r2Threshold, default: 0.9)
         straightnessThreshold = try c.value(.straightnessThreshold, default: 0.9)
         stalledFraction = try c.value(.stalledFraction, default: 0.1)
+        structured = try c.value(.structured, default: try StructuredConfig.defaults())
     }
 
     func validate() throws {
@@ -143,6 +146,69 @@ public struct PruningConfig: Codable, Equatable, Sendable {
             throw ConfigError(path: "pruning.\(k)", "must be in [0, 1], got \(v)")
         }
         if !(stalledFraction > 0) { throw ConfigError(path: "pruning.stalled_fraction", "must be > 0, got \(stalledFraction)") }
+        try structured.validate()
+    }
+}
+
+/// Structured pruning (`method` `structured`): whole conv filters and dense neurons go, ranked
+/// by `criterion` (`l1` or `fpgm`, see `StructuredCriterion`), and the pruned model is then
+/// compacted into a smaller network.
+///
+/// - `layers`: the layers to prune (by name); absent means every conv layer. The output layer
+///   cannot be pruned (its units are the classes).
+/// - `ratio`: the fraction of each listed layer's units removed (default 0.5), or per layer in
+///   `layer_ratio` (`{"conv2": 0.6}`).
+/// - `mode` `soft` (default; He et al.'s soft filter pruning, the FPGM schedule): from `start`,
+///   every `every`, the selected units are zeroed but keep training and may recover; at the
+///   end of training the last selection is masked for good. `hard`: train, select once, mask.
+/// - `finetune`: training with the final masks fixed afterwards (default `0ep`), at
+///   `finetune_learning_rate` (cosine to 0 over the fine-tuning).
+public struct StructuredConfig: Codable, Equatable, Sendable {
+    public enum Mode: String, Codable, Sendable { case soft, hard }
+    public var criterion: StructuredCriterion
+    public var layers: [String]?
+    public var ratio: Double
+    public var layerRatio: [String: Double]
+    public var mode: Mode
+    public var start: Duration
+    public var every: Duration
+    public var finetune: Duration
+    public var finetuneLearningRate: Double
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case criterion, layers, ratio, layerRatio = "layer_ratio", mode, start, every, finetune
+        case finetuneLearningRate = "finetune_learning_rate"
+    }
+
+    static func defaults() throws -> StructuredConfig {
+        try JSONDecoder().decode(StructuredConfig.self, from: Data("{}".utf8))
+    }
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        criterion = try c.value(.criterion, default: .fpgm)
+        layers = try c.value(.layers, default: nil)
+        ratio = try c.value(.ratio, default: 0.5)
+        layerRatio = try c.value(.layerRatio, default: [:])
+        mode = try c.value(.mode, default: .soft)
+        start = try c.value(.start, default: Duration(0, .epochs))
+        every = try c.value(.every, default: Duration(1, .epochs))
+        finetune = try c.value(.finetune, default: Duration(0, .epochs))
+        finetuneLearningRate = try c.value(.finetuneLearningRate, default: 0.002)
+    }
+
+    func validate() throws {
+        if !(ratio >= 0 && ratio < 1) { throw ConfigError(path: "pruning.structured.ratio", "must be in [0, 1), got \(ratio)") }
+        for (k, v) in layerRatio where !(v >= 0 && v < 1) {
+            throw ConfigError(path: "pruning.structured.layer_ratio.\(k)", "must be in [0, 1), got \(v)")
+        }
+        if every.amount <= 0 { throw ConfigError(path: "pruning.structured.every", "must be positive, got \(every)") }
+        if start.amount < 0 { throw ConfigError(path: "pruning.structured.start", "must be >= 0, got \(start)") }
+        if finetune.amount < 0 { throw ConfigError(path: "pruning.structured.finetune", "must be >= 0, got \(finetune)") }
+        if !(finetuneLearningRate > 0) {
+            throw ConfigError(path: "pruning.structured.finetune_learning_rate", "must be > 0, got \(finetuneLearningRate)")
+        }
     }
 }
 

@@ -54,13 +54,17 @@ public enum Runner {
             let han = config.pruning.method == .han ? try HanPipeline(config: config.pruning, session: session) : nil
             let dynamic = config.pruning.method == .dynamic ? try DynamicPruner(config: config.pruning, session: session) : nil
             if let dynamic { session.trainer.observers.insert(dynamic, at: 0) }
+            let structured = config.pruning.method == .structured
+                ? try StructuredPruner(config: config.pruning.structured, session: session) : nil
+            if let structured { session.trainer.observers.insert(structured, at: 0) }
             let trajectories = config.recording.enabled
                 ? try TrajectoryRecorder(config: config.recording, model: session.model, folder: folder,
                                          rng: RandomSource(seed: config.seed).derived("recording"))
                 : nil
             if let trajectories { session.trainer.observers.append(trajectories) }
             let retrainSteps = config.pruning.retrain.steps(perEpoch: session.stepsPerEpoch)
-            let totalSteps = session.plannedSteps + (han == nil ? 0 : config.pruning.rounds * retrainSteps)
+            var totalSteps = session.plannedSteps + (han == nil ? 0 : config.pruning.rounds * retrainSteps)
+            if structured != nil { totalSteps += config.pruning.structured.finetune.steps(perEpoch: session.stepsPerEpoch) }
             if options.progress {
                 session.trainer.observers.append(ProgressBar(totalSteps: totalSteps, label: config.name))
             }
@@ -80,6 +84,10 @@ public enum Runner {
                 try rounds.write(to: folder.file("rounds.csv"))
             }
             if let dynamic { try dynamic.events.write(to: folder.file("events.csv")) }
+            if let structured {
+                try structured.finish()
+                try structured.events.write(to: folder.file("events.csv"))
+            }
             try trajectories?.finish()
             let test = session.evaluateTest()
             let train = session.evaluateTrain()
@@ -89,17 +97,22 @@ public enum Runner {
             }
             try rec.save()
 
-            let method = han != nil ? "han" : (dynamic?.methodName ?? "dense")
+            let method = han != nil ? "han" : (dynamic?.methodName ?? structured?.methodName ?? "dense")
             var summary = makeSummary(config: config, session: session, method: method,
                                       train: train, test: test, flops: session.trainer.flops,
                                       denseFLOPs: session.trainer.denseFLOPs, wall: wall)
-            let prunedParams = han?.pruned ?? dynamic?.pruned ?? session.model.prunableParameters
+            let prunedParams = han?.pruned ?? dynamic?.pruned ?? structured?.pruned ?? session.model.prunableParameters
             summary["pruned_sparsity"] = .double(HanPipeline.sparsity(prunedParams))
             let sizes = try ModelFiles.write(model: session.model, config: config, to: folder)
             summary["dense_bytes"] = .int(sizes.denseBytes)
             summary["sparse_bytes"] = .int(sizes.sparseBytes)
-            try summary.table(extraColumns: ["pruned_sparsity", "dense_bytes", "sparse_bytes"])
-                .write(to: folder.file("summary.csv"))
+            var extra = ["pruned_sparsity", "dense_bytes", "sparse_bytes"]
+            extra += try InferenceReport.measure(session.model, data: data, into: &summary, prefix: "")
+            if structured != nil {
+                extra += try InferenceReport.compact(session.model, config: config, data: data, folder: folder,
+                                                     into: &summary)
+            }
+            try summary.table(extraColumns: extra).write(to: folder.file("summary.csv"))
             try LayerReport.table(session.model).write(to: folder.file("layers.csv"))
             info.status = "completed"
             info.ended = RunInfo.timestamp()

@@ -6,7 +6,7 @@ import TensorCore
 /// (PyTorch's layout), `bias` is `[outC]`. A square kernel slides with `stride` over the input
 /// zero-padded by `padding` on every side, so `outH = (H + 2*padding - k) / stride + 1` (and
 /// likewise `outW`). Forward unfolds each sample by im2col into a `[C*k*k, outH*outW]` buffer
-/// (cached for backward) and runs one `sgemm` per sample; backward computes `dW` from `dy` and
+/// laid side by side for the whole batch (cached for backward) and runs one `sgemm` per batch; backward computes `dW` from `dy` and
 /// the cached buffers, `db` as sums of `dy`, and `dx` by `W^T dy` folded back by col2im.
 /// Defaults: `stride` 1, `padding` 0.
 public final class Conv2D: Layer {
@@ -18,8 +18,11 @@ public final class Conv2D: Layer {
     public let padding: Int
     public let weight: Parameter
     public let bias: Parameter
-    /// im2col buffers of the last forward batch, `[B, C*k*k, outH*outW]`.
+    /// im2col columns of the last forward batch, `[C*k*k, B*outH*outW]` (sample `b`'s
+    /// positions at columns `b*P ..< (b+1)*P`); backward overwrites them with dcols.
     private var columns = Tensor(shape: [0])
+    /// `W * cols` in forward and the output gradient in backward, `[outC, B*outH*outW]`.
+    private var product = Tensor(shape: [0])
     private var inputShape: [Int] = []
 
     public init(name: String, inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
@@ -59,34 +62,36 @@ public final class Conv2D: Layer {
         let o = outputShape(for: Array(x.shape.dropFirst()))
         let c = inChannels, h = x.shape[2], w = x.shape[3], k = kernel, s = stride, pad = padding
         let outC = outChannels, oh = o[1], ow = o[2]
-        let kk = c * k * k, p = oh * ow
+        let kk = c * k * k, p = oh * ow, bp = batch * p
         inputShape = x.shape
-        columns.resize(to: [batch, kk, p])
+        columns.resize(to: [kk, bp])
+        product.resize(to: [outC, bp])
         var y = Tensor(shape: [batch, outC, oh, ow])
         x.scalars.withUnsafeBufferPointer { px in
             columns.scalars.withUnsafeMutableBufferPointer { pc in
-                let cb = pc.baseAddress!
-                for b in 0..<batch {
-                    Self.im2col(px.baseAddress! + b * c * h * w, channels: c, height: h, width: w, kernel: k,
-                                stride: s, padding: pad, outH: oh, outW: ow, into: cb + b * kk * p)
+                Self.im2col(px.baseAddress!, batch: batch, channels: c, height: h, width: w, kernel: k,
+                            stride: s, padding: pad, outH: oh, outW: ow, into: pc.baseAddress!)
+            }
+        }
+        columns.scalars.withUnsafeBufferPointer { pc in
+            weight.value.scalars.withUnsafeBufferPointer { pw in
+                product.scalars.withUnsafeMutableBufferPointer { pp in
+                    // Y [outC, B*P] = W [outC, K] * cols [K, B*P]: one product for the whole batch
+                    BLAS.sgemm(transA: false, transB: false, m: outC, n: bp, k: kk,
+                               a: pw.baseAddress!, b: pc.baseAddress!, c: pp.baseAddress!)
                 }
             }
         }
+        // y[b, oc, :] = Y[oc, b*P ..< (b+1)*P] + bias[oc]
         bias.value.scalars.withUnsafeBufferPointer { pb in
-            y.scalars.withUnsafeMutableBufferPointer { py in
-                let yb = py.baseAddress!
-                for b in 0..<batch {
-                    for oc in 0..<outC {
-                        (yb + (b * outC + oc) * p).update(repeating: pb[oc], count: p)
-                    }
-                }
-                columns.scalars.withUnsafeBufferPointer { pc in
-                    weight.value.scalars.withUnsafeBufferPointer { pw in
-                        for b in 0..<batch {
-                            // y_b [outC, P] += W [outC, K] * cols_b [K, P]
-                            BLAS.sgemm(transA: false, transB: false, m: outC, n: p, k: kk,
-                                       a: pw.baseAddress!, b: pc.baseAddress! + b * kk * p,
-                                       beta: 1, c: yb + b * outC * p)
+            product.scalars.withUnsafeBufferPointer { pp in
+                y.scalars.withUnsafeMutableBufferPointer { py in
+                    for b in 0..<batch {
+                        for oc in 0..<outC {
+                            let src = pp.baseAddress! + oc * bp + b * p
+                            let dst = py.baseAddress! + (b * outC + oc) * p
+                            let beta = pb[oc]
+                            for j in 0..<p { dst[j] = src[j] + beta }
                         }
                     }
                 }
@@ -100,104 +105,131 @@ public final class Conv2D: Layer {
         let batch = inputShape[0], c = inChannels, h = inputShape[2], w = inputShape[3]
         let k = kernel, s = stride, pad = padding, outC = outChannels
         let oh = outSize(h), ow = outSize(w)
-        let kk = c * k * k, p = oh * ow
+        let kk = c * k * k, p = oh * ow, bp = batch * p
         precondition(dy.shape == [batch, outC, oh, ow], "\(name): gradient \(dy.shape) does not match the forward output [\(batch), \(outC), \(oh), \(ow)]")
+        // dY [outC, B*P], the output gradient in the product's layout; db = its row sums
+        product.resize(to: [outC, bp])
         dy.scalars.withUnsafeBufferPointer { pdy in
-            let dyb = pdy.baseAddress!
-            columns.scalars.withUnsafeBufferPointer { pc in
-                weight.grad.scalars.withUnsafeMutableBufferPointer { pgw in
-                    for b in 0..<batch {
-                        // dW [outC, K] (+)= dy_b [outC, P] * cols_b^T [P, K]
-                        BLAS.sgemm(transA: false, transB: true, m: outC, n: kk, k: p,
-                                   a: dyb + b * outC * p, b: pc.baseAddress! + b * kk * p,
-                                   beta: b == 0 ? 0 : 1, c: pgw.baseAddress!)
+            product.scalars.withUnsafeMutableBufferPointer { pp in
+                bias.grad.scalars.withUnsafeMutableBufferPointer { pgb in
+                    for oc in 0..<outC {
+                        for b in 0..<batch {
+                            Kernels.copy(pdy.baseAddress! + (b * outC + oc) * p, to: pp.baseAddress! + oc * bp + b * p, count: p)
+                        }
+                        pgb[oc] = Kernels.sum(pp.baseAddress! + oc * bp, count: bp)
                     }
                 }
             }
-            bias.grad.scalars.withUnsafeMutableBufferPointer { pgb in
-                for oc in 0..<outC {
-                    var sum: Float = 0
-                    for b in 0..<batch {
-                        let row = dyb + (b * outC + oc) * p
-                        for j in 0..<p { sum += row[j] }
-                    }
-                    pgb[oc] = sum
+        }
+        product.scalars.withUnsafeBufferPointer { pp in
+            columns.scalars.withUnsafeBufferPointer { pc in
+                weight.grad.scalars.withUnsafeMutableBufferPointer { pgw in
+                    // dW [outC, K] = dY [outC, B*P] * cols^T [B*P, K]
+                    BLAS.sgemm(transA: false, transB: true, m: outC, n: kk, k: bp,
+                               a: pp.baseAddress!, b: pc.baseAddress!, c: pgw.baseAddress!)
                 }
             }
         }
         guard needInputGrad else { return nil }
         var dx = Tensor(shape: inputShape)
-        var dcols = [Float](repeating: 0, count: kk * p)
-        dy.scalars.withUnsafeBufferPointer { pdy in
+        // The forward columns are no longer needed: reuse their buffer for dcols.
+        product.scalars.withUnsafeBufferPointer { pp in
             weight.value.scalars.withUnsafeBufferPointer { pw in
-                dx.scalars.withUnsafeMutableBufferPointer { pdx in
-                    dcols.withUnsafeMutableBufferPointer { pdc in
-                        for b in 0..<batch {
-                            // dcols [K, P] = W^T [K, outC] * dy_b [outC, P]
-                            BLAS.sgemm(transA: true, transB: false, m: kk, n: p, k: outC,
-                                       a: pw.baseAddress!, b: pdy.baseAddress! + b * outC * p,
-                                       c: pdc.baseAddress!)
-                            Self.col2im(UnsafePointer(pdc.baseAddress!), channels: c, height: h, width: w, kernel: k,
-                                        stride: s, padding: pad, outH: oh, outW: ow,
-                                        addingInto: pdx.baseAddress! + b * c * h * w)
-                        }
-                    }
+                columns.scalars.withUnsafeMutableBufferPointer { pdc in
+                    // dcols [K, B*P] = W^T [K, outC] * dY [outC, B*P]
+                    BLAS.sgemm(transA: true, transB: false, m: kk, n: bp, k: outC,
+                               a: pw.baseAddress!, b: pp.baseAddress!, c: pdc.baseAddress!)
                 }
+            }
+        }
+        columns.scalars.withUnsafeBufferPointer { pdc in
+            dx.scalars.withUnsafeMutableBufferPointer { pdx in
+                Self.col2im(pdc.baseAddress!, batch: batch, channels: c, height: h, width: w, kernel: k,
+                            stride: s, padding: pad, outH: oh, outW: ow, addingInto: pdx.baseAddress!)
             }
         }
         return dx
     }
 
-    /// Unfolds one `[C, H, W]` sample into `[C*k*k, outH*outW]`; row `(c*k + i)*k + j` holds
-    /// `x[c, oh*stride - padding + i, ow*stride - padding + j]` (0 outside the input).
-    static func im2col(_ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kernel: Int,
-                       stride: Int, padding: Int, outH: Int, outW: Int, into cols: UnsafeMutablePointer<Float>) {
-        var row = cols
+    /// Unfolds a batch of `[C, H, W]` samples into columns `[C*k*k, B*P]` (`P = outH*outW`,
+    /// sample `b` at columns `b*P ..< (b+1)*P`): row `(c*k + i)*k + j` holds
+    /// `x[b, c, oh*stride - padding + i, ow*stride - padding + j]` (0 outside the input).
+    ///
+    /// The loops run row by row and, within a row, sample by sample, so the multi-megabyte
+    /// column buffer is written as one stream while the reads hop between samples of the
+    /// (cache-resident) input; sample-major order wrote C*k*k streams at once and stalled.
+    static func im2col(_ x: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                       kernel: Int, stride: Int, padding: Int, outH: Int, outW: Int,
+                       into cols: UnsafeMutablePointer<Float>) {
+        let p = outH * outW, sample = channels * height * width
+        var dst = cols
         for c in 0..<channels {
-            let plane = x + c * height * width
             for i in 0..<kernel {
                 for j in 0..<kernel {
-                    for oh in 0..<outH {
-                        let ih = oh * stride - padding + i
-                        let dst = row + oh * outW
-                        if ih < 0 || ih >= height {
-                            dst.update(repeating: 0, count: outW)
-                            continue
+                    // iw = ow*stride - padding + j is inside the input for ow in lo..<hi
+                    let lo = min(outW, max(0, (padding - j + stride - 1) / stride))
+                    let hi = max(lo, min(outW, (width + padding - j + stride - 1) / stride))
+                    for b in 0..<batch {
+                        let plane = x + b * sample + c * height * width
+                        for oh in 0..<outH {
+                            let ih = oh * stride - padding + i
+                            let out = dst + oh * outW
+                            guard ih >= 0 && ih < height else {
+                                out.update(repeating: 0, count: outW)
+                                continue
+                            }
+                            let src = plane + ih * width - padding + j
+                            if lo > 0 { out.update(repeating: 0, count: lo) }
+                            if stride == 1 {
+                                Kernels.copy(src + lo, to: out + lo, count: hi - lo)
+                            } else {
+                                for ow in lo..<hi { out[ow] = src[ow * stride] }
+                            }
+                            if hi < outW { (out + hi).update(repeating: 0, count: outW - hi) }
                         }
-                        let src = plane + ih * width
-                        for ow in 0..<outW {
-                            let iw = ow * stride - padding + j
-                            dst[ow] = (iw >= 0 && iw < width) ? src[iw] : 0
-                        }
+                        dst += p
                     }
-                    row += outH * outW
                 }
             }
         }
     }
 
-    /// Adjoint of `im2col`: adds each column entry back onto the input position it was read from.
-    static func col2im(_ cols: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kernel: Int,
-                       stride: Int, padding: Int, outH: Int, outW: Int, addingInto dx: UnsafeMutablePointer<Float>) {
-        var row = cols
+    /// Adjoint of `im2col`: adds each column entry back onto the input position it was read
+    /// from, in the same row-then-sample order (reading the columns as one stream).
+    static func col2im(_ cols: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                       kernel: Int, stride: Int, padding: Int, outH: Int, outW: Int,
+                       addingInto dx: UnsafeMutablePointer<Float>) {
+        let p = outH * outW, sample = channels * height * width
+        var src = cols
         for c in 0..<channels {
-            let plane = dx + c * height * width
             for i in 0..<kernel {
                 for j in 0..<kernel {
-                    for oh in 0..<outH {
-                        let ih = oh * stride - padding + i
-                        guard ih >= 0 && ih < height else { continue }
-                        let src = row + oh * outW
-                        let dst = plane + ih * width
-                        for ow in 0..<outW {
-                            let iw = ow * stride - padding + j
-                            if iw >= 0 && iw < width { dst[iw] += src[ow] }
+                    let lo = min(outW, max(0, (padding - j + stride - 1) / stride))
+                    let hi = max(lo, min(outW, (width + padding - j + stride - 1) / stride))
+                    for b in 0..<batch {
+                        let plane = dx + b * sample + c * height * width
+                        for oh in 0..<outH {
+                            let ih = oh * stride - padding + i
+                            guard ih >= 0 && ih < height else { continue }
+                            let dst = plane + ih * width - padding + j
+                            let row = src + oh * outW
+                            if stride == 1 {
+                                Kernels.add(row + lo, into: dst + lo, count: hi - lo)
+                            } else {
+                                for ow in lo..<hi { dst[ow * stride] += row[ow] }
+                            }
                         }
+                        src += p
                     }
-                    row += outH * outW
                 }
             }
         }
+    }
+
+    /// Each weight multiplies once per output position.
+    public func weightReuse(inputShape: [Int]) -> Int {
+        let o = outputShape(for: inputShape)
+        return o[1] * o[2]
     }
 
     public func forwardFLOPs(inputShape: [Int], activeOnly: Bool) -> Int {

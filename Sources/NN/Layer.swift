@@ -15,6 +15,9 @@ public protocol Layer: AnyObject {
     /// Floating-point operations per sample of one forward pass, counting only unmasked
     /// weights when `activeOnly` (a multiply-add is 2).
     func forwardFLOPs(inputShape: [Int], activeOnly: Bool) -> Int
+    /// How many multiply-adds each weight takes part in per sample of one forward pass
+    /// (1 for a dense layer, the number of output positions for a convolution).
+    func weightReuse(inputShape: [Int]) -> Int
     /// Per-sample operations of one backward pass on unmasked weights.
     func backwardFLOPs(inputShape: [Int], needInputGrad: Bool, activeOnly: Bool) -> Int
     /// A layer of the same shape with its own caches and gradients, for a data-parallel worker.
@@ -24,4 +27,5 @@ public protocol Layer: AnyObject {
 
 extension Layer {
     public var parameters: [Parameter] { [] }
+    public func weightReuse(inputShape: [Int]) -> Int { 1 }
 }

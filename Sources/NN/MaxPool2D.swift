@@ -11,7 +11,7 @@ public final class MaxPool2D: Layer {
     public let kernel: Int
     public let stride: Int
     /// Flat input index of each output's maximum in the last forward batch.
-    private var argmax: [Int] = []
+    private var argmax: [Int32] = []
     private var inputShape: [Int] = []
 
     public init(name: String, kernel: Int, stride: Int? = nil) {
@@ -37,10 +37,15 @@ public final class MaxPool2D: Layer {
         let oh = o[1], ow = o[2], k = kernel, s = stride
         inputShape = x.shape
         var y = Tensor(shape: [x.shape[0], x.shape[1], oh, ow])
-        if argmax.count != y.count { argmax = [Int](repeating: 0, count: y.count) }
+        if argmax.count != y.count { argmax = [Int32](repeating: 0, count: y.count) }
         x.scalars.withUnsafeBufferPointer { px in
             y.scalars.withUnsafeMutableBufferPointer { py in
                 argmax.withUnsafeMutableBufferPointer { pa in
+                    if k == 2 && s == 2 {
+                        Self.forward2x2(px.baseAddress!, planes: planes, height: h, width: w, outH: oh, outW: ow,
+                                        into: py.baseAddress!, argmax: pa.baseAddress!)
+                        return
+                    }
                     var out = 0
                     for plane in 0..<planes {
                         let base = plane * h * w
@@ -56,7 +61,7 @@ public final class MaxPool2D: Layer {
                                     }
                                 }
                                 py[out] = bestValue
-                                pa[out] = best
+                                pa[out] = Int32(best)
                                 out += 1
                             }
                         }
@@ -67,6 +72,30 @@ public final class MaxPool2D: Layer {
         return y
     }
 
+    /// The common 2x2, stride-2 window without the generic loops (same tie rule: the first
+    /// maximum in row-major window order wins).
+    static func forward2x2(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int, outH: Int, outW: Int,
+                           into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
+        var out = 0
+        for plane in 0..<planes {
+            let base = plane &* h &* w
+            for r in 0..<outH {
+                let top = base &+ 2 &* r &* w
+                for c in 0..<outW {
+                    let i0 = top &+ 2 &* c
+                    var best = i0
+                    var v = x[i0]
+                    if x[i0 &+ 1] > v { best = i0 &+ 1; v = x[best] }
+                    if x[i0 &+ w] > v { best = i0 &+ w; v = x[best] }
+                    if x[i0 &+ w &+ 1] > v { best = i0 &+ w &+ 1; v = x[best] }
+                    y[out] = v
+                    argmax[out] = Int32(truncatingIfNeeded: best)
+                    out &+= 1
+                }
+            }
+        }
+    }
+
     public func backward(_ dy: Tensor, needInputGrad: Bool) -> Tensor? {
         guard needInputGrad else { return nil }
         precondition(inputShape.count == 4 && dy.count == argmax.count,
@@ -75,7 +104,7 @@ public final class MaxPool2D: Layer {
         dy.scalars.withUnsafeBufferPointer { pdy in
             argmax.withUnsafeBufferPointer { pa in
                 dx.scalars.withUnsafeMutableBufferPointer { pdx in
-                    for i in 0..<pdy.count { pdx[pa[i]] += pdy[i] }
+                    for i in 0..<pdy.count { pdx[Int(pa[i])] += pdy[i] }
                 }
             }
         }

@@ -10,7 +10,8 @@ public final class Parameter {
     public let name: String
     public var value: Tensor
     public var grad: Tensor
-    /// Weights are prunable, biases never are.
+    /// Weights are prunable (chosen by unstructured pruning and counted in sparsity); biases
+    /// are not, though structured pruning masks the bias of a removed filter or neuron too.
     public let isPrunable: Bool
     public private(set) var mask: Tensor?
     /// Entries the mask keeps (all entries when dense); FLOP counts use it.
@@ -27,7 +28,6 @@ public final class Parameter {
     /// Installs `mask` (same shape as `value`, entries 0 or 1) and zeroes the pruned weights.
     public func setMask(_ mask: Tensor?) {
         if let mask {
-            precondition(isPrunable, "\(name) is not prunable")
             precondition(mask.shape == value.shape, "mask for \(name) has shape \(mask.shape), weight has \(value.shape)")
             self.mask = mask
             activeCount = mask.nonzeroCount

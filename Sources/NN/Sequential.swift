@@ -2,14 +2,16 @@ import TensorCore
 
 /// A feed-forward stack of layers ending in a fused output loss.
 ///
-/// `inputShape` is per sample (`[C, H, W]` or `[features]`). The first layer is never asked
-/// for its input gradient.
+/// `inputShape` is per sample (`[C, H, W]` or `[features]`). Layers up to the first one with
+/// parameters are never asked for their input gradient (nothing before them learns).
 public final class Sequential {
     public let layers: [Layer]
     public let inputShape: [Int]
     public let loss: LossKind
     /// Per-sample input shape of each layer.
     public let layerInputShapes: [[Int]]
+    /// Index of the first layer with parameters; backward stops there.
+    public let firstTrainable: Int
 
     public init(layers: [Layer], inputShape: [Int], loss: LossKind) {
         precondition(!layers.isEmpty, "a model needs at least one layer")
@@ -23,6 +25,7 @@ public final class Sequential {
             s = layer.outputShape(for: s)
         }
         layerInputShapes = shapes
+        firstTrainable = layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count
         let names = parameters.map(\.name)
         precondition(Set(names).count == names.count, "duplicate parameter names in \(names)")
     }
@@ -64,7 +67,7 @@ public final class Sequential {
     public func backward(_ dLogits: Tensor) {
         var g = dLogits
         for (i, layer) in layers.enumerated().reversed() {
-            guard let next = layer.backward(g, needInputGrad: i > 0) else { break }
+            guard let next = layer.backward(g, needInputGrad: i > firstTrainable) else { break }
             g = next
         }
     }
@@ -78,7 +81,7 @@ public final class Sequential {
     public func trainingFLOPs(activeOnly: Bool) -> Int {
         var total = forwardFLOPs(activeOnly: activeOnly) + loss.flops(outputs: outputShape.reduce(1, *))
         for (i, (layer, shape)) in zip(layers, layerInputShapes).enumerated() {
-            total += layer.backwardFLOPs(inputShape: shape, needInputGrad: i > 0, activeOnly: activeOnly)
+            total += layer.backwardFLOPs(inputShape: shape, needInputGrad: i > firstTrainable, activeOnly: activeOnly)
         }
         return total
     }

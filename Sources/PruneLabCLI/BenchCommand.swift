@@ -5,8 +5,9 @@ import Experiments
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time dense LeNet-300-100 epochs on MNIST (see experiments/bench_lenet300.py).")
+        abstract: "Time dense training epochs on MNIST (see experiments/bench_lenet300.py and bench_lenet5.py).")
 
+    @Option(help: "The model preset: lenet-300-100 or lenet-5.") var model = "lenet-300-100"
     @Option(help: "The MNIST IDX folder.") var data = "data/mnist"
     @Option(name: .customLong("batch-size")) var batchSize = 128
     @Option(help: "Epochs per repeat.") var epochs = 1
@@ -16,6 +17,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
+        guard ["lenet-300-100", "lenet-5"].contains(model) else { throw ValidationError("--model is lenet-300-100 or lenet-5") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be > 0") }
         guard epochs > 0, repeats > 0 else { throw ValidationError("--epochs and --repeats must be > 0") }
         guard threads >= 0 else { throw ValidationError("--threads must be >= 0") }
@@ -24,7 +26,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let r = try Benchmark.lenet300(dataDir: data, batchSize: batchSize, epochs: epochs,
+            let r = try Benchmark.epochs(model: model, dataDir: data, batchSize: batchSize, epochs: epochs,
                                            repeats: repeats, threads: threads, parallelism: parallelism)
             if json {
                 let enc = JSONEncoder()

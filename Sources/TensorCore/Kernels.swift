@@ -38,6 +38,49 @@ public enum Kernels {
         while i < n { if yb[i] <= 0 { gb[i] = 0 }; i += 1 }
     }
 
+    /// `dst[0..<n] = src[0..<n]` for the short runs of im2col (8-24 floats), where a `memmove`
+    /// call costs more than the copy. Inlined into the caller.
+    @inlinable @inline(__always)
+    public static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count n: Int) {
+        let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+        var i = 0
+        while i &+ 8 <= n {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self), toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < n { dst[i] = src[i]; i &+= 1 }
+    }
+
+    /// `dst[0..<n] += src[0..<n]` for the short runs of col2im. Inlined into the caller.
+    @inlinable @inline(__always)
+    public static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count n: Int) {
+        let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+        var i = 0
+        while i &+ 8 <= n {
+            let v = d.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+                + s.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            d.storeBytes(of: v, toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < n { dst[i] += src[i]; i &+= 1 }
+    }
+
+    /// `sum(x[0..<n])` with eight partial sums (so it vectorizes; the order differs from a
+    /// left-to-right scalar sum only by float rounding).
+    @inlinable @inline(__always)
+    public static func sum(_ x: UnsafePointer<Float>, count n: Int) -> Float {
+        let r = UnsafeRawPointer(x)
+        var acc = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i &+ 8 <= n {
+            acc += r.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        var total = acc.sum()
+        while i < n { total += x[i]; i &+= 1 }
+        return total
+    }
+
     /// `x *= a` (BLAS `sscal`).
     public static func scale(_ x: UnsafeMutableBufferPointer<Float>, by a: Float) {
         guard let p = x.baseAddress else { return }
