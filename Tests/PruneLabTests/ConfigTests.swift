@@ -115,4 +115,50 @@ import Foundation
             _ = try ConfigLoader.load(path: dir.appendingPathComponent(f).path)
         }
     }
+
+    static func layers(_ l: String) -> String {
+        #"{"data": {"format": "idx", "dir": "d"}, "model": {"layers": "# + l + "}}"
+    }
+
+    @Test func convLayerSpecsDecodeWithDefaults() throws {
+        let c = try decode(Self.layers(#"[{"type": "conv", "filters": 4, "kernel": 3}, {"type": "pool", "kernel": 2}, {"type": "flatten"}, {"units": 10, "activation": "softmax"}]"#))
+        let l = try #require(c.model.layers)
+        #expect(l[0] == .conv(filters: 4, kernel: 3, stride: 1, padding: 0, activation: .none))
+        #expect(l[1] == .pool(kernel: 2, stride: 2))
+        #expect(l[2].type == .flatten)
+    }
+
+    @Test(arguments: [
+        (#"[{"type": "conv", "filters": 4, "kernel": 3, "units": 3}, {"units": 10, "activation": "softmax"}]"#, "model.layers[0].units"),
+        (#"[{"type": "pool", "kernel": 2, "activation": "relu"}, {"units": 10, "activation": "softmax"}]"#, "model.layers[0].activation"),
+        (#"[{"type": "conv", "filters": 0, "kernel": 3}, {"units": 10, "activation": "softmax"}]"#, "model.layers[0].filters"),
+        (#"[{"type": "conv", "filters": 2, "kernel": 3, "padding": -1}, {"units": 10, "activation": "softmax"}]"#, "model.layers[0].padding"),
+        (#"[{"type": "conv", "filters": 2}, {"units": 10, "activation": "softmax"}]"#, "model.layers[0].kernel"),
+        (#"[{"units": 10, "activation": "softmax"}, {"type": "conv", "filters": 2, "kernel": 3}]"#, "model.layers[0].activation"),
+    ])
+    func badConvSpecsNameTheKey(_ json: String, _ path: String) {
+        #expect(error(Self.layers(json))?.path == path)
+    }
+
+    @Test func shapeErrorsNameTheLayerWhenTheModelIsBuilt() throws {
+        let c = try decode(Self.layers(#"[{"type": "conv", "filters": 2, "kernel": 5}, {"type": "pool", "kernel": 2}, {"type": "conv", "filters": 2, "kernel": 13}, {"units": 10, "activation": "softmax"}]"#))
+        #expect(throws: ConfigError(path: "model.layers[2]", "kernel 13 is larger than its input 12x12")) {
+            try ModelRegistry.build(c.model, inputShape: [1, 28, 28], classCount: 10)
+        }
+        let flat = try decode(Self.layers(#"[{"units": 8, "activation": "relu"}, {"type": "pool", "kernel": 2}, {"units": 10, "activation": "softmax"}]"#))
+        #expect(throws: ConfigError.self) { try ModelRegistry.build(flat.model, inputShape: [1, 28, 28], classCount: 10) }
+        let lenet5 = try ModelRegistry.build(try decode(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-5"}}"#).model,
+                                             inputShape: [1, 28, 28], classCount: 10)
+        #expect(lenet5.layers.map(\.name) == ["conv1", "pool1", "conv2", "pool2", "flatten1", "fc1", "act5", "fc2"])
+        #expect(lenet5.weightCounts.total == 430_500)
+        #expect(lenet5.parameters.reduce(0) { $0 + $1.value.count } == 431_080)
+    }
+
+    @Test func structuredKeysAreChecked() {
+        let base = #"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-5"}, "pruning": {"method": "structured", "structured": "#
+        #expect(error(base + #"{"ratio": 1}}}"#)?.path == "pruning.structured.ratio")
+        #expect(error(base + #"{"criterion": "l2"}}}"#)?.path == "pruning.structured.criterion")
+        #expect(error(base + #"{"every": "0ep"}}}"#)?.path == "pruning.structured.every")
+        #expect(error(base + #"{"ratios": 0.5}}}"#)?.path == "pruning.structured.ratios")
+    }
 }

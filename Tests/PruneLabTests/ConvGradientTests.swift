@@ -148,3 +148,15 @@ import NN
         #expect((model.parameter(named: "conv1.weight")?.grad.nonzeroCount ?? 0) > 0)
     }
 }
+
+@Suite struct FlattenTests {
+    @Test func flattenGradientAndShape() {
+        var rng = RandomSource(seed: 25)
+        let f = Flatten(name: "flatten1")
+        #expect(f.outputShape(for: [2, 3, 4]) == [24])
+        let x = FiniteDifference.randomTensor([2, 2, 3, 4], &rng)
+        let y = f.forward(x, training: true)
+        #expect(y.shape == [2, 24] && y.scalars == x.scalars)
+        FiniteDifference.check(f, input: x, rng: &rng)
+    }
+}
