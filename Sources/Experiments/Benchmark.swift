@@ -29,12 +29,14 @@ public enum Benchmark {
         }
     }
 
+    /// LeNet-5 starts from `normal` (std 1/sqrt(fan_in), near PyTorch's default uniform rule):
+    /// with He's larger initial weights its linear conv stack diverges at the benchmark's lr 0.05.
     public static func epochs(model: String = "lenet-300-100", dataDir: String, batchSize: Int, epochs: Int,
                               repeats: Int, threads: Int, parallelism: String = "data") throws -> Result {
         let json = """
         {"name": "bench", "seed": 1, "data": {"format": "idx", "dir": "\(dataDir)"},
-         "model": {"preset": "\(model)"},
-         "training": {"epochs": \(epochs), "batch_size": \(batchSize), "learning_rate": \(model == "lenet-5" ? 0.01 : 0.05), "momentum": 0.9,
+         "model": {"preset": "\(model)", "init": "\(model == "lenet-5" ? "normal" : "he")"},
+         "training": {"epochs": \(epochs), "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9,
                       "threads": \(threads), "parallelism": "\(parallelism)"}}
         """
         let config = try ConfigLoader.decode(Data(json.utf8))

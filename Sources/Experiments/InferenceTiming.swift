@@ -55,7 +55,7 @@ enum InferenceReport {
     /// set, writes `model-compact.h5` and `layers-compact.csv`, and reports its size, accuracy
     /// and inference time.
     static func compact(_ model: Sequential, config: ExperimentConfig, data: DataSplit, folder: RunFolder,
-                        into summary: inout Summary) throws -> [String] {
+                        workers: Int, into summary: inout Summary) throws -> [String] {
         let result = Compaction.compact(model)
         let compact = result.model
         let probe = min(data.test.count, 1000)
@@ -64,7 +64,7 @@ enum InferenceReport {
         let a = model.forward(x, training: false), b = compact.forward(x, training: false)
         var diff: Float = 0
         for i in 0..<a.count { diff = max(diff, abs(a.scalars[i] - b.scalars[i])) }
-        let eval = Evaluation.run(compact, images: data.test.images, labels: data.test.labels)
+        let eval = Evaluation.run(compact, images: data.test.images, labels: data.test.labels, workers: workers)
         let specs = try compactSpecs(config: config.model, kept: result.keptUnits)
         let specJSON = String(decoding: try JSONEncoder().encode(specs), as: UTF8.self)
         let configJSON = String(decoding: try ConfigLoader.canonicalJSON(config), as: UTF8.self)

@@ -21,7 +21,10 @@ public final class MetricsRecorder: TrainingObserver {
     var loss = 0.0, correct = 0, seen = 0
     public private(set) var lastTest: Evaluation?
 
-    public init(url: URL, logSteps: Int, evalSteps: Int, testImages: Tensor, testLabels: [Int]) {
+    let workers: Int
+
+    public init(url: URL, logSteps: Int, evalSteps: Int, testImages: Tensor, testLabels: [Int], workers: Int = 1) {
+        self.workers = workers
         self.url = url
         self.logSteps = max(1, logSteps)
         self.evalSteps = max(1, evalSteps)
@@ -53,7 +56,7 @@ public final class MetricsRecorder: TrainingObserver {
 
     /// Evaluates the test set now, records it and rewrites the file.
     public func evaluate(_ model: Sequential, step: Int, epoch: Int) {
-        let e = Evaluation.run(model, images: testImages, labels: testLabels)
+        let e = Evaluation.run(model, images: testImages, labels: testLabels, workers: workers)
         lastTest = e
         record(step: step, epoch: epoch, split: "test", metric: "loss", value: e.loss)
         record(step: step, epoch: epoch, split: "test", metric: "accuracy", value: e.accuracy)

@@ -13,7 +13,7 @@ import Pruning
 /// point, so the model leaves as it came.
 public enum PruneCurve {
     public static func compute(model: Sequential, parameters: [Parameter], grid: [Double], perLayer: Bool,
-                               testImages: Tensor, testLabels: [Int]) -> CSVTable {
+                               testImages: Tensor, testLabels: [Int], workers: Int = 1) -> CSVTable {
         var table = CSVTable(columns: ["scope", "layer", "sparsity", "achieved_sparsity", "test_accuracy", "test_loss"])
         let saved = parameters.map { ($0.value, $0.mask) }
         func restore() {
@@ -35,7 +35,7 @@ public enum PruneCurve {
                 let masks = MagnitudePruner(rules: rules, scope: run.scope)
                     .masks(for: run.params, scores: run.params.map(MagnitudeScore.scores))
                 for p in run.params { if let m = masks[p.name] { p.setMask(m) } }
-                let e = Evaluation.run(model, images: testImages, labels: testLabels)
+                let e = Evaluation.run(model, images: testImages, labels: testLabels, workers: workers)
                 let scopeName = run.label == "all" ? run.scope.rawValue : "only"
                 table.append([.string(scopeName), .string(run.label), .double(s),
                               .double(HanPipeline.sparsity(run.params)), .double(e.accuracy), .double(e.loss)])

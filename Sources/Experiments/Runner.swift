@@ -48,7 +48,8 @@ public enum Runner {
             let rec = MetricsRecorder(url: folder.file("metrics.csv"),
                                       logSteps: t.logEvery.steps(perEpoch: session.stepsPerEpoch),
                                       evalSteps: t.evalEvery.steps(perEpoch: session.stepsPerEpoch),
-                                      testImages: data.test.images, testLabels: data.test.labels)
+                                      testImages: data.test.images, testLabels: data.test.labels,
+                                      workers: session.evaluationWorkers)
             recorder = rec
             session.trainer.observers.append(rec)
             let han = config.pruning.method == .han ? try HanPipeline(config: config.pruning, session: session) : nil
@@ -77,7 +78,8 @@ public enum Runner {
                     defer { analysisSeconds += Date().timeIntervalSince(curveClock) }
                     let curve = PruneCurve.compute(model: session.model, parameters: han.pruned,
                                                    grid: config.pruning.curve.grid, perLayer: config.pruning.curve.perLayer,
-                                                   testImages: data.test.images, testLabels: data.test.labels)
+                                                   testImages: data.test.images, testLabels: data.test.labels,
+                                                   workers: session.evaluationWorkers)
                     try curve.write(to: folder.file("prune-curve.csv"))
                 }
                 let rounds = try han.run()
@@ -110,7 +112,7 @@ public enum Runner {
             extra += try InferenceReport.measure(session.model, data: data, into: &summary, prefix: "")
             if structured != nil {
                 extra += try InferenceReport.compact(session.model, config: config, data: data, folder: folder,
-                                                     into: &summary)
+                                                     workers: session.evaluationWorkers, into: &summary)
             }
             try summary.table(extraColumns: extra).write(to: folder.file("summary.csv"))
             try LayerReport.table(session.model).write(to: folder.file("layers.csv"))

@@ -58,11 +58,15 @@ public final class TrainingSession {
 
     public var stepsPerEpoch: Int { trainer.batcher.batchesPerEpoch }
 
+    /// Threads for evaluation passes: the data-parallel workers (BLAS runs single-threaded then);
+    /// 1 with BLAS threading, which already uses every thread.
+    public var evaluationWorkers: Int { config.training.parallelism == .data ? threads : 1 }
+
     public func evaluateTest() -> Evaluation {
-        Evaluation.run(model, images: data.test.images, labels: data.test.labels)
+        Evaluation.run(model, images: data.test.images, labels: data.test.labels, workers: evaluationWorkers)
     }
 
     public func evaluateTrain() -> Evaluation {
-        Evaluation.run(model, images: data.train.images, labels: data.train.labels)
+        Evaluation.run(model, images: data.train.images, labels: data.train.labels, workers: evaluationWorkers)
     }
 }

@@ -66,7 +66,7 @@ public final class Conv2D: Layer {
         inputShape = x.shape
         columns.resize(to: [kk, bp])
         product.resize(to: [outC, bp])
-        var y = Tensor(shape: [batch, outC, oh, ow])
+        var y = Tensor(uninitializedShape: [batch, outC, oh, ow])  // every entry written below
         x.scalars.withUnsafeBufferPointer { px in
             columns.scalars.withUnsafeMutableBufferPointer { pc in
                 Self.im2col(px.baseAddress!, batch: batch, channels: c, height: h, width: w, kernel: k,

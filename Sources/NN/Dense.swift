@@ -36,7 +36,7 @@ public final class Dense: Layer {
         precondition(x.rowSize == inputSize, "\(name) expects \(inputSize) inputs per sample, got \(x.shape)")
         input = x
         inputShape = x.shape
-        var y = Tensor(shape: [batch, outputSize])
+        var y = Tensor(uninitializedShape: [batch, outputSize])  // bias rows copied in below
         let out = outputSize, inp = inputSize
         bias.value.scalars.withUnsafeBufferPointer { b in
             y.scalars.withUnsafeMutableBufferPointer { py in
@@ -75,7 +75,7 @@ public final class Dense: Layer {
             }
         }
         guard needInputGrad else { return nil }
-        var dx = Tensor(shape: inputShape)
+        var dx = Tensor(uninitializedShape: inputShape)  // sgemm with beta 0 writes every entry
         dy.scalars.withUnsafeBufferPointer { pdy in
             weight.value.scalars.withUnsafeBufferPointer { pw in
                 dx.scalars.withUnsafeMutableBufferPointer { pdx in

@@ -36,7 +36,7 @@ public final class MaxPool2D: Layer {
         let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
         let oh = o[1], ow = o[2], k = kernel, s = stride
         inputShape = x.shape
-        var y = Tensor(shape: [x.shape[0], x.shape[1], oh, ow])
+        var y = Tensor(uninitializedShape: [x.shape[0], x.shape[1], oh, ow])  // every entry written below
         if argmax.count != y.count { argmax = [Int32](repeating: 0, count: y.count) }
         x.scalars.withUnsafeBufferPointer { px in
             y.scalars.withUnsafeMutableBufferPointer { py in

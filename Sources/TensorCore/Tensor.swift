@@ -14,6 +14,15 @@ public struct Tensor: Equatable, Sendable {
         self.scalars = [Float](repeating: value, count: shape.reduce(1, *))
     }
 
+    /// A tensor of `shape` whose contents are unspecified: for outputs that are written in full
+    /// right away (a zero fill of a multi-megabyte activation costs as much as a pass over it).
+    public init(uninitializedShape shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        self.shape = shape
+        let n = shape.reduce(1, *)
+        self.scalars = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
+    }
+
     /// A tensor of `shape` over `scalars` (row-major); the counts must agree.
     public init(shape: [Int], scalars: [Float]) {
         precondition(shape.reduce(1, *) == scalars.count,

@@ -1,3 +1,4 @@
+import Dispatch
 import TensorCore
 import NN
 
@@ -7,28 +8,43 @@ public struct Evaluation: Sendable, Equatable {
     public var accuracy: Double
     public var count: Int
 
-    public static func run(_ model: Sequential, images: Tensor, labels: [Int], batchSize: Int = 1000) -> Evaluation {
+    /// Evaluates in batches of `batchSize`; with `workers` > 1 the batches are shared among
+    /// that many threads, each on its own replica of the model (BLAS should then run one
+    /// thread per call). Per-batch results are summed in batch order, so the result is the
+    /// same bit for bit whatever `workers` is.
+    public static func run(_ model: Sequential, images: Tensor, labels: [Int], batchSize: Int = 1000,
+                           workers: Int = 1) -> Evaluation {
         let n = labels.count
         guard n > 0 else { return Evaluation(loss: .nan, accuracy: .nan, count: 0) }
         let size = images.rowSize
         let sampleShape = Array(images.shape.dropFirst())
-        var totalLoss = 0.0
-        var correct = 0
-        var start = 0
-        while start < n {
-            let end = min(n, start + max(1, batchSize))
-            let x: Tensor
-            if start == 0 && end == n {
-                x = images
-            } else {
-                x = Tensor(shape: [end - start] + sampleShape,
-                           scalars: Array(images.scalars[(start * size)..<(end * size)]))
+        let b = max(1, batchSize)
+        let batches = (n + b - 1) / b
+        let k = max(1, min(workers, batches))
+        let models = [model] + (1..<k).map { _ in model.replica() }
+        for m in models.dropFirst() { m.shareWeights(from: model) }
+        defer { for m in models.dropFirst() { m.releaseWeights() } }
+        let results = UnsafeMutablePointer<(Double, Int)>.allocate(capacity: batches)
+        defer { results.deallocate() }
+        func evaluate(batch i: Int, on m: Sequential) {
+            let start = i * b, end = min(n, start + b)
+            let x = start == 0 && end == n ? images
+                : Tensor(shape: [end - start] + sampleShape, scalars: Array(images.scalars[(start * size)..<(end * size)]))
+            let logits = m.forward(x, training: false)
+            let r = m.loss.evaluate(logits: logits, labels: labels[start..<end], wantGradient: false)
+            (results + i).initialize(to: (r.loss * Double(end - start), r.correct))
+        }
+        if k == 1 {
+            for i in 0..<batches { evaluate(batch: i, on: model) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: k) { w in
+                for i in stride(from: w, to: batches, by: k) { evaluate(batch: i, on: models[w]) }
             }
-            let logits = model.forward(x, training: false)
-            let r = model.loss.evaluate(logits: logits, labels: labels[start..<end], wantGradient: false)
-            totalLoss += r.loss * Double(end - start)
-            correct += r.correct
-            start = end
+        }
+        var totalLoss = 0.0, correct = 0
+        for i in 0..<batches {
+            totalLoss += results[i].0
+            correct += results[i].1
         }
         return Evaluation(loss: totalLoss / Double(n), accuracy: Double(correct) / Double(n), count: n)
     }

@@ -209,3 +209,31 @@ import Training
         #expect(y == [1, 2, 3])
     }
 }
+
+@Suite struct EvaluationTests {
+    @Test func threadedEvaluationEqualsSerialBitForBit() {
+        var rng = RandomSource(seed: 31)
+        let model = Sequential(layers: [
+            Conv2D(name: "conv1", inChannels: 1, outChannels: 3, kernel: 3),
+            MaxPool2D(name: "pool1", kernel: 2),
+            Flatten(name: "flatten1"),
+            Dense(name: "fc1", inputSize: 3 * 3 * 3, outputSize: 4),
+        ], inputShape: [1, 8, 8], loss: .softmaxCrossEntropy)
+        Initializer.he.initialize(model, rng: &rng)
+        let n = 257
+        let images = Tensor(shape: [n, 1, 8, 8], scalars: (0..<(n * 64)).map { _ in Float(rng.nextUniform()) })
+        let labels = (0..<n).map { _ in rng.nextInt(below: 4) }
+        let serial = Evaluation.run(model, images: images, labels: labels, batchSize: 20)
+        // the reference: one sample at a time, by hand
+        var correct = 0
+        for i in 0..<n {
+            let x = Tensor(shape: [1, 1, 8, 8], scalars: Array(images.scalars[(i * 64)..<((i + 1) * 64)]))
+            let logits = model.forward(x, training: false).scalars
+            if logits.indices.max(by: { logits[$0] < logits[$1] }) == labels[i] { correct += 1 }
+        }
+        #expect(serial.accuracy == Double(correct) / Double(n))
+        for workers in [2, 3, 16] {
+            #expect(Evaluation.run(model, images: images, labels: labels, batchSize: 20, workers: workers) == serial)
+        }
+    }
+}
