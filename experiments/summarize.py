@@ -156,4 +156,93 @@ if os.path.exists(cmp_md):
     for line in body[1:]:
         p(line.replace("## ", "### ", 1) if line.startswith("## ") else line)
 
+# ---- LeNet-5 (issue 5): experiments/reproduce_lenet5.sh ----
+PAPER_KEPT = {"conv1": 0.66, "conv2": 0.12, "fc1": 0.08, "fc2": 0.19}
+d5, h5, f5 = summary("mnist-lenet5-dense"), summary("mnist-lenet5-han"), summary("mnist-lenet5-fpgm")
+if d5 or h5:
+    p("## LeNet-5 on MNIST (`configs/mnist-lenet5-*.json`, `bash experiments/reproduce_lenet5.sh`)\n")
+    p("Caffe's LeNet-5 (conv 20@5x5, pool 2, conv 50@5x5, pool 2, fc 500 ReLU, fc 10; 430,500 weights), 15 epochs")
+    p("of SGD (lr 0.02 cosine, momentum 0.9, weight decay 5e-4, batch 128), seed 1.\n")
+    p("| run | test accuracy | test error | sparsity | train GFLOP | wall s | peak RSS MiB |")
+    p("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, r in (("mnist-lenet5-dense", d5), ("mnist-lenet5-han", h5), ("mnist-lenet5-fpgm", f5)):
+        if r:
+            p(f"| `{name}` | {float(r['test_accuracy']):.4f} | {100 * (1 - float(r['test_accuracy'])):.2f}% | {float(r['sparsity']):.4f} | "
+              f"{int(r['train_flops']) / 1e9:.0f} | {float(r['wall_seconds']):.1f} | {rss(name):.0f} |")
+    p("")
+if h5:
+    layers = rows("mnist-lenet5-han", "layers.csv")
+    p("Han et al. 2015's LeNet-5 table (their table 2), from `mnist-lenet5-han/layers.csv`: weights, forward")
+    p("FLOPs per sample (2 per multiply-add; a conv weight is used once per output position; bias adds included),")
+    p("and what pruning kept:\n")
+    p("| layer | shape | weights | dense FLOPs | nonzero | kept | paper kept | sparse FLOPs | FLOPs kept |")
+    p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    tw = tn = tdf = tsf = 0
+    for r in layers:
+        w, nz, df, sf = int(r["weights"]), int(r["nonzero"]), int(r["dense_flops"]), int(r["sparse_flops"])
+        tw += w; tn += nz; tdf += df; tsf += sf
+        pk = PAPER_KEPT.get(r["layer"])
+        p(f"| {r['layer']} | {r['shape']} | {w:,} | {df:,} | {nz:,} | {nz / w:.1%} | {f'{pk:.0%}' if pk else ''} | {sf:,} | {sf / df:.1%} |")
+    p(f"| total | | {tw:,} | {tdf:,} | {tn:,} | {tn / tw:.1%} | 8% | {tsf:,} | {tsf / tdf:.1%} |")
+    p(f"\nTest error {100 * (1 - float(h5['test_accuracy'])):.2f}% at sparsity {float(h5['sparsity']):.4f} (the paper: 0.77% at 8% kept,"
+      f" from a 0.80% baseline). `model-sparse.h5` {int(h5['sparse_bytes']):,} bytes vs `model.h5` {int(h5['dense_bytes']):,}.\n")
+    rounds = rows("mnist-lenet5-han", "rounds.csv")
+    if rounds:
+        p("| round | sparsity after | test acc. after pruning | after retraining |")
+        p("| --- | --- | --- | --- |")
+        for r in rounds:
+            p(f"| {r['round']} | {float(r['sparsity_after']):.4f} | {float(r['test_accuracy_pruned']):.4f} | {float(r['test_accuracy_retrained']):.4f} |")
+        p("")
+    curve = rows("mnist-lenet5-han", "prune-curve.csv")
+    if curve:
+        p("Accuracy vs sparsity **without retraining**, from the dense LeNet-5 (`prune-curve.csv`):\n")
+        keys = []
+        for r in curve:
+            k = (r["scope"], r["layer"])
+            if k not in keys:
+                keys.append(k)
+        picks = ["0.5", "0.7", "0.8", "0.9", "0.95", "0.98", "0.99"]
+        p("| scope | " + " | ".join(picks) + " |")
+        p("| --- |" + " --- |" * len(picks))
+        for k in keys:
+            vals = {r["sparsity"]: float(r["test_accuracy"]) for r in curve if (r["scope"], r["layer"]) == k}
+            label = k[0] if k[0] != "only" else f"only {k[1]}"
+            p(f"| {label} | " + " | ".join(f"{vals[x]:.4f}" if x in vals else "" for x in picks) + " |")
+        p("")
+if f5:
+    p("### FPGM filter pruning, compacted (`configs/mnist-lenet5-fpgm.json`)\n")
+    p("Half of conv1's and conv2's filters, those nearest their layer's geometric median, are zeroed at the end of")
+    p("every epoch (soft pruning: they keep training), removed for good after epoch 15, then 2 epochs of")
+    p("fine-tuning with the masks held. The pruned model is compacted into a smaller network (conv1 10 filters,")
+    p("conv2 10 -> 25 filters, fc1 400 inputs) that gives the masked network's outputs")
+    p(f"(largest logit difference on 1000 test images: {float(f5['compact_max_abs_diff']):.1e}). Inference is one forward pass on")
+    p("one thread, median of 200 (batch 1) or 30 (batch 128) repeats.\n")
+    p("| model | test accuracy | weights | file bytes | forward FLOPs / sample | ms, batch 1 | ms, batch 128 |")
+    p("| --- | --- | --- | --- | --- | --- | --- |")
+    if d5:
+        p(f"| dense LeNet-5 (`mnist-lenet5-dense`) | {float(d5['test_accuracy']):.4f} | {int(d5['total_weights']):,} | {int(d5['dense_bytes']):,} | "
+          f"{int(f5['dense_flops']):,} | {float(d5['infer_ms_b1']):.3f} | {float(d5['infer_ms_b128']):.2f} |")
+    p(f"| FPGM, masked (full size) | {float(f5['test_accuracy']):.4f} | {int(f5['total_weights']):,} | {int(f5['dense_bytes']):,} | "
+      f"{int(f5['dense_flops']):,} | {float(f5['infer_ms_b1']):.3f} | {float(f5['infer_ms_b128']):.2f} |")
+    p(f"| FPGM, compacted (`model-compact.h5`) | {float(f5['compact_test_accuracy']):.4f} | {int(f5['compact_weights']):,} | {int(f5['compact_bytes']):,} | "
+      f"{int(f5['compact_flops']):,} | {float(f5['compact_infer_ms_b1']):.3f} | {float(f5['compact_infer_ms_b128']):.2f} |")
+    p("")
+cmp5 = os.path.join(root, "compare-lenet5", "comparison.md")
+if os.path.exists(cmp5):
+    p("### LeNet-5: every method on the same seeds (`prunelab compare configs/mnist-lenet5-compare.json --seeds 1,2,3`)\n")
+    p("10 training epochs per run. Han: 3 rounds x 2 epochs of retraining to conv1 34%, conv2 88%, fc1 92.5%, fc2 81%")
+    p("sparsity; the dynamic criteria reach the same targets in-training (cubic ramp, epoch 1 to 7); `l1` and `fpgm`")
+    p("remove half of the conv filters (soft, every epoch) and fine-tune 1 epoch. Inference and wall times per seed")
+    p("are in `compare-lenet5/timing.csv`.\n")
+    with open(cmp5) as f:
+        body = f.read().split("\n")
+    for line in body[1:]:
+        p(line.replace("## ", "#### ", 1) if line.startswith("## ") else line)
+bench5 = os.path.join(root, "bench-lenet5.md")
+if os.path.exists(bench5):
+    p("### LeNet-5 training epoch: PruneLab vs PyTorch vs numpy (`python3 experiments/bench_lenet5.py`)\n")
+    with open(bench5) as f:
+        for line in f.read().split("\n"):
+            p(line.replace("# ", "#### ", 1) if line.startswith("# ") else line)
+
 print("\n".join(out))

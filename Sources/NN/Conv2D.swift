@@ -5,9 +5,11 @@ import TensorCore
 /// Input is `[B, C, H, W]` (channels first, row-major); `weight` is `[outC, inC, k, k]`
 /// (PyTorch's layout), `bias` is `[outC]`. A square kernel slides with `stride` over the input
 /// zero-padded by `padding` on every side, so `outH = (H + 2*padding - k) / stride + 1` (and
-/// likewise `outW`). Forward unfolds each sample by im2col into a `[C*k*k, outH*outW]` buffer
-/// laid side by side for the whole batch (cached for backward) and runs one `sgemm` per batch; backward computes `dW` from `dy` and
-/// the cached buffers, `db` as sums of `dy`, and `dx` by `W^T dy` folded back by col2im.
+/// likewise `outW`). The batch is processed in chunks of samples whose im2col columns
+/// (`[C*k*k, n*outH*outW]`, side by side) fit in a core's L2 cache: forward unfolds a chunk and
+/// runs one `sgemm` for it; backward unfolds it again (recomputing is cheaper than streaming
+/// megabytes of cached columns through memory), accumulates `dW` from `dy` and the columns,
+/// `db` as sums of `dy`, and `dx` by `W^T dy` folded back by col2im.
 /// Defaults: `stride` 1, `padding` 0.
 public final class Conv2D: Layer {
     public let name: String
@@ -18,12 +20,13 @@ public final class Conv2D: Layer {
     public let padding: Int
     public let weight: Parameter
     public let bias: Parameter
-    /// im2col columns of the last forward batch, `[C*k*k, B*outH*outW]` (sample `b`'s
-    /// positions at columns `b*P ..< (b+1)*P`); backward overwrites them with dcols.
+    /// im2col columns of one chunk of samples, `[C*k*k, n*outH*outW]` (sample `j`'s positions
+    /// at columns `j*P ..< (j+1)*P`); backward reuses the buffer for dcols.
     private var columns = Tensor(shape: [0])
-    /// `W * cols` in forward and the output gradient in backward, `[outC, B*outH*outW]`.
+    /// `W * cols` of a chunk in forward, its output gradient in backward, `[outC, n*outH*outW]`.
     private var product = Tensor(shape: [0])
-    private var inputShape: [Int] = []
+    /// The last forward input (backward recomputes the columns from it).
+    private var input = Tensor(shape: [0])
 
     public init(name: String, inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
         precondition(inChannels > 0 && outChannels > 0 && kernel > 0,
@@ -56,42 +59,46 @@ public final class Conv2D: Layer {
         return [outChannels, outSize(inputShape[1]), outSize(inputShape[2])]
     }
 
+    /// Samples per chunk: as many as keep the chunk's columns within `chunkFloats`.
+    public static let chunkFloats = 1 << 17  // 512 KiB of columns: stays in a 1 MiB L2 with the GEMM's packing
+    private func chunkSamples(kk: Int, p: Int) -> Int { max(1, Self.chunkFloats / max(1, kk * p)) }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         precondition(x.rank == 4, "\(name) expects [B, C, H, W] input, got \(x.shape)")
         let batch = x.shape[0]
         let o = outputShape(for: Array(x.shape.dropFirst()))
         let c = inChannels, h = x.shape[2], w = x.shape[3], k = kernel, s = stride, pad = padding
         let outC = outChannels, oh = o[1], ow = o[2]
-        let kk = c * k * k, p = oh * ow, bp = batch * p
-        inputShape = x.shape
-        columns.resize(to: [kk, bp])
-        product.resize(to: [outC, bp])
+        let kk = c * k * k, p = oh * ow, sample = c * h * w
+        let chunk = chunkSamples(kk: kk, p: p)
+        input = x
+        columns.resize(to: [kk, min(chunk, batch) * p])
+        product.resize(to: [outC, min(chunk, batch) * p])
         var y = Tensor(uninitializedShape: [batch, outC, oh, ow])  // every entry written below
         x.scalars.withUnsafeBufferPointer { px in
             columns.scalars.withUnsafeMutableBufferPointer { pc in
-                Self.im2col(px.baseAddress!, batch: batch, channels: c, height: h, width: w, kernel: k,
-                            stride: s, padding: pad, outH: oh, outW: ow, into: pc.baseAddress!)
-            }
-        }
-        columns.scalars.withUnsafeBufferPointer { pc in
-            weight.value.scalars.withUnsafeBufferPointer { pw in
                 product.scalars.withUnsafeMutableBufferPointer { pp in
-                    // Y [outC, B*P] = W [outC, K] * cols [K, B*P]: one product for the whole batch
-                    BLAS.sgemm(transA: false, transB: false, m: outC, n: bp, k: kk,
-                               a: pw.baseAddress!, b: pc.baseAddress!, c: pp.baseAddress!)
-                }
-            }
-        }
-        // y[b, oc, :] = Y[oc, b*P ..< (b+1)*P] + bias[oc]
-        bias.value.scalars.withUnsafeBufferPointer { pb in
-            product.scalars.withUnsafeBufferPointer { pp in
-                y.scalars.withUnsafeMutableBufferPointer { py in
-                    for b in 0..<batch {
-                        for oc in 0..<outC {
-                            let src = pp.baseAddress! + oc * bp + b * p
-                            let dst = py.baseAddress! + (b * outC + oc) * p
-                            let beta = pb[oc]
-                            for j in 0..<p { dst[j] = src[j] + beta }
+                    weight.value.scalars.withUnsafeBufferPointer { pw in
+                        bias.value.scalars.withUnsafeBufferPointer { pb in
+                            y.scalars.withUnsafeMutableBufferPointer { py in
+                                for b0 in Swift.stride(from: 0, to: batch, by: chunk) {
+                                    let n = min(chunk, batch - b0), np = n * p
+                                    Self.im2col(px.baseAddress! + b0 * sample, batch: n, channels: c, height: h, width: w,
+                                                kernel: k, stride: s, padding: pad, outH: oh, outW: ow, into: pc.baseAddress!)
+                                    // Y [outC, n*P] = W [outC, K] * cols [K, n*P]
+                                    BLAS.sgemm(transA: false, transB: false, m: outC, n: np, k: kk,
+                                               a: pw.baseAddress!, b: pc.baseAddress!, c: pp.baseAddress!)
+                                    // y[b0 + j, oc, :] = Y[oc, j*P ..< (j+1)*P] + bias[oc]
+                                    for j in 0..<n {
+                                        for oc in 0..<outC {
+                                            let src = pp.baseAddress! + oc * np + j * p
+                                            let dst = py.baseAddress! + ((b0 + j) * outC + oc) * p
+                                            let beta = pb[oc]
+                                            for t in 0..<p { dst[t] = src[t] + beta }
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -101,54 +108,60 @@ public final class Conv2D: Layer {
     }
 
     public func backward(_ dy: Tensor, needInputGrad: Bool) -> Tensor? {
-        precondition(inputShape.count == 4, "\(name): backward before forward")
-        let batch = inputShape[0], c = inChannels, h = inputShape[2], w = inputShape[3]
+        precondition(input.rank == 4, "\(name): backward before forward")
+        let batch = input.shape[0], c = inChannels, h = input.shape[2], w = input.shape[3]
         let k = kernel, s = stride, pad = padding, outC = outChannels
         let oh = outSize(h), ow = outSize(w)
-        let kk = c * k * k, p = oh * ow, bp = batch * p
+        let kk = c * k * k, p = oh * ow, sample = c * h * w
+        let chunk = chunkSamples(kk: kk, p: p)
         precondition(dy.shape == [batch, outC, oh, ow], "\(name): gradient \(dy.shape) does not match the forward output [\(batch), \(outC), \(oh), \(ow)]")
-        // dY [outC, B*P], the output gradient in the product's layout; db = its row sums
-        product.resize(to: [outC, bp])
-        dy.scalars.withUnsafeBufferPointer { pdy in
-            product.scalars.withUnsafeMutableBufferPointer { pp in
-                bias.grad.scalars.withUnsafeMutableBufferPointer { pgb in
-                    for oc in 0..<outC {
-                        for b in 0..<batch {
-                            Kernels.copy(pdy.baseAddress! + (b * outC + oc) * p, to: pp.baseAddress! + oc * bp + b * p, count: p)
+        columns.resize(to: [kk, min(chunk, batch) * p])
+        product.resize(to: [outC, min(chunk, batch) * p])
+        var dx = needInputGrad ? Tensor(shape: input.shape) : Tensor(shape: [0])
+        bias.grad.fill(0)
+        // Per chunk: recompute the columns (cheaper than keeping megabytes of them from the
+        // forward pass), dW += dY cols^T, db += row sums of dY, dx += col2im(W^T dY).
+        input.scalars.withUnsafeBufferPointer { px in
+            dy.scalars.withUnsafeBufferPointer { pdy in
+                columns.scalars.withUnsafeMutableBufferPointer { pc in
+                    product.scalars.withUnsafeMutableBufferPointer { pp in
+                        weight.value.scalars.withUnsafeBufferPointer { pw in
+                            weight.grad.scalars.withUnsafeMutableBufferPointer { pgw in
+                                bias.grad.scalars.withUnsafeMutableBufferPointer { pgb in
+                                    dx.scalars.withUnsafeMutableBufferPointer { pdx in
+                                        for b0 in Swift.stride(from: 0, to: batch, by: chunk) {
+                                            let n = min(chunk, batch - b0), np = n * p
+                                            Self.im2col(px.baseAddress! + b0 * sample, batch: n, channels: c, height: h, width: w,
+                                                        kernel: k, stride: s, padding: pad, outH: oh, outW: ow, into: pc.baseAddress!)
+                                            // dY [outC, n*P], the chunk's output gradient in the product's layout
+                                            for oc in 0..<outC {
+                                                for j in 0..<n {
+                                                    Kernels.copy(pdy.baseAddress! + ((b0 + j) * outC + oc) * p,
+                                                                 to: pp.baseAddress! + oc * np + j * p, count: p)
+                                                }
+                                                pgb[oc] += Kernels.sum(pp.baseAddress! + oc * np, count: np)
+                                            }
+                                            // dW [outC, K] (+)= dY [outC, n*P] * cols^T [n*P, K]
+                                            BLAS.sgemm(transA: false, transB: true, m: outC, n: kk, k: np,
+                                                       a: pp.baseAddress!, b: pc.baseAddress!,
+                                                       beta: b0 == 0 ? 0 : 1, c: pgw.baseAddress!)
+                                            guard needInputGrad else { continue }
+                                            // dcols [K, n*P] = W^T [K, outC] * dY [outC, n*P], into the columns' buffer
+                                            BLAS.sgemm(transA: true, transB: false, m: kk, n: np, k: outC,
+                                                       a: pw.baseAddress!, b: pp.baseAddress!, c: pc.baseAddress!)
+                                            Self.col2im(pc.baseAddress!, batch: n, channels: c, height: h, width: w, kernel: k,
+                                                        stride: s, padding: pad, outH: oh, outW: ow,
+                                                        addingInto: pdx.baseAddress! + b0 * sample)
+                                        }
+                                    }
+                                }
+                            }
                         }
-                        pgb[oc] = Kernels.sum(pp.baseAddress! + oc * bp, count: bp)
                     }
                 }
             }
         }
-        product.scalars.withUnsafeBufferPointer { pp in
-            columns.scalars.withUnsafeBufferPointer { pc in
-                weight.grad.scalars.withUnsafeMutableBufferPointer { pgw in
-                    // dW [outC, K] = dY [outC, B*P] * cols^T [B*P, K]
-                    BLAS.sgemm(transA: false, transB: true, m: outC, n: kk, k: bp,
-                               a: pp.baseAddress!, b: pc.baseAddress!, c: pgw.baseAddress!)
-                }
-            }
-        }
-        guard needInputGrad else { return nil }
-        var dx = Tensor(shape: inputShape)
-        // The forward columns are no longer needed: reuse their buffer for dcols.
-        product.scalars.withUnsafeBufferPointer { pp in
-            weight.value.scalars.withUnsafeBufferPointer { pw in
-                columns.scalars.withUnsafeMutableBufferPointer { pdc in
-                    // dcols [K, B*P] = W^T [K, outC] * dY [outC, B*P]
-                    BLAS.sgemm(transA: true, transB: false, m: kk, n: bp, k: outC,
-                               a: pw.baseAddress!, b: pp.baseAddress!, c: pdc.baseAddress!)
-                }
-            }
-        }
-        columns.scalars.withUnsafeBufferPointer { pdc in
-            dx.scalars.withUnsafeMutableBufferPointer { pdx in
-                Self.col2im(pdc.baseAddress!, batch: batch, channels: c, height: h, width: w, kernel: k,
-                            stride: s, padding: pad, outH: oh, outW: ow, addingInto: pdx.baseAddress!)
-            }
-        }
-        return dx
+        return needInputGrad ? dx : nil
     }
 
     /// Unfolds a batch of `[C, H, W]` samples into columns `[C*k*k, B*P]` (`P = outH*outW`,

@@ -75,6 +75,41 @@ import NN
         }
     }
 
+    /// A layer big enough that every chunk holds one sample (8*5*5 rows x 28*28 positions
+    /// exceeds `chunkFloats`): forward against the naive loops, and the gradients of x, W and b
+    /// against directional finite differences along random directions.
+    @Test func chunkedConvolutionMatchesReferences() {
+        var rng = RandomSource(seed: 26)
+        let conv = randomConv(inC: 8, outC: 3, kernel: 5, stride: 1, padding: 0, &rng)
+        #expect(8 * 25 * 28 * 28 > Conv2D.chunkFloats)
+        let x = FiniteDifference.randomTensor([3, 8, 32, 32], &rng)
+        let y = conv.forward(x, training: true)
+        let ref = referenceConv(x, conv)
+        var worst: Float = 0
+        for i in 0..<y.count { worst = max(worst, abs(y.scalars[i] - ref.scalars[i]) / max(1, abs(ref.scalars[i]))) }
+        #expect(worst <= 1e-4)
+        let c = FiniteDifference.randomTensor(y.shape, &rng)
+        let dx = conv.backward(c, needInputGrad: true)!
+        let loss = { (input: Tensor) in FiniteDifference.weightedSum(conv.forward(input, training: true), c) }
+        func dot(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } }
+        let eps: Float = 1e-2
+        // d/dt L(x + t v) = <dx, v>
+        let v = FiniteDifference.randomTensor(x.shape, &rng)
+        var xp = x, xm = x
+        for i in 0..<x.count { xp.scalars[i] += eps * v.scalars[i]; xm.scalars[i] -= eps * v.scalars[i] }
+        FiniteDifference.expectClose(Float(dot(dx.scalars, v.scalars)), (loss(xp) - loss(xm)) / Double(2 * eps), "<dx, v>")
+        for p in conv.parameters {
+            let g = p.grad.scalars, saved = p.value
+            let u = FiniteDifference.randomTensor(saved.shape, &rng)
+            for i in 0..<saved.count { p.value.scalars[i] = saved.scalars[i] + eps * u.scalars[i] }
+            let lp = loss(x)
+            for i in 0..<saved.count { p.value.scalars[i] = saved.scalars[i] - eps * u.scalars[i] }
+            let lm = loss(x)
+            p.value = saved
+            FiniteDifference.expectClose(Float(dot(g, u.scalars)), (lp - lm) / Double(2 * eps), "<d\(p.name), u>")
+        }
+    }
+
     @Test func maxPoolGradients() {
         var rng = RandomSource(seed: 23)
         // distinct values 0.1 apart, shuffled: no ties and no argmax change within ±eps
