@@ -6,15 +6,31 @@
 /// pruned first). Hence every kept score is >= every pruned score.
 public enum Selection {
     /// Positions of the `count` alive entries with the lowest scores (fewer if fewer are alive).
+    ///
+    /// Sorts one 64-bit key per alive entry: the score's bits mapped to an unsigned integer
+    /// that orders like the float (`orderKey`), above the position, so ties go to the lower
+    /// position with no comparison closure (several times faster than sorting indices by a
+    /// closure, which mattered for prune curves: hundreds of selections over 430k weights).
     public static func lowest(_ scores: [Float], alive: [Bool], count: Int) -> [Int] {
         precondition(scores.count == alive.count, "\(scores.count) scores for \(alive.count) entries")
+        precondition(scores.count <= Int(UInt32.max), "at most 2^32 entries per selection")
         guard count > 0 else { return [] }
-        var candidates: [Int] = []
-        candidates.reserveCapacity(scores.count)
-        for i in 0..<scores.count where alive[i] { candidates.append(i) }
-        if count >= candidates.count { return candidates }
-        candidates.sort { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
-        return Array(candidates[0..<count])
+        var keys: [UInt64] = []
+        keys.reserveCapacity(scores.count)
+        for i in 0..<scores.count where alive[i] {
+            keys.append(UInt64(orderKey(scores[i])) << 32 | UInt64(i))
+        }
+        if count >= keys.count { return keys.map { Int($0 & 0xFFFF_FFFF) } }
+        keys.sort()
+        return keys[0..<count].map { Int($0 & 0xFFFF_FFFF) }
+    }
+
+    /// An unsigned integer with the same order as `x` (IEEE-754 bits with the sign folded in;
+    /// -0 and +0 map to the same key, as they compare equal).
+    @inline(__always)
+    static func orderKey(_ x: Float) -> UInt32 {
+        let b = x == 0 ? Float(0).bitPattern : x.bitPattern
+        return b & 0x8000_0000 != 0 ? ~b : b | 0x8000_0000
     }
 
     /// Percentile of `values` with numpy's default linear interpolation

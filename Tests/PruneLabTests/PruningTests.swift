@@ -173,3 +173,24 @@ import Pruning
         #expect(MaskSet(of: m, parameters: ["fc1.weight"]).keptCount == 4)
     }
 }
+
+@Suite struct SelectionKeyTests {
+    /// The key-sort selection against the definition (sort positions by score, ties by
+    /// position) on random scores with negatives, duplicates, both zeros and dead entries.
+    @Test func keySortMatchesTheDefinition() {
+        var rng = RandomSource(seed: 41)
+        for trial in 0..<50 {
+            let n = 1 + rng.nextInt(below: 300)
+            let pool: [Float] = [-2.5, -1, -0.0, 0, 0.25, 1, 3e-8, -3e-8, .infinity, -.infinity]
+            let scores = (0..<n).map { _ in rng.nextInt(below: 3) == 0 ? pool[rng.nextInt(below: pool.count)] : Float(rng.nextNormal()) }
+            let alive = (0..<n).map { _ in rng.nextInt(below: 5) != 0 }
+            let k = rng.nextInt(below: n + 2)
+            let reference = Array((0..<n).filter { alive[$0] }
+                .sorted { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+                .prefix(k))
+            let got = Selection.lowest(scores, alive: alive, count: k)
+            #expect(Set(got) == Set(reference), "trial \(trial)")
+            if k < alive.filter({ $0 }).count { #expect(got == reference, "trial \(trial): order") }
+        }
+    }
+}
