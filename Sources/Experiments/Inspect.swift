@@ -60,9 +60,16 @@ public enum Inspect {
             if let sp = col("sparsity"), let v = Double(layers[r][sp]) { layers[r][sp] = String(format: "%.4f", v) }
         }
         var out = render(layers)
+        if let compact = try? readCSV(dir.appendingPathComponent("layers-compact.csv")), compact.count > 1 {
+            out += "\n\ncompacted (model-compact.h5):\n" + render(compact)
+        }
         if let summary = try? readCSV(dir.appendingPathComponent("summary.csv")), summary.count > 1 {
-            let keys = ["method", "test_accuracy", "sparsity", "train_flops", "dense_bytes", "sparse_bytes", "wall_seconds"]
-            let pairs = keys.compactMap { k in summary[0].firstIndex(of: k).map { "\(k) \(summary[1][$0])" } }
+            let keys = ["method", "test_accuracy", "sparsity", "train_flops", "dense_bytes", "sparse_bytes", "wall_seconds",
+                        "infer_ms_b1", "infer_ms_b128", "compact_test_accuracy", "compact_weights", "compact_bytes",
+                        "compact_infer_ms_b1", "compact_infer_ms_b128"]
+            let pairs = keys.compactMap { k in
+                summary[0].firstIndex(of: k).flatMap { $0 < summary[1].count && !summary[1][$0].isEmpty ? "\(k) \(summary[1][$0])" : nil }
+            }
             out += "\n\n" + pairs.joined(separator: "  ")
         }
         return out
