@@ -37,7 +37,8 @@ out = []
 p = out.append
 p("# Results\n")
 p("Every number here was read from a run folder written by a release build; regenerate all of it with")
-p("`bash experiments/reproduce.sh` (about 10 minutes on 2 cores). Per-run CSVs sit in the folders beside")
+p("`bash experiments/reproduce.sh` (LeNet-300-100, cat vs non-cat, carvnocar) and `bash experiments/reproduce_lenet5.sh`")
+p("(LeNet-5: about 50 minutes on 2 cores, most of it the 24 runs of the comparison). Per-run CSVs sit in the folders beside")
 p("this file. Wall times are from a shared 2-core machine: compare them within a table, not across days.\n")
 
 dense = [(s, summary(f"mnist-lenet300-dense-seed{s}")) for s in (1, 2, 3)]
@@ -214,7 +215,7 @@ if f5:
     p("Half of conv1's and conv2's filters, those nearest their layer's geometric median, are zeroed at the end of")
     p("every epoch (soft pruning: they keep training), removed for good after epoch 15, then 2 epochs of")
     p("fine-tuning with the masks held. The pruned model is compacted into a smaller network (conv1 10 filters,")
-    p("conv2 10 -> 25 filters, fc1 400 inputs) that gives the masked network's outputs")
+    p("conv2 25 filters on 10 input channels, fc1 400 inputs) that gives the masked network's outputs")
     p(f"(largest logit difference on 1000 test images: {float(f5['compact_max_abs_diff']):.1e}). Inference is one forward pass on")
     p("one thread, median of 200 (batch 1) or 30 (batch 128) repeats.\n")
     p("| model | test accuracy | weights | file bytes | forward FLOPs / sample | ms, batch 1 | ms, batch 128 |")
@@ -238,11 +239,33 @@ if os.path.exists(cmp5):
         body = f.read().split("\n")
     for line in body[1:]:
         p(line.replace("## ", "#### ", 1) if line.startswith("## ") else line)
-bench5 = os.path.join(root, "bench-lenet5.md")
-if os.path.exists(bench5):
-    p("### LeNet-5 training epoch: PruneLab vs PyTorch vs numpy (`python3 experiments/bench_lenet5.py`)\n")
-    with open(bench5) as f:
-        for line in f.read().split("\n"):
-            p(line.replace("# ", "#### ", 1) if line.startswith("# ") else line)
+bench_runs = []
+for i in range(1, 10):
+    f = os.path.join(root, f"bench-lenet5-run{i}.csv")
+    if os.path.exists(f):
+        with open(f, newline="") as fh:
+            times = {}
+            for r in csv.DictReader(fh):
+                times.setdefault(r["tool"], []).append(float(r["epoch_seconds"]))
+        bench_runs.append((i, {t: statistics.median(v) for t, v in times.items()}))
+if bench_runs:
+    p("### LeNet-5 training epoch: PruneLab vs PyTorch vs numpy (`python3 experiments/bench_lenet5.py --repeats 5`)\n")
+    p("Median epoch seconds of 5 repeats per tool, all at 2 threads in one run; `OPENBLAS_CORETYPE=Haswell` applies to")
+    p("numpy and PruneLab (OpenBLAS), PyTorch's MKL/oneDNN ignores it. Full reports: `bench-lenet5-run*.md`.\n")
+    p("| run | PruneLab s | numpy s | PyTorch s | PruneLab / numpy | PruneLab / PyTorch |")
+    p("| --- | --- | --- | --- | --- | --- |")
+    cols = {"PruneLab": [], "numpy": [], "PyTorch": []}
+    for i, m in bench_runs:
+        pl, npy, pt = m.get("PruneLab"), m.get("numpy"), m.get("PyTorch")
+        if None in (pl, npy, pt):
+            continue
+        cols["PruneLab"].append(pl); cols["numpy"].append(npy); cols["PyTorch"].append(pt)
+        p(f"| {i} | {pl:.3f} | {npy:.3f} | {pt:.3f} | {pl / npy:.2f} | {pl / pt:.2f} |")
+    if cols["PruneLab"]:
+        med = {k: statistics.median(v) for k, v in cols.items()}
+        rn = statistics.median([a / b for a, b in zip(cols["PruneLab"], cols["numpy"])])
+        rt = statistics.median([a / b for a, b in zip(cols["PruneLab"], cols["PyTorch"])])
+        p(f"| median | {med['PruneLab']:.3f} | {med['numpy']:.3f} | {med['PyTorch']:.3f} | {rn:.2f} | {rt:.2f} |")
+    p("")
 
 print("\n".join(out))
