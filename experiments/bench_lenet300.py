@@ -40,6 +40,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchcommon import (cpu_model, log, machine_busy_seconds, numpy_sgemm_peak, other_cpu_share,  # noqa: E402
+                         own_cpu_seconds, read_idx, total_seconds)
 LAYERS = [(784, 300), (300, 100), (100, 10)]
 BATCH = 128
 LR = 0.05
@@ -74,69 +77,7 @@ def parse_args():
     return a
 
 
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_busy_seconds():
-    """Non-idle CPU time of the whole machine so far (all CPUs, seconds), from /proc/stat; None if unreadable."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    # user nice system idle iowait irq softirq steal (guest times are already in user/nice)
-    busy = sum(fields[:8]) - fields[3] - fields[4]
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds():
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-def other_cpu_share(seconds):
-    """Share of all CPUs that other processes used over the next `seconds` (this one sleeps)."""
-    a = machine_busy_seconds()
-    time.sleep(seconds)
-    b = machine_busy_seconds()
-    if a is None or b is None:
-        return 0.0
-    return max(0.0, (b - a) / (seconds * (os.cpu_count() or 1)))
-
-
-def total_seconds(rows):
-    return sum(sum(times) for times, _ in rows.values())
-
-
 # ---------------------------------------------------------------------------------------------- data
-
-def read_idx(path, np):
-    """An IDX file (gzip or raw) as a numpy array; only the uint8 type MNIST uses."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        sys.exit(f"{path}: not a uint8 IDX file (magic {raw[:4].hex()})")
-    rank = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * d: 8 + 4 * d], "big") for d in range(rank))
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * rank)
-    if data.size != int(np.prod(shape)):
-        sys.exit(f"{path}: shape {shape} needs {int(np.prod(shape))} bytes, has {data.size}")
-    return data.reshape(shape)
-
 
 def load_train(data_dir, np):
     def find(stem):
@@ -276,20 +217,6 @@ def torch_epoch(torch, x, y, order, params):
 
 
 # ------------------------------------------------------------------------------------------- helpers
-
-def numpy_sgemm_peak(np, n=2048, repeats=7):
-    rng = np.random.default_rng(1)
-    a = rng.random((n, n), dtype=np.float32)
-    b = rng.random((n, n), dtype=np.float32)
-    c = np.empty((n, n), dtype=np.float32)
-    np.matmul(a, b, out=c)  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        np.matmul(a, b, out=c)
-        times.append(time.perf_counter() - t0)
-    return 2 * n ** 3 / statistics.median(times) / 1e9
-
 
 def run_prunelab(args, env):
     cmd = [args.prunelab, "bench", "--batch-size", str(BATCH), "--epochs", "1", "--repeats", str(args.repeats),

@@ -35,6 +35,29 @@ def ms(xs):
 
 out = []
 p = out.append
+
+
+def curve_table(name, source):
+    """The accuracy-vs-sparsity curve of a run at a few sparsities, one row per scope."""
+    curve = rows(name, "prune-curve.csv")
+    if not curve:
+        return
+    p(f"Accuracy vs sparsity **without retraining**, from {source}:\n")
+    keys = []
+    for r in curve:
+        k = (r["scope"], r["layer"])
+        if k not in keys:
+            keys.append(k)
+    picks = ["0.5", "0.7", "0.8", "0.9", "0.95", "0.98", "0.99"]
+    p("| scope | " + " | ".join(picks) + " |")
+    p("| --- |" + " --- |" * len(picks))
+    for k in keys:
+        vals = {r["sparsity"]: float(r["test_accuracy"]) for r in curve if (r["scope"], r["layer"]) == k}
+        label = k[0] if k[0] != "only" else f"only {k[1]}"
+        p(f"| {label} | " + " | ".join(f"{vals[x]:.4f}" if x in vals else "" for x in picks) + " |")
+    p("")
+
+
 p("# Results\n")
 p("Every number here was read from a run folder written by a release build; regenerate all of it with")
 p("`bash experiments/reproduce.sh` (LeNet-300-100, cat vs non-cat, carvnocar) and `bash experiments/reproduce_lenet5.sh`")
@@ -89,22 +112,7 @@ if han:
         for r in rounds:
             p(f"| {r['round']} | {float(r['sparsity_after']):.4f} | {float(r['test_accuracy_pruned']):.4f} | {float(r['test_accuracy_retrained']):.4f} |")
         p("")
-    curve = rows(name, "prune-curve.csv")
-    if curve:
-        p("Accuracy vs sparsity **without retraining**, from the dense model of seed 1 (`prune-curve.csv`, 0 to 0.99 by 0.01):\n")
-        keys = []
-        for r in curve:
-            k = (r["scope"], r["layer"])
-            if k not in keys:
-                keys.append(k)
-        picks = ["0.5", "0.7", "0.8", "0.9", "0.95", "0.98", "0.99"]
-        p("| scope | " + " | ".join(picks) + " |")
-        p("| --- |" + " --- |" * len(picks))
-        for k in keys:
-            vals = {r["sparsity"]: float(r["test_accuracy"]) for r in curve if (r["scope"], r["layer"]) == k}
-            label = k[0] if k[0] != "only" else f"only {k[1]}"
-            p(f"| {label} | " + " | ".join(f"{vals[x]:.4f}" if x in vals else "" for x in picks) + " |")
-        p("")
+    curve_table(name, "the dense model of seed 1 (`prune-curve.csv`, 0 to 0.99 by 0.01)")
 
 cat = summary("catvnoncat-4layer")
 if cat:
@@ -194,22 +202,7 @@ if h5:
         for r in rounds:
             p(f"| {r['round']} | {float(r['sparsity_after']):.4f} | {float(r['test_accuracy_pruned']):.4f} | {float(r['test_accuracy_retrained']):.4f} |")
         p("")
-    curve = rows("mnist-lenet5-han", "prune-curve.csv")
-    if curve:
-        p("Accuracy vs sparsity **without retraining**, from the dense LeNet-5 (`prune-curve.csv`):\n")
-        keys = []
-        for r in curve:
-            k = (r["scope"], r["layer"])
-            if k not in keys:
-                keys.append(k)
-        picks = ["0.5", "0.7", "0.8", "0.9", "0.95", "0.98", "0.99"]
-        p("| scope | " + " | ".join(picks) + " |")
-        p("| --- |" + " --- |" * len(picks))
-        for k in keys:
-            vals = {r["sparsity"]: float(r["test_accuracy"]) for r in curve if (r["scope"], r["layer"]) == k}
-            label = k[0] if k[0] != "only" else f"only {k[1]}"
-            p(f"| {label} | " + " | ".join(f"{vals[x]:.4f}" if x in vals else "" for x in picks) + " |")
-        p("")
+    curve_table("mnist-lenet5-han", "the dense LeNet-5 (`prune-curve.csv`)")
 if f5:
     p("### FPGM filter pruning, compacted (`configs/mnist-lenet5-fpgm.json`)\n")
     p("Half of conv1's and conv2's filters, those nearest their layer's geometric median, are zeroed at the end of")
