@@ -65,7 +65,7 @@ enum InferenceReport {
         var diff: Float = 0
         for i in 0..<a.count { diff = max(diff, abs(a.scalars[i] - b.scalars[i])) }
         let eval = Evaluation.run(compact, images: data.test.images, labels: data.test.labels, workers: workers)
-        let specs = try compactSpecs(config: config.model, kept: result.keptUnits)
+        let specs = try compactSpecs(config: config.model, units: result.units)
         let specJSON = String(decoding: try JSONEncoder().encode(specs), as: UTF8.self)
         let configJSON = String(decoding: try ConfigLoader.canonicalJSON(config), as: UTF8.self)
         let file = folder.file("model-compact.h5")
@@ -86,19 +86,16 @@ enum InferenceReport {
     }
 
     /// The layer list of the compacted model: the config's layers with each conv's `filters`
-    /// and each dense layer's `units` set to what survived. Build a model from it (config
+    /// and each dense layer's `units` set to what survived (the weighted layers, in order, are
+    /// the conv and dense entries of the list, in order). Build a model from it (config
     /// `model.layers`) and load `model-compact.h5` through `model.init_file`.
-    static func compactSpecs(config: ModelConfig, kept: [String: [Int]]) throws -> [LayerSpec] {
+    static func compactSpecs(config: ModelConfig, units: [(layer: String, before: Int, after: Int)]) throws -> [LayerSpec] {
         var specs = try ModelRegistry.layerSpecs(config)
-        var conv = 0, dense = 0
+        var next = units.makeIterator()
         for i in specs.indices {
             switch specs[i].type {
-            case .conv:
-                conv += 1
-                if let k = kept["conv\(conv)"] { specs[i].filters = k.count }
-            case .dense:
-                dense += 1
-                if let k = kept["fc\(dense)"] { specs[i].units = k.count }
+            case .conv: specs[i].filters = next.next()?.after
+            case .dense: specs[i].units = next.next()?.after
             case .pool, .flatten: break
             }
         }

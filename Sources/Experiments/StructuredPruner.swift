@@ -70,7 +70,7 @@ public final class StructuredPruner: TrainingObserver {
         for (i, layer) in layers.enumerated() {
             let alive = [Bool](repeating: true, count: layer.units)
             let scores = StructuredPruning.scores(layer, criterion: config.criterion, alive: alive)
-            let kept = StructuredPruning.select(layer, criterion: config.criterion, remove: removeCounts[i], alive: alive)
+            let kept = StructuredPruning.keep(scores: scores, alive: alive, remove: removeCounts[i])
             if permanent {
                 StructuredPruning.applyMask(layer, kept: kept)
             } else {

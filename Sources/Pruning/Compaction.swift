@@ -90,8 +90,9 @@ public enum Compaction {
     /// least one unit is always kept, so the layer stays a layer.
     static func liveUnits(weight: Parameter, bias: Parameter) -> [Int] {
         let n = weight.value.shape[0], d = weight.value.count / n
+        let b = bias.value.scalars
         let live = weight.value.scalars.withUnsafeBufferPointer { w in
-            (0..<n).filter { u in bias.value.scalars[u] != 0 || (0..<d).contains { w[u * d + $0] != 0 } }
+            (0..<n).filter { u in b[u] != 0 || (0..<d).contains { w[u * d + $0] != 0 } }
         }
         return live.isEmpty ? [0] : live
     }

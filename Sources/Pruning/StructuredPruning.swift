@@ -82,9 +82,13 @@ public enum StructuredPruning {
     public static func select(_ layer: UnitLayer, criterion: StructuredCriterion, remove: Int,
                               alive: [Bool]? = nil) -> [Bool] {
         let alive = alive ?? layer.keptUnits
-        let s = scores(layer, criterion: criterion, alive: alive)
+        return keep(scores: scores(layer, criterion: criterion, alive: alive), alive: alive, remove: remove)
+    }
+
+    /// The units kept when the `remove` alive units with the lowest `scores` go.
+    public static func keep(scores: [Float], alive: [Bool], remove: Int) -> [Bool] {
         var kept = alive
-        for u in Selection.lowest(s, alive: alive, count: remove) { kept[u] = false }
+        for u in Selection.lowest(scores, alive: alive, count: remove) { kept[u] = false }
         return kept
     }
 

@@ -24,35 +24,38 @@ public final class SGD {
         velocity = momentum > 0 ? parameters.map { Tensor(shape: $0.value.shape) } : []
     }
 
-    /// One update with learning rate `lr`.
+    /// One update with learning rate `lr`. A masked parameter's mask is applied to `w` and `v`
+    /// in the same pass as the update (not in extra passes over both buffers every step).
     public func step(learningRate lr: Double) {
         let lr = Float(lr), mu = momentum, wd = weightDecay, nesterov = nesterov
+        let ones = Tensor(shape: [0])
         for (i, p) in parameters.enumerated() {
             let decay = p.isPrunable ? wd : 0
             let gradient = p.grad
-            if mu == 0 {
-                gradient.scalars.withUnsafeBufferPointer { g in
+            let mask = p.mask ?? ones
+            let masked = p.mask != nil
+            gradient.scalars.withUnsafeBufferPointer { g in
+                mask.scalars.withUnsafeBufferPointer { m in
                     p.value.scalars.withUnsafeMutableBufferPointer { w in
-                        for j in 0..<w.count { w[j] -= lr * (g[j] + decay * w[j]) }
-                    }
-                }
-            } else {
-                gradient.scalars.withUnsafeBufferPointer { g in
-                    p.value.scalars.withUnsafeMutableBufferPointer { w in
+                        if mu == 0 {
+                            for j in 0..<w.count {
+                                let wj = w[j] - lr * (g[j] + decay * w[j])
+                                w[j] = masked ? wj * m[j] : wj
+                            }
+                            return
+                        }
                         velocity[i].scalars.withUnsafeMutableBufferPointer { v in
                             for j in 0..<w.count {
                                 let gj = g[j] + decay * w[j]
-                                let vj = mu * v[j] + gj
+                                var vj = mu * v[j] + gj
+                                var wj = w[j] - lr * (nesterov ? gj + mu * vj : vj)
+                                if masked { vj *= m[j]; wj *= m[j] }
                                 v[j] = vj
-                                w[j] -= lr * (nesterov ? gj + mu * vj : vj)
+                                w[j] = wj
                             }
                         }
                     }
                 }
-            }
-            if let mask = p.mask {
-                p.applyMask()
-                if mu != 0 { Parameter.multiply(&velocity[i], by: mask) }
             }
         }
     }
