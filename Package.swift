@@ -25,20 +25,20 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["CBLAS", "CAllocator"]),
         .target(name: "NN", dependencies: ["TensorCore"]),
         .target(name: "Training", dependencies: ["TensorCore", "NN"]),
-        .target(name: "Pruning", dependencies: ["TensorCore", "NN"]),
+        .target(name: "Schema"),
+        .target(name: "Pruning", dependencies: ["TensorCore", "NN", "Schema"]),
         .target(name: "HDF5Support", dependencies: ["CHDF5"]),
         .target(name: "Datasets", dependencies: ["TensorCore", "HDF5Support", "CZlib"]),
         .target(name: "Experiments",
-                dependencies: ["TensorCore", "NN", "Training", "Pruning", "HDF5Support", "Datasets"]),
+                dependencies: ["Schema", "TensorCore", "NN", "Training", "Pruning", "HDF5Support", "Datasets"]),
         .executableTarget(name: "PruneLabCLI", dependencies: [
             "Experiments",
-            "TensorCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PruneLabTests",
-                    dependencies: ["TensorCore", "NN", "Training", "Pruning", "HDF5Support",
+                    dependencies: ["Schema", "TensorCore", "NN", "Training", "Pruning", "HDF5Support",
                                    "Datasets", "Experiments"],
                     resources: [.copy("Fixtures")]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

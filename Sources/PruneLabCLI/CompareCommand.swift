@@ -5,9 +5,9 @@ import Experiments
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Run dense, Han, gradual magnitude, the dynamic criteria and (conv nets) L1/FPGM filter pruning from one config on the same seeds.")
+        abstract: "Run several methods (arms) from one base config on the same seeds and initial weights.")
 
-    @Argument(help: "The base config (its pruning block holds both Han and dynamic keys).")
+    @Argument(help: "The base config (its pruning block holds the sections of every method compared).")
     var config: String
 
     @Option(name: .long, help: "The comparison folder to write.")
@@ -16,7 +16,7 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Comma-separated seeds.")
     var seeds = "1,2,3"
 
-    @Option(help: "Comma-separated methods (dense, han, gmp, linear, stalled, movement, l1, fpgm); default: all that apply (l1 and fpgm need conv layers).")
+    @Option(help: ArgumentHelp("Comma-separated arms (see `prunelab list arms`): dense, han, a dynamic criterion (linear, magnitude, ...), criterion/schedule (linear/adaptive, snip/init), a unit criterion (l1, fpgm).", discussion: "Default: every arm marked default that applies (l1 and fpgm need conv layers)."))
     var methods: String?
 
     @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
@@ -33,11 +33,12 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let base = try ConfigLoader.load(path: config, overrides: overrides)
+            let doc = try ConfigLoader.document(path: config, overrides: overrides)
+            let base = try ConfigLoader.decode(doc)
             let seedList = seeds.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
-            let methodList = try methods.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-                ?? Compare.defaultMethods(for: base)
-            try Compare.run(base: base, seeds: seedList, methods: methodList, outDir: out, force: force) {
+            let methodList = try methods.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+                ?? Compare.defaultArms(for: base)
+            try Compare.run(base: doc, seeds: seedList, methods: methodList, outDir: out, force: force) {
                 FileHandle.standardError.write(Data("\($0)\n".utf8))
             }
             print("comparison: \(out)/comparison.md, \(out)/comparison.csv, \(out)/timing.csv")

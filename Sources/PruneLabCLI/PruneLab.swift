@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Experiments
-import TensorCore
 
 @main
 struct PruneLab: ParsableCommand {
@@ -9,11 +8,11 @@ struct PruneLab: ParsableCommand {
         commandName: "prunelab",
         abstract: "Prune neural networks while they train, and compare against post-training pruning.",
         version: RunInfo.toolVersion,
-        subcommands: [RunCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, TrajectoriesCommand.self]
+        subcommands: [RunCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, TrajectoriesCommand.self, ListCommand.self]
     )
 
     static func main() {
-        Allocator.retainFreedMemory()
+        ProcessSetup.prepare()
         do {
             var command = try parseAsRoot()
             try command.run()

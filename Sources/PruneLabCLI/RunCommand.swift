@@ -28,9 +28,8 @@ struct RunCommand: ParsableCommand {
             let outcome = try Runner.run(cfg, options: RunOptions(outDir: out, force: force,
                                                                   progress: !noProgress, command: command))
             let s = outcome.summary
-            func show(_ k: String) -> String { s[k].map { "\($0)" } ?? "" }
             print("run folder: \(outcome.folder.url.path)")
-            print("test_accuracy \(show("test_accuracy"))  sparsity \(show("sparsity"))  wall_seconds \(show("wall_seconds"))")
+            print("test_accuracy \(s.testAccuracy)  sparsity \(s.sparsity)  wall_seconds \(s.wallSeconds)")
         }
     }
 }

@@ -20,70 +20,47 @@ public enum Compaction {
         public let units: [(layer: String, before: Int, after: Int)]
     }
 
-    public static func compact(_ model: Sequential) -> Result {
+    /// Throws `PruningError` for a weighted layer that is not `Compactable`.
+    public static func compact(_ model: Sequential) throws -> Result {
         let layers = model.layers
-        let weighted = layers.indices.filter { layers[$0].parameters.contains(where: \.isPrunable) }
-        let lastWeighted = weighted.last
+        let lastWeighted = layers.indices.last { layers[$0].prunableWeight != nil }
         var kept: [String: [Int]] = [:]
-        var units: [(String, Int, Int)] = []
+        var units: [(layer: String, before: Int, after: Int)] = []
         var newLayers: [Layer] = []
         // Kept indices along the channel (rank-3 activations) or feature (rank-1) axis of the
         // tensor flowing into layer i; nil means all of them.
         var keptIn: [Int]? = nil
         for (i, layer) in layers.enumerated() {
             let inShape = model.layerInputShapes[i]
-            switch layer {
-            case let conv as Conv2D:
-                let inKeep = keptIn ?? Array(0..<conv.inChannels)
-                let outKeep = i == lastWeighted || !zeroMapsToZero(after: i, in: layers)
-                    ? Array(0..<conv.outChannels) : liveUnits(weight: conv.weight, bias: conv.bias)
-                let c = Conv2D(name: conv.name, inChannels: inKeep.count, outChannels: outKeep.count,
-                               kernel: conv.kernel, stride: conv.stride, padding: conv.padding)
-                let kk = conv.kernel * conv.kernel
-                copy(conv.weight, into: c.weight) { _ in
-                    var out: [Int] = []
-                    out.reserveCapacity(outKeep.count * inKeep.count * kk)
-                    for o in outKeep { for ch in inKeep { for t in 0..<kk { out.append((o * conv.inChannels + ch) * kk + t) } } }
-                    return out
-                }
-                copy(conv.bias, into: c.bias) { _ in outKeep }
-                kept[conv.name] = outKeep
-                units.append((conv.name, conv.outChannels, outKeep.count))
-                newLayers.append(c)
-                keptIn = outKeep
-            case let dense as Dense:
-                var inKeep = keptIn ?? Array(0..<dense.inputSize)
-                if inShape.count == 3, let channels = keptIn {
+            if let c = layer as? any Compactable {
+                var inKeep = keptIn ?? Array(0..<c.inputUnits(inputShape: inShape))
+                if c is Dense, inShape.count == 3, let channels = keptIn {
                     // Dense flattens [C, H, W] itself: channel c owns columns c*H*W ..< (c+1)*H*W.
-                    let hw = inShape[1] * inShape[2]
-                    inKeep = channels.flatMap { c in (c * hw)..<((c + 1) * hw) }
+                    inKeep = expand(channels, by: inShape[1] * inShape[2])
                 }
                 let outKeep = i == lastWeighted || !zeroMapsToZero(after: i, in: layers)
-                    ? Array(0..<dense.outputSize) : liveUnits(weight: dense.weight, bias: dense.bias)
-                let d = Dense(name: dense.name, inputSize: inKeep.count, outputSize: outKeep.count)
-                copy(dense.weight, into: d.weight) { _ in
-                    outKeep.flatMap { o in inKeep.map { o * dense.inputSize + $0 } }
-                }
-                copy(dense.bias, into: d.bias) { _ in outKeep }
-                kept[dense.name] = outKeep
-                units.append((dense.name, dense.outputSize, outKeep.count))
-                newLayers.append(d)
+                    ? Array(0..<c.outputUnits) : liveUnits(weight: c.weight, bias: c.bias)
+                newLayers.append(c.compacted(outputs: outKeep, inputs: inKeep))
+                kept[c.name] = outKeep
+                units.append((c.name, c.outputUnits, outKeep.count))
                 keptIn = outKeep
-            case let flatten as Flatten:
-                if let channels = keptIn, inShape.count == 3 {
-                    let hw = inShape[1] * inShape[2]
-                    keptIn = channels.flatMap { c in (c * hw)..<((c + 1) * hw) }
-                }
+            } else if layer.prunableWeight != nil {
+                throw PruningError("compaction does not know the weighted layer \(layer.name) (\(type(of: layer))); make it Compactable")
+            } else if let flatten = layer as? Flatten {
+                if let channels = keptIn, inShape.count == 3 { keptIn = expand(channels, by: inShape[1] * inShape[2]) }
                 newLayers.append(Flatten(name: flatten.name))
-            default:
+            } else {
                 // Pooling and activations act per channel / per feature: the kept set passes through.
-                precondition(layer.parameters.isEmpty, "compaction does not know layer \(layer.name) (\(type(of: layer)))")
                 newLayers.append(layer.replica())
             }
         }
-        let newInput = model.inputShape
-        let compacted = Sequential(layers: newLayers, inputShape: newInput, loss: model.loss)
-        return Result(model: compacted, keptUnits: kept, units: units.map { (layer: $0.0, before: $0.1, after: $0.2) })
+        let compacted = Sequential(layers: newLayers, inputShape: model.inputShape, loss: model.loss)
+        return Result(model: compacted, keptUnits: kept, units: units)
+    }
+
+    /// Channel indices to the flattened feature indices they own (`hw` features each).
+    static func expand(_ channels: [Int], by hw: Int) -> [Int] {
+        channels.flatMap { c in (c * hw)..<((c + 1) * hw) }
     }
 
     /// Units whose weight row and bias are all exactly 0 are dropped; the rest are kept. At
@@ -104,18 +81,5 @@ public enum Compaction {
             if let a = layer as? Activation, a.kind == .sigmoid { return false }
         }
         return true
-    }
-
-    /// Copies the entries at `indices(source)` of `source` (value, and mask when present)
-    /// into `target`, in order.
-    static func copy(_ source: Parameter, into target: Parameter, indices: (Parameter) -> [Int]) {
-        let idx = indices(source)
-        precondition(idx.count == target.value.count, "\(source.name): \(idx.count) entries for a target of \(target.value.count)")
-        let values = source.value.scalars
-        target.value = Tensor(shape: target.value.shape, scalars: idx.map { values[$0] })
-        if let mask = source.mask {
-            let m = idx.map { mask.scalars[$0] }
-            target.setMask(m.allSatisfy { $0 != 0 } ? nil : Tensor(shape: target.value.shape, scalars: m))
-        }
     }
 }

@@ -20,7 +20,7 @@ public enum ThresholdRule: Equatable, Sendable {
 }
 
 /// Where a rule is applied: per layer, or once over all pruned layers' pooled scores.
-public enum PruningScope: String, Codable, Sendable {
+public enum PruningScope: String, Codable, Sendable, CaseIterable {
     case layer, global
 }
 

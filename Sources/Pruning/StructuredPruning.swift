@@ -1,19 +1,6 @@
 import TensorCore
 import NN
 
-/// How whole units (conv filters, dense neurons) are ranked for removal.
-///
-/// - `l1`: the L1 norm of the unit's weights (Li et al. 2017, "Pruning Filters for Efficient
-///   ConvNets"); the smallest norms go first.
-/// - `fpgm`: filter pruning via geometric median (He et al. 2019). The units nearest the
-///   geometric median of their layer are the most replaceable by the others; as in the
-///   authors' code (`similar_matrix = cdist(W, W); similar_sum = sum(similar_matrix, 0)`),
-///   the score of a unit is the sum of its Euclidean distances to the layer's other kept
-///   units, and the smallest sums go first.
-public enum StructuredCriterion: String, Codable, Sendable, CaseIterable {
-    case l1, fpgm
-}
-
 /// One prunable unit group: the layer whose output units (rows of `weight`, entries of `bias`)
 /// are removed whole.
 public struct UnitLayer {
@@ -44,42 +31,15 @@ public struct UnitLayer {
 
 public enum StructuredPruning {
     /// The criterion's score of every unit (higher means more important); units that are not
-    /// `alive` get 0 and are ignored by FPGM's distance sums.
-    public static func scores(_ layer: UnitLayer, criterion: StructuredCriterion, alive: [Bool]) -> [Float] {
-        let n = layer.units, d = layer.unitSize
-        precondition(alive.count == n, "\(layer.name): \(alive.count) alive flags for \(n) units")
-        return layer.weight.value.scalars.withUnsafeBufferPointer { w in
-            switch criterion {
-            case .l1:
-                return (0..<n).map { u in
-                    guard alive[u] else { return 0 }
-                    var s = 0.0
-                    for i in 0..<d { s += Double(abs(w[u * d + i])) }
-                    return Float(s)
-                }
-            case .fpgm:
-                // Pairwise distances in Double (n is at most a few hundred units).
-                var sums = [Double](repeating: 0, count: n)
-                for a in 0..<n where alive[a] {
-                    for b in (a + 1)..<n where alive[b] {
-                        var s = 0.0
-                        for i in 0..<d {
-                            let t = Double(w[a * d + i]) - Double(w[b * d + i])
-                            s += t * t
-                        }
-                        let dist = s.squareRoot()
-                        sums[a] += dist
-                        sums[b] += dist
-                    }
-                }
-                return sums.map { Float($0) }
-            }
-        }
+    /// `alive` get 0 and are ignored by distance-based criteria.
+    public static func scores(_ layer: UnitLayer, criterion: any UnitCriterion.Type, alive: [Bool]) -> [Float] {
+        precondition(alive.count == layer.units, "\(layer.name): \(alive.count) alive flags for \(layer.units) units")
+        return criterion.scores(layer, alive: alive)
     }
 
     /// Which units to keep when `remove` of the alive ones go: the lowest scores, ties to the
     /// lower index (see `Selection.lowest`). Units already removed stay removed.
-    public static func select(_ layer: UnitLayer, criterion: StructuredCriterion, remove: Int,
+    public static func select(_ layer: UnitLayer, criterion: any UnitCriterion.Type, remove: Int,
                               alive: [Bool]? = nil) -> [Bool] {
         let alive = alive ?? layer.keptUnits
         return keep(scores: scores(layer, criterion: criterion, alive: alive), alive: alive, remove: remove)

@@ -1,4 +1,3 @@
-import Dispatch
 import TensorCore
 import NN
 
@@ -21,26 +20,21 @@ public struct Evaluation: Sendable, Equatable {
         let b = max(1, batchSize)
         let batches = (n + b - 1) / b
         let k = max(1, min(workers, batches))
-        let models = [model] + (1..<k).map { _ in model.replica() }
-        for m in models.dropFirst() { m.shareWeights(from: model) }
-        defer { for m in models.dropFirst() { m.releaseWeights() } }
-        let results = UnsafeMutablePointer<(Double, Int)>.allocate(capacity: batches)
-        defer { results.deallocate() }
-        func evaluate(batch i: Int, on m: Sequential) {
+        func evaluate(batch i: Int, on m: Sequential) -> (Double, Int) {
             let start = i * b, end = min(n, start + b)
             let x = start == 0 && end == n ? images
                 : Tensor(shape: [end - start] + sampleShape, scalars: Array(images.scalars[(start * size)..<(end * size)]))
             let logits = m.forward(x, training: false)
             let r = m.loss.evaluate(logits: logits, labels: labels[start..<end], wantGradient: false)
-            (results + i).initialize(to: (r.loss * Double(end - start), r.correct))
+            return (r.loss * Double(end - start), r.correct)
         }
-        if k == 1 {
-            for i in 0..<batches { evaluate(batch: i, on: model) }
-        } else {
-            DispatchQueue.concurrentPerform(iterations: k) { w in
-                for i in stride(from: w, to: batches, by: k) { evaluate(batch: i, on: models[w]) }
-            }
+        // Worker w takes batches w, w + k, ...; results are summed in batch order below.
+        let perWorker = DataParallel(model: model, workers: k).run(parts: k) { w, m in
+            stride(from: w, to: batches, by: k).map { evaluate(batch: $0, on: m) }
         }
+        var results: [(Double, Int)] = []
+        results.reserveCapacity(batches)
+        for i in 0..<batches { results.append(perWorker[i % k][i / k]) }
         var totalLoss = 0.0, correct = 0
         for i in 0..<batches {
             totalLoss += results[i].0

@@ -8,7 +8,7 @@ import NN
 /// this is plain `w -= lr * g`. These are PyTorch's `torch.optim.SGD` equations (dampening 0).
 /// After the update a masked parameter has its mask applied to `w` *and* to `v`, so a pruned
 /// weight and its momentum stay exactly 0.
-public final class SGD {
+public final class SGD: Optimizer {
     public var momentum: Float
     public var nesterov: Bool
     public var weightDecay: Float

@@ -67,7 +67,7 @@ public enum TrainingError: Error, CustomStringConvertible {
 /// The mini-batch training loop: forward, loss, backward, optimizer step, events.
 public final class Trainer {
     public let model: Sequential
-    public let optimizer: SGD
+    public let optimizer: any Optimizer
     public var schedule: LearningRateSchedule
     public var batcher: Batcher
     public var observers: [TrainingObserver] = []
@@ -85,56 +85,43 @@ public final class Trainer {
     /// run forward and backward on its own replica of the model on its own thread (so BLAS
     /// should run single-threaded), and the gradients are averaged weighted by part size —
     /// the same gradient as one pass over the whole batch, up to float summation order.
-    public let workers: Int
-    private let replicas: [Sequential]
+    public var workers: Int { parallel.workers }
+    private let parallel: DataParallel
 
-    public init(model: Sequential, optimizer: SGD, schedule: LearningRateSchedule, batcher: Batcher,
+    public init(model: Sequential, optimizer: any Optimizer, schedule: LearningRateSchedule, batcher: Batcher,
                 workers: Int = 1) {
         self.model = model
         self.optimizer = optimizer
         self.schedule = schedule
         self.batcher = batcher
-        self.workers = max(1, workers)
-        replicas = (1..<self.workers).map { _ in model.replica() }
+        parallel = DataParallel(model: model, workers: workers)
     }
 
-    /// Forward, loss and backward for one batch, leaving the batch-mean gradient in `model`.
-    private func forwardBackward(_ x: Tensor, _ y: ArraySlice<Int>) -> (loss: Double, correct: Int) {
+    /// Forward, loss and backward for one batch, leaving the batch-mean gradient in the
+    /// model's parameters (no optimizer step). Also used by criteria that need gradients on
+    /// batches of their own.
+    public func computeGradients(_ x: Tensor, _ y: ArraySlice<Int>) -> (loss: Double, correct: Int) {
         let n = y.count
-        guard !replicas.isEmpty, n >= 2 * workers else {
+        let k = workers
+        guard k > 1, n >= 2 * k else {
             let logits = model.forward(x, training: true)
             let r = model.loss.evaluate(logits: logits, labels: y, wantGradient: true)
             if r.loss.isFinite { model.backward(r.gradient) }
             return (r.loss, r.correct)
         }
-        let k = workers
         let bounds = (0...k).map { $0 * n / k }
-        let models = [model] + replicas
-        for r in replicas { r.shareWeights(from: model) }
         let size = x.rowSize
         let sampleShape = Array(x.shape.dropFirst())
-        let results = UnsafeMutablePointer<(Double, Int)>.allocate(capacity: k)
-        defer { results.deallocate() }
-        DispatchQueue.concurrentPerform(iterations: k) { i in
+        let results = parallel.run(parts: k) { i, m -> (Double, Int) in
             let lo = bounds[i], hi = bounds[i + 1]
             let part = Tensor(shape: [hi - lo] + sampleShape, scalars: Array(x.scalars[(lo * size)..<(hi * size)]))
-            let m = models[i]
             let logits = m.forward(part, training: true)
             let r = m.loss.evaluate(logits: logits, labels: y[(y.startIndex + lo)..<(y.startIndex + hi)], wantGradient: true)
             if r.loss.isFinite { m.backward(r.gradient) }
-            (results + i).initialize(to: (r.loss, r.correct))
+            return (r.loss, r.correct)
         }
         let weights = (0..<k).map { Float(bounds[$0 + 1] - bounds[$0]) / Float(n) }
-        let replicaParams = replicas.map(\.parameters)
-        for (pi, p) in model.parameters.enumerated() {
-            p.grad.scalars.withUnsafeMutableBufferPointer { g in
-                Kernels.scale(g, by: weights[0])
-                for (ri, params) in replicaParams.enumerated() {
-                    params[pi].grad.scalars.withUnsafeBufferPointer { h in Kernels.axpy(weights[ri + 1], h, g) }
-                }
-            }
-        }
-        for r in replicas { r.releaseWeights() }
+        parallel.reduceGradients(weights: weights)
         var loss = 0.0, correct = 0
         for i in 0..<k {
             loss += results[i].0 * Double(weights[i])
@@ -160,7 +147,7 @@ public final class Trainer {
             while b < nb && step < target {
                 let lo = b * batcher.batchSize, hi = min(batcher.count, lo + batcher.batchSize)
                 let (x, y) = batcher.batch(order: order, range: lo..<hi)
-                let r = forwardBackward(x, y)
+                let r = computeGradients(x, y)
                 guard r.loss.isFinite else {
                     throw TrainingError.diverged(step: step + 1, epoch: epoch, loss: r.loss)
                 }

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import Schema
 @testable import Experiments
 
 @Suite struct ConfigTests {
@@ -125,7 +126,7 @@ import Foundation
         let l = try #require(c.model.layers)
         #expect(l[0] == .conv(filters: 4, kernel: 3, stride: 1, padding: 0, activation: .none))
         #expect(l[1] == .pool(kernel: 2, stride: 2))
-        #expect(l[2].type == .flatten)
+        #expect(l[2] == .flatten)
     }
 
     @Test(arguments: [
@@ -160,5 +161,65 @@ import Foundation
         #expect(error(base + #"{"criterion": "l2"}}}"#)?.path == "pruning.structured.criterion")
         #expect(error(base + #"{"every": "0ep"}}}"#)?.path == "pruning.structured.every")
         #expect(error(base + #"{"ratios": 0.5}}}"#)?.path == "pruning.structured.ratios")
+    }
+}
+
+@Suite struct MethodSectionTests {
+    static func pruning(_ p: String) -> String {
+        #"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}, "pruning": "# + p + "}"
+    }
+
+    func error(_ json: String, overrides: [String] = []) -> ConfigError? {
+        do {
+            _ = try ConfigLoader.decode(Data(json.utf8), overrides: overrides)
+            return nil
+        } catch let e as ConfigError { return e } catch {
+            Issue.record("expected a ConfigError, got \(error)")
+            return nil
+        }
+    }
+
+    /// Every key the flat pruning block had is refused with the key's new home.
+    @Test(arguments: PruningConfig.movedKeys.sorted { $0.key < $1.key })
+    func movedKeysNameTheirNewPlace(_ moved: (key: String, value: String)) {
+        let e = error(Self.pruning(#"{"method": "han", "\#(moved.key)": 1}"#))
+        #expect(e?.path == "pruning.\(moved.key)")
+        #expect(e?.message.contains(moved.value) == true, "\(String(describing: e))")
+    }
+
+    @Test func noneIsNowDense() {
+        #expect(error(Self.pruning(#"{"method": "none"}"#))?.message.contains("\"dense\"") == true)
+    }
+
+    @Test func unknownMethodCriterionAndScheduleListTheKnownOnes() {
+        #expect(error(Self.pruning(#"{"method": "obd"}"#))?.message.contains("dense, han, dynamic, structured") == true)
+        let c = error(Self.pruning(#"{"method": "dynamic", "dynamic": {"criterion": "obs"}}"#))
+        #expect(c?.path == "pruning.dynamic.criterion" && c?.message.contains("snip") == true)
+        let s = error(Self.pruning(#"{"method": "dynamic", "dynamic": {"schedule": "linear-ramp"}}"#))
+        #expect(s?.path == "pruning.dynamic.schedule" && s?.message.contains("adaptive") == true)
+    }
+
+    @Test func pluginSectionsAreStrictAndRangeChecked() {
+        let base = #"{"method": "dynamic", "dynamic": {"criterion": "linear", "#
+        #expect(error(Self.pruning(base + #""linear": {"windw": 3}}}"#))?.path == "pruning.dynamic.linear.windw")
+        #expect(error(Self.pruning(base + #""linear": {"r2_threshold": 2}}}"#))?.path == "pruning.dynamic.linear.r2_threshold")
+        #expect(error(Self.pruning(base + #""cubic": {"max_per_check": 0}}}"#))?.path == "pruning.dynamic.cubic.max_per_check")
+        // a section of a plug-in not chosen is still checked
+        #expect(error(Self.pruning(base + #""stalled": {"fraction": -1}}}"#))?.path == "pruning.dynamic.stalled.fraction")
+        #expect(error(Self.pruning(#"{"method": "dense", "han": {"rounds": -1}}"#))?.path == "pruning.han.rounds")
+    }
+
+    @Test func adaptiveNeedsACriterionThatDecidesFinished() {
+        let e = error(Self.pruning(#"{"method": "dynamic", "dynamic": {"criterion": "movement", "schedule": "adaptive"}}"#))
+        #expect(e?.path == "pruning.dynamic.schedule" && e?.message.contains("linear or stalled") == true)
+    }
+
+    /// config.json keeps the chosen method's section only, and decodes back to the same config.
+    @Test func canonicalConfigKeepsOnlyTheChosenSections() throws {
+        let c = try ConfigLoader.decode(Data(Self.pruning(#"{"method": "dynamic", "han": {"rounds": 2}, "dynamic": {"criterion": "stalled", "linear": {"window": 3}}}"#).utf8))
+        let text = String(decoding: try ConfigLoader.canonicalJSON(c), as: UTF8.self)
+        #expect(!text.contains("\"han\"") && !text.contains("\"linear\""))
+        #expect(text.contains("\"stalled\"") && text.contains("\"cubic\""))
+        #expect(try ConfigLoader.decode(try ConfigLoader.canonicalJSON(c)) == c)
     }
 }

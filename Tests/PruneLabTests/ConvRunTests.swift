@@ -34,7 +34,7 @@ import HDF5Support
     }
 
     func csv(_ path: String) throws -> [[String: String]] {
-        let rows = try Inspect.readCSV(URL(fileURLWithPath: path))
+        let rows = try CSVReader.read(URL(fileURLWithPath: path))
         return rows.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(rows[0], $0)) }
     }
 
@@ -44,7 +44,7 @@ import HDF5Support
              "finetune": "1ep"}}
             """))
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(s["method"] == "structured-fpgm")
+        #expect(s["method"] == "structured" && s["criterion"] == "fpgm" && s["label"] == "fpgm")
         let diff = try #require(Double(s["compact_max_abs_diff"] ?? ""))
         #expect(diff <= 1e-4)
         #expect(s["compact_test_accuracy"] == s["test_accuracy"])
@@ -67,8 +67,8 @@ import HDF5Support
         let layersJSON = try file.attributeString("layers")
         let model = try JSONDecoder().decode(ModelConfig.self, from: Data("{\"layers\": \(layersJSON)}".utf8))
         let specs = try #require(model.layers)
-        #expect(specs.compactMap(\.filters) == [3, 4])
-        #expect(specs.compactMap(\.units) == [16, 10])
+        #expect(specs.filter { $0.kind == .conv }.compactMap(\.units) == [3, 4])
+        #expect(specs.filter { $0.kind == .dense }.compactMap(\.units) == [16, 10])
         let small = try ModelRegistry.build(model, inputShape: [1, 28, 28], classCount: 10)
         try ModelFiles.load(path: "\(dir)/model-compact.h5", into: small)
         let data = try ConfigLoader.decode(Data(Self.config("{}").utf8)).data.load()
@@ -78,8 +78,8 @@ import HDF5Support
 
     @Test func hanPipelinePrunesConvWeightsExactly() throws {
         let (dir, s) = try run(Self.config("""
-            {"method": "han", "rule": "sparsity", "layer_sparsity": {"conv1": 0.5, "conv2": 0.8, "fc1": 0.9, "fc2": 0.5},
-             "rounds": 2, "retrain": "1ep"}
+            {"method": "han", "layer_sparsity": {"conv1": 0.5, "conv2": 0.8, "fc1": 0.9, "fc2": 0.5},
+             "han": {"rule": "sparsity", "rounds": 2, "retrain": "1ep"}}
             """))
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let layers = try csv("\(dir)/layers.csv")
@@ -95,8 +95,9 @@ import HDF5Support
 
     @Test func dynamicCriterionAndTrajectoriesWorkOnConvWeights() throws {
         let (dir, s) = try run(Self.config("""
-            {"method": "dynamic", "criterion": "linear", "target_sparsity": 0.6, "start": "5it", "end": "30it", "every": "5it",
-             "stats_every": "1it", "window": 5, "horizon": "10it", "exclude_output": true, "max_per_check": 0.5}
+            {"method": "dynamic", "target_sparsity": 0.6, "exclude_output": true,
+             "dynamic": {"criterion": "linear", "cubic": {"start": "5it", "end": "30it", "every": "5it", "max_per_check": 0.5},
+                         "linear": {"stats_every": "1it", "window": 5, "horizon": "10it"}}}
             """, recording: """
             , "recording": {"enabled": true, "every": "10it", "samples_per_layer": 10}
             """))

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import Schema
 import TensorCore
 import NN
 import Training
@@ -42,7 +43,7 @@ import Training
 
     /// Rows of a CSV as dictionaries keyed by the header.
     static func table(_ url: URL) throws -> (header: [String], rows: [[String: String]]) {
-        let rows = try Inspect.readCSV(url)
+        let rows = try CSVReader.read(url)
         let header = try #require(rows.first)
         for r in rows.dropFirst() { #expect(r.count == header.count) }
         return (header, rows.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) })

@@ -1,0 +1,100 @@
+import Foundation
+import Schema
+import TensorCore
+
+/// Runs several arms from one base config, with the same data order and initial weights per
+/// seed, and writes `comparison.csv`, `timing.csv` and `comparison.md`.
+///
+/// An arm is a name from the method registry's vocabulary (`prunelab list arms`): `dense`,
+/// `han`, every dynamic criterion on the cubic schedule (`magnitude`, `linear`, ...), the same
+/// with another schedule (`linear/adaptive`, `snip/init`), and the unit criteria of structured
+/// pruning (`l1`, `fpgm`). Each arm is the base config with that arm's overrides, so the base
+/// holds every method's section. Each run is a full run folder under `OUT/<arm>-seed<k>/`
+/// (`/` becomes `-`). Initial weights and batches depend only on the seed (streams `init` and
+/// `data`), never on the arm. `comparison.csv` holds no timing, so the same config and seeds
+/// give the same file; wall and inference times go to `timing.csv`.
+public enum Compare {
+    static let numericColumns = [
+        "test_accuracy", "test_loss", "train_accuracy", "sparsity", "pruned_sparsity", "nonzero_weights",
+        "train_flops", "dense_train_flops", "sparse_bytes", "steps", "compact_weights", "compact_test_accuracy",
+    ]
+    static let timingColumns = ["wall_seconds", "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128"]
+
+    /// Every arm the registries offer for `base`, in registry order.
+    public static func arms(for base: ExperimentConfig) throws -> [MethodArm] {
+        try MethodRegistry.all.flatMap { try $0.arms(base) }
+    }
+
+    /// The arms run when no `--methods` are given.
+    public static func defaultArms(for base: ExperimentConfig) throws -> [String] {
+        try arms(for: base).filter(\.isDefault).map(\.name)
+    }
+
+    /// The base document turned into `arm`'s config for `seed`.
+    public static func config(_ base: ConfigDocument, arm: MethodArm, seed: UInt64, name: String) throws -> ExperimentConfig {
+        let doc = try base.applying(arm.overrides + ["seed=\(seed)", "name=\(name)-\(arm.name)", "pruning.han.curve.enabled=false"])
+        return try ConfigLoader.decode(doc)
+    }
+
+    /// Resolves arm names against the registries; an unknown name lists the known ones.
+    static func resolve(_ names: [String], base: ExperimentConfig) throws -> [MethodArm] {
+        guard !names.isEmpty, !names.contains(where: \.isEmpty) else {
+            throw ConfigError(path: "--methods", "give at least one method, e.g. --methods han,linear")
+        }
+        let all = try arms(for: base)
+        return try names.map { n in
+            guard let a = all.first(where: { $0.name == n }) else {
+                throw ConfigError(path: "--methods", "unknown method \"\(n)\"; known: \(all.map(\.name).joined(separator: ", "))")
+            }
+            return a
+        }
+    }
+
+    @discardableResult
+    public static func run(base doc: ConfigDocument, seeds: [UInt64], methods: [String], outDir: String,
+                           force: Bool, log: (String) -> Void = { _ in }) throws -> [ComparisonRow] {
+        guard !seeds.isEmpty else { throw ConfigError(path: "--seeds", "give at least one seed") }
+        let base = try ConfigLoader.decode(doc)
+        let arms = try resolve(methods, base: base)
+        let dir = URL(fileURLWithPath: outDir, isDirectory: true)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var rows: [ComparisonRow] = [], wall: [ComparisonRow] = []
+        for seed in seeds {
+            var outcomes: [String: RunOutcome] = [:]
+            // Han first, so every other arm's mask can be compared with it.
+            for arm in arms.sorted(by: { ($0.name == "han" ? 0 : 1) < ($1.name == "han" ? 0 : 1) }) {
+                let c = try config(doc, arm: arm, seed: seed, name: base.name)
+                let sub = dir.appendingPathComponent("\(arm.name.replacingOccurrences(of: "/", with: "-"))-seed\(seed)").path
+                log("\(arm.name) seed \(seed) ▶ \(sub)")
+                outcomes[arm.name] = try Runner.run(c, options: RunOptions(outDir: sub, force: force, progress: false,
+                                                                           command: "prunelab compare (\(arm.name), seed \(seed))"))
+            }
+            let hanMasks = outcomes["han"]?.masks
+            for arm in arms {
+                guard let outcome = outcomes[arm.name] else { continue }
+                var values: [String: Double] = [:]
+                for k in numericColumns { values[k] = outcome.summary.number(k) }
+                if let h = hanMasks, let j = Statistics.jaccard(outcome.masks, h) { values["jaccard_vs_han"] = j }
+                rows.append(ComparisonRow(method: arm.name, seed: Int(seed), values: values))
+                var times: [String: Double] = [:]
+                for k in timingColumns { times[k] = outcome.summary.number(k) }
+                wall.append(ComparisonRow(method: arm.name, seed: Int(seed), values: times))
+            }
+        }
+        try writeReports(rows: rows, wall: wall, dir: dir,
+                         title: "\(base.name): \(methods.joined(separator: ", ")), seeds \(seeds.map(String.init).joined(separator: ", "))")
+        return rows
+    }
+
+    static func writeReports(rows: [ComparisonRow], wall: [ComparisonRow], dir: URL, title: String) throws {
+        try ComparisonReport.csv(rows, columns: numericColumns + ["jaccard_vs_han"]).write(to: dir.appendingPathComponent("comparison.csv"))
+        try ComparisonReport.csv(wall, columns: timingColumns).write(to: dir.appendingPathComponent("timing.csv"))
+        let merged = zip(rows, wall).map { r, w in
+            ComparisonRow(method: r.method, seed: r.seed, values: r.values.merging(w.values) { a, _ in a })
+        }
+        let md = ComparisonReport.markdown(merged, metrics: ["test_accuracy", "sparsity", "train_flops", "wall_seconds", "jaccard_vs_han",
+                                                             "compact_weights", "infer_ms_b128", "compact_infer_ms_b128"],
+                                           baseline: "han", title: title)
+        try AtomicFile.write(Data(md.utf8), to: dir.appendingPathComponent("comparison.md"))
+    }
+}

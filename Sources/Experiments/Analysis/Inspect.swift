@@ -1,0 +1,51 @@
+import Foundation
+
+/// Reads a run folder's CSVs back for display (`prunelab inspect`).
+public enum Inspect {
+    /// Right-aligned text table of CSV rows (first row is the header).
+    public static func render(_ rows: [[String]]) -> String {
+        guard let header = rows.first else { return "" }
+        var widths = header.map(\.count)
+        for r in rows { for (i, f) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], f.count) } }
+        return rows.map { r in
+            r.enumerated().map { i, f in String(repeating: " ", count: max(0, widths[min(i, widths.count - 1)] - f.count)) + f }
+                .joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    /// The layer table of a run with a totals row, then the summary's headline numbers.
+    public static func report(runDir: String) throws -> String {
+        let dir = URL(fileURLWithPath: runDir, isDirectory: true)
+        var layers = try CSVReader.read(dir.appendingPathComponent("layers.csv"))
+        guard layers.count > 1, layers[0].first == "layer" else { throw RunError("\(runDir)/layers.csv: no layer rows") }
+        let cols = layers[0]
+        func col(_ n: String) -> Int? { cols.firstIndex(of: n) }
+        if let w = col("weights"), let nz = col("nonzero"), let df = col("dense_flops"), let sf = col("sparse_flops") {
+            let body = layers.dropFirst()
+            let sum = { (i: Int) in body.reduce(0) { $0 + (Int($1[i]) ?? 0) } }
+            var total = [String](repeating: "", count: cols.count)
+            total[0] = "total"
+            total[w] = String(sum(w)); total[nz] = String(sum(nz))
+            total[df] = String(sum(df)); total[sf] = String(sum(sf))
+            if let sp = col("sparsity") { total[sp] = String(format: "%.4f", 1 - Double(sum(nz)) / Double(max(sum(w), 1))) }
+            layers.append(total)
+        }
+        for r in 1..<layers.count {
+            if let sp = col("sparsity"), let v = Double(layers[r][sp]) { layers[r][sp] = String(format: "%.4f", v) }
+        }
+        var out = render(layers)
+        if let compact = try? CSVReader.read(dir.appendingPathComponent("layers-compact.csv")), compact.count > 1 {
+            out += "\n\ncompacted (model-compact.h5):\n" + render(compact)
+        }
+        if let summary = try? CSVReader.read(dir.appendingPathComponent("summary.csv")), summary.count > 1 {
+            let keys = ["method", "test_accuracy", "sparsity", "train_flops", "dense_bytes", "sparse_bytes", "wall_seconds",
+                        "infer_ms_b1", "infer_ms_b128", "compact_test_accuracy", "compact_weights", "compact_bytes",
+                        "compact_infer_ms_b1", "compact_infer_ms_b128"]
+            let pairs = keys.compactMap { k in
+                summary[0].firstIndex(of: k).flatMap { $0 < summary[1].count && !summary[1][$0].isEmpty ? "\(k) \(summary[1][$0])" : nil }
+            }
+            out += "\n\n" + pairs.joined(separator: "  ")
+        }
+        return out
+    }
+}

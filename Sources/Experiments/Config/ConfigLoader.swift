@@ -1,0 +1,113 @@
+import Foundation
+import Schema
+
+/// Reads a config file, applies `--set key.path=value` overrides and decodes it strictly.
+public enum ConfigLoader {
+    /// Loads and validates `path`; every error names the file and, when known, the JSON path.
+    public static func load(path: String, overrides: [String] = []) throws -> ExperimentConfig {
+        try named(path) { try decode(document(path: path, overrides: overrides)) }
+    }
+
+    /// The config file as a JSON object with `overrides` applied, not yet decoded (compare and
+    /// sweeps derive their runs' configs from it with further overrides).
+    public static func document(path: String, overrides: [String] = []) throws -> ConfigDocument {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ConfigError(path: "", "no such file", file: path)
+        }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ConfigError(path: "", "cannot read: \(error.localizedDescription)", file: path)
+        }
+        return try named(path) { try document(data, overrides: overrides) }
+    }
+
+    /// Decodes config JSON bytes after applying overrides.
+    public static func decode(_ data: Data, overrides: [String] = []) throws -> ExperimentConfig {
+        try decode(document(data, overrides: overrides))
+    }
+
+    static func document(_ data: Data, overrides: [String]) throws -> ConfigDocument {
+        var object: Any
+        do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error.localizedDescription)"
+            throw ConfigError(path: "", "invalid JSON: \(detail)")
+        }
+        guard object is [String: Any] else { throw ConfigError(path: "", "the top level must be a JSON object") }
+        var doc = ConfigDocument(object: object)
+        try doc.apply(overrides)
+        return doc
+    }
+
+    /// Decodes and validates a document.
+    public static func decode(_ doc: ConfigDocument) throws -> ExperimentConfig {
+        let patched = try JSONSerialization.data(withJSONObject: doc.object)
+        let config: ExperimentConfig
+        do { config = try JSONDecoder().decode(ExperimentConfig.self, from: patched) } catch let e as DecodingError {
+            throw describe(e)
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Runs `body`, stamping `path` on a `ConfigError` it throws.
+    static func named<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch var e as ConfigError {
+            if e.file == nil { e.file = path }
+            throw e
+        }
+    }
+
+    /// Sets `a.b.c` in a JSON object to `value`, parsed as JSON when it parses (numbers, true,
+    /// false, lists, objects, quoted strings) and taken as a bare string otherwise; `null` removes
+    /// the key so that its default applies.
+    static func apply(override: String, to root: Any) throws -> Any {
+        guard let eq = override.firstIndex(of: "=") else {
+            throw ConfigError(path: override, "an override is written key.path=value")
+        }
+        let keyPath = String(override[..<eq])
+        let raw = String(override[override.index(after: eq)...])
+        let keys = keyPath.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !keys.isEmpty, !keys.contains(where: \.isEmpty) else {
+            throw ConfigError(path: keyPath, "empty key in override \"\(override)\"")
+        }
+        let value: Any = (try? JSONSerialization.jsonObject(with: Data(raw.utf8), options: [.fragmentsAllowed])) ?? raw
+        func set(_ node: Any, _ rest: ArraySlice<String>, _ done: String) throws -> Any {
+            guard var dict = node as? [String: Any] else {
+                throw ConfigError(path: done, "is not an object, cannot set \(keyPath)")
+            }
+            let k = rest.first!
+            let here = done.isEmpty ? k : "\(done).\(k)"
+            if rest.count == 1 {
+                dict[k] = value is NSNull ? nil : value  // `key=null` removes the key: its default applies
+            } else {
+                dict[k] = try set(dict[k] ?? [String: Any](), rest.dropFirst(), here)
+            }
+            return dict
+        }
+        return try set(root, keys[...], "")
+    }
+
+    /// Canonical JSON of a config: sorted keys, every default filled in.
+    public static func canonicalJSON(_ config: ExperimentConfig) throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try enc.encode(config)
+    }
+}
+
+/// A config as a JSON object, before decoding: what `--set` overrides act on.
+public struct ConfigDocument: @unchecked Sendable {
+    // @unchecked: `object` is a tree of Foundation JSON values (dictionaries, arrays, strings,
+    // numbers) that is only ever replaced, never mutated in place, so sharing it is safe.
+    public private(set) var object: Any
+
+    public mutating func apply(_ overrides: [String]) throws {
+        for o in overrides { object = try ConfigLoader.apply(override: o, to: object) }
+    }
+
+    public func applying(_ overrides: [String]) throws -> ConfigDocument {
+        var d = self
+        try d.apply(overrides)
+        return d
+    }
+}

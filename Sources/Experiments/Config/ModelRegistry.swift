@@ -1,0 +1,136 @@
+import Schema
+import TensorCore
+import NN
+
+/// Builds models from presets or layer lists: name ▶ factory.
+public enum ModelRegistry {
+    /// - `lenet-300-100`: 784-300-100-10, ReLU hidden, softmax output (LeCun et al. 1998; the
+    ///   network of Han et al. 2015, table 1).
+    /// - `lenet-5`: Caffe's LeNet (Han et al. 2015, table 2; 430,500 weights): conv 20@5x5,
+    ///   max pool 2, conv 50@5x5, max pool 2, fc 500 + ReLU, fc 10 + softmax. As in Caffe's
+    ///   `lenet_train_test.prototxt`, the convolutions have no activation.
+    /// - `seed-carvnocar`: the seed project's binary classifier, hidden 5-4-3-2 with ReLU and
+    ///   one sigmoid output.
+    public static let presets: [String: [LayerSpec]] = [
+        "lenet-300-100": [
+            .dense(units: 300, activation: .relu),
+            .dense(units: 100, activation: .relu),
+            .dense(units: 10, activation: .softmax),
+        ],
+        "lenet-5": [
+            .conv(filters: 20, kernel: 5, stride: 1, padding: 0, activation: .none),
+            .pool(kernel: 2, stride: 2),
+            .conv(filters: 50, kernel: 5, stride: 1, padding: 0, activation: .none),
+            .pool(kernel: 2, stride: 2),
+            .dense(units: 500, activation: .relu),
+            .dense(units: 10, activation: .softmax),
+        ],
+        "seed-carvnocar": [
+            .dense(units: 5, activation: .relu),
+            .dense(units: 4, activation: .relu),
+            .dense(units: 3, activation: .relu),
+            .dense(units: 2, activation: .relu),
+            .dense(units: 1, activation: .sigmoid),
+        ],
+    ]
+
+    public static var presetNames: [String] { presets.keys.sorted() }
+
+    /// One line per preset, for `prunelab list presets` and the docs.
+    public static let presetHelp: [String: String] = [
+        "lenet-300-100": "784-300-100-10, ReLU hidden, softmax output (LeCun et al. 1998; Han et al. 2015 table 1)",
+        "lenet-5": "Caffe's LeNet-5: conv 20@5x5, pool 2, conv 50@5x5, pool 2, fc 500 ReLU, fc 10; 430,500 weights (Han et al. 2015 table 2)",
+        "seed-carvnocar": "the seed project's binary classifier: hidden 5-4-3-2 ReLU, one sigmoid output",
+    ]
+
+    /// The layer list a model config stands for.
+    public static func layerSpecs(_ config: ModelConfig) throws -> [LayerSpec] {
+        if let layers = config.layers { return layers }
+        guard let name = config.preset, let specs = presets[name] else {
+            throw ConfigError(path: "model.preset", "unknown preset \"\(config.preset ?? "")\"; known: \(presetNames.joined(separator: ", "))")
+        }
+        return specs
+    }
+
+    /// Builds the network for samples of `inputShape` (`[C, H, W]`) and `classCount` classes.
+    ///
+    /// Names count per kind: `conv1`, `conv2`, …; `pool1`, …; dense layers `fc1`, `fc2`, …;
+    /// activations `act1`, … after the layer list's position. Every shape is checked here, so a
+    /// kernel larger than its input is a config error naming the layer, not a crash.
+    public static func build(_ config: ModelConfig, inputShape: [Int], classCount: Int) throws -> Sequential {
+        let specs = try layerSpecs(config)
+        guard let last = specs.last else { throw ConfigError(path: "model.layers", "must not be empty") }
+        func at(_ i: Int) -> String {
+            config.preset.map { "model.preset \"\($0)\" (layer \(i + 1))" } ?? "model.layers[\(i)]"
+        }
+        switch last.activation {
+        case .softmax where last.units != classCount:
+            throw ConfigError(path: at(specs.count - 1), "the softmax output has \(last.units ?? 0) units but the data has \(classCount) classes")
+        case .sigmoid where classCount != 2:
+            throw ConfigError(path: at(specs.count - 1), "a sigmoid output needs 2 classes, the data has \(classCount)")
+        default: break
+        }
+        var layers: [Layer] = []
+        var shape = inputShape
+        var names = LayerNames()
+        for (i, spec) in specs.enumerated() {
+            try append(spec, at: at(i), shape: &shape, layers: &layers, names: &names)
+            switch spec.activation {
+            case .relu: layers.append(Activation(name: "act\(i + 1)", kind: .relu))
+            case .sigmoid where i < specs.count - 1: layers.append(Activation(name: "act\(i + 1)", kind: .sigmoid))
+            case .tanh: layers.append(Activation(name: "act\(i + 1)", kind: .tanh))
+            default: break
+            }
+        }
+        let loss: LossKind = last.activation == .sigmoid ? .sigmoidBinaryCrossEntropy : .softmaxCrossEntropy
+        return Sequential(layers: layers, inputShape: inputShape, loss: loss)
+    }
+
+    /// Names count per kind: `conv1`, `pool1`, `flatten1`, `fc1`, ...
+    struct LayerNames {
+        var counts: [LayerSpec.Kind: Int] = [:]
+        mutating func next(_ kind: LayerSpec.Kind) -> Int {
+            counts[kind, default: 0] += 1
+            return counts[kind]!
+        }
+    }
+
+    /// Appends the layers of one spec (a dense layer after an image gets a Flatten first) and
+    /// advances the per-sample `shape`; `at` names the spec in errors.
+    static func append(_ spec: LayerSpec, at: String, shape: inout [Int], layers: inout [Layer], names: inout LayerNames) throws {
+        func checkImage(_ k: Int, _ p: Int) throws {
+            guard shape.count == 3 else {
+                throw ConfigError(path: at, "a \(spec.kind.rawValue) layer needs image input [C, H, W], got \(shape)")
+            }
+            guard shape[1] + 2 * p >= k && shape[2] + 2 * p >= k else {
+                throw ConfigError(path: at, "kernel \(k) is larger than its input \(shape[1])x\(shape[2])\(p > 0 ? " padded by \(p)" : "")")
+            }
+        }
+        switch spec {
+        case .conv(let filters, let k, let s, let p, _):
+            try checkImage(k, p)
+            layers.append(Conv2D(name: "conv\(names.next(.conv))", inChannels: shape[0], outChannels: filters,
+                                 kernel: k, stride: s, padding: p))
+        case .pool(let k, let s):
+            try checkImage(k, 0)
+            layers.append(MaxPool2D(name: "pool\(names.next(.pool))", kernel: k, stride: s))
+        case .flatten:
+            layers.append(Flatten(name: "flatten\(names.next(.flatten))"))
+        case .dense(let units, _):
+            if shape.count > 1 {
+                layers.append(Flatten(name: "flatten\(names.next(.flatten))"))
+                shape = [shape.reduce(1, *)]
+            }
+            layers.append(Dense(name: "fc\(names.next(.dense))", inputSize: shape[0], outputSize: units))
+        }
+        shape = layers.last!.outputShape(for: shape)
+    }
+
+    public static func initializer(_ config: ModelConfig) -> Initializer {
+        switch config.initializer {
+        case .he: return .he
+        case .xavier: return .xavier
+        case .normal: return .normal(scale: config.initScale)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Schema
+import TensorCore
+import NN
+import Training
+import Pruning
+
+/// Pruning during training: a criterion (which weights) on a schedule (when, how many), both
+/// plug-ins from their registries. Artifact: `events.csv`, one row per check and layer.
+public final class DynamicMethod: PruningMethod {
+    public static let name = "dynamic"
+    public static let summary = "prune while training: a criterion on a schedule (see criteria and schedules)"
+    public static let defaultSchedule = "cubic"
+    let settings: DynamicSettings
+    let pruner: DynamicPruner
+
+    /// One arm per criterion and schedule it supports, named `criterion` on the default
+    /// (`cubic`) schedule and `criterion/schedule` otherwise; each criterion's preferred
+    /// schedule is run by default.
+    public static func arms(for base: ExperimentConfig) -> [MethodArm] {
+        var arms: [MethodArm] = []
+        for c in CriterionRegistry.all {
+            for s in ScheduleRegistry.all where !s.needsFinished || c.decidesFinished {
+                arms.append(MethodArm(name: s.name == defaultSchedule ? c.name : "\(c.name)/\(s.name)",
+                                      overrides: ["pruning.method=dynamic", "pruning.dynamic.criterion=\(c.name)",
+                                                  "pruning.dynamic.schedule=\(s.name)"],
+                                      isDefault: s.name == c.preferredSchedule))
+            }
+        }
+        return arms
+    }
+
+    public init(settings: DynamicSettings, run: RunContext) throws {
+        self.settings = settings
+        let session = run.session
+        let pruned = try PrunedWeights.select(run.pruning, model: session.model)
+        let root = RandomSource(seed: run.config.seed)
+        let probe = GradientProbe(trainer: session.trainer, images: run.data.train.images,
+                                  labels: run.data.train.labels, pruned: pruned)
+        let context = CriterionContext(parameters: pruned, stepsPerEpoch: session.stepsPerEpoch,
+                                       rng: root.derived("criterion.\(settings.criterion)"), gradients: probe)
+        let criterion = try CriterionRegistry.entry(named: settings.criterion)!
+            .make(settings: settings.criterionSettings.value, context: context)
+        let schedule = try ScheduleRegistry.entry(named: settings.schedule)!
+            .make(settings: settings.scheduleSettings.value,
+                  context: ScheduleContext(stepsPerEpoch: session.stepsPerEpoch, plannedSteps: session.plannedSteps))
+        pruner = DynamicPruner(pruned: pruned, criterion: criterion, schedule: schedule, optimizer: session.optimizer,
+                               targets: pruned.map { run.pruning.finalTarget(layer: $0.layerName) })
+    }
+
+    public var label: RunLabel { RunLabel(method: Self.name, criterion: settings.criterion, schedule: settings.schedule) }
+    public var observers: [TrainingObserver] { [pruner] }
+    public var pruned: [Parameter] { pruner.pruned }
+
+    public func finish(_ run: RunContext, summary: inout SummaryRow) throws {
+        try pruner.events.write(to: run.folder.file("events.csv"))
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import TensorCore
+import NN
+import Training
+import Pruning
+
+/// Prunes while the network trains: an observer that, at every check of its schedule, asks
+/// the schedule how much each pruned layer may lose and lets the criterion's scores pick the
+/// weights, and writes one `events.csv` row per layer and check.
+///
+/// Selection is exact (`Selection.lowest` over the alive weights, or over the alive weights
+/// the criterion calls finished); the layer's final target is never exceeded by the `cubic`
+/// and `init` schedules. Masks go to the weights and the optimizer state at once, so pruned
+/// weights cost no FLOPs from the next step on.
+public final class DynamicPruner: TrainingObserver {
+    public let pruned: [Parameter]
+    let criterion: AnyCriterion
+    let schedule: any Schedule
+    let optimizer: any Optimizer
+    let targets: [Double]
+    public private(set) var events: CSVTable
+    var initialized = false
+
+    init(pruned: [Parameter], criterion: AnyCriterion, schedule: any Schedule, optimizer: any Optimizer, targets: [Double]) {
+        self.pruned = pruned
+        self.criterion = criterion
+        self.schedule = schedule
+        self.optimizer = optimizer
+        self.targets = targets
+        events = CSVTable(columns: ["step", "layer", "pruned", "sparsity_after", "target_sparsity", "mean_abs_weight_pruned"]
+                          + criterion.reportColumns)
+    }
+
+    public func trainingWillStart(_ trainer: Trainer) {
+        guard !initialized else { return }
+        initialized = true
+        if schedule.checksAtInitialization {
+            criterion.prepareAtInitialization()
+            check(step: trainer.step)
+        }
+    }
+
+    public func stepDidEnd(_ info: StepInfo, trainer: Trainer) -> TrainingDecision {
+        criterion.observe(step: info.step)
+        if schedule.isCheck(step: info.step) { check(step: info.step) }
+        return .continue
+    }
+
+    /// One pruning check at step `t`.
+    func check(step t: Int) {
+        var changed = false
+        for (i, p) in pruned.enumerated() {
+            let alive = MagnitudePruner.alive(p)
+            let aliveCount = alive.reduce(0) { $0 + ($1 ? 1 : 0) }
+            let layer = LayerState(name: p.layerName, total: p.value.count, alive: aliveCount, finalTarget: targets[i])
+            let request = schedule.request(step: t, layer: layer)
+            guard request.count > 0 else { continue }
+            let picked = pick(request, index: i, alive: alive)
+            guard !picked.isEmpty else { continue }
+            let meanAbs = picked.reduce(0.0) { $0 + Double(abs(p.value.scalars[$1])) } / Double(picked.count)
+            let stats = criterion.report(index: i, pruned: picked)
+            var mask = p.keptMask
+            for j in picked { mask.scalars[j] = 0 }
+            p.setMask(mask)
+            changed = true
+            events.append([.int(t), .string(p.layerName), .int(picked.count), .double(Parameter.sparsity([p])),
+                           .double(request.target), .double(meanAbs)] + stats.map { $0.map(CSVValue.double) ?? .string("") })
+        }
+        criterion.checkDidEnd()
+        if changed { optimizer.applyMasksToState() }
+    }
+
+    /// The weights of parameter `i` that `request` prunes.
+    func pick(_ request: PruneRequest, index i: Int, alive: [Bool]) -> [Int] {
+        let scores = criterion.scores(index: i)
+        switch request.pick {
+        case .lowest:
+            return Selection.lowest(scores, alive: alive, count: request.count)
+        case .finished:
+            guard let finished = criterion.finished(index: i) else { return [] }
+            let candidates = zip(alive, finished).map { $0 && $1 }
+            let n = candidates.reduce(0) { $0 + ($1 ? 1 : 0) }
+            return Selection.lowest(scores, alive: candidates, count: min(n, request.count))
+        }
+    }
+}

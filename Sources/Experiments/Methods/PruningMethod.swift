@@ -1,0 +1,100 @@
+import Foundation
+import Schema
+import NN
+import Training
+import Datasets
+
+/// A pruning method: one type (in its own folder under `Methods/`), listed once in
+/// `MethodRegistry.all`.
+///
+/// A method owns its config section (`pruning.<name>`), the observers it installs in the
+/// training loop, any steps it adds after training, its after-training phase, the artifacts
+/// it writes and the summary columns it adds, and its name, which is the one vocabulary of
+/// configs, summaries, compare arms, events and docs. The runner names no method.
+public protocol PruningMethod: AnyObject {
+    associatedtype Settings: ConfigSection
+    static var name: String { get }
+    static var summary: String { get }
+    /// The arms `prunelab compare` offers for this method, by name.
+    static func arms(for base: ExperimentConfig) throws -> [MethodArm]
+    init(settings: Settings, run: RunContext) throws
+    /// What ran: method, criterion and schedule names.
+    var label: RunLabel { get }
+    /// Observers to run before the loop's own (metrics, recording, progress).
+    var observers: [TrainingObserver] { get }
+    /// Optimizer steps the method adds after training (for the progress bar).
+    var extraSteps: Int { get }
+    /// The weights the method prunes (for `pruned_sparsity`).
+    var pruned: [Parameter] { get }
+    /// Runs after the configured training (retraining rounds, fine-tuning, ...).
+    func afterTraining(_ run: RunContext) throws
+    /// Writes the method's artifacts and adds its columns to the summary, once the model is final.
+    func finish(_ run: RunContext, summary: inout SummaryRow) throws
+}
+
+extension PruningMethod {
+    public var observers: [TrainingObserver] { [] }
+    public var extraSteps: Int { 0 }
+    public func afterTraining(_ run: RunContext) throws {}
+    public func finish(_ run: RunContext, summary: inout SummaryRow) throws {}
+}
+
+/// Method, criterion and schedule of a run; `name` is its compare arm (`linear`,
+/// `linear/adaptive`, `fpgm`, `han`).
+public struct RunLabel: Equatable, Sendable {
+    public var method: String
+    public var criterion: String
+    public var schedule: String
+
+    public init(method: String, criterion: String = "", schedule: String = "") {
+        self.method = method
+        self.criterion = criterion
+        self.schedule = schedule
+    }
+
+    public var name: String {
+        if criterion.isEmpty { return method }
+        return schedule.isEmpty || schedule == DynamicMethod.defaultSchedule ? criterion : "\(criterion)/\(schedule)"
+    }
+}
+
+/// One arm of a comparison: a name and the overrides that turn the base config into it.
+public struct MethodArm: Sendable, Equatable {
+    public var name: String
+    /// `--set`-style overrides, applied in order to the base config.
+    public var overrides: [String]
+    /// Whether `prunelab compare` runs it when no `--methods` are given.
+    public var isDefault: Bool
+
+    public init(name: String, overrides: [String], isDefault: Bool) {
+        self.name = name
+        self.overrides = overrides
+        self.isDefault = isDefault
+    }
+}
+
+/// Everything a method and the pipeline share while one run is on.
+public final class RunContext {
+    public let config: ExperimentConfig
+    public let data: DataSplit
+    public let session: TrainingSession
+    public let folder: RunFolder
+    /// Seconds spent in analysis that is not part of the method's cost (the prune curve).
+    public private(set) var analysisSeconds = 0.0
+
+    init(config: ExperimentConfig, data: DataSplit, session: TrainingSession, folder: RunFolder) {
+        self.config = config
+        self.data = data
+        self.session = session
+        self.folder = folder
+    }
+
+    public var pruning: PruningConfig { config.pruning }
+
+    /// Runs `body` and counts its time as analysis.
+    public func analysis<T>(_ body: () throws -> T) rethrows -> T {
+        let clock = Date()
+        defer { analysisSeconds += Date().timeIntervalSince(clock) }
+        return try body()
+    }
+}

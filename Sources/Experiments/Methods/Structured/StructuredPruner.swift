@@ -1,0 +1,103 @@
+import Foundation
+import Schema
+import TensorCore
+import NN
+import Training
+import Pruning
+
+/// Structured (filter / neuron) pruning of a training session, then compaction.
+///
+/// In `soft` mode it observes training: at every `every` boundary from `start` it ranks each
+/// listed layer's units with the criterion and zeroes the lowest (weights and bias,
+/// not their momentum), leaving them free to train back. `finish()` then makes the final selection
+/// permanent with masks, fine-tunes if asked, and `events.csv` gets one row per selection and
+/// layer (which units went, how many of them were also zeroed the time before).
+public final class StructuredPruner: TrainingObserver {
+    let config: StructuredSettings
+    let criterion: any UnitCriterion.Type
+    let session: TrainingSession
+    public let layers: [UnitLayer]
+    let removeCounts: [Int]
+    let startStep: Int, everySteps: Int
+    /// Units zeroed at the previous selection, per layer (for the churn column).
+    var previous: [[Bool]]
+    public private(set) var events = CSVTable(columns: ["step", "layer", "units", "removed", "changed_since_last",
+                                                        "mean_score_removed", "mean_score_kept"])
+
+    public init(config: StructuredSettings, session: TrainingSession) throws {
+        self.config = config
+        criterion = UnitCriterionRegistry.criterion(named: config.criterion)!
+        self.session = session
+        let all = StructuredPruning.unitLayers(session.model)
+        guard let output = all.last else { throw ConfigError(path: "pruning.structured", "the model has no weighted layers") }
+        let convNames = session.model.layers.compactMap { ($0 as? Conv2D)?.name }  // the default: every conv layer
+        let names = config.layers ?? convNames
+        if names.isEmpty {
+            throw ConfigError(path: "pruning.structured.layers", "the model has no conv layers; list the dense layers to prune")
+        }
+        var chosen: [UnitLayer] = []
+        for (i, n) in names.enumerated() {
+            guard let l = all.first(where: { $0.name == n }) else {
+                throw ConfigError(path: "pruning.structured.layers[\(i)]", "no layer \"\(n)\"; weighted layers: \(all.map(\.name).joined(separator: ", "))")
+            }
+            if n == output.name {
+                throw ConfigError(path: "pruning.structured.layers[\(i)]", "\"\(n)\" is the output layer; its units are the classes")
+            }
+            chosen.append(l)
+        }
+        for k in config.layerRatio.keys where !names.contains(k) {
+            throw ConfigError(path: "pruning.structured.layer_ratio.\(k)", "\"\(k)\" is not among the pruned layers (\(names.joined(separator: ", ")))")
+        }
+        layers = chosen
+        removeCounts = chosen.map { StructuredPruning.removeCount(units: $0.units, ratio: config.layerRatio[$0.name] ?? config.ratio) }
+        let perEpoch = session.stepsPerEpoch
+        startStep = config.start.steps(perEpoch: perEpoch)
+        everySteps = config.every.steps(perEpoch: perEpoch)
+        previous = chosen.map { [Bool](repeating: true, count: $0.units) }
+    }
+
+    /// The weights the method prunes (for `pruned_sparsity`).
+    public var pruned: [Parameter] { layers.map(\.weight) }
+
+    public func stepDidEnd(_ info: StepInfo, trainer: Trainer) -> TrainingDecision {
+        guard config.mode == .soft, info.step >= startStep, (info.step - startStep) % everySteps == 0,
+              info.step < session.plannedSteps else { return .continue }
+        select(step: info.step, permanent: false)
+        return .continue
+    }
+
+    /// Ranks every listed layer and zeroes (soft) or masks (permanent) the lowest units.
+    func select(step: Int, permanent: Bool) {
+        for (i, layer) in layers.enumerated() {
+            let alive = [Bool](repeating: true, count: layer.units)
+            let scores = StructuredPruning.scores(layer, criterion: criterion, alive: alive)
+            let kept = StructuredPruning.keep(scores: scores, alive: alive, remove: removeCounts[i])
+            if permanent {
+                StructuredPruning.applyMask(layer, kept: kept)
+            } else {
+                StructuredPruning.zero(layer, kept: kept)
+            }
+            let changed = zip(kept, previous[i]).filter { $0 != $1 }.count
+            previous[i] = kept
+            let removedScores = zip(scores, kept).filter { !$1 }.map { Double($0.0) }
+            let keptScores = zip(scores, kept).filter { $1 }.map { Double($0.0) }
+            let mean = { (xs: [Double]) in xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
+            events.append([.int(step), .string(layer.name), .int(layer.units), .int(removeCounts[i]), .int(changed),
+                           .double(mean(removedScores)), .double(mean(keptScores))])
+        }
+        // Soft zeroing leaves the momentum alone, as the authors' code does (it multiplies the
+        // weights by the mask after each epoch and nothing else); masks also clear it.
+        if permanent { session.optimizer.applyMasksToState() }
+    }
+
+    /// Makes the final selection permanent and fine-tunes with the masks held.
+    public func finish() throws {
+        select(step: session.trainer.step, permanent: true)
+        let steps = config.finetune.steps(perEpoch: session.stepsPerEpoch)
+        guard steps > 0 else { return }
+        let trainer = session.trainer
+        trainer.schedule = LearningRateSchedule(base: config.finetuneLearningRate, kind: .cosine(total: steps, minimum: 0))
+        trainer.scheduleOffset = -trainer.step
+        try trainer.train(steps: steps)
+    }
+}

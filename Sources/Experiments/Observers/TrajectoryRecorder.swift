@@ -1,0 +1,259 @@
+import Foundation
+import Schema
+#if canImport(Glibc)
+import Glibc
+#endif
+import TensorCore
+import NN
+import Training
+import Pruning
+
+/// Records weight trajectories while the network trains: `trajectories.csv` (sampled weights)
+/// and `layer-trajectories.csv` (whole-layer summaries), streamed to disk.
+///
+/// **Which weights.** For each recorded layer (every prunable layer, or `recording.layers`;
+/// a layer's prunable parameter is `<layer>.weight`, `[out, in]`, row-major): the explicit
+/// `recording.indices[layer]` if given (deduplicated), else `samples_per_layer` weights drawn
+/// from `rng ▶ "recording.<layer>"`. With `stratify` (default), the layer's weights are sorted
+/// by their magnitude |w| at construction (ties by index), split into `samples_per_layer`
+/// equal-count strata (stratum s holds sorted positions `s n / k ..< (s + 1) n / k`), and one
+/// index is drawn uniformly in each; without, `samples_per_layer` indices are drawn uniformly
+/// without replacement (partial Fisher-Yates). A layer with at most `samples_per_layer`
+/// weights records all of them. Chosen indices are sorted ascending (`sampledIndices`).
+///
+/// **When.** At the start of the first loop (the initial weights, step `trainer.step`, normally
+/// 0) and after every optimizer step with `step % every == 0` (`every` in steps; epochs are
+/// converted with the loop's batches per epoch). Steps written are the trainer's step plus
+/// `stepOffset`, and must increase: a step not after the last record is skipped.
+///
+/// **`trajectories.csv`** (long format), one row per sampled weight and record:
+/// `step,layer,index,row,col,value,grad,update,masked` with `row = index / in`,
+/// `col = index % in`, `grad` the parameter's current gradient entry (the batch gradient of
+/// the step just taken; 0 before the first step), `update` the change in value since the
+/// previous record (0 at the first), `masked` 1 where the mask is 0, else 0.
+///
+/// **`layer-trajectories.csv`**, one row per recorded layer and record:
+/// `step,layer,sparsity,mean_abs_weight,mean_abs_update,fraction_near_linear,mask_churn`
+/// over all of the layer's weights: fraction exactly 0; mean |w|; mean |update since the
+/// previous record| (0 at the first); the fraction of unmasked weights whose trajectory R^2
+/// is >= `nearLinearR2` (0.9), from a `TrajectoryStatistics` per layer updated at each record
+/// with a window of `windowRecords` (20) records, i.e. `20 * every` steps (0 until the third
+/// record); and the number of entries whose mask changed since the previous record (0 at the
+/// first; a missing mask counts as all ones).
+///
+/// **Files.** Rows are buffered (64 KiB) and appended to `.trajectories.csv.partial` and
+/// `.layer-trajectories.csv.partial` in the run folder; `finish()` flushes and renames them to
+/// the final names, so a killed run never leaves a complete-looking `trajectories.csv`. Any
+/// final file already in the folder is removed at construction. An I/O error while training
+/// stops recording (training goes on) and is thrown by `finish()`.
+///
+/// **Cost per record and layer of n weights:** one pass over values and the mask on raw
+/// buffers (zeros, |w|, |update|, mask churn, copy into the previous-values buffer), one
+/// `TrajectoryStatistics` update and R^2 pass; memory `8 n` bytes plus the statistics' `44 n`.
+public final class TrajectoryRecorder: TrainingObserver {
+    public static let samplesFile = "trajectories.csv"
+    public static let layersFile = "layer-trajectories.csv"
+    public static let samplesColumns = ["step", "layer", "index", "row", "col", "value", "grad", "update", "masked"]
+    public static let layersColumns = ["step", "layer", "sparsity", "mean_abs_weight", "mean_abs_update",
+                                       "fraction_near_linear", "mask_churn"]
+    /// R^2 at or above which a weight counts as moving on a near-straight line.
+    public static let nearLinearR2: Float = 0.9
+    /// Effective window of the per-layer trajectory statistics, in records.
+    public static let windowRecords = 20
+    static let flushBytes = 1 << 16
+
+    /// One recorded layer and its state between records.
+    final class Track {
+        let layer: String
+        let escapedLayer: String
+        let parameter: Parameter
+        /// The weight's `in` dimension (elements per row).
+        let columns: Int
+        let samples: [Int]
+        /// Values and mask (1 where dense) at the previous record.
+        var previous: [Float]
+        var previousMask: [Float]
+        var statistics: TrajectoryStatistics?
+
+        init(layer: String, parameter: Parameter, samples: [Int]) {
+            self.layer = layer
+            escapedLayer = CSVTable.escape(layer)
+            self.parameter = parameter
+            columns = max(1, parameter.value.rowSize)
+            self.samples = samples
+            previous = [Float](repeating: 0, count: parameter.value.count)
+            previousMask = [Float](repeating: 1, count: parameter.value.count)
+        }
+    }
+
+    public let config: RecordingConfig
+    let tracks: [Track]
+    let samples: StreamedFile
+    let layerRows: StreamedFile
+    /// Added to the trainer's step in the files (for pipelines of several loops).
+    public var stepOffset = 0
+    /// `config.every` in optimizer steps, known once the loop starts.
+    public private(set) var everySteps: Int?
+    /// The step of the latest record.
+    public private(set) var lastRecordedStep: Int?
+    /// Records written so far.
+    public private(set) var recordCount = 0
+    private var failure: Error?
+    private var finished = false
+
+    /// Chooses the weights to record and opens the partial files in `folder` (which must exist).
+    /// Throws `ConfigError` at `recording.layers` for a layer that does not exist or has no
+    /// prunable weight, at `recording.indices.<layer>` for a layer not recorded or an index out
+    /// of range, and `RunError` when a file cannot be created.
+    public init(config: RecordingConfig, model: Sequential, folder: RunFolder, rng: RandomSource) throws {
+        self.config = config
+        var prunable: [(String, Parameter)] = []
+        for layer in model.layers {
+            if let p = layer.parameters.first(where: \.isPrunable) { prunable.append((layer.name, p)) }
+        }
+        let prunableNames = prunable.map(\.0)
+        for name in config.layers where !prunableNames.contains(name) {
+            throw ConfigError(path: "recording.layers",
+                              "\"\(name)\" is not a prunable layer; prunable layers: \(prunableNames.joined(separator: ", "))")
+        }
+        let chosen = config.layers.isEmpty ? prunable : prunable.filter { config.layers.contains($0.0) }
+        let chosenNames = chosen.map(\.0)
+        for (name, idx) in config.indices.sorted(by: { $0.key < $1.key }) {
+            guard let p = chosen.first(where: { $0.0 == name })?.1 else {
+                throw ConfigError(path: "recording.indices.\(name)",
+                                  "\"\(name)\" is not a recorded layer; recorded layers: \(chosenNames.joined(separator: ", "))")
+            }
+            if let bad = idx.first(where: { $0 < 0 || $0 >= p.value.count }) {
+                throw ConfigError(path: "recording.indices.\(name)",
+                                  "index \(bad) is out of range for \(p.name) (\(p.value.count) weights, shape \(p.value.shape))")
+            }
+        }
+        tracks = chosen.map { name, p in
+            let picked: [Int]
+            if let explicit = config.indices[name] {
+                picked = Array(Set(explicit)).sorted()
+            } else {
+                var r = rng.derived("recording.\(name)")
+                picked = config.stratify
+                    ? TrajectoryRecorder.stratifiedSample(p.value, count: config.samplesPerLayer, rng: &r)
+                    : TrajectoryRecorder.uniformSample(p.value.count, count: config.samplesPerLayer, rng: &r)
+            }
+            return Track(layer: name, parameter: p, samples: picked)
+        }
+        samples = try StreamedFile(folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns)
+        do {
+            layerRows = try StreamedFile(folder: folder, name: TrajectoryRecorder.layersFile, header: TrajectoryRecorder.layersColumns)
+        } catch {
+            samples.abandon()
+            throw error
+        }
+    }
+
+    /// The recorded layers' sampled flat indices, ascending.
+    public var sampledIndices: [String: [Int]] {
+        Dictionary(uniqueKeysWithValues: tracks.map { ($0.layer, $0.samples) })
+    }
+
+    /// The recorded layers, in model order.
+    public var layers: [String] { tracks.map(\.layer) }
+
+    // MARK: Events
+
+    public func trainingWillStart(_ trainer: Trainer) {
+        start(batchesPerEpoch: trainer.batcher.batchesPerEpoch)
+        if lastRecordedStep == nil { record(step: trainer.step + stepOffset) }
+    }
+
+    public func stepDidEnd(_ info: StepInfo, trainer: Trainer) -> TrainingDecision {
+        start(batchesPerEpoch: info.batchesPerEpoch)
+        if let every = everySteps, info.step % every == 0 { record(step: info.step + stepOffset) }
+        return .continue
+    }
+
+    /// Fixes `every` in steps (once).
+    func start(batchesPerEpoch: Int) {
+        if everySteps == nil { everySteps = max(1, config.every.steps(perEpoch: max(1, batchesPerEpoch))) }
+    }
+
+    /// Appends one record of every tracked layer at `step` (skipped unless after the last one,
+    /// after `finish()` or after an I/O error).
+    func record(step: Int) {
+        guard !finished, failure == nil else { return }
+        if let last = lastRecordedStep, step <= last { return }
+        let first = lastRecordedStep == nil
+        let window = TrajectoryRecorder.windowRecords * (everySteps ?? 1)
+        for t in tracks { recordLayer(t, step: step, first: first, window: window) }
+        lastRecordedStep = step
+        recordCount += 1
+        do {
+            try samples.flushIfFull()
+            try layerRows.flushIfFull()
+        } catch {
+            failure = error
+        }
+    }
+
+    private func recordLayer(_ t: Track, step: Int, first: Bool, window: Int) {
+        let p = t.parameter
+        let n = p.value.count
+        let values = p.value.scalars, grads = p.grad.scalars, mask = p.mask?.scalars
+        let stats: TrajectoryStatistics
+        if let s = t.statistics { stats = s } else {
+            stats = TrajectoryStatistics(count: n, window: window, horizon: 0)
+            t.statistics = stats
+        }
+        var pass = LayerPass()
+        var rows = ""
+        let prefix = "\(step),\(t.escapedLayer),"
+        values.withUnsafeBufferPointer { v in
+            grads.withUnsafeBufferPointer { g in
+                withOptionalBuffer(mask) { m in
+                    t.previous.withUnsafeMutableBufferPointer { prev in
+                        // Sampled rows first: they need the previous values.
+                        for i in t.samples {
+                            let u: Float = first ? 0 : v[i] - prev[i]
+                            let masked = (m.map { $0[i] == 0 } ?? false) ? 1 : 0
+                            rows += "\(prefix)\(i),\(i / t.columns),\(i % t.columns),\(v[i]),\(g[i]),\(u),\(masked)\n"
+                        }
+                        t.previousMask.withUnsafeMutableBufferPointer { pm in
+                            pass = LayerPass(values: v, previous: prev, mask: m, previousMask: pm)
+                        }
+                    }
+                    stats.update(values: v, mask: m, step: step)
+                }
+            }
+        }
+        let zeros = pass.zeros, sumAbs = pass.sumAbs, sumAbsUpdate = first ? 0 : pass.sumAbsUpdate
+        let churn = first ? 0 : pass.churn
+        let r2 = stats.rSquared()
+        let (unmasked, near) = r2.withUnsafeBufferPointer { r in
+            withOptionalBuffer(mask) { m in LayerPass.countNearLinear(r, mask: m, threshold: TrajectoryRecorder.nearLinearR2) }
+        }
+        let dn = Double(max(n, 1))
+        let sparsity = n == 0 ? 0 : Double(zeros) / dn
+        let nearFraction = unmasked == 0 ? 0 : Double(near) / Double(unmasked)
+        samples.append(rows)
+        layerRows.append("\(prefix)\(sparsity),\(sumAbs / dn),\(sumAbsUpdate / dn),\(nearFraction),\(churn)\n")
+    }
+
+    /// Flushes and renames the partial files to `trajectories.csv` and `layer-trajectories.csv`.
+    /// Throws the first I/O error met while recording (then no final file is written). Later
+    /// calls do nothing; events after it are ignored.
+    public func finish() throws {
+        guard !finished else { return }
+        finished = true
+        if let failure {
+            samples.abandon()
+            layerRows.abandon()
+            throw failure
+        }
+        do {
+            try layerRows.commit()
+            try samples.commit()
+        } catch {
+            samples.abandon()
+            layerRows.abandon()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import TensorCore
+import NN
+import HDF5Support
+
+/// The trained model on disk: `model.h5` (dense) and `model-sparse.h5` (compressed rows).
+///
+/// `model.h5`, readable with h5py: one group per layer (`fc1/weight` `[out, in]` float32,
+/// `fc1/bias` `[out]` float32, `fc1/mask` `[out, in]` uint8 for prunable weights), the resolved
+/// config as the root attribute `config` (JSON) and `format` = `prunelab-dense-1`.
+///
+/// `model-sparse.h5`: per layer the CSR form of the weight — `values` (float32, the nonzeros
+/// in row-major order), `col_index` (the column of each value) and `row_ptr` (`out + 1`
+/// offsets into `values`), each index array in the narrowest unsigned type that holds its
+/// largest value (uint8, uint16, else uint32), plus `bias` and the attribute `shape`; root
+/// attributes `config` and `format` = `prunelab-csr-1`. Its size shrinks with sparsity.
+/// Loading either file into a freshly built model reproduces the weights exactly.
+public enum ModelFiles {
+    public struct Sizes {
+        public var denseBytes: Int
+        public var sparseBytes: Int
+    }
+
+    public static let denseName = "model.h5"
+    public static let sparseName = "model-sparse.h5"
+
+    /// Writes both files into the run folder (each to a temporary name, then renamed).
+    public static func write(model: Sequential, config: ExperimentConfig, to folder: RunFolder) throws -> Sizes {
+        let configJSON = String(decoding: try ConfigLoader.canonicalJSON(config), as: UTF8.self)
+        let dense = folder.file(denseName), sparse = folder.file(sparseName)
+        try AtomicFile.write(to: dense) { try writeDense(model: model, configJSON: configJSON, path: $0) }
+        try AtomicFile.write(to: sparse) { try writeSparse(model: model, configJSON: configJSON, path: $0) }
+        return Sizes(denseBytes: fileSize(dense), sparseBytes: fileSize(sparse))
+    }
+
+    static func fileSize(_ url: URL) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.intValue ?? -1
+    }
+
+    public static func writeDense(model: Sequential, configJSON: String, path: String,
+                                  attributes: [(String, String)] = []) throws {
+        let file = try HDF5File(creating: path)
+        try file.setAttribute("format", "prunelab-dense-1")
+        try file.setAttribute("config", configJSON)
+        for (k, v) in attributes { try file.setAttribute(k, v) }
+        for l in model.weightedLayers {
+            let (name, w, b) = (l.name, l.weight, l.bias)
+            try file.createGroup(name)
+            try file.writeDataset("\(name)/weight", shape: w.value.shape, values: w.value.scalars)
+            if let b { try file.writeDataset("\(name)/bias", shape: b.value.shape, values: b.value.scalars) }
+            let mask = (w.mask ?? Tensor(shape: w.value.shape, repeating: 1)).scalars.map { UInt8($0 != 0 ? 1 : 0) }
+            try file.writeDataset("\(name)/mask", shape: w.value.shape, values: mask)
+        }
+    }
+
+    public static func writeSparse(model: Sequential, configJSON: String, path: String) throws {
+        let file = try HDF5File(creating: path)
+        try file.setAttribute("format", "prunelab-csr-1")
+        try file.setAttribute("config", configJSON)
+        for l in model.weightedLayers {
+            let (name, w, b) = (l.name, l.weight, l.bias)
+            let rows = w.value.shape[0], cols = w.value.count / rows
+            var values: [Float] = [], colIndex: [Int] = [], rowPtr: [Int] = [0]
+            w.value.scalars.withUnsafeBufferPointer { p in
+                for r in 0..<rows {
+                    for c in 0..<cols where p[r * cols + c] != 0 {
+                        values.append(p[r * cols + c])
+                        colIndex.append(c)
+                    }
+                    rowPtr.append(values.count)
+                }
+            }
+            try file.createGroup(name)
+            try file.setAttribute("shape", w.value.shape.map(String.init).joined(separator: ","), on: name)
+            try file.writeDataset("\(name)/values", shape: [values.count], values: values)
+            try writeNarrow(file, "\(name)/col_index", colIndex, largest: max(cols - 1, 0))
+            try writeNarrow(file, "\(name)/row_ptr", rowPtr, largest: values.count)
+            if let b { try file.writeDataset("\(name)/bias", shape: b.value.shape, values: b.value.scalars) }
+        }
+    }
+
+    /// Index arrays in uint8, uint16 or uint32, whichever is the narrowest that holds `largest`.
+    static func writeNarrow(_ file: HDF5File, _ name: String, _ xs: [Int], largest: Int) throws {
+        if largest <= Int(UInt8.max) {
+            try file.writeDataset(name, shape: [xs.count], values: xs.map { UInt8($0) })
+        } else if largest <= Int(UInt16.max) {
+            try file.writeDataset(name, shape: [xs.count], values: xs.map { UInt16($0) })
+        } else {
+            try file.writeDataset(name, shape: [xs.count], values: xs.map { UInt32($0) })
+        }
+    }
+
+    /// Loads weights, biases and masks from either file into `model` (built from the same config).
+    public static func load(path: String, into model: Sequential) throws {
+        let file = try HDF5File(path: path)
+        let format = try file.attributeString("format")
+        for l in model.weightedLayers {
+            let (name, w, b) = (l.name, l.weight, l.bias)
+            switch format {
+            case "prunelab-dense-1":
+                let weight = try file.readFloats("\(name)/weight")
+                guard weight.shape == w.value.shape else {
+                    throw RunError("\(path): \(name)/weight has shape \(weight.shape), the model expects \(w.value.shape)")
+                }
+                w.value = Tensor(shape: weight.shape, scalars: weight.values)
+                if file.hasDataset("\(name)/mask") {
+                    let mask = try file.readFloats("\(name)/mask")
+                    guard mask.shape == w.value.shape else {
+                        throw RunError("\(path): \(name)/mask has shape \(mask.shape), the model expects \(w.value.shape)")
+                    }
+                    w.setMask(mask.values.allSatisfy { $0 != 0 } ? nil : Tensor(shape: mask.shape, scalars: mask.values))
+                } else {
+                    w.setMask(nil)
+                }
+            case "prunelab-csr-1":
+                let rows = w.value.shape[0], cols = w.value.count / rows
+                let values = try file.readFloats("\(name)/values").values
+                let colIndex = try file.readInt64s("\(name)/col_index").values
+                let rowPtr = try file.readInt64s("\(name)/row_ptr").values
+                guard rowPtr.count == rows + 1, colIndex.count == values.count, Int(rowPtr.last ?? -1) == values.count else {
+                    throw RunError("\(path): \(name): CSR arrays do not fit a [\(rows), \(cols)] weight")
+                }
+                var dense = [Float](repeating: 0, count: rows * cols)
+                var mask = [Float](repeating: 0, count: rows * cols)
+                for r in 0..<rows {
+                    for k in Int(rowPtr[r])..<Int(rowPtr[r + 1]) {
+                        let c = Int(colIndex[k])
+                        guard c >= 0 && c < cols else { throw RunError("\(path): \(name)/col_index holds \(c), outside 0..<\(cols)") }
+                        dense[r * cols + c] = values[k]
+                        mask[r * cols + c] = 1
+                    }
+                }
+                w.value = Tensor(shape: w.value.shape, scalars: dense)
+                w.setMask(mask.allSatisfy { $0 != 0 } ? nil : Tensor(shape: w.value.shape, scalars: mask))
+            default:
+                throw RunError("\(path): unknown model format \"\(format)\"")
+            }
+            if let b {
+                let bias = try file.readFloats("\(name)/bias")
+                guard bias.shape == b.value.shape else {
+                    throw RunError("\(path): \(name)/bias has shape \(bias.shape), the model expects \(b.value.shape)")
+                }
+                b.value = Tensor(shape: bias.shape, scalars: bias.values)
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// One row of `summary.csv`, typed. Methods add their own columns to `extra`.
+public struct SummaryRow: Sendable {
+    public var name = "", dataset = "", model = ""
+    public var label = RunLabel(method: "")
+    public var seed: UInt64 = 0
+    public var epochs = 0.0
+    public var steps = 0
+    public var trainAccuracy = 0.0, testAccuracy = 0.0, testLoss = 0.0
+    public var totalWeights = 0, nonzeroWeights = 0
+    public var sparsity = 0.0
+    public var trainFLOPs = 0, denseTrainFLOPs = 0
+    public var wallSeconds = 0.0
+    public var prunedSparsity = 0.0
+    public var denseBytes = 0, sparseBytes = 0
+    public var inferMsB1 = 0.0, inferMsB128 = 0.0
+    /// Columns a method adds, in order (e.g. the compaction columns of `structured`).
+    public var extra: [SummaryColumn] = []
+
+    public init() {}
+
+    /// Columns that measure time on this machine; they differ between two runs of the same
+    /// config and seed, everything else must not.
+    public static let timingColumns: Set<String> = [
+        "wall_seconds", "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128",
+    ]
+
+    /// Every column in order, with its value.
+    public var columns: [SummaryColumn] {
+        let fixed: [(String, CSVValue)] = [
+            ("name", .string(name)), ("dataset", .string(dataset)), ("model", .string(model)),
+            ("method", .string(label.method)), ("criterion", .string(label.criterion)), ("schedule", .string(label.schedule)),
+            ("label", .string(label.name)), ("seed", .int(Int(seed))), ("epochs", .double(epochs)), ("steps", .int(steps)),
+            ("train_accuracy", .double(trainAccuracy)), ("test_accuracy", .double(testAccuracy)), ("test_loss", .double(testLoss)),
+            ("total_weights", .int(totalWeights)), ("nonzero_weights", .int(nonzeroWeights)), ("sparsity", .double(sparsity)),
+            ("train_flops", .int(trainFLOPs)), ("dense_train_flops", .int(denseTrainFLOPs)), ("wall_seconds", .double(wallSeconds)),
+            ("pruned_sparsity", .double(prunedSparsity)), ("dense_bytes", .int(denseBytes)), ("sparse_bytes", .int(sparseBytes)),
+            ("infer_ms_b1", .double(inferMsB1)), ("infer_ms_b128", .double(inferMsB128)),
+        ]
+        return fixed.map { SummaryColumn($0.0, $0.1) } + extra
+    }
+
+    /// The numeric value of `column`, nil when the row has no such column or it is text.
+    public func number(_ column: String) -> Double? {
+        guard let c = columns.first(where: { $0.name == column }) else { return nil }
+        switch c.value {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        case .string: return nil
+        }
+    }
+
+    public var table: CSVTable {
+        let cs = columns
+        var t = CSVTable(columns: cs.map(\.name))
+        t.append(cs.map(\.value))
+        return t
+    }
+}
+
+/// One named cell of `summary.csv`.
+public struct SummaryColumn: Sendable {
+    public var name: String
+    public var value: CSVValue
+    public init(_ name: String, _ value: CSVValue) {
+        self.name = name
+        self.value = value
+    }
+}

@@ -1,0 +1,9 @@
+import TensorCore
+
+/// What a PruneLab process sets up before any other work (the CLI's first call), so the CLI
+/// needs no lower module.
+public enum ProcessSetup {
+    public static func prepare() {
+        Allocator.retainFreedMemory()
+    }
+}

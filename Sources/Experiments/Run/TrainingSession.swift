@@ -1,0 +1,77 @@
+import Foundation
+import TensorCore
+import NN
+import Training
+import Datasets
+
+/// A model, its optimizer and its training loop, built from a config on loaded data.
+///
+/// Initial weights draw from `seed ▶ "init"` and data order from `seed ▶ "data"`, so two
+/// sessions of the same config and seed start from the same weights and see the same batches,
+/// whatever method later prunes them.
+public final class TrainingSession {
+    public let config: ExperimentConfig
+    public let data: DataSplit
+    public let model: Sequential
+    public let optimizer: any Optimizer
+    public let trainer: Trainer
+    /// Optimizer steps of the configured training (before any retraining).
+    public let plannedSteps: Int
+    /// Threads the session trains with (data-parallel workers or BLAS threads).
+    public let threads: Int
+
+    public init(config: ExperimentConfig, data: DataSplit) throws {
+        self.config = config
+        self.data = data
+        let t = config.training
+        let root = RandomSource(seed: config.seed)
+        model = try ModelRegistry.build(config.model, inputShape: data.train.sampleShape,
+                                        classCount: data.train.classCount)
+        var initRNG = root.derived("init")
+        ModelRegistry.initializer(config.model).initialize(model, rng: &initRNG)
+        if let file = config.model.initFile { try ModelFiles.load(path: file, into: model) }
+        let batcher = Batcher(images: data.train.images, labels: data.train.labels,
+                              batchSize: t.batchSize.count, shuffle: true, rng: root.derived("data"))
+        let perEpoch = batcher.batchesPerEpoch
+        plannedSteps = t.steps > 0 ? t.steps : t.epochs * perEpoch
+        switch t.optimizer {
+        case .sgd:
+            optimizer = SGD(parameters: model.parameters, momentum: t.momentum, nesterov: t.nesterov, weightDecay: t.weightDecay)
+        case .adam:
+            optimizer = Adam(parameters: model.parameters, beta1: t.adam.beta1, beta2: t.adam.beta2,
+                             epsilon: t.adam.epsilon, weightDecay: t.weightDecay)
+        }
+        let kind: LearningRateSchedule.Kind
+        switch t.schedule.kind {
+        case .constant: kind = .constant
+        case .step: kind = .step(every: t.schedule.every.steps(perEpoch: perEpoch), gamma: t.schedule.gamma)
+        case .cosine: kind = .cosine(total: plannedSteps, minimum: t.schedule.minLearningRate)
+        }
+        let schedule = LearningRateSchedule(base: t.learningRate, kind: kind,
+                                            warmupSteps: t.schedule.warmup.steps(perEpoch: perEpoch))
+        let threads = t.threads > 0 ? t.threads : ProcessInfo.processInfo.activeProcessorCount
+        switch t.parallelism {
+        case .data:
+            BLAS.threads = 1
+            trainer = Trainer(model: model, optimizer: optimizer, schedule: schedule, batcher: batcher, workers: threads)
+        case .blas:
+            BLAS.threads = threads
+            trainer = Trainer(model: model, optimizer: optimizer, schedule: schedule, batcher: batcher)
+        }
+        self.threads = threads
+    }
+
+    public var stepsPerEpoch: Int { trainer.batcher.batchesPerEpoch }
+
+    /// Threads for evaluation passes: the data-parallel workers (BLAS runs single-threaded then);
+    /// 1 with BLAS threading, which already uses every thread.
+    public var evaluationWorkers: Int { config.training.parallelism == .data ? threads : 1 }
+
+    public func evaluateTest() -> Evaluation {
+        Evaluation.run(model, images: data.test.images, labels: data.test.labels, workers: evaluationWorkers)
+    }
+
+    public func evaluateTrain() -> Evaluation {
+        Evaluation.run(model, images: data.train.images, labels: data.train.labels, workers: evaluationWorkers)
+    }
+}

@@ -1,0 +1,104 @@
+import TensorCore
+import NN
+import Schema
+
+/// A criterion scores weights while they train; lower scores are pruned first.
+///
+/// The schedule decides when a check runs and how many weights it may prune; the criterion
+/// decides which. Scores of different criteria are never compared with each other, only
+/// within one selection. A criterion is one type in one file, listed once in
+/// `CriterionRegistry.all`; its settings are the config section named after it
+/// (`pruning.dynamic.<name>`).
+public protocol Criterion: AnyObject {
+    associatedtype Settings: ConfigSection
+    /// The name used in configs, summaries, events and `prunelab list`.
+    static var name: String { get }
+    /// One line for `prunelab list` and the docs.
+    static var summary: String { get }
+    /// Columns this criterion adds to `events.csv`: statistics of the weights a check pruned.
+    static var reportColumns: [String] { get }
+    /// Whether `finished(index:)` answers (the `adaptive` schedule needs it).
+    static var decidesFinished: Bool { get }
+    /// The schedule `prunelab compare` pairs the criterion with by default.
+    static var preferredSchedule: String { get }
+    init(settings: Settings, context: CriterionContext) throws
+    /// After every optimizer step (values after the step, gradients of the step). Must be
+    /// cheap: O(weights) at most.
+    func observe(step: Int)
+    /// Called once before training when the schedule prunes at initialisation (step 0),
+    /// before `scores`: a criterion that needs gradients at the initial weights takes them here.
+    func prepareAtInitialization()
+    /// Scores of pruned parameter `index` (same layout as its value).
+    func scores(index: Int) -> [Float]
+    /// Values of `reportColumns` for the weights a check just pruned (nil: no value).
+    func report(index: Int, pruned: [Int]) -> [Double?]
+    /// Which weights the criterion calls finished (for the `adaptive` schedule); nil when the
+    /// criterion has no such notion.
+    func finished(index: Int) -> [Bool]?
+    /// After every check, when the scores were used (criteria that accumulate over the time
+    /// between checks reset here).
+    func checkDidEnd()
+}
+
+extension Criterion {
+    public static var decidesFinished: Bool { false }
+    public static var preferredSchedule: String { "cubic" }
+    public func observe(step: Int) {}
+    public func prepareAtInitialization() {}
+    public func report(index: Int, pruned: [Int]) -> [Double?] { [] }
+    public func finished(index: Int) -> [Bool]? { nil }
+    public func checkDidEnd() {}
+}
+
+/// What a criterion can use: the parameters it scores, the loop's timing, its own random
+/// stream, and gradients on demand.
+public struct CriterionContext {
+    /// The pruned parameters, in layer order; `scores(index:)` indexes into this list.
+    public let parameters: [Parameter]
+    public let stepsPerEpoch: Int
+    /// `seed ▶ "criterion.<name>"`: independent of the data order and the initial weights.
+    public let rng: RandomSource
+    /// Gradients on probe batches (nil where the run cannot provide them, e.g. in unit tests).
+    public let gradients: GradientSource?
+
+    public init(parameters: [Parameter], stepsPerEpoch: Int, rng: RandomSource, gradients: GradientSource? = nil) {
+        self.parameters = parameters
+        self.stepsPerEpoch = stepsPerEpoch
+        self.rng = rng
+        self.gradients = gradients
+    }
+
+    /// A `ConfigError` at `pruning.dynamic.<criterion>` unless gradients are available.
+    public func requireGradients(_ criterion: String) throws -> GradientSource {
+        guard let gradients else {
+            throw ConfigError(path: "pruning.dynamic.criterion", "\"\(criterion)\" needs gradients on probe batches, which this run cannot provide")
+        }
+        return gradients
+    }
+}
+
+/// Batches of training samples chosen for a criterion's own gradient computations.
+public struct ProbeBatch: Sendable, Equatable {
+    public let indices: [Int]
+    public init(indices: [Int]) { self.indices = indices }
+}
+
+/// Computes loss gradients at the current weights without taking an optimizer step.
+///
+/// Implemented by the run (it owns the model and the data); `Pruning` never imports `Training`.
+public protocol GradientSource: AnyObject {
+    /// `count` batches drawn from the criterion's own random stream (the training data order
+    /// is untouched).
+    func probeBatches(_ count: Int, rng: inout RandomSource) -> [ProbeBatch]
+    /// The mean loss gradient over `batches` at the current weights, one array per pruned
+    /// parameter (in `CriterionContext.parameters` order, each in its parameter's layout).
+    /// Leaves the parameters' `grad` buffers overwritten.
+    func gradients(on batches: [ProbeBatch]) -> [[Float]]
+}
+
+/// Mean of `values` at `indices`, nil when there are none.
+@inlinable
+public func meanAt(_ values: [Float], _ indices: [Int]) -> Double? {
+    guard !indices.isEmpty else { return nil }
+    return indices.reduce(0.0) { $0 + Double(values[$1]) } / Double(indices.count)
+}

@@ -1,0 +1,39 @@
+import NN
+import Schema
+
+/// Movement pruning's score `S = -sum_t w_t * g_t` accumulated over every step (Sanh et al.
+/// 2020): weights that gradient descent keeps pushing toward zero get low scores. Before the
+/// first step it is `|w|`.
+public final class MovementCriterion: Criterion {
+    public static let name = "movement"
+    public static let summary = "-sum over steps of w*g (Sanh et al. 2020): weights pushed toward zero go first"
+    public static let reportColumns = ["mean_movement_score"]
+    let parameters: [Parameter]
+    var accumulated: [[Float]] = []
+
+    public init(settings: NoSettings, context: CriterionContext) {
+        parameters = context.parameters
+    }
+
+    public func observe(step: Int) {
+        if accumulated.isEmpty { accumulated = parameters.map { [Float](repeating: 0, count: $0.value.count) } }
+        for (i, p) in parameters.enumerated() {
+            p.value.scalars.withUnsafeBufferPointer { w in
+                p.grad.scalars.withUnsafeBufferPointer { g in
+                    accumulated[i].withUnsafeMutableBufferPointer { s in
+                        for j in 0..<s.count { s[j] -= w[j] * g[j] }
+                    }
+                }
+            }
+        }
+    }
+
+    public func scores(index: Int) -> [Float] {
+        accumulated.isEmpty ? MagnitudeScore.scores(parameters[index]) : accumulated[index]
+    }
+
+    public func report(index: Int, pruned: [Int]) -> [Double?] {
+        guard !accumulated.isEmpty else { return [nil] }
+        return [meanAt(accumulated[index], pruned)]
+    }
+}

@@ -1,0 +1,78 @@
+import Dispatch
+import TensorCore
+import NN
+
+/// The one data-parallel fan-out, used by training and by evaluation: `k` parts of work, each
+/// on its own model (the master for part 0, replicas for the rest) on its own thread, the
+/// replicas sharing the master's weight buffers for the duration of the call.
+public final class DataParallel {
+    public let master: Sequential
+    let replicas: [Sequential]
+
+    /// `workers` threads (at least 1); replicas are built once and reused.
+    public init(model: Sequential, workers: Int) {
+        master = model
+        replicas = (1..<max(1, workers)).map { _ in model.replica() }
+    }
+
+    public var workers: Int { replicas.count + 1 }
+
+    /// Runs `body(i, model_i)` for `i` in `0..<parts` (at most `workers`) concurrently and
+    /// returns the results in part order. Replicas see the master's current weights and drop
+    /// them afterwards, so the master's next in-place update does not copy its buffers.
+    public func run<R>(parts: Int, _ body: (Int, Sequential) -> R) -> [R] {
+        let k = min(parts, workers)
+        guard k > 1 else { return (0..<parts).map { body($0, master) } }
+        let models = [master] + replicas
+        for r in replicas.prefix(k - 1) { r.shareWeights(from: master) }
+        defer { for r in replicas.prefix(k - 1) { r.releaseWeights() } }
+        let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: k)
+        results.initialize(repeating: nil)
+        defer {
+            _ = results.deinitialize()
+            results.deallocate()
+        }
+        return withoutActuallyEscaping(body) { escapable in
+            // Safe to share across threads: part i writes only results[i] and touches only
+            // models[i] (its caches and gradients); the shared weight buffers are only read
+            // while the parts run (copy-on-write storage that nothing writes until `run` returns).
+            let shared = UncheckedSendable(FanOut(models: models, results: results, body: escapable))
+            DispatchQueue.concurrentPerform(iterations: k) { i in
+                shared.value.run(i)
+            }
+            return results.map { $0! }
+        }
+    }
+}
+
+extension DataParallel {
+    /// The master's gradients become `Σ weights[i] · grad_i` over the master (i = 0) and the
+    /// replicas, parameter by parameter.
+    public func reduceGradients(weights: [Float]) {
+        let replicaParams = replicas.prefix(weights.count - 1).map(\.parameters)
+        for (pi, p) in master.parameters.enumerated() {
+            p.grad.scalars.withUnsafeMutableBufferPointer { g in
+                Kernels.scale(g, by: weights[0])
+                for (ri, params) in replicaParams.enumerated() {
+                    params[pi].grad.scalars.withUnsafeBufferPointer { h in Kernels.axpy(weights[ri + 1], h, g) }
+                }
+            }
+        }
+    }
+}
+
+/// The parts of one fan-out, shared by its threads.
+private struct FanOut<R> {
+    let models: [Sequential]
+    let results: UnsafeMutableBufferPointer<R?>
+    let body: (Int, Sequential) -> R
+
+    func run(_ i: Int) { results[i] = body(i, models[i]) }
+}
+
+/// Wraps a value that is handed to other threads under a discipline the compiler cannot see
+/// (each use site says why it is safe).
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
