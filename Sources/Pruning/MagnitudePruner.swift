@@ -46,7 +46,7 @@ public struct MagnitudePruner {
                 guard let rule = rules[p.name] else { continue }
                 let alive = MagnitudePruner.alive(p)
                 let k = MagnitudePruner.count(rule: rule, scores: [s], values: [p.value.scalars], alive: [alive])
-                var mask = p.mask ?? Tensor(shape: p.value.shape, repeating: 1)
+                var mask = p.keptMask
                 for i in Selection.lowest(s, alive: alive, count: k) { mask.scalars[i] = 0 }
                 result[p.name] = mask
             }
@@ -61,7 +61,7 @@ public struct MagnitudePruner {
             var offsets: [Int] = []
             var o = 0
             for i in chosen { offsets.append(o); o += scores[i].count }
-            var masks = chosen.map { parameters[$0].mask ?? Tensor(shape: parameters[$0].value.shape, repeating: 1) }
+            var masks = chosen.map { parameters[$0].keptMask }
             for flat in picked {
                 let layer = offsets.lastIndex { $0 <= flat }!
                 masks[layer].scalars[flat - offsets[layer]] = 0

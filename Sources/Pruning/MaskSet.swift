@@ -15,7 +15,7 @@ public struct MaskSet: Equatable, Sendable {
     public init(of model: Sequential, parameters names: [String]) {
         masks = [:]
         for p in model.prunableParameters where names.contains(p.name) {
-            masks[p.name] = p.mask ?? Tensor(shape: p.value.shape, repeating: 1)
+            masks[p.name] = p.keptMask
         }
     }
 

@@ -61,7 +61,7 @@ public enum StructuredPruning {
     /// which the optimizer masks too) become and stay 0, so a removed unit outputs exactly 0.
     public static func applyMask(_ layer: UnitLayer, kept: [Bool]) {
         let d = layer.unitSize, n = layer.units
-        var mask = layer.weight.mask ?? Tensor(shape: layer.weight.value.shape, repeating: 1)
+        var mask = layer.weight.keptMask
         mask.scalars.withUnsafeMutableBufferPointer { m in
             for u in 0..<n where !kept[u] {
                 for i in 0..<d { m[u * d + i] = 0 }
@@ -95,9 +95,6 @@ public enum StructuredPruning {
 
     /// The unit layers of a model, in order: every layer with a prunable weight.
     public static func unitLayers(_ model: Sequential) -> [UnitLayer] {
-        model.layers.compactMap { layer in
-            guard let w = layer.parameters.first(where: \.isPrunable) else { return nil }
-            return UnitLayer(name: layer.name, weight: w, bias: layer.parameters.first { !$0.isPrunable })
-        }
+        model.weightedLayers.map { UnitLayer(name: $0.name, weight: $0.weight, bias: $0.bias) }
     }
 }

@@ -41,3 +41,14 @@ public struct NoSettings: ConfigSection {
 
 /// Path of a key below a section path: `child("pruning.dynamic", "every")`.
 public func child(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+/// A registry entry: anything listed by name (methods, criteria, schedules).
+public protocol RegistryEntry: Sendable {
+    var name: String { get }
+    var summary: String { get }
+}
+
+extension Array where Element: RegistryEntry {
+    public var names: [String] { map(\.name) }
+    public func entry(named name: String) -> Element? { first { $0.name == name } }
+}

@@ -10,13 +10,12 @@ public enum MethodRegistry {
         MethodEntry(StructuredMethod.self),
     ]
 
-    public static var names: [String] { all.map(\.name) }
-
-    public static func entry(named name: String) -> MethodEntry? { all.first { $0.name == name } }
+    public static var names: [String] { all.names }
+    public static func entry(named name: String) -> MethodEntry? { all.entry(named: name) }
 }
 
 /// A method type with its settings type erased.
-public struct MethodEntry: Sendable {
+public struct MethodEntry: RegistryEntry {
     public let name: String
     public let summary: String
     public let settingsType: any ConfigSection.Type

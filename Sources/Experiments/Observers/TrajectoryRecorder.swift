@@ -109,7 +109,7 @@ public final class TrajectoryRecorder: TrainingObserver {
         self.config = config
         var prunable: [(String, Parameter)] = []
         for layer in model.layers {
-            if let p = layer.parameters.first(where: \.isPrunable) { prunable.append((layer.name, p)) }
+            if let p = layer.prunableWeight { prunable.append((layer.name, p)) }
         }
         let prunableNames = prunable.map(\.0)
         for name in config.layers where !prunableNames.contains(name) {

@@ -14,7 +14,7 @@ public enum LayerReport {
     public static func table(_ model: Sequential) -> CSVTable {
         var t = CSVTable(columns: columns)
         for (layer, shape) in zip(model.layers, model.layerInputShapes) {
-            guard let w = layer.parameters.first(where: \.isPrunable) else { continue }
+            guard let w = layer.prunableWeight else { continue }
             let total = w.value.count
             let nz = w.value.nonzeroCount
             let reuse = layer.weightReuse(inputShape: shape)

@@ -51,7 +51,7 @@ public enum ModelFiles {
             try file.createGroup(name)
             try file.writeDataset("\(name)/weight", shape: w.value.shape, values: w.value.scalars)
             if let b { try file.writeDataset("\(name)/bias", shape: b.value.shape, values: b.value.scalars) }
-            let mask = (w.mask ?? Tensor(shape: w.value.shape, repeating: 1)).scalars.map { UInt8($0 != 0 ? 1 : 0) }
+            let mask = w.keptMask.scalars.map { UInt8($0 != 0 ? 1 : 0) }
             try file.writeDataset("\(name)/mask", shape: w.value.shape, values: mask)
         }
     }

@@ -96,6 +96,22 @@ public protocol GradientSource: AnyObject {
     func gradients(on batches: [ProbeBatch]) -> [[Float]]
 }
 
+/// `sums[k][j] += term(w_j, g_j)` for every pruned parameter k (values after the step, the
+/// step's gradients); `sums` starts at zeros. The accumulation behind `movement` and `snip`.
+@inlinable
+public func accumulate(_ parameters: [Parameter], into sums: inout [[Float]], _ term: (Float, Float) -> Float) {
+    if sums.isEmpty { sums = parameters.map { [Float](repeating: 0, count: $0.value.count) } }
+    for (i, p) in parameters.enumerated() {
+        p.value.scalars.withUnsafeBufferPointer { w in
+            p.grad.scalars.withUnsafeBufferPointer { g in
+                sums[i].withUnsafeMutableBufferPointer { s in
+                    for j in 0..<s.count { s[j] += term(w[j], g[j]) }
+                }
+            }
+        }
+    }
+}
+
 /// Mean of `values` at `indices`, nil when there are none.
 @inlinable
 public func meanAt(_ values: [Float], _ indices: [Int]) -> Double? {

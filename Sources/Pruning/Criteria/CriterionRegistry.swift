@@ -12,13 +12,12 @@ public enum CriterionRegistry {
         CriterionEntry(GraSPCriterion.self),
     ]
 
-    public static var names: [String] { all.map(\.name) }
-
-    public static func entry(named name: String) -> CriterionEntry? { all.first { $0.name == name } }
+    public static var names: [String] { all.names }
+    public static func entry(named name: String) -> CriterionEntry? { all.entry(named: name) }
 }
 
 /// A criterion type with its settings type erased, for registries and docs.
-public struct CriterionEntry: Sendable {
+public struct CriterionEntry: RegistryEntry {
     public let name: String
     public let summary: String
     public let reportColumns: [String]

@@ -15,18 +15,7 @@ public final class MovementCriterion: Criterion {
         parameters = context.parameters
     }
 
-    public func observe(step: Int) {
-        if accumulated.isEmpty { accumulated = parameters.map { [Float](repeating: 0, count: $0.value.count) } }
-        for (i, p) in parameters.enumerated() {
-            p.value.scalars.withUnsafeBufferPointer { w in
-                p.grad.scalars.withUnsafeBufferPointer { g in
-                    accumulated[i].withUnsafeMutableBufferPointer { s in
-                        for j in 0..<s.count { s[j] -= w[j] * g[j] }
-                    }
-                }
-            }
-        }
-    }
+    public func observe(step: Int) { accumulate(parameters, into: &accumulated) { w, g in -(w * g) } }
 
     public func scores(index: Int) -> [Float] {
         accumulated.isEmpty ? MagnitudeScore.scores(parameters[index]) : accumulated[index]

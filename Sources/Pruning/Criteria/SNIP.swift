@@ -53,18 +53,7 @@ public final class SNIPCriterion: Criterion {
         sensitivity = zip(parameters, g).map { p, gi in zip(p.value.scalars, gi).map { abs($0 * $1) } }
     }
 
-    public func observe(step: Int) {
-        if sensitivity.isEmpty { sensitivity = parameters.map { [Float](repeating: 0, count: $0.value.count) } }
-        for (i, p) in parameters.enumerated() {
-            p.value.scalars.withUnsafeBufferPointer { w in
-                p.grad.scalars.withUnsafeBufferPointer { g in
-                    sensitivity[i].withUnsafeMutableBufferPointer { s in
-                        for j in 0..<s.count { s[j] += abs(w[j] * g[j]) }
-                    }
-                }
-            }
-        }
-    }
+    public func observe(step: Int) { accumulate(parameters, into: &sensitivity) { w, g in abs(w * g) } }
 
     public func scores(index: Int) -> [Float] {
         sensitivity.isEmpty ? MagnitudeScore.scores(parameters[index]) : sensitivity[index]

@@ -9,13 +9,12 @@ public enum ScheduleRegistry {
         ScheduleEntry(InitSchedule.self),
     ]
 
-    public static var names: [String] { all.map(\.name) }
-
-    public static func entry(named name: String) -> ScheduleEntry? { all.first { $0.name == name } }
+    public static var names: [String] { all.names }
+    public static func entry(named name: String) -> ScheduleEntry? { all.entry(named: name) }
 }
 
 /// A schedule type with its settings type erased.
-public struct ScheduleEntry: Sendable {
+public struct ScheduleEntry: RegistryEntry {
     public let name: String
     public let summary: String
     public let needsFinished: Bool
