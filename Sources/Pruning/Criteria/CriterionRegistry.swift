@@ -10,6 +10,7 @@ public enum CriterionRegistry {
         CriterionEntry(RandomCriterion.self),
         CriterionEntry(SNIPCriterion.self),
         CriterionEntry(GraSPCriterion.self),
+        CriterionEntry(TaylorCriterion.self),
     ]
 
     public static var names: [String] { all.names }
