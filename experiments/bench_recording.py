@@ -27,13 +27,13 @@ ap.add_argument("--out", default="results/bench-recording.md")
 a = ap.parse_args()
 
 variants = {
-    "dense": ["--set", "pruning.method=none"],
-    "dense+recording": ["--set", "pruning.method=none", "--set", "recording.enabled=true"],
-    "gmp": ["--set", "pruning.method=dynamic", "--set", "pruning.criterion=magnitude"],
-    "linear": ["--set", "pruning.method=dynamic", "--set", "pruning.criterion=linear"],
+    "dense": ["--set", "pruning.method=dense"],
+    "dense+recording": ["--set", "pruning.method=dense", "--set", "recording.enabled=true"],
+    "gmp": ["--set", "pruning.method=dynamic", "--set", "pruning.dynamic.criterion=magnitude"],
+    "linear": ["--set", "pruning.method=dynamic", "--set", "pruning.dynamic.criterion=linear"],
 }
-common = ["--set", f"training.epochs={a.epochs}", "--set", "pruning.start=\"1ep\"",
-          "--set", f"pruning.end=\"{max(2, a.epochs - 1)}ep\"", "--no-progress", "--force"]
+common = ["--set", f"training.epochs={a.epochs}", "--set", "pruning.dynamic.cubic.start=\"1ep\"",
+          "--set", f"pruning.dynamic.cubic.end=\"{max(2, a.epochs - 1)}ep\"", "--no-progress", "--force"]
 times = {k: [] for k in variants}
 with tempfile.TemporaryDirectory() as tmp:
     for r in range(a.repeats):

@@ -23,7 +23,7 @@ mkdir -p runs results
 for seed in 1 2 3; do
   run "mnist-lenet300-dense-seed$seed" configs/mnist-lenet300-dense.json --set seed=$seed
   extra=()
-  [ "$seed" = 1 ] || extra=(--set pruning.curve.enabled=false)
+  [ "$seed" = 1 ] || extra=(--set pruning.han.curve.enabled=false)
   run "mnist-lenet300-han-seed$seed" configs/mnist-lenet300-han.json --set seed=$seed "${extra[@]}"
 done
 run catvnoncat-4layer configs/catvnoncat-4layer.json
