@@ -18,6 +18,14 @@ import HDF5Support
 /// largest value (uint8, uint16, else uint32), plus `bias` and the attribute `shape`; root
 /// attributes `config` and `format` = `prunelab-csr-1`. Its size shrinks with sparsity.
 /// Loading either file into a freshly built model reproduces the weights exactly.
+/// The `format` root attribute of PruneLab's model files.
+public enum ModelFormat: String, CaseIterable, Sendable {
+    /// `model.h5`, `model-compact.h5`: dense weights, biases and masks per layer.
+    case dense = "prunelab-dense-1"
+    /// `model-sparse.h5`: compressed sparse rows per layer.
+    case csr = "prunelab-csr-1"
+}
+
 public enum ModelFiles {
     public struct Sizes {
         public var denseBytes: Int
@@ -43,7 +51,7 @@ public enum ModelFiles {
     public static func writeDense(model: Sequential, configJSON: String, path: String,
                                   attributes: [(String, String)] = []) throws {
         let file = try HDF5File(creating: path)
-        try file.setAttribute("format", "prunelab-dense-1")
+        try file.setAttribute("format", ModelFormat.dense.rawValue)
         try file.setAttribute("config", configJSON)
         for (k, v) in attributes { try file.setAttribute(k, v) }
         for l in model.weightedLayers {
@@ -58,7 +66,7 @@ public enum ModelFiles {
 
     public static func writeSparse(model: Sequential, configJSON: String, path: String) throws {
         let file = try HDF5File(creating: path)
-        try file.setAttribute("format", "prunelab-csr-1")
+        try file.setAttribute("format", ModelFormat.csr.rawValue)
         try file.setAttribute("config", configJSON)
         for l in model.weightedLayers {
             let (name, w, b) = (l.name, l.weight, l.bias)
@@ -96,11 +104,14 @@ public enum ModelFiles {
     /// Loads weights, biases and masks from either file into `model` (built from the same config).
     public static func load(path: String, into model: Sequential) throws {
         let file = try HDF5File(path: path)
-        let format = try file.attributeString("format")
+        let formatName = try file.attributeString("format")
+        guard let format = ModelFormat(rawValue: formatName) else {
+            throw RunError("\(path): unknown model format \"\(formatName)\"; known: \(ModelFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         for l in model.weightedLayers {
             let (name, w, b) = (l.name, l.weight, l.bias)
             switch format {
-            case "prunelab-dense-1":
+            case .dense:
                 let weight = try file.readFloats("\(name)/weight")
                 guard weight.shape == w.value.shape else {
                     throw RunError("\(path): \(name)/weight has shape \(weight.shape), the model expects \(w.value.shape)")
@@ -115,7 +126,7 @@ public enum ModelFiles {
                 } else {
                     w.setMask(nil)
                 }
-            case "prunelab-csr-1":
+            case .csr:
                 let rows = w.value.shape[0], cols = w.value.count / rows
                 let values = try file.readFloats("\(name)/values").values
                 let colIndex = try file.readInt64s("\(name)/col_index").values
@@ -135,8 +146,6 @@ public enum ModelFiles {
                 }
                 w.value = Tensor(shape: w.value.shape, scalars: dense)
                 w.setMask(mask.allSatisfy { $0 != 0 } ? nil : Tensor(shape: w.value.shape, scalars: mask))
-            default:
-                throw RunError("\(path): unknown model format \"\(format)\"")
             }
             if let b {
                 let bias = try file.readFloats("\(name)/bias")

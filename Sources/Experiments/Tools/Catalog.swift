@@ -102,12 +102,16 @@ public enum Catalog {
         case "keys":
             return try keysMarkdown()
         default:
-            throw ConfigError(path: "list", "unknown kind \"\(kind)\"; kinds: \(kinds.joined(separator: ", "))")
+            throw ConfigError(path: "", "prunelab list: unknown kind \"\(kind)\"; kinds: \(kinds.joined(separator: ", "))")
         }
     }
 
+    /// `key=default` for every key of a section (`key` alone where it has no default).
     static func keys(of type: any ConfigSection.Type) -> String {
-        type.keyHelp.map(\.key).joined(separator: ", ")
+        let defaults = (try? defaultValues(Section(path: "", type: type))) ?? [:]
+        return type.keyHelp.map { k in
+            defaults[k.key].map { "\(k.key)=\($0.hasPrefix("see ") ? "{…}" : $0.trimmingCharacters(in: CharacterSet(charactersIn: "`")))" } ?? k.key
+        }.joined(separator: ", ")
     }
 
     static func table(_ rows: [(String, String, String)]) -> String {
