@@ -74,6 +74,16 @@ public final class HDF5File {
     ///
     /// Subgroups and dangling links are left out.
     public func datasetNames(in group: String = "/") throws -> [String] {
+        try linkNames(in: group, of: H5I_DATASET)
+    }
+
+    /// The names of the groups directly inside `group`, in name order.
+    public func groupNames(in group: String = "/") throws -> [String] {
+        try linkNames(in: group, of: H5I_GROUP)
+    }
+
+    /// The names of the objects of `type` directly inside `group`, in name order.
+    func linkNames(in group: String, of type: H5I_type_t) throws -> [String] {
         try HDF5Library.locked {
             let g = try HDF5Handle.make(H5Gopen2(try openID(), group, prunelab_h5p_default()),
                                         .group, file: path, .group(group), call: "H5Gopen2")
@@ -90,7 +100,7 @@ public final class HDF5File {
                                 file: path, .group(group), call: "H5Lget_name_by_idx")
                 let name = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) },
                                   as: UTF8.self)
-                if objectType(at: name, in: g.id) == H5I_DATASET { names.append(name) }
+                if objectType(at: name, in: g.id) == type { names.append(name) }
             }
             return names
         }

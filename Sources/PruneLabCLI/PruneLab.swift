@@ -28,6 +28,9 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         return try body()
     } catch let e as ExitCode {
         throw e
+    } catch let e as RunInterrupted {
+        FileHandle.standardError.write(Data("prunelab: \(e)\n".utf8))
+        throw ExitCode(e.exitCode)
     } catch {
         FileHandle.standardError.write(Data("prunelab: error: \(error)\n".utf8))
         throw ExitCode(1)

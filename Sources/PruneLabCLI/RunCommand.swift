@@ -7,10 +7,13 @@ struct RunCommand: ParsableCommand {
         commandName: "run", abstract: "Run one experiment from a JSON config and write its run folder.")
 
     @Argument(help: "The experiment config (JSON); see configs/README.md.")
-    var config: String
+    var config: String?
 
     @Option(name: .long, help: "The run folder to write.")
-    var out: String
+    var out: String?
+
+    @Option(name: .long, help: "Continue the interrupted or failed run in this folder from its last checkpoint (no config needed).")
+    var resume: String?
 
     @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
     var overrides: [String] = []
@@ -21,12 +24,27 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
     var noProgress = false
 
+    func validate() throws {
+        if resume != nil {
+            guard config == nil, out == nil, overrides.isEmpty, !force else {
+                throw ValidationError("--resume DIR takes no config, --out, --set or --force: the folder holds the run's config")
+            }
+        } else {
+            guard config != nil else { throw ValidationError("give a config (or --resume DIR)") }
+            guard out != nil else { throw ValidationError("give --out DIR, the run folder to write") }
+        }
+    }
+
     func run() throws {
         try reportingErrors {
-            let cfg = try ConfigLoader.load(path: config, overrides: overrides)
             let command = CommandLine.arguments.joined(separator: " ")
-            let outcome = try Runner.run(cfg, options: RunOptions(outDir: out, force: force,
-                                                                  progress: !noProgress, command: command))
+            let outcome: RunOutcome
+            if let resume {
+                outcome = try Runner.resume(dir: resume, options: RunOptions(outDir: resume, progress: !noProgress, command: command))
+            } else {
+                let cfg = try ConfigLoader.load(path: config!, overrides: overrides)
+                outcome = try Runner.run(cfg, options: RunOptions(outDir: out!, force: force, progress: !noProgress, command: command))
+            }
             let s = outcome.summary
             print("run folder: \(outcome.folder.url.path)")
             print("test_accuracy \(s.testAccuracy)  sparsity \(s.sparsity)  wall_seconds \(s.wallSeconds)")

@@ -106,6 +106,27 @@ public final class TrajectoryStatistics {
         doubles = [Double](repeating: 0, count: count * TrajectoryStatistics.doubleSections)
     }
 
+    /// Saves every statistic bit for bit (checkpoints).
+    public func save(into archive: StateArchive, prefix: String) {
+        archive.set("\(prefix)/floats", floats)
+        archive.set("\(prefix)/doubles", doubles)
+        archive.set("\(prefix)/scalars", [updateWeight, sampleWeight, meanTime, timeMoment])
+        archive.set("\(prefix)/steps", [Int64(stepsSeen), Int64(lastStep)])
+    }
+
+    /// Restores what `save` wrote; throws when the archive does not fit these weights.
+    public func restore(from archive: StateArchive, prefix: String) throws {
+        let f = try archive.floats("\(prefix)/floats"), d = try archive.doubles("\(prefix)/doubles")
+        let sc = try archive.doubles("\(prefix)/scalars"), st = try archive.ints("\(prefix)/steps")
+        guard f.count == floats.count, d.count == doubles.count, sc.count == 4, st.count == 2 else {
+            throw StateArchiveError.shape(prefix)
+        }
+        floats = f
+        doubles = d
+        (updateWeight, sampleWeight, meanTime, timeMoment) = (sc[0], sc[1], sc[2], sc[3])
+        (stepsSeen, lastStep) = (Int(st[0]), Int(st[1]))
+    }
+
     /// `beta^d` by repeated squaring (d >= 0).
     private func decay(_ d: Int) -> Double {
         var result = 1.0, base = beta, e = d

@@ -18,6 +18,15 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
         s = (splitmix(&sm), splitmix(&sm), splitmix(&sm), splitmix(&sm))
     }
 
+    /// The generator's state, for checkpoints.
+    public var state: [UInt64] { [s.0, s.1, s.2, s.3] }
+
+    /// A generator continuing from a saved `state` (four words).
+    public init(state: [UInt64]) {
+        precondition(state.count == 4, "RandomSource state has 4 words, got \(state.count)")
+        s = (state[0], state[1], state[2], state[3])
+    }
+
     /// An independent stream for `purpose`, a pure function of this generator's seed state and
     /// the label (FNV-1a of the label mixed in), so it does not advance `self`.
     public func derived(_ purpose: String) -> RandomSource {

@@ -27,6 +27,12 @@ public struct Batcher {
     public var batchesPerEpoch: Int { (count + batchSize - 1) / batchSize }
     public var isFullBatch: Bool { batchSize == count }
 
+    /// The state of the order generator (for checkpoints, which are taken between epochs).
+    public var rngState: RandomSource {
+        get { rng }
+        set { rng = newValue }
+    }
+
     /// The sample order of the next epoch.
     public mutating func nextEpochOrder() -> [Int] {
         shuffle ? rng.permutation(count) : Array(0..<count)

@@ -7,6 +7,12 @@ public struct Evaluation: Sendable, Equatable {
     public var accuracy: Double
     public var count: Int
 
+    public init(loss: Double, accuracy: Double, count: Int) {
+        self.loss = loss
+        self.accuracy = accuracy
+        self.count = count
+    }
+
     /// Evaluates in batches of `batchSize`; with `workers` > 1 the batches are shared among
     /// that many threads, each on its own replica of the model (BLAS should then run one
     /// thread per call). Per-batch results are summed in batch order, so the result is the

@@ -3,7 +3,7 @@ import NN
 
 /// Updates parameters from their gradients. Masks hold: after every update a masked
 /// parameter's pruned entries, and the optimizer state kept for them, are exactly 0.
-public protocol Optimizer: AnyObject {
+public protocol Optimizer: Checkpointable {
     var parameters: [Parameter] { get }
     /// One update with learning rate `lr`, masks applied in the same pass.
     func step(learningRate lr: Double)
@@ -24,10 +24,10 @@ public final class Adam: Optimizer {
     public let parameters: [Parameter]
     public var beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
     /// First and second moments, one per parameter.
-    public private(set) var m: [Tensor]
-    public private(set) var v: [Tensor]
+    public internal(set) var m: [Tensor]
+    public internal(set) var v: [Tensor]
     /// Updates taken since the last reset (for the bias correction).
-    public private(set) var t = 0
+    public internal(set) var t = 0
 
     public init(parameters: [Parameter], beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
                 weightDecay: Double = 0) {

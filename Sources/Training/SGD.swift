@@ -13,7 +13,7 @@ public final class SGD: Optimizer {
     public var nesterov: Bool
     public var weightDecay: Float
     /// Momentum buffers, one per parameter, in `parameters` order.
-    public private(set) var velocity: [Tensor]
+    public internal(set) var velocity: [Tensor]
     public let parameters: [Parameter]
 
     public init(parameters: [Parameter], momentum: Double = 0, nesterov: Bool = false, weightDecay: Double = 0) {

@@ -55,11 +55,15 @@ extension TrainingObserver {
 /// Training failed in a way the user must hear about.
 public enum TrainingError: Error, CustomStringConvertible {
     case diverged(step: Int, epoch: Int, loss: Double)
+    /// A signal (SIGINT, SIGTERM) asked the run to stop; `step` was completed.
+    case interrupted(signal: Int32, step: Int)
 
     public var description: String {
         switch self {
         case .diverged(let step, let epoch, let loss):
             return "training diverged at step \(step) (epoch \(epoch)): loss is \(loss)"
+        case .interrupted(let signal, let step):
+            return "interrupted by signal \(signal) after step \(step)"
         }
     }
 }
@@ -80,6 +84,9 @@ public final class Trainer {
     public private(set) var denseFLOPs = 0
     /// Offset added to the step passed to the schedule (for resumed pipelines).
     public var scheduleOffset = 0
+    /// Asked after every step: a signal number stops the loop (`TrainingError.interrupted`).
+    /// By default the process's SIGINT/SIGTERM (`Interruption`); tests inject their own.
+    public var interruption: (Int) -> Int32? = { _ in Interruption.pending }
 
     /// Data-parallel workers: each step's batch is split into this many contiguous parts, each
     /// run forward and backward on its own replica of the model on its own thread (so BLAS
@@ -95,6 +102,14 @@ public final class Trainer {
         self.schedule = schedule
         self.batcher = batcher
         parallel = DataParallel(model: model, workers: workers)
+    }
+
+    /// Puts the loop where a checkpoint left it (at an epoch boundary).
+    public func restore(step: Int, epoch: Int, flops: Int, denseFLOPs: Int) {
+        self.step = step
+        self.epoch = epoch
+        self.flops = flops
+        self.denseFLOPs = denseFLOPs
     }
 
     /// Forward, loss and backward for one batch, leaving the batch-mean gradient in the
@@ -167,6 +182,7 @@ public final class Trainer {
                 var stop = false
                 for o in observers where o.stepDidEnd(info, trainer: self) == .stop { stop = true }
                 if stop { return step }
+                if let sig = interruption(step) { throw TrainingError.interrupted(signal: sig, step: step) }
             }
             let info = EpochInfo(epoch: epoch, step: step, trainLoss: epochLoss / Double(max(seen, 1)),
                                  trainAccuracy: Double(epochCorrect) / Double(max(seen, 1)))

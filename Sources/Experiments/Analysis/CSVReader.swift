@@ -7,6 +7,11 @@ public enum CSVReader {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw RunError("\(url.path): cannot read (is this a run folder?)")
         }
+        return parse(text)
+    }
+
+    /// Rows of CSV text, quoted fields allowed.
+    public static func parse(_ text: String) -> [[String]] {
         var rows: [[String]] = []
         var row: [String] = [], field = "", inQuotes = false
         var it = text.makeIterator()

@@ -60,30 +60,56 @@ public enum Compare {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var rows: [ComparisonRow] = [], wall: [ComparisonRow] = []
         for seed in seeds {
-            var outcomes: [String: RunOutcome] = [:]
+            var outcomes: [String: ArmResult] = [:]
             // Han first, so every other arm's mask can be compared with it.
             for arm in arms.sorted(by: { ($0.name == "han" ? 0 : 1) < ($1.name == "han" ? 0 : 1) }) {
                 let c = try config(doc, arm: arm, seed: seed, name: base.name)
                 let sub = dir.appendingPathComponent("\(arm.name.replacingOccurrences(of: "/", with: "-"))-seed\(seed)").path
                 log("\(arm.name) seed \(seed) ▶ \(sub)")
-                outcomes[arm.name] = try Runner.run(c, options: RunOptions(outDir: sub, force: force, progress: false,
-                                                                           command: "prunelab compare (\(arm.name), seed \(seed))"))
+                outcomes[arm.name] = try runOrReuse(c, dir: sub, force: force, command: "prunelab compare (\(arm.name), seed \(seed))")
             }
             let hanMasks = outcomes["han"]?.masks
             for arm in arms {
                 guard let outcome = outcomes[arm.name] else { continue }
                 var values: [String: Double] = [:]
-                for k in numericColumns { values[k] = outcome.summary.number(k) }
+                for k in numericColumns { values[k] = outcome.numbers[k] }
                 if let h = hanMasks, let j = Statistics.jaccard(outcome.masks, h) { values["jaccard_vs_han"] = j }
                 rows.append(ComparisonRow(method: arm.name, seed: Int(seed), values: values))
                 var times: [String: Double] = [:]
-                for k in timingColumns { times[k] = outcome.summary.number(k) }
+                for k in timingColumns { times[k] = outcome.numbers[k] }
                 wall.append(ComparisonRow(method: arm.name, seed: Int(seed), values: times))
             }
         }
         try writeReports(rows: rows, wall: wall, dir: dir,
                          title: "\(base.name): \(methods.joined(separator: ", ")), seeds \(seeds.map(String.init).joined(separator: ", "))")
         return rows
+    }
+
+    /// One arm's summary numbers and final masks.
+    struct ArmResult {
+        var numbers: [String: Double]
+        var masks: [String: Tensor]
+    }
+
+    /// Runs one arm, unless its folder already holds it: a completed run of the same config is
+    /// read back (not re-run), an interrupted or failed one is resumed from its checkpoint.
+    /// A folder holding a different config is an error unless `force`, which re-runs it.
+    static func runOrReuse(_ config: ExperimentConfig, dir: String, force: Bool, command: String) throws -> ArmResult {
+        let folder = URL(fileURLWithPath: dir, isDirectory: true)
+        let options = RunOptions(outDir: dir, force: force, progress: false, command: command)
+        guard !force, let info = try? RunInfo.read(from: folder.appendingPathComponent("run.json")) else {
+            return ArmResult(try Runner.run(config, options: options))
+        }
+        let same = (try? Data(contentsOf: folder.appendingPathComponent("config.json"))) == (try? ConfigLoader.canonicalJSON(config))
+        guard same else { throw RunError("\(dir): holds a run of another config; pass --force to replace it") }
+        switch info.status {
+        case .completed:
+            return try ArmResult(completedRunIn: folder)
+        case .running where RunFolder(path: dir).isHeldByLiveProcess():
+            throw RunError("\(dir): in use by another prunelab run (pid \(info.pid.map(String.init) ?? "unknown"))")
+        default:
+            return ArmResult(try Runner.resume(dir: dir, options: options))
+        }
     }
 
     static func writeReports(rows: [ComparisonRow], wall: [ComparisonRow], dir: URL, title: String) throws {
@@ -96,5 +122,24 @@ public enum Compare {
                                                              "compact_weights", "infer_ms_b128", "compact_infer_ms_b128"],
                                            baseline: "han", title: title)
         try AtomicFile.write(Data(md.utf8), to: dir.appendingPathComponent("comparison.md"))
+    }
+}
+
+extension Compare.ArmResult {
+    init(_ outcome: RunOutcome) {
+        var numbers: [String: Double] = [:]
+        for c in outcome.summary.columns { numbers[c.name] = outcome.summary.number(c.name) }
+        self.init(numbers: numbers, masks: outcome.masks)
+    }
+
+    /// A completed run's `summary.csv` numbers and `model.h5` masks.
+    init(completedRunIn folder: URL) throws {
+        let rows = try CSVReader.read(folder.appendingPathComponent("summary.csv"))
+        guard rows.count == 2, rows[0].count == rows[1].count else {
+            throw RunError("\(folder.path)/summary.csv: expected a header and one row")
+        }
+        var numbers: [String: Double] = [:]
+        for (k, v) in zip(rows[0], rows[1]) { numbers[k] = Double(v) }
+        self.init(numbers: numbers, masks: try ModelFiles.readMasks(path: folder.appendingPathComponent("model.h5").path))
     }
 }

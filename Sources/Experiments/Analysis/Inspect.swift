@@ -13,9 +13,29 @@ public enum Inspect {
         }.joined(separator: "\n")
     }
 
-    /// The layer table of a run with a totals row, then the summary's headline numbers.
+    /// Where the run stands: `run.json`'s status, except that a `running` run whose process is
+    /// gone (killed, machine rebooted) is reported as interrupted.
+    public static func status(runDir: String) throws -> (status: RunStatus, line: String) {
+        let info = try RunInfo.read(from: URL(fileURLWithPath: runDir, isDirectory: true).appendingPathComponent("run.json"))
+        switch info.status {
+        case .running where !RunFolder(path: runDir).isHeldByLiveProcess():
+            return (.interrupted, "status interrupted (run.json says running, but its process \(info.pid.map(String.init) ?? "") is gone); continue with prunelab run --resume \(runDir)")
+        case .running:
+            return (.running, "status running (pid \(info.pid.map(String.init) ?? "unknown"))")
+        case .interrupted:
+            return (.interrupted, "status interrupted after step \(info.step.map(String.init) ?? "?"); continue with prunelab run --resume \(runDir)")
+        case .failed:
+            return (.failed, "status failed: \(info.error ?? "")")
+        case .completed:
+            return (.completed, "status completed")
+        }
+    }
+
+    /// The run's status, its layer table with a totals row, then the summary's headline numbers.
     public static func report(runDir: String) throws -> String {
         let dir = URL(fileURLWithPath: runDir, isDirectory: true)
+        let (status, line) = try Self.status(runDir: runDir)
+        guard status == .completed else { return line }
         var layers = try CSVReader.read(dir.appendingPathComponent("layers.csv"))
         guard layers.count > 1, layers[0].first == "layer" else { throw RunError("\(runDir)/layers.csv: no layer rows") }
         let cols = layers[0]
@@ -33,7 +53,7 @@ public enum Inspect {
         for r in 1..<layers.count {
             if let sp = col("sparsity"), let v = Double(layers[r][sp]) { layers[r][sp] = String(format: "%.4f", v) }
         }
-        var out = render(layers)
+        var out = line + "\n\n" + render(layers)
         if let compact = try? CSVReader.read(dir.appendingPathComponent("layers-compact.csv")), compact.count > 1 {
             out += "\n\ncompacted (model-compact.h5):\n" + render(compact)
         }

@@ -14,6 +14,7 @@ public struct ExperimentConfig: ConfigSection {
         ("training", "optimizer, schedule and length, see `training`"),
         ("pruning", "the method and its section, see `pruning`"),
         ("recording", "weight trajectories, see `recording`"),
+        ("checkpoint", "checkpoints for `prunelab run --resume`, see `checkpoint`"),
     ]
 
     public var name: String
@@ -23,9 +24,10 @@ public struct ExperimentConfig: ConfigSection {
     public var training: TrainingConfig
     public var pruning: PruningConfig
     public var recording: RecordingConfig
+    public var checkpoint: CheckpointConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, seed, data, model, training, pruning, recording
+        case name, seed, data, model, training, pruning, recording, checkpoint
     }
 
     public init(from decoder: Decoder) throws {
@@ -38,6 +40,7 @@ public struct ExperimentConfig: ConfigSection {
         training = try c.value(.training, default: try TrainingConfig.defaults())
         pruning = try c.value(.pruning, default: try PruningConfig.defaults())
         recording = try c.value(.recording, default: try RecordingConfig.defaults())
+        checkpoint = try c.value(.checkpoint, default: try CheckpointConfig.defaults())
     }
 
     /// Range checks that the type system cannot express; throws with the offending path.
@@ -48,5 +51,6 @@ public struct ExperimentConfig: ConfigSection {
         try training.validate()
         try pruning.validate()
         try recording.validate()
+        try checkpoint.validate(at: "checkpoint")
     }
 }

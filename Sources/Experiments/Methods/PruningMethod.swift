@@ -3,6 +3,7 @@ import Schema
 import NN
 import Training
 import Datasets
+import TensorCore
 
 /// A pruning method: one type (in its own folder under `Methods/`), listed once in
 /// `MethodRegistry.all`.
@@ -30,6 +31,10 @@ public protocol PruningMethod: AnyObject {
     func afterTraining(_ run: RunContext) throws
     /// Writes the method's artifacts and adds its columns to the summary, once the model is final.
     func finish(_ run: RunContext, summary: inout SummaryRow) throws
+    /// Saves and restores the method's own progress (checkpoints): criterion state, events so
+    /// far, the Han round, ... so that a resumed run continues exactly.
+    func save(into archive: StateArchive, prefix: String)
+    func restore(from archive: StateArchive, prefix: String) throws
 }
 
 extension PruningMethod {
@@ -37,6 +42,8 @@ extension PruningMethod {
     public var extraSteps: Int { 0 }
     public func afterTraining(_ run: RunContext) throws {}
     public func finish(_ run: RunContext, summary: inout SummaryRow) throws {}
+    public func save(into archive: StateArchive, prefix: String) {}
+    public func restore(from archive: StateArchive, prefix: String) throws {}
 }
 
 /// Method, criterion and schedule of a run; `name` is its compare arm (`linear`,
@@ -81,6 +88,11 @@ public final class RunContext {
     public let folder: RunFolder
     /// Seconds spent in analysis that is not part of the method's cost (the prune curve).
     public private(set) var analysisSeconds = 0.0
+    /// Writes a checkpoint now (methods call it at their own boundaries, e.g. Han's rounds);
+    /// a no-op when checkpoints are off.
+    var checkpointHandler: () throws -> Void = {}
+
+    public func checkpoint() throws { try checkpointHandler() }
 
     init(config: ExperimentConfig, data: DataSplit, session: TrainingSession, folder: RunFolder) {
         self.config = config
@@ -90,6 +102,8 @@ public final class RunContext {
     }
 
     public var pruning: PruningConfig { config.pruning }
+
+    func restoreAnalysisSeconds(_ s: Double) { analysisSeconds = s }
 
     /// Runs `body` and counts its time as analysis.
     public func analysis<T>(_ body: () throws -> T) rethrows -> T {

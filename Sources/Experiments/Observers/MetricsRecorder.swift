@@ -65,3 +65,23 @@ public final class MetricsRecorder: TrainingObserver {
 
     public func save() throws { try table.write(to: url) }
 }
+
+extension MetricsRecorder: Checkpointable {
+    public func save(into archive: StateArchive, prefix: String) {
+        archive.set("\(prefix)/table", text: table.text)
+        archive.set("\(prefix)/sums", [Int64(correct), Int64(seen)])
+        archive.set("\(prefix)/loss", loss)
+        if let t = lastTest { archive.set("\(prefix)/last_test", [t.loss, t.accuracy, Double(t.count)]) }
+    }
+
+    public func restore(from archive: StateArchive, prefix: String) throws {
+        table = try CSVTable(columns: table.columns, text: try archive.text("\(prefix)/table"))
+        let sums = try archive.ints("\(prefix)/sums")
+        (correct, seen) = (Int(sums[0]), Int(sums[1]))
+        loss = try archive.double("\(prefix)/loss")
+        if archive.has("\(prefix)/last_test") {
+            let t = try archive.doubles("\(prefix)/last_test")
+            lastTest = Evaluation(loss: t[0], accuracy: t[1], count: Int(t[2]))
+        }
+    }
+}

@@ -105,7 +105,8 @@ public final class TrajectoryRecorder: TrainingObserver {
     /// Throws `ConfigError` at `recording.layers` for a layer that does not exist or has no
     /// prunable weight, at `recording.indices.<layer>` for a layer not recorded or an index out
     /// of range, and `RunError` when a file cannot be created.
-    public init(config: RecordingConfig, model: Sequential, folder: RunFolder, rng: RandomSource) throws {
+    public init(config: RecordingConfig, model: Sequential, folder: RunFolder, rng: RandomSource,
+                resuming archive: StateArchive? = nil) throws {
         self.config = config
         var prunable: [(String, Parameter)] = []
         for layer in model.layers {
@@ -140,9 +141,12 @@ public final class TrajectoryRecorder: TrainingObserver {
             }
             return Track(layer: name, parameter: p, samples: picked)
         }
-        samples = try StreamedFile(folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns)
+        let sizes = try archive.map { try $0.ints("trajectories/sizes").map { UInt64($0) } }
+        samples = try StreamedFile(folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns,
+                                   resumeAt: sizes?[0])
         do {
-            layerRows = try StreamedFile(folder: folder, name: TrajectoryRecorder.layersFile, header: TrajectoryRecorder.layersColumns)
+            layerRows = try StreamedFile(folder: folder, name: TrajectoryRecorder.layersFile, header: TrajectoryRecorder.layersColumns,
+                                         resumeAt: sizes?[1])
         } catch {
             samples.abandon()
             throw error
@@ -254,6 +258,37 @@ public final class TrajectoryRecorder: TrainingObserver {
             samples.abandon()
             layerRows.abandon()
             throw error
+        }
+    }
+}
+
+extension TrajectoryRecorder: Checkpointable {
+    public func save(into archive: StateArchive, prefix: String) {
+        // A write error here surfaces at `finish()`, like any other recording I/O error.
+        let sizes: [UInt64] = (try? [samples.flushedSize(), layerRows.flushedSize()]) ?? [0, 0]
+        archive.set("\(prefix)/sizes", sizes.map { Int64(bitPattern: $0) })
+        archive.set("\(prefix)/position", [Int64(lastRecordedStep ?? -1), Int64(recordCount), Int64(everySteps ?? -1)])
+        for t in tracks {
+            archive.set("\(prefix)/\(t.layer)/previous", t.previous)
+            archive.set("\(prefix)/\(t.layer)/previous_mask", t.previousMask)
+            t.statistics?.save(into: archive, prefix: "\(prefix)/\(t.layer)/statistics")
+        }
+    }
+
+    public func restore(from archive: StateArchive, prefix: String) throws {
+        let position = try archive.ints("\(prefix)/position")
+        lastRecordedStep = position[0] < 0 ? nil : Int(position[0])
+        recordCount = Int(position[1])
+        everySteps = position[2] < 0 ? nil : Int(position[2])
+        let window = TrajectoryRecorder.windowRecords * (everySteps ?? 1)
+        for t in tracks {
+            t.previous = try archive.floats("\(prefix)/\(t.layer)/previous")
+            t.previousMask = try archive.floats("\(prefix)/\(t.layer)/previous_mask")
+            if archive.has("\(prefix)/\(t.layer)/statistics/floats") {
+                let s = TrajectoryStatistics(count: t.parameter.value.count, window: window, horizon: 0)
+                try s.restore(from: archive, prefix: "\(prefix)/\(t.layer)/statistics")
+                t.statistics = s
+            }
         }
     }
 }

@@ -10,6 +10,14 @@ public struct CSVTable: Sendable {
 
     public init(columns: [String]) { self.columns = columns }
 
+    /// A table from CSV text written by `text` (checkpoints); throws when the header differs.
+    init(columns: [String], text: String) throws {
+        let parsed = CSVReader.parse(text)
+        guard parsed.first == columns else { throw RunError("checkpoint: table header \(parsed.first ?? []) is not \(columns)") }
+        self.columns = columns
+        rows = Array(parsed.dropFirst())
+    }
+
     public mutating func append(_ values: [CSVValue]) {
         precondition(values.count == columns.count, "CSV row has \(values.count) values for \(columns.count) columns")
         rows.append(values.map(\.text))

@@ -101,6 +101,17 @@ public enum ModelFiles {
         }
     }
 
+    /// The masks of `model.h5` by parameter name (`fc1.weight`), as the run left them.
+    public static func readMasks(path: String) throws -> [String: Tensor] {
+        let file = try HDF5File(path: path)
+        var masks: [String: Tensor] = [:]
+        for group in try file.groupNames() where file.hasDataset("\(group)/mask") {
+            let m = try file.read("\(group)/mask", as: UInt8.self)
+            masks["\(group).weight"] = Tensor(shape: m.shape, scalars: m.values.map { Float($0) })
+        }
+        return masks
+    }
+
     /// Loads weights, biases and masks from either file into `model` (built from the same config).
     public static func load(path: String, into model: Sequential) throws {
         let file = try HDF5File(path: path)

@@ -11,19 +11,38 @@ final class StreamedFile {
     var buffer: [UInt8] = []
     private var open = true
 
-    init(folder: RunFolder, name: String, header: [String]) throws {
+    /// A new partial file with `header`, or with `resumeAt`, the partial file a checkpoint
+    /// left, cut back to the `resumeAt` bytes that the checkpoint had flushed.
+    init(folder: RunFolder, name: String, header: [String], resumeAt: UInt64? = nil) throws {
         final = folder.file(name)
         partial = folder.file(".\(name).partial")
         let fm = FileManager.default
         try? fm.removeItem(at: final)
-        guard fm.createFile(atPath: partial.path, contents: nil) else {
-            throw RunError("\(partial.path): cannot create (does the run folder exist?)")
+        if resumeAt == nil {
+            guard fm.createFile(atPath: partial.path, contents: nil) else {
+                throw RunError("\(partial.path): cannot create (does the run folder exist?)")
+            }
         }
         do { handle = try FileHandle(forWritingTo: partial) } catch {
             throw RunError("\(partial.path): cannot open for writing: \(error.localizedDescription)")
         }
         buffer.reserveCapacity(StreamedFile.flushBytes + 4096)
-        append(header.map(CSVTable.escape).joined(separator: ",") + "\n")
+        if let size = resumeAt {
+            do {
+                try handle.truncate(atOffset: size)
+                try handle.seekToEnd()
+            } catch {
+                throw RunError("\(partial.path): cannot resume at byte \(size): \(error.localizedDescription)")
+            }
+        } else {
+            append(header.map(CSVTable.escape).joined(separator: ",") + "\n")
+        }
+    }
+
+    /// Bytes on disk after a flush (what a checkpoint records).
+    func flushedSize() throws -> UInt64 {
+        try flush()
+        return try handle.offset()
     }
 
     func append(_ s: String) { buffer.append(contentsOf: s.utf8) }

@@ -1,40 +1,162 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import TensorCore
 
 /// The run folder contract: `config.json`, `run.json`, `metrics.csv`, `summary.csv`,
 /// `layers.csv` and whatever artifacts a method adds; every file written atomically.
-public struct RunFolder {
+///
+/// **Never deletes what PruneLab did not write.** Every file the run writes goes through
+/// `file(_:)`, which records its name in the folder's manifest (`.prunelab-manifest`, one
+/// name per line, rewritten atomically when a name is added). `open` refuses a non-empty
+/// folder that is not a PruneLab run folder (no `run.json`, no manifest), with or without
+/// `force`; `force` (or reusing a failed or interrupted run's folder) removes only the names
+/// in the previous run's manifest, and their temporary siblings. A run folder of a version
+/// that kept no manifest has its contract files removed, nothing else.
+///
+/// **One writer.** `open` takes an exclusive advisory lock (`flock`) on `.prunelab.lock`
+/// holding the writer's pid, for the life of this object (the process, in practice); a second
+/// writer fails at once naming the holder's pid. A lock left by a killed process does not
+/// block: the kernel drops `flock` locks with their process.
+public final class RunFolder: @unchecked Sendable {
+    // @unchecked: a RunFolder is used by the one thread that runs the experiment; the lock
+    // descriptor and the manifest are never touched concurrently.
     public let url: URL
+    private var lockFD: Int32 = -1
+    private var manifest: [String] = []
+
+    public static let manifestName = ".prunelab-manifest"
+    public static let lockName = ".prunelab.lock"
+    /// What runs of versions without a manifest wrote (their folders are still cleaned on `--force`).
+    static let legacyContract = [
+        "config.json", "run.json", "metrics.csv", "summary.csv", "layers.csv", "rounds.csv", "prune-curve.csv",
+        "events.csv", "trajectories.csv", "layer-trajectories.csv", "model.h5", "model-sparse.h5",
+        "model-compact.h5", "layers-compact.csv",
+    ]
 
     public init(path: String) { url = URL(fileURLWithPath: path, isDirectory: true) }
 
-    public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+    deinit { release() }
 
-    /// Creates the folder; refuses to overwrite a finished run unless `force`.
-    public func prepare(force: Bool) throws {
+    /// Drops the lock (the run is over); later writes are still allowed but no longer recorded.
+    public func release() {
+        if lockFD >= 0 { close(lockFD) }
+        lockFD = -1
+    }
+
+    /// The URL of `name` in the folder, recorded in the manifest.
+    public func file(_ name: String) -> URL {
+        if lockFD >= 0 && !manifest.contains(name) {
+            manifest.append(name)
+            try? AtomicFile.write(Data((manifest.joined(separator: "\n") + "\n").utf8), to: url.appendingPathComponent(Self.manifestName))
+        }
+        return url.appendingPathComponent(name)
+    }
+
+    public func write(_ data: Data, to name: String) throws { try AtomicFile.write(data, to: file(name)) }
+
+    /// Prepares the folder for a fresh run: creates it, takes the lock, and clears a previous
+    /// run's files (only a finished run needs `force`).
+    public func open(force: Bool) throws {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw RunError("\(url.path): exists and is not a folder") }
-            if !force, let status = try? RunInfo.read(from: file("run.json")).status, status == .completed {
-                throw RunError("\(url.path): holds a finished run; pass --force to overwrite it")
+            let entries = try contents()
+            if !entries.isEmpty && !isRunFolder(entries) {
+                let shown = entries.sorted().prefix(3).joined(separator: ", ")
+                throw RunError("\(url.path): not empty and not a PruneLab run folder (holds \(shown)\(entries.count > 3 ? ", …" : "")); give a new or empty folder")
             }
-            // A stale or failed run: clear the contract's files so nothing old looks current.
-            for name in (try? fm.contentsOfDirectory(atPath: url.path)) ?? [] {
-                try? fm.removeItem(at: file(name))
+            try lock()
+            if !force, let info = try? RunInfo.read(from: url.appendingPathComponent("run.json")), info.status == .completed {
+                throw RunError("\(url.path): holds a finished run; pass --force to replace it")
             }
+            try removePreviousFiles()
+        } else {
+            do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+                throw RunError("\(url.path): cannot create the run folder: \(error.localizedDescription)")
+            }
+            try lock()
         }
-        do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-            throw RunError("\(url.path): cannot create the run folder: \(error.localizedDescription)")
+        manifest = []
+        _ = file("run.json")
+    }
+
+    /// Takes the folder of an interrupted or failed run to continue it.
+    public func openForResume() throws {
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("run.json").path) else {
+            throw RunError("\(url.path): not a PruneLab run folder (no run.json)")
+        }
+        try lock()
+        manifest = try readManifest() ?? []
+    }
+
+    /// Whether a live process holds the folder's lock (without taking it).
+    public func isHeldByLiveProcess() -> Bool {
+        let fd = Glibc.open(url.appendingPathComponent(Self.lockName).path, O_RDWR)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return true
+    }
+
+    func contents() throws -> [String] {
+        do { return try FileManager.default.contentsOfDirectory(atPath: url.path) } catch {
+            throw RunError("\(url.path): cannot list: \(error.localizedDescription)")
         }
     }
 
-    public func write(_ data: Data, to name: String) throws { try AtomicFile.write(data, to: file(name)) }
+    func isRunFolder(_ entries: [String]) -> Bool {
+        entries.contains(Self.manifestName) || entries.contains("run.json")
+    }
+
+    func readManifest() throws -> [String]? {
+        let u = url.appendingPathComponent(Self.manifestName)
+        guard let text = try? String(contentsOf: u, encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").map(String.init).filter { !$0.isEmpty && !$0.contains("/") }
+    }
+
+    /// Removes the previous run's files: its manifest's names (or the legacy contract) and
+    /// their temporary and partial siblings; nothing else.
+    func removePreviousFiles() throws {
+        let names = try readManifest() ?? Self.legacyContract
+        let fm = FileManager.default
+        let entries = Set(try contents())
+        for name in names {
+            for e in entries where e == name || e.hasPrefix(".\(name).tmp-") || e == ".\(name).partial" || e == ".\(name).tmp" {
+                try? fm.removeItem(at: url.appendingPathComponent(e))
+            }
+        }
+        try? fm.removeItem(at: url.appendingPathComponent(Self.manifestName))
+    }
+
+    /// Takes the exclusive lock or fails naming the holder.
+    func lock() throws {
+        guard lockFD < 0 else { return }
+        let path = url.appendingPathComponent(Self.lockName).path
+        let fd = Glibc.open(path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw RunError("\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let n = read(fd, &buffer, 31)
+            close(fd)
+            let pid = String(decoding: buffer.prefix(max(0, n)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw RunError("\(url.path): in use by another prunelab run (pid \(pid.isEmpty ? "unknown" : pid))")
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        lockFD = fd
+    }
 }
 
 /// Where a run stands, as `run.json` says.
 public enum RunStatus: String, Codable, Sendable, CaseIterable {
-    case running, completed, failed
+    case running, completed, failed, interrupted
 }
 
 /// `run.json`: what ran, where and how it ended.
@@ -49,16 +171,24 @@ public struct RunInfo: Codable, Sendable {
     public var ended: String?
     public var status: RunStatus
     public var error: String?
+    /// The writer's process id while `running`.
+    public var pid: Int32?
+    /// The last completed optimizer step of an interrupted run.
+    public var step: Int?
+    /// Times the run was resumed.
+    public var resumed: Int?
 
     enum CodingKeys: String, CodingKey {
         case version, gitCommit = "git_commit", command, seed, threads, blasCore = "blas_core"
-        case started, ended, status, error
+        case started, ended, status, error, pid, step, resumed
     }
 
-    public static let toolVersion = "0.1.0"
+    public static let toolVersion = "0.2.0"
 
-    static func read(from url: URL) throws -> RunInfo {
-        try JSONDecoder().decode(RunInfo.self, from: Data(contentsOf: url))
+    public static func read(from url: URL) throws -> RunInfo {
+        do { return try JSONDecoder().decode(RunInfo.self, from: Data(contentsOf: url)) } catch {
+            throw RunError("\(url.path): not a readable run.json (\(error.localizedDescription))")
+        }
     }
 
     func write(to folder: RunFolder) throws {

@@ -10,6 +10,8 @@ public struct RunOptions: Sendable {
     public var force: Bool
     public var progress: Bool
     public var command: String
+    /// Behave as if SIGINT arrived after this step (tests of interruption and resume).
+    public var interruptAfterStep: Int?
 
     public init(outDir: String, force: Bool = false, progress: Bool = true, command: String = "") {
         self.outDir = outDir
@@ -27,48 +29,97 @@ public struct RunOutcome {
     public var masks: [String: Tensor]
 }
 
+/// A run stopped by SIGINT or SIGTERM after finishing a step; `run.json` says `interrupted`
+/// and `prunelab run --resume` continues from the last checkpoint.
+public struct RunInterrupted: Error, CustomStringConvertible, Sendable {
+    public var signal: Int32
+    public var step: Int
+    public var folder: String
+    public var description: String {
+        "\(folder): interrupted by signal \(signal) after step \(step); continue with prunelab run --resume \(folder)"
+    }
+    /// The conventional exit status, 128 + the signal (130 for SIGINT, 143 for SIGTERM).
+    public var exitCode: Int32 { 128 + signal }
+}
+
 /// Runs one experiment end to end and writes its run folder: config ▶ data ▶ model and loop
 /// ▶ method (from `MethodRegistry`) ▶ training ▶ the method's after-training phase ▶ outputs.
 /// It names no method: everything method-specific is behind `PruningMethod`.
 public enum Runner {
+    /// A fresh run. The config and the data are checked before anything in the folder is
+    /// written or removed.
     public static func run(_ config: ExperimentConfig, options: RunOptions) throws -> RunOutcome {
+        let data = try config.data.load()
         let folder = RunFolder(path: options.outDir)
-        try folder.prepare(force: options.force)
+        try folder.open(force: options.force)
         try folder.write(try ConfigLoader.canonicalJSON(config), to: "config.json")
+        return try execute(config, data: data, folder: folder, options: options, resume: nil)
+    }
+
+    /// Continues an interrupted or failed run from its last checkpoint (from the start when
+    /// it has none), with the config its folder holds.
+    public static func resume(dir: String, options: RunOptions) throws -> RunOutcome {
+        let folder = RunFolder(path: dir)
+        let info = try RunInfo.read(from: folder.url.appendingPathComponent("run.json"))
+        guard info.status != .completed else { throw RunError("\(dir): the run is complete; nothing to resume") }
+        let config = try ConfigLoader.load(path: folder.url.appendingPathComponent("config.json").path)
+        let data = try config.data.load()
+        try folder.openForResume()
+        let checkpoint = folder.url.appendingPathComponent(CheckpointFile.name)
+        let archive = FileManager.default.fileExists(atPath: checkpoint.path) ? try CheckpointFile.read(checkpoint) : nil
+        return try execute(config, data: data, folder: folder, options: options, resume: (archive, info))
+    }
+
+    static func execute(_ config: ExperimentConfig, data: DataSplit, folder: RunFolder, options: RunOptions,
+                        resume: (archive: StateArchive?, info: RunInfo)?) throws -> RunOutcome {
         var info = RunInfo(version: RunInfo.toolVersion, gitCommit: RunInfo.currentGitCommit(),
                            command: options.command, seed: config.seed, threads: BLAS.threads,
-                           blasCore: BLAS.coreName, started: RunInfo.timestamp(), ended: nil,
-                           status: .running, error: nil)
-        try info.write(to: folder)
+                           blasCore: BLAS.coreName, started: resume?.info.started ?? RunInfo.timestamp(), ended: nil,
+                           status: .running, error: nil, pid: getpid(), step: nil,
+                           resumed: resume.map { ($0.info.resumed ?? 0) + 1 })
         var metrics: MetricsRecorder?
+        defer { folder.release() }
         do {
-            let data = try config.data.load()
             let session = try TrainingSession(config: config, data: data)
+            if let k = options.interruptAfterStep { session.trainer.interruption = { $0 >= k ? SIGINT : nil } }
             info.threads = session.threads
             try info.write(to: folder)
             let run = RunContext(config: config, data: data, session: session, folder: folder)
             let method = try MethodRegistry.entry(named: config.pruning.method)!.make(run)
-            let (recorder, trajectories) = try installObservers(run, method: method, progress: options.progress)
+            let (recorder, trajectories) = try installObservers(run, method: method, progress: options.progress,
+                                                               resume: resume?.archive)
             metrics = recorder
-            let wall = try train(run, method: method, trajectories: trajectories)
+            let state = RunState(run: run, method: method, metrics: recorder, trajectories: trajectories)
+            if let archive = resume?.archive { try state.restore(archive) }
+            let wall = try train(run, state: state, previousWall: (try? resume?.archive?.double("run/wall_seconds")) ?? 0)
             let outcome = try writeOutputs(run, method: method, metrics: recorder, wall: wall)
+            try? FileManager.default.removeItem(at: folder.file(CheckpointFile.name))
             info.status = .completed
             info.ended = RunInfo.timestamp()
+            info.pid = nil
             try info.write(to: folder)
             return outcome
         } catch {
             try? metrics?.save()
-            info.status = .failed
-            info.error = "\(error)"
             info.ended = RunInfo.timestamp()
+            info.pid = nil
+            info.error = "\(error)"
+            if case TrainingError.interrupted(let signal, let step) = error {
+                info.status = .interrupted
+                info.step = step
+                try? info.write(to: folder)
+                throw RunInterrupted(signal: signal, step: step, folder: folder.url.path)
+            }
+            info.status = .failed
             try? info.write(to: folder)
             throw error
         }
     }
 
-    /// The loop's observers: the method's first, then metrics, trajectories and progress.
-    static func installObservers(_ run: RunContext, method: any PruningMethod,
-                                 progress: Bool) throws -> (MetricsRecorder, TrajectoryRecorder?) {
+    /// The loop's observers: the method's first, then metrics, trajectories, progress and
+    /// the checkpointer (last, so it saves what the others did at the epoch's end).
+    static func installObservers(_ run: RunContext, method: any PruningMethod, progress: Bool,
+                                 resume: StateArchive?) throws -> (MetricsRecorder, TrajectoryRecorder?) {
         let session = run.session, config = run.config, t = config.training
         let metrics = MetricsRecorder(url: run.folder.file("metrics.csv"),
                                       logSteps: t.logEvery.steps(perEpoch: session.stepsPerEpoch),
@@ -77,7 +128,7 @@ public enum Runner {
                                       workers: session.evaluationWorkers)
         let trajectories = config.recording.enabled
             ? try TrajectoryRecorder(config: config.recording, model: session.model, folder: run.folder,
-                                     rng: RandomSource(seed: config.seed).derived("recording"))
+                                     rng: RandomSource(seed: config.seed).derived("recording"), resuming: resume)
             : nil
         var observers: [TrainingObserver] = method.observers + [metrics]
         if let trajectories { observers.append(trajectories) }
@@ -88,15 +139,31 @@ public enum Runner {
         return (metrics, trajectories)
     }
 
-    /// Trains, runs the method's after-training phase and closes the trajectory files;
-    /// returns the wall seconds spent, analysis excluded.
-    static func train(_ run: RunContext, method: any PruningMethod, trajectories: TrajectoryRecorder?) throws -> Double {
+    /// Trains (what is left of) the configured steps, runs the method's after-training phase
+    /// and closes the trajectory files, checkpointing on the way; returns the wall seconds
+    /// spent over every process of the run, analysis excluded.
+    static func train(_ run: RunContext, state: RunState, previousWall: Double) throws -> Double {
         let clock = Date()
-        try run.session.trainer.train(steps: run.session.plannedSteps)
-        try method.afterTraining(run)
-        try trajectories?.finish()
-        return Date().timeIntervalSince(clock) - run.analysisSeconds
+        let session = run.session, trainer = session.trainer
+        let checkpoint = { try CheckpointFile.write(state.archive(wallSeconds: previousWall + Date().timeIntervalSince(clock)),
+                                                    to: run.folder.file(CheckpointFile.name)) }
+        var checkpointer: Checkpointer?
+        if run.config.checkpoint.enabled {
+            let c = Checkpointer(everySteps: run.config.checkpoint.every.steps(perEpoch: session.stepsPerEpoch),
+                                 startStep: trainer.step, write: checkpoint)
+            trainer.observers.append(c)
+            run.checkpointHandler = checkpoint
+            checkpointer = c
+        }
+        defer { run.checkpointHandler = {} }  // the handler holds the run: break the cycle
+        if trainer.step < session.plannedSteps { try trainer.train(steps: session.plannedSteps - trainer.step) }
+        try state.method.afterTraining(run)
+        if let failure = checkpointer?.failure { throw failure }
+        try state.trajectories?.finish()
+        return previousWall + Date().timeIntervalSince(clock) - run.analysisSeconds
     }
+
+    static func method(_ state: RunState) -> any PruningMethod { state.method }
 
     /// The final evaluation and every output file; returns the outcome.
     static func writeOutputs(_ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder,

@@ -40,6 +40,7 @@ public enum Catalog {
             s.append(Section(path: "pruning.dynamic.\(sc.name)", type: sc.settingsType))
         }
         s.append(Section(path: "recording", type: RecordingConfig.self))
+        s.append(Section(path: "checkpoint", type: CheckpointConfig.self))
         return s
     }
 

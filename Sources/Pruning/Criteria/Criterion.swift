@@ -38,6 +38,10 @@ public protocol Criterion: AnyObject {
     /// After every check, when the scores were used (criteria that accumulate over the time
     /// between checks reset here).
     func checkDidEnd()
+    /// Saves and restores whatever the criterion accumulates (checkpoints, taken between
+    /// epochs): a resumed run must score exactly as an uninterrupted one.
+    func save(into archive: StateArchive, prefix: String)
+    func restore(from archive: StateArchive, prefix: String) throws
 }
 
 extension Criterion {
@@ -48,6 +52,18 @@ extension Criterion {
     public func report(index: Int, pruned: [Int]) -> [Double?] { [] }
     public func finished(index: Int) -> [Bool]? { nil }
     public func checkDidEnd() {}
+    public func save(into archive: StateArchive, prefix: String) {}
+    public func restore(from archive: StateArchive, prefix: String) throws {}
+}
+
+/// Saves per-parameter accumulators (`[]` until the first step) under `prefix`.
+public func saveAccumulators(_ sums: [[Float]], into archive: StateArchive, prefix: String) {
+    archive.set("\(prefix)/count", sums.count)
+    for (i, s) in sums.enumerated() { archive.set("\(prefix)/\(i)", s) }
+}
+
+public func restoreAccumulators(from archive: StateArchive, prefix: String) throws -> [[Float]] {
+    try (0..<archive.int("\(prefix)/count")).map { try archive.floats("\(prefix)/\($0)") }
 }
 
 /// What a criterion can use: the parameters it scores, the loop's timing, its own random

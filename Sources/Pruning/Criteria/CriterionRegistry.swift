@@ -1,4 +1,5 @@
 import Schema
+import TensorCore
 
 /// Every in-training criterion, by name. A new criterion is one new file plus one line here.
 public enum CriterionRegistry {
@@ -65,4 +66,6 @@ public final class AnyCriterion {
     public func report(index: Int, pruned: [Int]) -> [Double?] { base.report(index: index, pruned: pruned) }
     public func finished(index: Int) -> [Bool]? { base.finished(index: index) }
     public func checkDidEnd() { base.checkDidEnd() }
+    public func save(into archive: StateArchive, prefix: String) { base.save(into: archive, prefix: prefix) }
+    public func restore(from archive: StateArchive, prefix: String) throws { try base.restore(from: archive, prefix: prefix) }
 }

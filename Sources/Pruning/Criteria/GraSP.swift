@@ -110,4 +110,14 @@ public final class GraSPCriterion: Criterion {
     }
 
     public func checkDidEnd() { score = [] }
+
+    public func save(into archive: StateArchive, prefix: String) {
+        saveAccumulators(score, into: archive, prefix: prefix)
+        archive.set("\(prefix)/rng", rng)
+    }
+
+    public func restore(from archive: StateArchive, prefix: String) throws {
+        score = try restoreAccumulators(from: archive, prefix: prefix)
+        rng = try archive.rng("\(prefix)/rng")
+    }
 }

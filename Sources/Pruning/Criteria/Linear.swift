@@ -1,5 +1,6 @@
 import NN
 import Schema
+import TensorCore
 
 /// The core idea: prune a weight whose recent trajectory is near-linear and predicts it small,
 /// or across zero, before it gets there.
@@ -115,4 +116,8 @@ public final class LinearCriterion: Criterion {
         let s = tracker.statistics[index]
         return [meanAt(s.rSquared(), pruned), meanAt(s.straightness(), pruned)]
     }
+
+    public func save(into archive: StateArchive, prefix: String) { tracker.save(into: archive, prefix: prefix) }
+
+    public func restore(from archive: StateArchive, prefix: String) throws { try tracker.restore(from: archive, prefix: prefix) }
 }

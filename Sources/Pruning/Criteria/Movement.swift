@@ -1,5 +1,6 @@
 import NN
 import Schema
+import TensorCore
 
 /// Movement pruning's score `S = -sum_t w_t * g_t` accumulated over every step (Sanh et al.
 /// 2020): weights that gradient descent keeps pushing toward zero get low scores. Before the
@@ -24,5 +25,13 @@ public final class MovementCriterion: Criterion {
     public func report(index: Int, pruned: [Int]) -> [Double?] {
         guard !accumulated.isEmpty else { return [nil] }
         return [meanAt(accumulated[index], pruned)]
+    }
+
+    public func save(into archive: StateArchive, prefix: String) {
+        saveAccumulators(accumulated, into: archive, prefix: prefix)
+    }
+
+    public func restore(from archive: StateArchive, prefix: String) throws {
+        accumulated = try restoreAccumulators(from: archive, prefix: prefix)
     }
 }

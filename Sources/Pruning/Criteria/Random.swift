@@ -21,4 +21,8 @@ public final class RandomCriterion: Criterion {
     public func scores(index: Int) -> [Float] {
         (0..<parameters[index].value.count).map { _ in Float(rng.nextUniform()) }
     }
+
+    public func save(into archive: StateArchive, prefix: String) { archive.set("\(prefix)/rng", rng) }
+
+    public func restore(from archive: StateArchive, prefix: String) throws { rng = try archive.rng("\(prefix)/rng") }
 }

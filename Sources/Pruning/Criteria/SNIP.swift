@@ -64,4 +64,14 @@ public final class SNIPCriterion: Criterion {
     }
 
     public func checkDidEnd() { sensitivity = [] }
+
+    public func save(into archive: StateArchive, prefix: String) {
+        saveAccumulators(sensitivity, into: archive, prefix: prefix)
+        archive.set("\(prefix)/rng", rng)
+    }
+
+    public func restore(from archive: StateArchive, prefix: String) throws {
+        sensitivity = try restoreAccumulators(from: archive, prefix: prefix)
+        rng = try archive.rng("\(prefix)/rng")
+    }
 }

@@ -1,5 +1,6 @@
 import NN
 import Schema
+import TensorCore
 
 /// Prune weights that have stopped moving: mean |update| below `fraction` of the layer's
 /// median mean |update| (over unmasked weights) flags a weight; flagged weights score `|w|`,
@@ -74,4 +75,8 @@ public final class StalledCriterion: Criterion {
     public func report(index: Int, pruned: [Int]) -> [Double?] {
         [meanAt(tracker.statistics[index].meanAbsUpdate(), pruned)]
     }
+
+    public func save(into archive: StateArchive, prefix: String) { tracker.save(into: archive, prefix: prefix) }
+
+    public func restore(from archive: StateArchive, prefix: String) throws { try tracker.restore(from: archive, prefix: prefix) }
 }

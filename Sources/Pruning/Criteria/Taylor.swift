@@ -1,5 +1,6 @@
 import NN
 import Schema
+import TensorCore
 
 /// First-order Taylor importance (Molchanov et al. 2019, "Importance Estimation for Neural
 /// Network Pruning"): the loss change from removing a weight is about `g·w`, and its square,
@@ -60,5 +61,13 @@ public final class TaylorCriterion: Criterion {
 
     public func report(index: Int, pruned: [Int]) -> [Double?] {
         [importance.isEmpty ? nil : meanAt(importance[index], pruned)]
+    }
+
+    public func save(into archive: StateArchive, prefix: String) {
+        saveAccumulators(importance, into: archive, prefix: prefix)
+    }
+
+    public func restore(from archive: StateArchive, prefix: String) throws {
+        importance = try restoreAccumulators(from: archive, prefix: prefix)
     }
 }

@@ -1,5 +1,6 @@
 import NN
 import Schema
+import TensorCore
 
 /// Trajectory statistics kept for the pruned parameters, updated every `every` steps; shared
 /// by the criteria that read weight trajectories (`linear`, `stalled`).
@@ -15,6 +16,14 @@ public final class TrajectoryTracker {
         statistics = parameters.map { TrajectoryStatistics(count: $0.value.count, window: window, horizon: horizon) }
         self.every = max(1, every)
         self.horizon = horizon
+    }
+
+    public func save(into archive: StateArchive, prefix: String) {
+        for (i, s) in statistics.enumerated() { s.save(into: archive, prefix: "\(prefix)/\(i)") }
+    }
+
+    public func restore(from archive: StateArchive, prefix: String) throws {
+        for (i, s) in statistics.enumerated() { try s.restore(from: archive, prefix: "\(prefix)/\(i)") }
     }
 
     public func observe(step: Int) {

@@ -70,6 +70,18 @@ public final class DynamicPruner: TrainingObserver {
         if changed { optimizer.applyMasksToState() }
     }
 
+    func save(into archive: StateArchive, prefix: String) {
+        criterion.save(into: archive, prefix: "\(prefix)/criterion")
+        archive.set("\(prefix)/events", text: events.text)
+        archive.set("\(prefix)/initialized", initialized ? 1 : 0)
+    }
+
+    func restore(from archive: StateArchive, prefix: String) throws {
+        try criterion.restore(from: archive, prefix: "\(prefix)/criterion")
+        events = try CSVTable(columns: events.columns, text: try archive.text("\(prefix)/events"))
+        initialized = try archive.int("\(prefix)/initialized") == 1
+    }
+
     /// The weights of parameter `i` that `request` prunes.
     func pick(_ request: PruneRequest, index i: Int, alive: [Bool]) -> [Int] {
         let scores = criterion.scores(index: i)

@@ -21,7 +21,8 @@ public final class HanMethod: PruningMethod {
     let pruning: PruningConfig
     let session: TrainingSession
     public let pruned: [Parameter]
-    var rounds: CSVTable?
+    var rounds: CSVTable
+    var progress = Progress()
 
     public static func arms(for base: ExperimentConfig) -> [MethodArm] {
         [MethodArm(name: name, overrides: ["pruning.method=han"], isDefault: true)]
@@ -36,6 +37,7 @@ public final class HanMethod: PruningMethod {
         }
         pruned = try PrunedWeights.select(pruning, model: session.model,
                                           extraNames: [("pruning.han.layer_q", Array(settings.layerQ.keys))])
+        rounds = CSVTable(columns: HanMethod.roundColumns(layers: session.model.prunableParameters.map(\.layerName)))
     }
 
     public var label: RunLabel { RunLabel(method: Self.name) }
@@ -43,7 +45,7 @@ public final class HanMethod: PruningMethod {
     public var extraSteps: Int { settings.rounds * settings.retrain.steps(perEpoch: session.stepsPerEpoch) }
 
     public func afterTraining(_ run: RunContext) throws {
-        if settings.curve.enabled {
+        if settings.curve.enabled && !progress.curveDone {
             try run.analysis {
                 let c = settings.curve
                 let curve = PruneCurve.compute(model: session.model, parameters: pruned, grid: c.grid, perLayer: c.perLayer,
@@ -51,12 +53,13 @@ public final class HanMethod: PruningMethod {
                                                workers: session.evaluationWorkers)
                 try curve.write(to: run.folder.file("prune-curve.csv"))
             }
+            progress.curveDone = true
         }
-        rounds = try runRounds()
+        try runRounds(run)
     }
 
     public func finish(_ run: RunContext, summary: inout SummaryRow) throws {
-        try rounds?.write(to: run.folder.file("rounds.csv"))
+        try rounds.write(to: run.folder.file("rounds.csv"))
     }
 
     /// The rule for `p` in round `round` of `rounds` (1-based).
@@ -85,40 +88,82 @@ public final class HanMethod: PruningMethod {
     }
 
     /// The columns of `rounds.csv`.
-    func roundColumns(layers: [String]) -> [String] {
+    static func roundColumns(layers: [String]) -> [String] {
         var columns = ["round", "sparsity_before", "sparsity_after", "pruned_sparsity_after"]
         columns += layers.map { "\($0)_sparsity_before" } + layers.map { "\($0)_sparsity_after" }
         return columns + ["test_accuracy_pruned", "test_accuracy_retrained", "test_loss_retrained",
                           "retrain_steps", "round_train_flops"]
     }
 
-    /// Runs every round; returns `rounds.csv`.
-    func runRounds() throws -> CSVTable {
-        let all = session.model.prunableParameters
-        var table = CSVTable(columns: roundColumns(layers: all.map(\.layerName)))
+    /// Where the rounds stand (checkpointed): rounds finished, and the round being retrained.
+    struct Progress {
+        var curveDone = false
+        var completed = 0
+        var stopped = false
+        /// The round in progress: its number, the step its retraining started at, the trainer's
+        /// FLOPs then, and the row values measured right after pruning.
+        var current: (round: Int, start: Int, flops: Int, values: [Double])?
+    }
+
+    /// Runs the rounds not yet done (all of them, unless resumed), each: prune, evaluate,
+    /// retrain, evaluate, one row of `rounds.csv`; a checkpoint after every round.
+    func runRounds(_ run: RunContext) throws {
         let trainer = session.trainer
         let retrainSteps = settings.retrain.steps(perEpoch: session.stepsPerEpoch)
         trainer.schedule = LearningRateSchedule(
             base: settings.retrainLearningRate,
             kind: settings.retrainSchedule == .cosine ? .cosine(total: retrainSteps, minimum: 0) : .constant)
-        for round in 1...max(settings.rounds, 1) where settings.rounds > 0 {
-            let before = all.map { Parameter.sparsity([$0]) }
-            let overallBefore = Parameter.sparsity(all)
-            try pruneOnce(round: round, rounds: settings.rounds)
-            let after = all.map { Parameter.sparsity([$0]) }
-            let overallAfter = Parameter.sparsity(all)
-            let prunedEval = session.evaluateTest()
-            let flops0 = trainer.flops
-            trainer.scheduleOffset = -trainer.step  // each round's schedule starts at its step 0
-            if retrainSteps > 0 { try trainer.train(steps: retrainSteps) }
+        while progress.completed < settings.rounds && !progress.stopped {
+            let round = progress.completed + 1
+            if progress.current == nil { try beginRound(round) }
+            let current = progress.current!
+            trainer.scheduleOffset = -current.start  // each round's schedule starts at its step 0
+            let remaining = retrainSteps - (trainer.step - current.start)
+            if remaining > 0 { try trainer.train(steps: remaining) }
             let retrained = session.evaluateTest()
-            var row: [CSVValue] = [.int(round), .double(overallBefore), .double(overallAfter), .double(Parameter.sparsity(pruned))]
-            row += before.map(CSVValue.double) + after.map(CSVValue.double)
-            row += [.double(prunedEval.accuracy), .double(retrained.accuracy), .double(retrained.loss),
-                    .int(retrainSteps), .int(trainer.flops - flops0)]
-            table.append(row)
-            if settings.stopAtSparsity > 0 && Parameter.sparsity(pruned) >= settings.stopAtSparsity { break }
+            // values: overall sparsity before and after pruning, per layer before, per layer after,
+            // test accuracy right after pruning
+            let v = current.values
+            var row: [CSVValue] = [.int(round), .double(v[0]), .double(v[1]), .double(Parameter.sparsity(pruned))]
+            row += v[2..<(v.count - 1)].map(CSVValue.double)
+            row += [.double(v[v.count - 1]), .double(retrained.accuracy), .double(retrained.loss), .int(retrainSteps),
+                    .int(trainer.flops - current.flops)]
+            rounds.append(row)
+            progress.current = nil
+            progress.completed = round
+            progress.stopped = settings.stopAtSparsity > 0 && Parameter.sparsity(pruned) >= settings.stopAtSparsity
+            try run.checkpoint()
         }
-        return table
+    }
+
+    /// Prunes for `round` and measures the row values known before retraining.
+    func beginRound(_ round: Int) throws {
+        let all = session.model.prunableParameters
+        let before = all.map { Parameter.sparsity([$0]) }
+        let overallBefore = Parameter.sparsity(all)
+        try pruneOnce(round: round, rounds: settings.rounds)
+        let after = all.map { Parameter.sparsity([$0]) }
+        let prunedEval = session.evaluateTest()
+        let values = [overallBefore, Parameter.sparsity(all)] + before + after + [prunedEval.accuracy]
+        progress.current = (round, session.trainer.step, session.trainer.flops, values)
+    }
+
+    public func save(into archive: StateArchive, prefix: String) {
+        archive.set("\(prefix)/rounds", text: rounds.text)
+        archive.set("\(prefix)/progress", [Int64(progress.curveDone ? 1 : 0), Int64(progress.completed), Int64(progress.stopped ? 1 : 0)])
+        if let c = progress.current {
+            archive.set("\(prefix)/current", [Int64(c.round), Int64(c.start), Int64(c.flops)])
+            archive.set("\(prefix)/current_values", c.values)
+        }
+    }
+
+    public func restore(from archive: StateArchive, prefix: String) throws {
+        rounds = try CSVTable(columns: rounds.columns, text: try archive.text("\(prefix)/rounds"))
+        let p = try archive.ints("\(prefix)/progress")
+        progress = Progress(curveDone: p[0] == 1, completed: Int(p[1]), stopped: p[2] == 1)
+        if archive.has("\(prefix)/current") {
+            let c = try archive.ints("\(prefix)/current")
+            progress.current = (Int(c[0]), Int(c[1]), Int(c[2]), try archive.doubles("\(prefix)/current_values"))
+        }
     }
 }

@@ -21,6 +21,8 @@ public final class StructuredPruner: TrainingObserver {
     let startStep: Int, everySteps: Int
     /// Units zeroed at the previous selection, per layer (for the churn column).
     var previous: [[Bool]]
+    /// The step the final selection was made at (nil before it).
+    var finetuneStart: Int?
     public private(set) var events = CSVTable(columns: ["step", "layer", "units", "removed", "changed_since_last",
                                                         "mean_score_removed", "mean_score_kept"])
 
@@ -90,14 +92,32 @@ public final class StructuredPruner: TrainingObserver {
         if permanent { session.optimizer.applyMasksToState() }
     }
 
-    /// Makes the final selection permanent and fine-tunes with the masks held.
+    /// Makes the final selection permanent and fine-tunes with the masks held (resumable: a
+    /// resumed run skips the selection it already made and fine-tunes the remaining steps).
     public func finish() throws {
-        select(step: session.trainer.step, permanent: true)
-        let steps = config.finetune.steps(perEpoch: session.stepsPerEpoch)
-        guard steps > 0 else { return }
         let trainer = session.trainer
+        if finetuneStart == nil {
+            select(step: trainer.step, permanent: true)
+            finetuneStart = trainer.step
+        }
+        let steps = config.finetune.steps(perEpoch: session.stepsPerEpoch)
+        let remaining = steps - (trainer.step - finetuneStart!)
+        guard remaining > 0 else { return }
         trainer.schedule = LearningRateSchedule(base: config.finetuneLearningRate, kind: .cosine(total: steps, minimum: 0))
-        trainer.scheduleOffset = -trainer.step
-        try trainer.train(steps: steps)
+        trainer.scheduleOffset = -finetuneStart!
+        try trainer.train(steps: remaining)
+    }
+
+    func save(into archive: StateArchive, prefix: String) {
+        archive.set("\(prefix)/events", text: events.text)
+        for (i, p) in previous.enumerated() { archive.set("\(prefix)/previous/\(i)", p.map { Int64($0 ? 1 : 0) }) }
+        archive.set("\(prefix)/finetune_start", finetuneStart ?? -1)
+    }
+
+    func restore(from archive: StateArchive, prefix: String) throws {
+        events = try CSVTable(columns: events.columns, text: try archive.text("\(prefix)/events"))
+        for i in previous.indices { previous[i] = try archive.ints("\(prefix)/previous/\(i)").map { $0 == 1 } }
+        let f = try archive.int("\(prefix)/finetune_start")
+        finetuneStart = f < 0 ? nil : f
     }
 }

@@ -1,0 +1,171 @@
+import Testing
+import Foundation
+import TensorCore
+import HDF5Support
+@testable import Experiments
+
+/// `--out` never deletes what PruneLab did not write, one writer per folder, and interrupted
+/// runs resume to exactly the files an uninterrupted run writes.
+@Suite struct RunFolderTests {
+    static func tempDir() -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-rf-\(UUID().uuidString)", isDirectory: true)
+    }
+
+    static func config(_ extra: String = "", epochs: Int = 2) throws -> ExperimentConfig {
+        try ConfigLoader.decode(Data(EndToEndTests.mnistConfig(extra, epochs: epochs).utf8))
+    }
+
+    @Test func refusesAFolderThatIsNotARunFolderWithOrWithoutForce() throws {
+        let dir = Self.tempDir()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let thesis = dir.appendingPathComponent("thesis.tex")
+        try Data("\\documentclass{article}".utf8).write(to: thesis)
+        for force in [false, true] {
+            let error = #expect(throws: RunError.self) {
+                try Runner.run(try Self.config(), options: RunOptions(outDir: dir.path, force: force, progress: false))
+            }
+            #expect(error?.description.contains("not a PruneLab run folder") == true)
+            #expect(error?.description.contains("thesis.tex") == true)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["thesis.tex"])
+        #expect(try String(contentsOf: thesis, encoding: .utf8) == "\\documentclass{article}")
+    }
+
+    /// A bad data folder fails before the run folder is touched.
+    @Test func badDataFailsBeforeTheFolderIsWritten() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = try ConfigLoader.decode(Data(EndToEndTests.mnistConfig().utf8), overrides: ["data.dir=/nonexistent/mnist"])
+        #expect(throws: (any Error).self) { try Runner.run(config, options: RunOptions(outDir: dir.path, progress: false)) }
+        #expect(!FileManager.default.fileExists(atPath: dir.path))
+    }
+
+    /// `--force` removes the previous run's own files and nothing else.
+    @Test func forceRemovesOnlyTheManifestsFiles() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = try Self.config(epochs: 1)
+        _ = try Runner.run(config, options: RunOptions(outDir: dir.path, progress: false))
+        let notes = dir.appendingPathComponent("my-notes.txt")
+        try Data("keep me".utf8).write(to: notes)
+        let manifest = try String(contentsOf: dir.appendingPathComponent(RunFolder.manifestName), encoding: .utf8)
+        #expect(manifest.contains("summary.csv") && manifest.contains("model.h5") && !manifest.contains("my-notes"))
+        #expect(throws: RunError.self) { try Runner.run(config, options: RunOptions(outDir: dir.path, progress: false)) }
+        _ = try Runner.run(config, options: RunOptions(outDir: dir.path, force: true, progress: false))
+        #expect(try String(contentsOf: notes, encoding: .utf8) == "keep me")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("summary.csv").path))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(CheckpointFile.name).path))
+    }
+
+    /// A second writer fails at once naming the holder's pid; a released lock does not block.
+    @Test func oneWriterPerFolder() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var holder: RunFolder? = RunFolder(path: dir.path)
+        try holder!.open(force: false)
+        #expect(holder!.isHeldByLiveProcess())
+        let error = #expect(throws: RunError.self) { try RunFolder(path: dir.path).open(force: false) }
+        #expect(error?.description.contains("pid \(getpid())") == true)
+        holder = nil
+        #expect(!RunFolder(path: dir.path).isHeldByLiveProcess())
+        try RunFolder(path: dir.path).open(force: false)
+    }
+
+    /// The files every method writes, compared between an uninterrupted run and a run stopped
+    /// after `stop` steps and resumed: summary.csv but its timing columns, and every other
+    /// CSV and model array, bit for bit.
+    static func expectResumeIsExact(_ extra: String, stops: [Int], epochs: Int = 3) throws {
+        try expectResumeIsExact(config: try Self.config(extra, epochs: epochs), stops: stops)
+    }
+
+    static func expectResumeIsExact(config: ExperimentConfig, stops: [Int]) throws {
+        let whole = Self.tempDir(), pieces = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: whole); try? FileManager.default.removeItem(at: pieces) }
+        _ = try Runner.run(config, options: RunOptions(outDir: whole.path, progress: false))
+        var options = RunOptions(outDir: pieces.path, progress: false)
+        options.interruptAfterStep = stops[0]
+        #expect(throws: RunInterrupted.self) { try Runner.run(config, options: options) }
+        let info = try RunInfo.read(from: pieces.appendingPathComponent("run.json"))
+        #expect(info.status == .interrupted && info.step == stops[0])
+        for stop in stops.dropFirst() {
+            options.interruptAfterStep = stop
+            #expect(throws: RunInterrupted.self) { try Runner.resume(dir: pieces.path, options: options) }
+        }
+        options.interruptAfterStep = nil
+        _ = try Runner.resume(dir: pieces.path, options: options)
+        let files = try FileManager.default.contentsOfDirectory(atPath: whole.path).filter { !$0.hasPrefix(".") }
+        #expect(Set(files) == Set(try FileManager.default.contentsOfDirectory(atPath: pieces.path).filter { !$0.hasPrefix(".") }))
+        for f in files where f.hasSuffix(".csv") && f != "summary.csv" {
+            let a = try Data(contentsOf: whole.appendingPathComponent(f)), b = try Data(contentsOf: pieces.appendingPathComponent(f))
+            #expect(a == b, "\(f) differs after resume")
+        }
+        let sa = try CSVReader.read(whole.appendingPathComponent("summary.csv"))
+        let sb = try CSVReader.read(pieces.appendingPathComponent("summary.csv"))
+        for (i, column) in sa[0].enumerated() where !SummaryRow.timingColumns.contains(column) {
+            #expect(sa[1][i] == sb[1][i], "summary.csv \(column)")
+        }
+        for f in files where f.hasSuffix(".h5") {
+            let a = try HDF5Arrays.all(whole.appendingPathComponent(f).path)
+            let b = try HDF5Arrays.all(pieces.appendingPathComponent(f).path)
+            #expect(a == b, "\(f) arrays differ after resume")
+        }
+    }
+
+    @Test func denseResumesExactly() throws {
+        try Self.expectResumeIsExact("", stops: [30, 50])
+    }
+
+    @Test func hanResumesExactlyMidRoundAndBetweenRounds() throws {
+        // 40 steps per epoch: stops in the training, in round 1's retraining and in round 2's
+        try Self.expectResumeIsExact(#"""
+            , "pruning": {"method": "han", "layer_sparsity": {"fc1": 0.9, "fc2": 0.8}, "exclude": ["fc3"],
+              "han": {"rule": "sparsity", "rounds": 2, "retrain": "2ep", "retrain_learning_rate": 0.01,
+                      "curve": {"enabled": true, "from": 0.5, "to": 0.9, "step": 0.2}}}
+            """#, stops: [50, 85, 150], epochs: 2)
+    }
+
+    @Test func dynamicLinearWithRecordingResumesExactly() throws {
+        try Self.expectResumeIsExact(#"""
+            , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,
+              "dynamic": {"criterion": "linear", "cubic": {"start": "10it", "end": "90it", "every": "5it", "max_per_check": 0.3},
+                          "linear": {"stats_every": "2it", "window": 5, "horizon": "20it"}}},
+              "recording": {"enabled": true, "every": "7it", "samples_per_layer": 20}
+            """#, stops: [45, 97])
+    }
+
+    /// Soft FPGM filter pruning on a small conv net: stops in training and in fine-tuning.
+    @Test func structuredResumesExactly() throws {
+        let json = ConvRunTests.config("""
+            {"method": "structured", "structured": {"criterion": "fpgm", "ratio": 0.5, "layers": ["conv1", "conv2"], "finetune": "1ep"}}
+            """)
+        try Self.expectResumeIsExact(config: try ConfigLoader.decode(Data(json.utf8)), stops: [25, 45])
+    }
+
+    @Test func movementAndRandomResumeExactly() throws {
+        for criterion in ["movement", "random", "snip"] {
+            try Self.expectResumeIsExact(#"""
+                , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,
+                  "dynamic": {"criterion": "\#(criterion)", "cubic": {"start": "10it", "end": "90it", "every": "5it", "max_per_check": 0.3}}}
+                """#, stops: [61])
+        }
+    }
+}
+
+/// Every dataset of an HDF5 file, by path, as Double values (exact for float32 and the index
+/// types), for comparisons of whole model files.
+enum HDF5Arrays {
+    static func all(_ path: String) throws -> [String: [Double]] {
+        let file = try HDF5File(path: path)
+        var out: [String: [Double]] = [:]
+        func walk(_ group: String) throws {
+            for d in try file.datasetNames(in: group) {
+                let name = group == "/" ? d : "\(group)/\(d)"
+                out[name] = try file.read(name, as: Double.self).values
+            }
+            for g in try file.groupNames(in: group) { try walk(group == "/" ? g : "\(group)/\(g)") }
+        }
+        try walk("/")
+        return out
+    }
+}
