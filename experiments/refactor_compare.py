@@ -20,7 +20,8 @@ import numpy as np
 
 TIMING = {"wall_seconds", "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128"}
 RENAMED = {"gmp": "magnitude"}  # compare arm names, old -> new
-BYTE_EQUAL = ["metrics.csv", "layers.csv", "rounds.csv", "events.csv", "prune-curve.csv", "layers-compact.csv"]
+BYTE_EQUAL = ["metrics.csv", "layers.csv", "rounds.csv", "events.csv", "prune-curve.csv", "layers-compact.csv",
+              "trajectories.csv", "layer-trajectories.csv"]
 
 
 def rows(path):
@@ -41,6 +42,9 @@ def compare_run(before, after, problems):
     for k, v in a.items():
         if k in TIMING or k == "method":
             continue
+        if k == "name":  # a compare run is named after its arm, and arms were renamed
+            for old, new in RENAMED.items():
+                v = v[: -len(old)] + new if v.endswith("-" + old) else v
         if b.get(k) != v:
             problems.append(f"{after}/summary.csv: {k} = {b.get(k)!r}, before {v!r}")
     checked.append("summary.csv")

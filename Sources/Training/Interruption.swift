@@ -16,6 +16,13 @@ public enum Interruption {
         let handler: @convention(c) (Int32) -> Void = { sig in Interruption.received.store(sig, ordering: .relaxed) }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        // A parent may have left the signals blocked (test runners, some job launchers
+        // spawn children with their own mask): unblock them, or they would never arrive.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// The pending signal, or nil.

@@ -90,6 +90,10 @@ public final class RunFolder: @unchecked Sendable {
         }
         try lock()
         manifest = try readManifest() ?? []
+        // a process killed mid-write leaves its temporary file; the final name is intact
+        for e in try contents() where e.hasPrefix(".") && e.contains(".tmp") && manifest.contains(where: { e.hasPrefix(".\($0).tmp") }) {
+            try? FileManager.default.removeItem(at: url.appendingPathComponent(e))
+        }
     }
 
     /// Whether a live process holds the folder's lock (without taking it).
