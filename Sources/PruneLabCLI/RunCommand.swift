@@ -43,8 +43,12 @@ struct RunCommand: ParsableCommand {
                 outcome = try Runner.resume(dir: resume, options: RunOptions(outDir: resume, progress: !noProgress, command: command))
             } else {
                 let cfg = try ConfigLoader.load(path: config!, overrides: overrides)
+                for w in ConfigLoader.unusedOverrides(cfg, overrides: overrides) {
+                    FileHandle.standardError.write(Data("prunelab: warning: \(w)\n".utf8))
+                }
                 outcome = try Runner.run(cfg, options: RunOptions(outDir: out!, force: force, progress: !noProgress, command: command))
             }
+            for w in outcome.warnings { FileHandle.standardError.write(Data("prunelab: warning: \(w)\n".utf8)) }
             let s = outcome.summary
             print("run folder: \(outcome.folder.url.path)")
             print("test_accuracy \(s.testAccuracy)  sparsity \(s.sparsity)  wall_seconds \(s.wallSeconds)")

@@ -87,6 +87,9 @@ public final class Trainer {
     /// Asked after every step: a signal number stops the loop (`TrainingError.interrupted`).
     /// By default the process's SIGINT/SIGTERM (`Interruption`); tests inject their own.
     public var interruption: (Int) -> Int32? = { _ in Interruption.pending }
+    /// An epoch whose mean training loss exceeds this ends the run as diverged, like a
+    /// non-finite loss (nil: only non-finite losses count).
+    public var divergenceLimit: Double?
 
     /// Data-parallel workers: each step's batch is split into this many contiguous parts, each
     /// run forward and backward on its own replica of the model on its own thread (so BLAS
@@ -186,6 +189,9 @@ public final class Trainer {
             }
             let info = EpochInfo(epoch: epoch, step: step, trainLoss: epochLoss / Double(max(seen, 1)),
                                  trainAccuracy: Double(epochCorrect) / Double(max(seen, 1)))
+            if let limit = divergenceLimit, seen > 0, info.trainLoss > limit {
+                throw TrainingError.diverged(step: step, epoch: epoch, loss: info.trainLoss)
+            }
             var stop = false
             for o in observers where o.epochDidEnd(info, trainer: self) == .stop { stop = true }
             if stop { return step }

@@ -66,7 +66,9 @@ public enum Compare {
                 let c = try config(doc, arm: arm, seed: seed, name: base.name)
                 let sub = dir.appendingPathComponent("\(arm.name.replacingOccurrences(of: "/", with: "-"))-seed\(seed)").path
                 log("\(arm.name) seed \(seed) ▶ \(sub)")
-                outcomes[arm.name] = try runOrReuse(c, dir: sub, force: force, command: "prunelab compare (\(arm.name), seed \(seed))")
+                let result = try runOrReuse(c, dir: sub, force: force, command: "prunelab compare (\(arm.name), seed \(seed))")
+                for w in result.warnings { log("warning: \(w)") }
+                outcomes[arm.name] = result
             }
             let hanMasks = outcomes["han"]?.masks
             for arm in arms {
@@ -89,6 +91,7 @@ public enum Compare {
     struct ArmResult {
         var numbers: [String: Double]
         var masks: [String: Tensor]
+        var warnings: [String] = []
     }
 
     /// Runs one arm, unless its folder already holds it: a completed run of the same config is
@@ -129,7 +132,7 @@ extension Compare.ArmResult {
     init(_ outcome: RunOutcome) {
         var numbers: [String: Double] = [:]
         for c in outcome.summary.columns { numbers[c.name] = outcome.summary.number(c.name) }
-        self.init(numbers: numbers, masks: outcome.masks)
+        self.init(numbers: numbers, masks: outcome.masks, warnings: outcome.warnings)
     }
 
     /// A completed run's `summary.csv` numbers and `model.h5` masks.

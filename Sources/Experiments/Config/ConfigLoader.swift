@@ -1,5 +1,6 @@
 import Foundation
 import Schema
+import Pruning
 
 /// Reads a config file, applies `--set key.path=value` overrides and decodes it strictly.
 public enum ConfigLoader {
@@ -19,6 +20,28 @@ public enum ConfigLoader {
             throw ConfigError(path: "", "cannot read: \(error.localizedDescription)", file: path)
         }
         return try named(path) { try document(data, overrides: overrides) }
+    }
+
+    /// Overrides that change nothing in `config`: keys of a method, criterion or schedule
+    /// section that the run does not use (such sections are checked and then dropped, see
+    /// `PruningConfig`). Returned as warnings for the CLI to print.
+    public static func unusedOverrides(_ config: ExperimentConfig, overrides: [String]) -> [String] {
+        overrides.compactMap { o in
+            let key = String(o.prefix { $0 != "=" })
+            let parts = key.split(separator: ".").map(String.init)
+            guard parts.count >= 2, parts[0] == "pruning" else { return nil }
+            let method = config.pruning.method
+            if MethodRegistry.names.contains(parts[1]), parts[1] != method {
+                return "--set \(o) has no effect: pruning.method is \(method)"
+            }
+            if parts[1] == DynamicMethod.name, parts.count >= 3,
+               let dynamic = config.pruning.settings.value as? DynamicSettings,
+               (CriterionRegistry.names + ScheduleRegistry.names).contains(parts[2]),
+               parts[2] != dynamic.criterion, parts[2] != dynamic.schedule {
+                return "--set \(o) has no effect: the criterion is \(dynamic.criterion) and the schedule \(dynamic.schedule)"
+            }
+            return nil
+        }
     }
 
     /// Decodes config JSON bytes after applying overrides.

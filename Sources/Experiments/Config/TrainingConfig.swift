@@ -13,6 +13,7 @@ public struct TrainingConfig: ConfigSection {
         ("nesterov", "`sgd`: Nesterov momentum (needs momentum > 0)"),
         ("weight_decay", "L2 coefficient added to weight gradients (not biases)"),
         ("adam", "`adam` settings: `beta1`, `beta2`, `epsilon`"),
+        ("divergence_factor", "the run fails as diverged when an epoch's mean training loss exceeds this times ln(classes) (the loss of a uniform guess), or is not finite"),
         ("schedule", "learning-rate schedule, see `training.schedule`"),
         ("eval_every", "test-set evaluation period (metrics.csv)"),
         ("log_every", "training loss/accuracy logging period (metrics.csv)"),
@@ -42,11 +43,13 @@ public struct TrainingConfig: ConfigSection {
     public enum Parallelism: String, Codable, Sendable, CaseIterable { case data, blas }
     public enum OptimizerName: String, Codable, Sendable, CaseIterable { case sgd, adam }
     public var optimizer: OptimizerName
+    /// An epoch's mean training loss above `divergence_factor · ln(classes)` is divergence.
+    public var divergenceFactor: Double
     public var adam: AdamConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, steps, batchSize = "batch_size", learningRate = "learning_rate", momentum, nesterov
-        case weightDecay = "weight_decay", optimizer, adam, schedule, evalEvery = "eval_every", logEvery = "log_every", threads, parallelism
+        case weightDecay = "weight_decay", optimizer, adam, divergenceFactor = "divergence_factor", schedule, evalEvery = "eval_every", logEvery = "log_every", threads, parallelism
     }
 
     static func defaults() throws -> TrainingConfig {
@@ -64,6 +67,7 @@ public struct TrainingConfig: ConfigSection {
         nesterov = try c.value(.nesterov, default: false)
         weightDecay = try c.value(.weightDecay, default: 0)
         optimizer = try c.value(.optimizer, default: .sgd)
+        divergenceFactor = try c.value(.divergenceFactor, default: 100)
         adam = try c.value(.adam, default: try AdamConfig.defaults())
         schedule = try c.value(.schedule, default: try ScheduleConfig.defaults())
         evalEvery = try c.value(.evalEvery, default: Duration(1, .epochs))
@@ -91,6 +95,7 @@ public struct TrainingConfig: ConfigSection {
         if threads > 256 { throw ConfigError(path: "training.threads", "must be <= 256, got \(threads)") }
         try schedule.validate(base: learningRate)
         try adam.validate(at: "training.adam")
+        if !(divergenceFactor > 1) { throw ConfigError(path: "training.divergence_factor", "must be > 1, got \(divergenceFactor)") }
     }
 }
 

@@ -94,6 +94,11 @@ public final class RunContext {
 
     public func checkpoint() throws { try checkpointHandler() }
 
+    /// Things the user should hear about that do not stop the run (printed by the CLI).
+    public private(set) var warnings: [String] = []
+
+    public func warn(_ message: String) { warnings.append(message) }
+
     init(config: ExperimentConfig, data: DataSplit, session: TrainingSession, folder: RunFolder) {
         self.config = config
         self.data = data

@@ -24,6 +24,12 @@ extension DataConfig {
         }
         split.train = split.train.prefix(trainLimit)
         split.test = split.test.prefix(testLimit)
+        // An empty split would "complete" with NaN accuracies: refuse it instead.
+        let source = format == .idx ? (dir ?? ".") : (trainFile ?? "")
+        if split.train.count == 0 { throw ConfigError(path: "data", "the training set is empty", file: source) }
+        if split.test.count == 0 {
+            throw ConfigError(path: "data", "the test set is empty", file: format == .idx ? source : (testFile ?? source))
+        }
         return split
     }
 }

@@ -27,6 +27,8 @@ public struct RunOutcome {
     public var summary: SummaryRow
     /// Final masks of the prunable weights by parameter name (all ones where dense).
     public var masks: [String: Tensor]
+    /// Warnings the run raised (a target not reached, ...).
+    public var warnings: [String] = []
 }
 
 /// A run stopped by SIGINT or SIGTERM after finishing a step; `run.json` says `interrupted`
@@ -189,7 +191,7 @@ public enum Runner {
         try LayerReport.table(session.model).write(to: folder.file("layers.csv"))
         var masks: [String: Tensor] = [:]
         for p in session.model.prunableParameters { masks[p.name] = p.keptMask }
-        return RunOutcome(folder: folder, summary: summary, masks: masks)
+        return RunOutcome(folder: folder, summary: summary, masks: masks, warnings: run.warnings)
     }
 
     static func makeSummary(_ run: RunContext, label: RunLabel, train: Evaluation, test: Evaluation,

@@ -59,6 +59,7 @@ public final class TrainingSession {
             trainer = Trainer(model: model, optimizer: optimizer, schedule: schedule, batcher: batcher)
         }
         self.threads = threads
+        trainer.divergenceLimit = t.divergenceFactor * log(Double(max(2, data.train.classCount)))
     }
 
     public var stepsPerEpoch: Int { trainer.batcher.batchesPerEpoch }

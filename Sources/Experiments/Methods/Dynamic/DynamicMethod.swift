@@ -56,5 +56,16 @@ public final class DynamicMethod: PruningMethod {
 
     public func finish(_ run: RunContext, summary: inout SummaryRow) throws {
         try pruner.events.write(to: run.folder.file("events.csv"))
+        // The requested sparsity over the pruned weights, beside what was reached (NaN for
+        // schedules with no target); a run that ends short says so.
+        let total = pruned.reduce(0) { $0 + $1.value.count }
+        let pruning = run.pruning
+        let requested = ScheduleRegistry.entry(named: settings.schedule)!.needsFinished ? Double.nan
+            : pruned.reduce(0.0) { $0 + pruning.finalTarget(layer: $1.layerName) * Double($1.value.count) } / Double(max(total, 1))
+        summary.extra.append(SummaryColumn("target_sparsity", .double(requested)))
+        let reached = Parameter.sparsity(pruned)
+        if requested - reached > 1e-3 {
+            run.warn("\(label.name): the pruned layers reached sparsity \(String(format: "%.4f", reached)) of the requested \(String(format: "%.4f", requested)): the schedule's checks ran out (train longer, end the ramp earlier or raise max_per_check)")
+        }
     }
 }
