@@ -8,12 +8,14 @@ experiments/refactor_compare.py.
 
 Three runs share the kills: dense, han (with the prune curve) and dynamic (linear, with
 trajectory recording), each on a 10,000-image MNIST subset. Each kill happens at a moment
-drawn uniformly from the first 90% of that run's uninterrupted duration; after a kill the
-run is resumed with `prunelab run --resume`, and the resumed process may itself be killed
-by the next kill drawn for that run. Prints one line per kill and a verdict; exits 1 on any
+drawn uniformly from the first 90% of that run's uninterrupted duration, measured from the
+start of the process it hits; after a kill the run is resumed with `prunelab run --resume`
+(started again with its config if it was killed before it made its folder), and the resumed
+process may itself be killed by the next kill drawn for that run. Prints one line per kill and a verdict; exits 1 on any
 difference.
 """
 import argparse
+import json
 import os
 import random
 import shutil
@@ -68,8 +70,21 @@ def main():
         if start(a.prunelab, ["run", config, "--out", ref] + SMALL + extra).wait() != 0:
             sys.exit(f"{name}: the uninterrupted run failed")
         duration = time.time() - t0
-        args = ["run", config, "--out", victim] + SMALL + extra
+        fresh = ["run", config, "--out", victim] + SMALL + extra
+
+        def next_args():
+            # a run killed before it made its folder starts again; a finished one is done
+            info = os.path.join(victim, "run.json")
+            if not os.path.exists(info):
+                return fresh
+            with open(info) as f:
+                return None if json.load(f)["status"] == "completed" else ["run", "--resume", victim]
+
         for k, fraction in enumerate(plan[name]):
+            args = next_args()
+            if args is None:
+                lines.append(f"{name}: kill {k + 1} not made: the run had completed")
+                continue
             p = start(a.prunelab, args)
             time.sleep(fraction * duration)
             if p.poll() is None:
@@ -78,8 +93,8 @@ def main():
                 lines.append(f"{name}: kill {k + 1} at {fraction * duration:.2f} s ({fraction:.0%} of {duration:.1f} s)")
             else:
                 lines.append(f"{name}: kill {k + 1} at {fraction * duration:.2f} s came after the process ended (status {p.returncode})")
-            args = ["run", "--resume", victim]
-        status = start(a.prunelab, args).wait()
+        args = next_args()
+        status = 0 if args is None else start(a.prunelab, args).wait()
         if status != 0:
             problems.append(f"{name}: the final resume exited {status}")
             continue

@@ -18,7 +18,8 @@ import sys
 import h5py
 import numpy as np
 
-TIMING = {"wall_seconds", "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128"}
+TIMING = {"wall_seconds", "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128",
+          "checkpoints", "checkpoint_seconds"}
 RENAMED = {"gmp": "magnitude"}  # compare arm names, old -> new
 BYTE_EQUAL = ["metrics.csv", "layers.csv", "rounds.csv", "events.csv", "prune-curve.csv", "layers-compact.csv",
               "trajectories.csv", "layer-trajectories.csv"]

@@ -94,6 +94,15 @@ public final class RunContext {
 
     public func checkpoint() throws { try checkpointHandler() }
 
+    /// Checkpoints written by this process and the seconds they took (reported in summary.csv).
+    public private(set) var checkpoints = 0
+    public private(set) var checkpointSeconds = 0.0
+
+    func recordCheckpoint(seconds: Double) {
+        checkpoints += 1
+        checkpointSeconds += seconds
+    }
+
     /// Things the user should hear about that do not stop the run (printed by the CLI).
     public private(set) var warnings: [String] = []
 

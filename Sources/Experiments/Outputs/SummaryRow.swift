@@ -24,6 +24,7 @@ public struct SummaryRow: Sendable {
     /// config and seed, everything else must not.
     public static let timingColumns: Set<String> = [
         "wall_seconds", "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128",
+        "checkpoints", "checkpoint_seconds",
     ]
 
     /// Every column in order, with its value.

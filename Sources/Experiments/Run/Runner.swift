@@ -147,8 +147,12 @@ public enum Runner {
     static func train(_ run: RunContext, state: RunState, previousWall: Double) throws -> Double {
         let clock = Date()
         let session = run.session, trainer = session.trainer
-        let checkpoint = { try CheckpointFile.write(state.archive(wallSeconds: previousWall + Date().timeIntervalSince(clock)),
-                                                    to: run.folder.file(CheckpointFile.name)) }
+        let checkpoint = {
+            let t0 = Date()
+            try CheckpointFile.write(state.archive(wallSeconds: previousWall + Date().timeIntervalSince(clock)),
+                                     to: run.folder.file(CheckpointFile.name))
+            run.recordCheckpoint(seconds: Date().timeIntervalSince(t0))
+        }
         var checkpointer: Checkpointer?
         if run.config.checkpoint.enabled {
             let c = Checkpointer(everySteps: run.config.checkpoint.every.steps(perEpoch: session.stepsPerEpoch),
@@ -186,6 +190,8 @@ public enum Runner {
         summary.denseBytes = sizes.denseBytes
         summary.sparseBytes = sizes.sparseBytes
         (summary.inferMsB1, summary.inferMsB128) = InferenceReport.measure(session.model, data: run.data)
+        summary.extra.append(SummaryColumn("checkpoints", .int(run.checkpoints)))
+        summary.extra.append(SummaryColumn("checkpoint_seconds", .double(run.checkpointSeconds)))
         try method.finish(run, summary: &summary)
         try summary.table.write(to: folder.file("summary.csv"))
         try LayerReport.table(session.model).write(to: folder.file("layers.csv"))
