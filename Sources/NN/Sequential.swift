@@ -39,7 +39,19 @@ public final class Sequential {
     /// Points this replica's parameter values at `master`'s buffers (O(1): copy-on-write
     /// sharing, no copy as long as neither side writes).
     public func shareWeights(from master: Sequential) {
-        for (mine, theirs) in zip(parameters, master.parameters) { mine.value = theirs.value }
+        for (mine, theirs) in zip(parameters, master.parameters) {
+            mine.value = theirs.value
+            mine.sharePattern(from: theirs)
+        }
+        for (mine, theirs) in zip(layers, master.layers) {
+            if let d = mine as? Dense, let m = theirs as? Dense { d.kernelPolicy = m.kernelPolicy }
+        }
+    }
+
+    /// Sets the kernel policy of every sparse-capable layer (dense layers; see `KernelPolicy`).
+    public var kernelPolicy: KernelPolicy {
+        get { layers.lazy.compactMap { $0 as? Dense }.first?.kernelPolicy ?? .auto }
+        set { for case let d as Dense in layers { d.kernelPolicy = newValue } }
     }
 
     /// Drops the shared buffers so that the master's next in-place update does not copy them.

@@ -1,0 +1,219 @@
+import CSparseKernels
+import Dispatch
+import Synchronization
+import TensorCore
+
+/// Which product a sparse-capable layer runs: `auto` (sparse where measured faster for the
+/// layer's shape, batch and density band), `dense` (always SGEMM), `sparse` (always the sparse
+/// kernels while the layer has a mask).
+public enum KernelPolicy: String, Sendable, CaseIterable, Codable {
+    case auto, dense, sparse
+}
+
+/// The product a layer ran in its latest forward pass.
+public enum KernelKind: String, Sendable, Codable {
+    case dense, sparse
+}
+
+/// One crossover measurement: both kernels timed once for a layer shape, batch and density band.
+public struct KernelMeasurement: Sendable, Equatable {
+    public var rows: Int
+    public var cols: Int
+    public var batch: Int
+    public var inputGradient: Bool
+    /// Density band: densities in `[band, band + 1) * bandWidth`.
+    public var band: Int
+    /// Density of the pattern that was timed.
+    public var density: Double
+    /// Best-of-repeats seconds of forward + backward (weight gradient, and input gradient when
+    /// `inputGradient`) with SGEMM and with the sparse kernels.
+    public var denseSeconds: Double
+    public var sparseSeconds: Double
+    public var choice: KernelKind
+}
+
+/// The measured dense/sparse crossover, per (layer shape, batch, input gradient, density band).
+///
+/// The first time a layer in `auto` meets a key, both kernels run forward and backward on the
+/// layer's own weights and pattern with synthetic activations (one warm-up, best of 5), and the
+/// faster one is cached for the rest of the process (SparseProp's rule: swap in the sparse
+/// layer only where it measured faster). Densities above `maxMeasuredDensity` are dense
+/// without measuring (the sparse kernels need about 5x fewer weights to break even).
+public enum KernelCrossover {
+    public static let bandWidth = 0.05
+    public static let maxMeasuredDensity = 0.5
+
+    struct Key: Hashable, Sendable {
+        var rows: Int, cols: Int, batch: Int, inputGradient: Bool, band: Int
+    }
+
+    struct State: Sendable {
+        var choices: [Key: KernelKind] = [:]
+        var log: [KernelMeasurement] = []
+    }
+
+    // A process-wide cache shared by all layers and worker threads; the Mutex serialises access
+    // (a worker measuring holds it, so measurements do not overlap each other).
+    static let state = Mutex(State())
+
+    public static func band(of density: Double) -> Int { Int((density / bandWidth).rounded(.down)) }
+
+    /// Every measurement taken so far in this process, in order.
+    public static var measurements: [KernelMeasurement] { state.withLock { $0.log } }
+
+    /// Forgets every measurement (tests).
+    public static func reset() { state.withLock { $0 = State() } }
+
+    static func choice(for layer: Dense, pattern: SparsityPattern, batch: Int, inputGradient: Bool) -> KernelKind {
+        if pattern.density > maxMeasuredDensity { return .dense }
+        let key = Key(rows: layer.outputSize, cols: layer.inputSize, batch: batch, inputGradient: inputGradient,
+                      band: band(of: pattern.density))
+        return state.withLock { s in
+            if let c = s.choices[key] { return c }
+            let (d, sp) = measure(layer: layer, pattern: pattern, batch: batch, inputGradient: inputGradient)
+            let c: KernelKind = sp < d ? .sparse : .dense
+            s.choices[key] = c
+            s.log.append(KernelMeasurement(rows: key.rows, cols: key.cols, batch: batch, inputGradient: inputGradient,
+                                           band: key.band, density: pattern.density, denseSeconds: d,
+                                           sparseSeconds: sp, choice: c))
+            return c
+        }
+    }
+
+    /// Best-of-5 seconds of one forward + backward with each kernel on `layer`'s weights.
+    public static func measure(layer: Dense, pattern: SparsityPattern, batch: Int,
+                               inputGradient: Bool) -> (dense: Double, sparse: Double) {
+        let out = layer.outputSize, inp = layer.inputSize
+        var rng = RandomSource(seed: 12345)
+        func buffer(_ n: Int, _ f: () -> Float) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
+            for i in 0..<n { p[i] = f() }
+            return p
+        }
+        let x = buffer(batch * inp) { Float(rng.nextUniform()) }
+        let dy = buffer(batch * out) { Float(rng.nextUniform() - 0.5) }
+        let y = buffer(batch * out) { 0 }, g = buffer(out * inp) { 0 }
+        let dx = buffer(batch * inp) { 0 }, gb = buffer(out) { 0 }
+        let w = buffer(out * inp) { 0 }, b = buffer(out) { 0 }
+        defer { for p in [x, dy, y, g, dx, gb, w, b] { p.deallocate() } }
+        layer.weight.value.scalars.withUnsafeBufferPointer { w.update(from: $0.baseAddress!, count: out * inp) }
+        layer.bias.value.scalars.withUnsafeBufferPointer { b.update(from: $0.baseAddress!, count: out) }
+        var scratch = SparseScratch()
+        func time(_ body: () -> Void) -> Double {
+            body()
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                body()
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+            return best
+        }
+        let dense = time {
+            BLAS.sgemm(transA: false, transB: true, m: batch, n: out, k: inp, a: x, b: w, c: y)
+            BLAS.sgemm(transA: true, transB: false, m: out, n: inp, k: batch, a: dy, b: x, c: g)
+            if inputGradient {
+                BLAS.sgemm(transA: false, transB: false, m: batch, n: inp, k: out, a: dy, b: w, c: dx)
+            }
+        }
+        let sparse = time {
+            scratch.forward(pattern: pattern, w: w, bias: b, x: x, batch: batch, y: y)
+            scratch.backward(pattern: pattern, w: w, dy: dy, batch: batch, gradW: g, gradB: gb,
+                             dx: inputGradient ? dx : nil)
+        }
+        return (dense, sparse)
+    }
+}
+
+/// The transposed activation buffers of a layer's sparse path (one per layer and replica).
+struct SparseScratch {
+    var xt: [Float] = []
+    var yt: [Float] = []
+    var ld = 0
+
+    static func leading(_ batch: Int) -> Int { (batch + 15) / 16 * 16 }
+
+    /// `y[batch, out] = x[batch, in] W^T + b` over the pattern's entries; keeps `x^T` for backward.
+    mutating func forward(pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                          x: UnsafePointer<Float>, batch: Int, y: UnsafeMutablePointer<Float>) {
+        let out = pattern.rows, inp = pattern.cols
+        ld = Self.leading(batch)
+        if xt.count < inp * ld { xt = [Float](repeating: 0, count: inp * ld) }
+        if yt.count < max(out, inp) * ld { yt = [Float](repeating: 0, count: max(out, inp) * ld) }
+        let ld32 = Int32(ld)
+        xt.withUnsafeMutableBufferPointer { pxt in
+            yt.withUnsafeMutableBufferPointer { pyt in
+                psk_transpose_pad(x, Int32(batch), Int32(inp), ld32, pxt.baseAddress!)
+                pattern.csrPtr.withUnsafeBufferPointer { ptr in
+                    pattern.csrFlat.withUnsafeBufferPointer { flat in
+                        pattern.csrCol.withUnsafeBufferPointer { col in
+                            psk_spmm_t(Int32(out), ld32, ptr.baseAddress!, flat.baseAddress, col.baseAddress,
+                                       w, pxt.baseAddress!, bias, pyt.baseAddress!)
+                        }
+                    }
+                }
+                psk_untranspose(pyt.baseAddress!, Int32(batch), Int32(out), ld32, y)
+            }
+        }
+    }
+
+    /// Weight gradient at the pattern's entries only (other entries of `gradW` untouched), bias
+    /// gradient, and `dx[batch, in] = dy W` over the pattern when `dx` is given. Uses the `x^T`
+    /// kept by the latest `forward`.
+    mutating func backward(pattern: SparsityPattern, w: UnsafePointer<Float>, dy: UnsafePointer<Float>, batch: Int,
+                           gradW: UnsafeMutablePointer<Float>, gradB: UnsafeMutablePointer<Float>,
+                           dx: UnsafeMutablePointer<Float>?) {
+        let out = pattern.rows, inp = pattern.cols
+        precondition(ld == Self.leading(batch), "sparse backward without a matching forward")
+        let ld32 = Int32(ld)
+        // yt (sized max(out, in) * ld) holds dy^T; the input gradient goes through a second buffer.
+        yt.withUnsafeMutableBufferPointer { pdyt in
+            psk_transpose_pad(dy, Int32(batch), Int32(out), ld32, pdyt.baseAddress!)
+            psk_row_sums(Int32(out), ld32, pdyt.baseAddress!, gradB)
+            xt.withUnsafeBufferPointer { pxt in
+                pattern.csrPtr.withUnsafeBufferPointer { ptr in
+                    pattern.csrFlat.withUnsafeBufferPointer { flat in
+                        pattern.csrCol.withUnsafeBufferPointer { col in
+                            psk_sddmm_t(Int32(out), ld32, ptr.baseAddress!, flat.baseAddress, col.baseAddress,
+                                        pdyt.baseAddress!, pxt.baseAddress!, gradW)
+                        }
+                    }
+                }
+            }
+            guard let dx else { return }
+            // x^T is no longer needed: reuse its buffer for dx^T
+            xt.withUnsafeMutableBufferPointer { pdxt in
+                pattern.cscPtr.withUnsafeBufferPointer { ptr in
+                    pattern.cscFlat.withUnsafeBufferPointer { flat in
+                        pattern.cscRow.withUnsafeBufferPointer { row in
+                            psk_spmm_t(Int32(inp), ld32, ptr.baseAddress!, flat.baseAddress, row.baseAddress,
+                                       w, pdyt.baseAddress!, nil, pdxt.baseAddress!)
+                        }
+                    }
+                }
+                psk_untranspose(pdxt.baseAddress!, Int32(batch), Int32(inp), ld32, dx)
+            }
+        }
+    }
+}
+
+/// The sparse kernels' instruction-set path: "avx512", "avx2" or "portable".
+public enum SparseKernelISA {
+    public static var current: String {
+        switch psk_isa() {
+        case 3: return "avx512"
+        case 2: return "avx2"
+        default: return "portable"
+        }
+    }
+
+    /// Forces a path for tests (`avx512`, `avx2`, `portable`), or nil for the automatic one.
+    public static func force(_ name: String?) {
+        switch name {
+        case "avx512": psk_force_isa(3)
+        case "avx2": psk_force_isa(2)
+        case "portable": psk_force_isa(0)
+        default: psk_force_isa(-1)
+        }
+    }
+}
