@@ -65,6 +65,132 @@ public enum Benchmark {
                       finalTrainLoss: lastLoss)
     }
 
+    /// One row of `bench --sparsity`: epochs at a fixed mask sparsity with one kernel policy.
+    public struct SparsityResult: Codable {
+        public var sparsity: Double
+        /// `dense` (SGEMM products), `sparse` (sparse kernels on every masked layer) or `auto`
+        /// (the measured per-layer crossover, what training runs use).
+        public var kernel: String
+        public var epochSeconds: [Double]
+        public var medianEpochSeconds: Double
+        public var flopsPerEpoch: Int
+        public var finalTrainLoss: Double
+        /// The kernel each dense layer ran in the last step.
+        public var layerKernels: [String: String]
+
+        enum CodingKeys: String, CodingKey {
+            case sparsity, kernel, epochSeconds = "epoch_seconds", medianEpochSeconds = "median_epoch_seconds"
+            case flopsPerEpoch = "flops_per_epoch", finalTrainLoss = "final_train_loss", layerKernels = "layer_kernels"
+        }
+    }
+
+    /// Per layer: best-of-5 seconds of one forward + backward step of each kernel.
+    public struct LayerTiming: Codable {
+        public var layer: String
+        public var shape: [Int]
+        public var batch: Int
+        public var sparsity: Double
+        public var denseSeconds: Double
+        public var sparseSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case layer, shape, batch, sparsity, denseSeconds = "dense_seconds", sparseSeconds = "sparse_seconds"
+        }
+    }
+
+    public struct SparsityReport: Codable {
+        public var blasCore: String
+        public var blasCoreChoice: String
+        public var sparseISA: String
+        public var model: String
+        public var threads: Int
+        public var batchSize: Int
+        public var results: [SparsityResult]
+        public var layers: [LayerTiming]
+        public var peakRssMb: Double
+
+        enum CodingKeys: String, CodingKey {
+            case blasCore = "blas_core", blasCoreChoice = "blas_core_choice", sparseISA = "sparse_isa", model, threads
+            case batchSize = "batch_size", results, layers, peakRssMb = "peak_rss_mb"
+        }
+    }
+
+    /// Masks every prunable weight at exactly `sparsity` (uniformly random entries, seeded).
+    static func fixMasks(_ model: Sequential, sparsity: Double, seed: UInt64) {
+        var rng = RandomSource(seed: seed).derived("bench-masks")
+        for p in model.prunableParameters {
+            let n = p.value.count
+            let pruned = Int((Double(n) * sparsity).rounded())
+            var m = Tensor(shape: p.value.shape, repeating: 1)
+            for j in rng.permutation(n).prefix(pruned) { m.scalars[j] = 0 }
+            p.setMask(m)
+        }
+    }
+
+    /// Epoch times at fixed mask sparsities, each with the `dense`, `sparse` and `auto` kernel
+    /// policies (sparsity 0 masks nothing out: the sparse kernel then runs at density 1), and
+    /// per-layer step timings of both kernels at the data-parallel workers' batch.
+    public static func sparsityEpochs(model: String = "lenet-300-100", dataDir: String, batchSize: Int,
+                                      repeats: Int, threads: Int, sparsities: [Double],
+                                      kernels: [String] = ["dense", "sparse", "auto"],
+                                      log: (String) -> Void = { _ in }) throws -> SparsityReport {
+        let json = """
+        {"name": "bench", "seed": 1, "data": {"format": "idx", "dir": "\(dataDir)"},
+         "model": {"preset": "\(model)", "init": "\(model == "lenet-5" ? "normal" : "he")"},
+         "training": {"epochs": 1, "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9,
+                      "threads": \(threads), "parallelism": "data"}}
+        """
+        let config = try ConfigLoader.decode(Data(json.utf8))
+        let data = try config.data.load()
+        var results: [SparsityResult] = []
+        var layers: [LayerTiming] = []
+        var workers = 1
+        for s in sparsities {
+            for kernel in kernels {
+                guard let policy = KernelPolicy(rawValue: kernel) else {
+                    throw ConfigError(path: "--kernels", "unknown kernel \"\(kernel)\"")
+                }
+                var times: [Double] = []
+                var flops = 0, lastLoss = Double.nan
+                var kernelsUsed: [String: String] = [:]
+                for _ in 0..<max(1, repeats) {
+                    let session = try TrainingSession(config: config, data: data)
+                    workers = session.threads
+                    fixMasks(session.model, sparsity: s, seed: 1)
+                    session.optimizer.applyMasksToState()
+                    session.model.kernelPolicy = policy
+                    let tracker = LossTracker()
+                    session.trainer.observers.append(tracker)
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    try session.trainer.train(steps: session.stepsPerEpoch)
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                    flops = session.trainer.flops
+                    lastLoss = tracker.epochLoss
+                    for case let d as Dense in session.model.layers { kernelsUsed[d.name] = d.lastKernel.rawValue }
+                }
+                let r = SparsityResult(sparsity: s, kernel: kernel, epochSeconds: times,
+                                       medianEpochSeconds: Statistics.median(times), flopsPerEpoch: flops,
+                                       finalTrainLoss: lastLoss, layerKernels: kernelsUsed)
+                log(String(format: "sparsity %.2f %@: median epoch %.3f s", s, kernel, r.medianEpochSeconds))
+                results.append(r)
+            }
+            // per-layer step timings at the workers' share of the batch
+            let session = try TrainingSession(config: config, data: data)
+            fixMasks(session.model, sparsity: s, seed: 1)
+            let part = batchSize / max(1, session.threads)
+            for (i, layer) in session.model.layers.enumerated() {
+                guard let d = layer as? Dense, let pattern = d.weight.sparsityPattern else { continue }
+                let t = KernelCrossover.measure(layer: d, pattern: pattern, batch: part,
+                                                inputGradient: i > session.model.firstTrainable)
+                layers.append(LayerTiming(layer: d.name, shape: [d.outputSize, d.inputSize], batch: part, sparsity: s,
+                                          denseSeconds: t.dense, sparseSeconds: t.sparse))
+            }
+        }
+        return SparsityReport(blasCore: BLAS.coreName, blasCoreChoice: BLASCoreReport.current,
+                              sparseISA: SparseKernelISA.current, model: model, threads: workers,
+                              batchSize: batchSize, results: results, layers: layers, peakRssMb: peakRSSMegabytes())
+    }
+
     /// GFLOP/s of `n x n x n` SGEMM (median of `repeats`, after one warm-up call).
     public static func sgemmRate(n: Int, repeats: Int) -> Double {
         var rng = RandomSource(seed: 7)
