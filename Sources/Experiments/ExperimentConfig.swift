@@ -319,10 +319,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// single-threaded BLAS) or `blas` (one pass, OpenBLAS's threads inside each product).
     public var parallelism: Parallelism
     public enum Parallelism: String, Codable, Sendable { case data, blas }
+    /// Products of masked dense layers: `auto` (sparse kernels where measured faster per layer
+    /// and density band), `dense` (always SGEMM) or `sparse` (sparse kernels once masked).
+    public var kernel: Kernel
+    public enum Kernel: String, Codable, Sendable { case auto, dense, sparse }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, steps, batchSize = "batch_size", learningRate = "learning_rate", momentum, nesterov
         case weightDecay = "weight_decay", schedule, evalEvery = "eval_every", logEvery = "log_every", threads, parallelism
+        case kernel
     }
 
     static func defaults() throws -> TrainingConfig {
@@ -344,6 +349,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         logEvery = try c.value(.logEvery, default: Duration(1, .epochs))
         threads = try c.value(.threads, default: 0)
         parallelism = try c.value(.parallelism, default: .data)
+        kernel = try c.value(.kernel, default: .auto)
     }
 
     func validate() throws {

@@ -52,6 +52,8 @@ public enum Runner {
                                       workers: session.evaluationWorkers)
             recorder = rec
             session.trainer.observers.append(rec)
+            let kernels = KernelRecorder(session: session)  // applies training.kernel
+            session.trainer.observers.append(kernels)
             let han = config.pruning.method == .han ? try HanPipeline(config: config.pruning, session: session) : nil
             let dynamic = config.pruning.method == .dynamic ? try DynamicPruner(config: config.pruning, session: session) : nil
             if let dynamic { session.trainer.observers.insert(dynamic, at: 0) }
@@ -86,6 +88,7 @@ public enum Runner {
                 try rounds.write(to: folder.file("rounds.csv"))
             }
             if let dynamic { try dynamic.events.write(to: folder.file("events.csv")) }
+            try kernels.write(to: folder)
             if let structured {
                 try structured.finish()
                 try structured.events.write(to: folder.file("events.csv"))

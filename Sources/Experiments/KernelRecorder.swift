@@ -1,0 +1,48 @@
+import Foundation
+import TensorCore
+import NN
+import Training
+
+/// Applies `training.kernel` to a session's model and records which product each dense layer
+/// ran from which step: `kernels.csv` (one row per layer at the first step and whenever its
+/// kernel changes) and `kernel-timings.csv` (the crossover measurements `auto` took, in order).
+public final class KernelRecorder: TrainingObserver {
+    public private(set) var switches = CSVTable(columns: ["step", "layer", "kernel", "density", "policy"])
+    private var current: [String: KernelKind] = [:]
+    private let layers: [Dense]
+    private let policy: KernelPolicy
+
+    public init(session: TrainingSession) {
+        policy = KernelPolicy(rawValue: session.config.training.kernel.rawValue) ?? .auto
+        session.model.kernelPolicy = policy
+        layers = session.model.layers.compactMap { $0 as? Dense }
+    }
+
+    public func stepDidEnd(_ info: StepInfo, trainer: Trainer) -> TrainingDecision {
+        for d in layers where current[d.name] != d.lastKernel {
+            current[d.name] = d.lastKernel
+            let density = d.weight.sparsityPattern?.density ?? 1
+            switches.append([.int(info.step), .string(d.name), .string(d.lastKernel.rawValue), .double(density),
+                             .string(policy.rawValue)])
+        }
+        return .continue
+    }
+
+    /// The crossover measurements of this process so far.
+    public static func timings() -> CSVTable {
+        var t = CSVTable(columns: ["rows", "cols", "batch", "input_gradient", "density_band", "density",
+                                   "dense_seconds", "sparse_seconds", "choice"])
+        for m in KernelCrossover.measurements {
+            t.append([.int(m.rows), .int(m.cols), .int(m.batch), .int(m.inputGradient ? 1 : 0),
+                      .string(String(format: "%.2f-%.2f", Double(m.band) * KernelCrossover.bandWidth,
+                                     Double(m.band + 1) * KernelCrossover.bandWidth)),
+                      .double(m.density), .double(m.denseSeconds), .double(m.sparseSeconds), .string(m.choice.rawValue)])
+        }
+        return t
+    }
+
+    public func write(to folder: RunFolder) throws {
+        try switches.write(to: folder.file("kernels.csv"))
+        try Self.timings().write(to: folder.file("kernel-timings.csv"))
+    }
+}
