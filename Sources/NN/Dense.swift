@@ -24,6 +24,7 @@ public final class Dense: Layer {
     private var zeroedGradPattern: ObjectIdentifier?
     private var scratch = SparseScratch()
     private var wantsInputGradient = true
+    private var lastTrainingBatch: Int?
 
     public init(name: String, inputSize: Int, outputSize: Int) {
         precondition(inputSize > 0 && outputSize > 0, "\(name): sizes must be positive, got \(inputSize)->\(outputSize)")
@@ -52,7 +53,7 @@ public final class Dense: Layer {
         precondition(x.rowSize == inputSize, "\(name) expects \(inputSize) inputs per sample, got \(x.shape)")
         input = x
         inputShape = x.shape
-        if let pattern = sparsePattern(batch: batch) { return sparseForward(x, pattern: pattern) }
+        if let pattern = sparsePattern(batch: batch, training: training) { return sparseForward(x, pattern: pattern) }
         forwardPattern = nil
         lastKernel = .dense
         var y = Tensor(uninitializedShape: [batch, outputSize])  // bias rows copied in below
@@ -111,11 +112,20 @@ public final class Dense: Layer {
     }
 
     /// The pattern to run the sparse kernels on for this batch, or nil for the dense path.
-    private func sparsePattern(batch: Int) -> SparsityPattern? {
+    /// Inference passes (`training: false`, e.g. evaluation in batches of 1000) are not timed:
+    /// they follow the choice measured for the latest training batch, dense when none exists.
+    private func sparsePattern(batch: Int, training: Bool) -> SparsityPattern? {
         guard kernelPolicy != .dense, batch > 0, let pattern = weight.sparsityPattern else { return nil }
         if kernelPolicy == .sparse { return pattern }
-        let choice = KernelCrossover.choice(for: self, pattern: pattern, batch: batch,
-                                            inputGradient: wantsInputGradient)
+        let choice: KernelKind
+        if training {
+            lastTrainingBatch = batch
+            choice = KernelCrossover.choice(for: self, pattern: pattern, batch: batch, inputGradient: wantsInputGradient)
+        } else {
+            choice = lastTrainingBatch.map {
+                KernelCrossover.cachedChoice(for: self, pattern: pattern, batch: $0, inputGradient: wantsInputGradient)
+            } ?? .dense
+        }
         return choice == .sparse ? pattern : nil
     }
 

@@ -64,16 +64,35 @@ public enum KernelCrossover {
     /// Forgets every measurement (tests).
     public static func reset() { state.withLock { $0 = State() } }
 
+    /// Batches share a measurement within a power-of-two bucket of their padded width (48 and
+    /// 64 both time as 64), so an epoch's last, smaller batch costs no measurement of its own.
+    public static func batchBucket(_ batch: Int) -> Int {
+        var b = 16
+        while b < batch { b *= 2 }
+        return b
+    }
+
+    static func key(_ layer: Dense, _ pattern: SparsityPattern, _ batch: Int, _ inputGradient: Bool) -> Key {
+        Key(rows: layer.outputSize, cols: layer.inputSize, batch: batchBucket(batch), inputGradient: inputGradient,
+            band: band(of: pattern.density))
+    }
+
+    /// The cached choice, dense when this key was never measured.
+    static func cachedChoice(for layer: Dense, pattern: SparsityPattern, batch: Int, inputGradient: Bool) -> KernelKind {
+        if pattern.density > maxMeasuredDensity { return .dense }
+        let k = key(layer, pattern, batch, inputGradient)
+        return state.withLock { $0.choices[k] } ?? .dense
+    }
+
     static func choice(for layer: Dense, pattern: SparsityPattern, batch: Int, inputGradient: Bool) -> KernelKind {
         if pattern.density > maxMeasuredDensity { return .dense }
-        let key = Key(rows: layer.outputSize, cols: layer.inputSize, batch: batch, inputGradient: inputGradient,
-                      band: band(of: pattern.density))
+        let key = key(layer, pattern, batch, inputGradient)
         return state.withLock { s in
             if let c = s.choices[key] { return c }
-            let (d, sp) = measure(layer: layer, pattern: pattern, batch: batch, inputGradient: inputGradient)
+            let (d, sp) = measure(layer: layer, pattern: pattern, batch: key.batch, inputGradient: inputGradient)
             let c: KernelKind = sp < d ? .sparse : .dense
             s.choices[key] = c
-            s.log.append(KernelMeasurement(rows: key.rows, cols: key.cols, batch: batch, inputGradient: inputGradient,
+            s.log.append(KernelMeasurement(rows: key.rows, cols: key.cols, batch: key.batch, inputGradient: inputGradient,
                                            band: key.band, density: pattern.density, denseSeconds: d,
                                            sparseSeconds: sp, choice: c))
             return c

@@ -64,8 +64,9 @@ public final class SGD {
         }
     }
 
-    /// At or below this mask density the update runs over the live weights only.
-    static let liveUpdateDensity = 0.5
+    /// At or below this mask density the update runs over the live weights only (on a 784x300
+    /// weight, Zen 5: 54 us dense at any density; live 20 us at 0.05, 44 us at 0.2, 64 us at 0.3).
+    static let liveUpdateDensity = 0.25  // measured: the scalar live loop beats the vectorised dense one below ~0.25
 
     /// The same update as `step` for the live entries `live` (sorted flat indices) of a masked
     /// parameter, touching nothing else: pruned weights and their momentum are already exactly 0
