@@ -190,11 +190,25 @@ struct SparseScratch {
             psk_transpose_pad(dy, Int32(batch), Int32(out), ld32, pdyt.baseAddress!)
             psk_row_sums(Int32(out), ld32, pdyt.baseAddress!, gradB)
             xt.withUnsafeBufferPointer { pxt in
-                pattern.csrPtr.withUnsafeBufferPointer { ptr in
-                    pattern.csrFlat.withUnsafeBufferPointer { flat in
-                        pattern.csrCol.withUnsafeBufferPointer { col in
-                            psk_sddmm_t(Int32(out), ld32, ptr.baseAddress!, flat.baseAddress, col.baseAddress,
-                                        pdyt.baseAddress!, pxt.baseAddress!, gradW)
+                if out <= inp {
+                    // by columns of W: row j of x^T stays in registers while the rows of dy^T it
+                    // meets are read (out * ld floats, the smaller working set; measured faster
+                    // for 784x300 at 50-70% sparsity)
+                    pattern.cscPtr.withUnsafeBufferPointer { ptr in
+                        pattern.cscFlat.withUnsafeBufferPointer { flat in
+                            pattern.cscRow.withUnsafeBufferPointer { row in
+                                psk_sddmm_t(Int32(inp), ld32, ptr.baseAddress!, flat.baseAddress, row.baseAddress,
+                                            pxt.baseAddress!, pdyt.baseAddress!, gradW)
+                            }
+                        }
+                    }
+                } else {
+                    pattern.csrPtr.withUnsafeBufferPointer { ptr in
+                        pattern.csrFlat.withUnsafeBufferPointer { flat in
+                            pattern.csrCol.withUnsafeBufferPointer { col in
+                                psk_sddmm_t(Int32(out), ld32, ptr.baseAddress!, flat.baseAddress, col.baseAddress,
+                                            pdyt.baseAddress!, pxt.baseAddress!, gradW)
+                            }
                         }
                     }
                 }
