@@ -202,15 +202,18 @@ void psk_spmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, cons
 
 // ----------------------------------------------------------------------------------- SDDMM
 
+// G[i] = v, or G[i] += v when accumulating (convolutions sum the weight gradient over chunks)
+#define STORE(i, v) do { float v_ = (v); int32_t i_ = (i); G[i_] = acc ? G[i_] + v_ : v_; } while (0)
+
 static void sddmm_scalar(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
-                         const float *DY, const float *X, float *G) {
+                         const float *DY, const float *X, float *G, int acc) {
     for (int r = 0; r < nrows; r++) {
         const float *dy = DY + (long)r * ld;
         for (int k = ptr[r]; k < ptr[r + 1]; k++) {
             const float *x = X + (long)col[k] * ld;
             float s = 0;
             for (int t = 0; t < ld; t++) s += dy[t] * x[t];
-            G[widx[k]] = s;
+            G[widx[k]] = acc ? G[widx[k]] + s : s;
         }
     }
 }
@@ -225,7 +228,7 @@ static inline float hsum256(__m256 v) {
 
 __attribute__((target("avx2,fma")))
 static void sddmm_avx2(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
-                       const float *DY, const float *X, float *G) {
+                       const float *DY, const float *X, float *G, int acc) {
     for (int r = 0; r < nrows; r++) {
         const float *dy = DY + (long)r * ld;
         int k = ptr[r];
@@ -240,8 +243,8 @@ static void sddmm_avx2(int nrows, int ld, const int32_t *ptr, const int32_t *wid
                 c0 = _mm256_fmadd_ps(d0, _mm256_loadu_ps(u + t), c0);
                 c1 = _mm256_fmadd_ps(d1, _mm256_loadu_ps(u + t + 8), c1);
             }
-            G[widx[k]] = hsum256(_mm256_add_ps(a0, a1));
-            G[widx[k + 1]] = hsum256(_mm256_add_ps(c0, c1));
+            STORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));
+            STORE(widx[k + 1], hsum256(_mm256_add_ps(c0, c1)));
         }
         for (; k < k1; k++) {
             const float *x = X + (long)col[k] * ld;
@@ -250,7 +253,7 @@ static void sddmm_avx2(int nrows, int ld, const int32_t *ptr, const int32_t *wid
                 a0 = _mm256_fmadd_ps(_mm256_loadu_ps(dy + t), _mm256_loadu_ps(x + t), a0);
                 a1 = _mm256_fmadd_ps(_mm256_loadu_ps(dy + t + 8), _mm256_loadu_ps(x + t + 8), a1);
             }
-            G[widx[k]] = hsum256(_mm256_add_ps(a0, a1));
+            STORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));
         }
     }
 }
@@ -270,7 +273,7 @@ static inline __m128 hsum4x512(__m512 a, __m512 b, __m512 c, __m512 d) {
 
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 static void sddmm_avx512(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
-                         const float *DY, const float *X, float *G) {
+                         const float *DY, const float *X, float *G, int acc) {
     for (int r = 0; r < nrows; r++) {
         const float *dy = DY + (long)r * ld;
         int k = ptr[r];
@@ -288,23 +291,28 @@ static void sddmm_avx512(int nrows, int ld, const int32_t *ptr, const int32_t *w
             }
             float s[4];
             _mm_storeu_ps(s, hsum4x512(a0, a1, a2, a3));
-            G[widx[k]] = s[0]; G[widx[k + 1]] = s[1]; G[widx[k + 2]] = s[2]; G[widx[k + 3]] = s[3];
+            STORE(widx[k], s[0]); STORE(widx[k + 1], s[1]); STORE(widx[k + 2], s[2]); STORE(widx[k + 3], s[3]);
         }
         for (; k < k1; k++) {
             const float *x = X + (long)col[k] * ld;
             __m512 a0 = _mm512_setzero_ps();
             for (int t = 0; t < ld; t += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(dy + t), _mm512_loadu_ps(x + t), a0);
-            G[widx[k]] = _mm512_reduce_add_ps(a0);
+            STORE(widx[k], _mm512_reduce_add_ps(a0));
         }
     }
 }
 
 void psk_sddmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
                  const float *DY, const float *X, float *G) {
+    psk_sddmm_acc_t(nrows, ld, ptr, widx, col, DY, X, G, 0);
+}
+
+void psk_sddmm_acc_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
+                     const float *DY, const float *X, float *G, int acc) {
     int isa = psk_isa();
-    if (isa >= 3 && ld % 16 == 0) sddmm_avx512(nrows, ld, ptr, widx, col, DY, X, G);
-    else if (isa >= 2 && ld % 16 == 0) sddmm_avx2(nrows, ld, ptr, widx, col, DY, X, G);
-    else sddmm_scalar(nrows, ld, ptr, widx, col, DY, X, G);
+    if (isa >= 3 && ld % 16 == 0) sddmm_avx512(nrows, ld, ptr, widx, col, DY, X, G, acc);
+    else if (isa >= 2 && ld % 16 == 0) sddmm_avx2(nrows, ld, ptr, widx, col, DY, X, G, acc);
+    else sddmm_scalar(nrows, ld, ptr, widx, col, DY, X, G, acc);
 }
 
 void psk_row_sums(int nrows, int ld, const float *Y, float *out) {

@@ -166,7 +166,7 @@ public enum Benchmark {
                     times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
                     flops = session.trainer.flops
                     lastLoss = tracker.epochLoss
-                    for case let d as Dense in session.model.layers { kernelsUsed[d.name] = d.lastKernel.rawValue }
+                    for case let d as SparseCapableLayer in session.model.layers { kernelsUsed[d.name] = d.lastKernel.rawValue }
                 }
                 let r = SparsityResult(sparsity: s, kernel: kernel, epochSeconds: times,
                                        medianEpochSeconds: Statistics.median(times), flopsPerEpoch: flops,
@@ -179,6 +179,20 @@ public enum Benchmark {
             fixMasks(session.model, sparsity: s, seed: 1)
             let part = batchSize / max(1, session.threads)
             for (i, layer) in session.model.layers.enumerated() {
+                if let c = layer as? Conv2D, let mask = c.weight.mask {
+                    // one im2col chunk of the layer, as Conv2D.forward would unfold it
+                    let shape = session.model.layerInputShapes[i]
+                    let out = c.outputShape(for: shape)
+                    let kk = c.weight.value.count / c.outChannels, p = out[1] * out[2]
+                    let chunk = max(1, min(part, Conv2D.chunkFloats / max(1, kk * p)))
+                    let t = Im2colSparseTiming.measure(weights: c.weight.value.scalars, mask: mask.scalars,
+                                                       outC: c.outChannels, kk: kk, positions: chunk * p)
+                    let chunks = Double((part + chunk - 1) / chunk)
+                    layers.append(LayerTiming(layer: "\(c.name) (im2col, \(chunk) samples per chunk)",
+                                              shape: [c.outChannels, kk], batch: part, sparsity: s,
+                                              denseSeconds: t.dense * chunks, sparseSeconds: t.sparse * chunks))
+                    continue
+                }
                 guard let d = layer as? Dense, let pattern = d.weight.sparsityPattern else { continue }
                 let t = KernelCrossover.measure(layer: d, pattern: pattern, batch: part,
                                                 inputGradient: i > session.model.firstTrainable)

@@ -3,19 +3,19 @@ import TensorCore
 import NN
 import Training
 
-/// Applies `training.kernel` to a session's model and records which product each dense layer
+/// Applies `training.kernel` to a session's model and records which product each dense or conv layer
 /// ran from which step: `kernels.csv` (one row per layer at the first step and whenever its
 /// kernel changes) and `kernel-timings.csv` (the crossover measurements `auto` took, in order).
 public final class KernelRecorder: TrainingObserver {
     public private(set) var switches = CSVTable(columns: ["step", "layer", "kernel", "density", "policy"])
     private var current: [String: KernelKind] = [:]
-    private let layers: [Dense]
+    private let layers: [SparseCapableLayer]
     private let policy: KernelPolicy
 
     public init(session: TrainingSession) {
         policy = KernelPolicy(rawValue: session.config.training.kernel.rawValue) ?? .auto
         session.model.kernelPolicy = policy
-        layers = session.model.layers.compactMap { $0 as? Dense }
+        layers = session.model.layers.compactMap { $0 as? SparseCapableLayer }
     }
 
     public func stepDidEnd(_ info: StepInfo, trainer: Trainer) -> TrainingDecision {

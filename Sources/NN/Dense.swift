@@ -4,7 +4,7 @@ import TensorCore
 ///
 /// `weight` is `[out, in]` row-major (PyTorch's layout), `bias` is `[out]`. An input of any rank
 /// `[B, ...]` is flattened to `[B, in]`; the input gradient is returned in the input's shape.
-public final class Dense: Layer {
+public final class Dense: SparseCapableLayer {
     public let name: String
     public let inputSize: Int
     public let outputSize: Int

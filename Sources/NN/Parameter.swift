@@ -42,11 +42,11 @@ public final class Parameter {
         pattern = nil
     }
 
-    /// The sparse structure of the mask (nil when dense or not rank 2). Built in O(weights) on
+    /// The sparse structure of the mask, as `[shape[0], rest]` (nil when dense or rank 1). Built in O(weights) on
     /// the first call after `setMask`; call it on the master before worker threads start.
     public var sparsityPattern: SparsityPattern? {
         if let pattern { return pattern }
-        guard let mask, mask.rank == 2 else { return nil }
+        guard let mask, mask.rank >= 2 else { return nil }
         let p = SparsityPattern.of(mask)
         pattern = p
         return p

@@ -71,11 +71,13 @@ public final class SparsityPattern: Sendable {
         cscPtr = cp; cscRow = cr; cscFlat = tf
     }
 
-    /// The pattern of a rank-2 mask tensor.
+    /// The pattern of a mask of rank >= 2 read as `[shape[0], rest]` (a conv weight
+    /// `[outC, C, k, k]` as `[outC, C*k*k]`, the layout of its im2col product).
     public static func of(_ mask: Tensor) -> SparsityPattern {
-        precondition(mask.rank == 2, "SparsityPattern needs a rank-2 mask, got \(mask.shape)")
+        precondition(mask.rank >= 2, "SparsityPattern needs a mask of rank >= 2, got \(mask.shape)")
+        let rows = mask.shape[0]
         return mask.scalars.withUnsafeBufferPointer {
-            SparsityPattern(mask: $0, rows: mask.shape[0], cols: mask.shape[1])
+            SparsityPattern(mask: $0, rows: rows, cols: rows == 0 ? 0 : mask.count / rows)
         }
     }
 }

@@ -38,6 +38,10 @@ void psk_spmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, cons
 void psk_sddmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
                  const float *DY, const float *X, float *G);
 
+/// `psk_sddmm_t` adding into `G` instead of overwriting it when `accumulate` is nonzero.
+void psk_sddmm_acc_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
+                     const float *DY, const float *X, float *G, int accumulate);
+
 /// Column sums of a transposed batch: `out[r] = sum_{t < ld} Y[r*ld + t]` (the bias gradient).
 void psk_row_sums(int nrows, int ld, const float *Y, float *out);
 
