@@ -41,7 +41,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchcommon import cpu_model, log, machine_busy_seconds, other_cpu_share, own_cpu_seconds  # noqa: E402
+from benchcommon import cpu_model, log, machine_busy_seconds, other_cpu_share, own_cpu_seconds, torch_kernel  # noqa: E402
 from bench_lenet300 import BATCH, LAYERS, LR, MOMENTUM, SEED, init_params, load_train  # noqa: E402
 
 BUSY_SHARE = 0.1
@@ -173,12 +173,11 @@ def main():
     idle_before = other_cpu_share(1.0)
     machine_start, own_start = machine_busy_seconds(), own_cpu_seconds()
     coretype = os.environ.get("OPENBLAS_CORETYPE", "(unset)")
-    torch_kernel = (f"torch {torch.__version__}, MKL {'yes' if torch.backends.mkl.is_available() else 'no'}, "
-                    f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    torch_desc = f"torch {torch.__version__} ({torch_kernel(torch)})"
     command = shlex.join([os.path.basename(sys.executable)] + sys.argv)
     date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     header = (f"{date}; CPU {cpu_model()}; {args.threads} threads; OPENBLAS_CORETYPE={coretype}; "
-              f"{torch_kernel}; command: `{command}`")
+              f"{torch_desc}; command: `{command}`")
     log(header)
 
     x, y = load_train(args.data, np)

@@ -21,11 +21,14 @@ public enum Benchmark {
         public var threads: Int
         public var peakRssMb: Double
         public var finalTrainLoss: Double
+        /// The kernel and how it was chosen (`BLAS.selectCoreForCPU`), for reports.
+        public var blasCoreChoice: String = BLASCoreReport.current
 
         enum CodingKeys: String, CodingKey {
             case epochSeconds = "epoch_seconds", medianEpochSeconds = "median_epoch_seconds"
             case flopsPerEpoch = "flops_per_epoch", gflops, sgemmPeakGflops = "sgemm_peak_gflops"
             case blasCore = "blas_core", threads, peakRssMb = "peak_rss_mb", finalTrainLoss = "final_train_loss"
+            case blasCoreChoice = "blas_core_choice"
         }
     }
 
