@@ -41,7 +41,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchcommon import cpu_model, log, machine_busy_seconds, other_cpu_share, own_cpu_seconds, torch_kernel  # noqa: E402
+from benchcommon import cpu_description, log, machine_busy_seconds, other_cpu_share, own_cpu_seconds, torch_kernel  # noqa: E402
 from bench_lenet300 import BATCH, LAYERS, LR, MOMENTUM, SEED, init_params, load_train  # noqa: E402
 
 BUSY_SHARE = 0.1
@@ -87,7 +87,7 @@ def torch_dense_epoch(torch, x, y, order, params, masks):
             lin.bias.copy_(torch.from_numpy(params[2 * k + 1]))
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     total = torch.zeros((), dtype=torch.float64)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for s in range(0, len(order), BATCH):
         idx = order[s:s + BATCH]
         loss = F.cross_entropy(model(x.index_select(0, idx)), y.index_select(0, idx))
@@ -98,7 +98,7 @@ def torch_dense_epoch(torch, x, y, order, params, masks):
             for lin, m in zip(linears, masks):
                 lin.weight.mul_(m)
         total += loss.detach() * len(idx)
-    return time.perf_counter() - t0, float(total) / len(order)
+    return time.perf_counter() - t0, float(total) / len(order), time.process_time() - c0
 
 
 def torch_csr_epoch(torch, x, y, order, params, masks):
@@ -113,7 +113,7 @@ def torch_csr_epoch(torch, x, y, order, params, masks):
         vel_w.append(torch.zeros_like(w.values()))
         vel_b.append(torch.zeros_like(biases[-1]))
     total = torch.zeros((), dtype=torch.float64)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for s in range(0, len(order), BATCH):
         idx = order[s:s + BATCH]
         h = x.index_select(0, idx)
@@ -133,7 +133,7 @@ def torch_csr_epoch(torch, x, y, order, params, masks):
                 vb.mul_(MOMENTUM).add_(b.grad)
                 b.sub_(LR * vb)
         total += loss.detach() * len(idx)
-    return time.perf_counter() - t0, float(total) / len(order)
+    return time.perf_counter() - t0, float(total) / len(order), time.process_time() - c0
 
 
 def _csr_pattern(torch, mask):
@@ -176,7 +176,7 @@ def main():
     torch_desc = f"torch {torch.__version__} ({torch_kernel(torch)})"
     command = shlex.join([os.path.basename(sys.executable)] + sys.argv)
     date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    header = (f"{date}; CPU {cpu_model()}; {args.threads} threads; OPENBLAS_CORETYPE={coretype}; "
+    header = (f"{date}; CPU {cpu_description()}; {args.threads} threads; OPENBLAS_CORETYPE={coretype}; "
               f"{torch_desc}; command: `{command}`")
     log(header)
 
@@ -185,7 +185,8 @@ def main():
     order = np.random.default_rng(SEED).permutation(n)
     params = init_params(np, SEED)
     tx, ty, torder = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(order)
-    times = {}  # (tool, sparsity) -> [seconds]
+    times = {}  # (tool, sparsity) -> [wall seconds]
+    cpu = {}  # (tool, sparsity) -> [process CPU seconds, all threads]
     losses = {}
 
     prunelab = None
@@ -194,6 +195,7 @@ def main():
         for r in prunelab["results"]:
             key = (f"PruneLab {r['kernel']}", round(float(r["sparsity"]), 6))
             times[key] = [float(t) for t in r["epoch_seconds"]]
+            cpu[key] = [float(t) for t in r.get("epoch_cpu_seconds", [])]
             losses[key] = r.get("final_train_loss")
 
     tools = [("PyTorch dense", torch_dense_epoch)]
@@ -202,18 +204,20 @@ def main():
     for s in args.levels:
         masks = masks_for(torch, s, SEED)
         for name, fn in tools:
-            sec, _ = fn(torch, tx, ty, torder, params, masks)
+            sec, _, _ = fn(torch, tx, ty, torder, params, masks)
             log(f"{name} sparsity {s}: warm-up {sec:.3f} s")
-            ts = []
+            ts, cs = [], []
             for r in range(args.repeats):
-                sec, loss = fn(torch, tx, ty, torder, params, masks)
+                sec, loss, c = fn(torch, tx, ty, torder, params, masks)
                 ts.append(sec)
+                cs.append(c)
             times[(name, round(s, 6))] = ts
+            cpu[(name, round(s, 6))] = cs
             losses[(name, round(s, 6))] = loss
             log(f"{name} sparsity {s}: median {statistics.median(ts):.3f} s, loss {loss:.4f}")
 
-    def med(tool, s):
-        t = times.get((tool, round(s, 6)))
+    def med(tool, s, table=None):
+        t = (times if table is None else table).get((tool, round(s, 6)))
         return statistics.median(t) if t else None
 
     def fmt(v, spec=".3f"):
@@ -226,15 +230,19 @@ def main():
                      f"peak RSS {float(prunelab.get('peak_rss_mb', float('nan'))):.0f} MiB; "
                      f"command `{shlex.join(cmd)}`.")
         lines.append("")
-    lines += ["Median epoch seconds (min-max over repeats in the CSV):", "",
-              "| sparsity | PruneLab dense | PruneLab sparse | PruneLab auto | PyTorch dense | PyTorch CSR "
-              "| sparse vs PruneLab dense | sparse vs PyTorch dense | sparse vs PyTorch CSR |",
-              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for s in args.levels:
-        pd, ps, pa = med("PruneLab dense", s), med("PruneLab sparse", s), med("PruneLab auto", s)
-        td, tc = med("PyTorch dense", s), med("PyTorch CSR", s)
-        r = lambda other: f"{other / ps:.2f}x" if other is not None and ps else "n/a"
-        lines.append(f"| {s:g} | {fmt(pd)} | {fmt(ps)} | {fmt(pa)} | {fmt(td)} | {fmt(tc)} | {r(pd)} | {r(td)} | {r(tc)} |")
+    for title, table in (("Median epoch wall seconds", times), ("Median epoch CPU seconds (process time, all "
+                                                                 "threads; does not count waiting for a core)", cpu)):
+        lines += [f"{title}:", "",
+                  "| sparsity | PruneLab dense | PruneLab sparse | PruneLab auto | PyTorch dense | PyTorch CSR "
+                  "| sparse vs PruneLab dense | sparse vs PyTorch dense | sparse vs PyTorch CSR |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for s in args.levels:
+            pd, ps, pa = med("PruneLab dense", s, table), med("PruneLab sparse", s, table), med("PruneLab auto", s, table)
+            td, tc = med("PyTorch dense", s, table), med("PyTorch CSR", s, table)
+            r = lambda other: f"{other / ps:.2f}x" if other is not None and ps else "n/a"
+            lines.append(f"| {s:g} | {fmt(pd)} | {fmt(ps)} | {fmt(pa)} | {fmt(td)} | {fmt(tc)} | {r(pd)} | {r(td)} "
+                         f"| {r(tc)} |")
+        lines.append("")
     lines += ["", "Ratios: the other tool's median epoch / PruneLab sparse median epoch (above 1: PruneLab's sparse "
               "epoch is faster). `auto` is what training runs use (sparse only where measured faster per layer).",
               f"{args.repeats} timed epochs per tool and sparsity (PyTorch after one untimed warm-up epoch); "
@@ -263,6 +271,8 @@ def main():
         others = max(0.0, (machine_busy_seconds() - machine_start) - (own_cpu_seconds() - own_start))
     total = sum(sum(t) for t in times.values())
     lines.append("")
+    lines.append(f"Load average at the end: {open('/proc/loadavg').read().split()[:3]} on {os.cpu_count()} CPUs.")
+    lines.append("")
     lines.append(f"Other processes: {idle_before * 100:.0f}% of the CPUs in the second before the run, "
                  f"{fmt(others, '.1f')} CPU-seconds during it.")
     if idle_before > BUSY_SHARE or (others is not None and others > BUSY_SHARE * total):
@@ -274,10 +284,12 @@ def main():
     with open(out, "w") as f:
         f.write(report)
     with open(os.path.splitext(out)[0] + ".csv", "w") as f:
-        f.write("tool,sparsity,repeat,epoch_seconds,threads\n")
+        f.write("tool,sparsity,repeat,epoch_seconds,epoch_cpu_seconds,threads\n")
         for (tool, s), ts in times.items():
+            cs = cpu.get((tool, s), [])
             for i, t in enumerate(ts):
-                f.write(f"{tool},{s},{i + 1},{t:.6f},{args.threads}\n")
+                c = f"{cs[i]:.6f}" if i < len(cs) else ""
+                f.write(f"{tool},{s},{i + 1},{t:.6f},{c},{args.threads}\n")
     if bad:
         sys.exit("numerics check failed: " + "; ".join(bad))
 

@@ -3,11 +3,11 @@
 // call from __builtin_cpu_supports (a read of a table filled at load time).
 #include "csparsekernels.h"
 #include <immintrin.h>
-#include <stdatomic.h>
 #include <string.h>
 
-// -1: automatic. Written only by psk_force_isa (tests), read relaxed by every call.
-static _Atomic int forced_isa = -1;
+// -1: automatic. Per thread, so that a test forcing a path does not change the path other
+// threads (other tests, data-parallel workers) run.
+static _Thread_local int forced_isa = -1;
 
 static int detected_isa(void) {
     __builtin_cpu_init();
@@ -20,12 +20,12 @@ static int detected_isa(void) {
 
 int psk_isa(void) {
     int d = detected_isa();
-    int f = atomic_load_explicit(&forced_isa, memory_order_relaxed);
+    int f = forced_isa;
     if (f < 0) return d;
     return f < d ? (f >= 2 ? f : 0) : d;
 }
 
-void psk_force_isa(int isa) { atomic_store_explicit(&forced_isa, isa, memory_order_relaxed); }
+void psk_force_isa(int isa) { forced_isa = isa; }
 
 // ------------------------------------------------------------------------------ transposes
 

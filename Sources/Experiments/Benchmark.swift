@@ -76,6 +76,10 @@ public enum Benchmark {
         public var kernel: String
         public var epochSeconds: [Double]
         public var medianEpochSeconds: Double
+        /// CPU time of the process per epoch (all threads): less disturbed than wall time by other
+        /// processes on a shared machine (it does not count time the process waited for a core).
+        public var epochCPUSeconds: [Double]
+        public var medianEpochCPUSeconds: Double
         public var flopsPerEpoch: Int
         public var finalTrainLoss: Double
         /// The kernel each dense layer ran in the last step.
@@ -83,6 +87,7 @@ public enum Benchmark {
 
         enum CodingKeys: String, CodingKey {
             case sparsity, kernel, epochSeconds = "epoch_seconds", medianEpochSeconds = "median_epoch_seconds"
+            case epochCPUSeconds = "epoch_cpu_seconds", medianEpochCPUSeconds = "median_epoch_cpu_seconds"
             case flopsPerEpoch = "flops_per_epoch", finalTrainLoss = "final_train_loss", layerKernels = "layer_kernels"
         }
     }
@@ -153,7 +158,7 @@ public enum Benchmark {
                 guard let policy = KernelPolicy(rawValue: kernel) else {
                     throw ConfigError(path: "--kernels", "unknown kernel \"\(kernel)\"")
                 }
-                var times: [Double] = []
+                var times: [Double] = [], cpu: [Double] = []
                 var flops = 0, lastLoss = Double.nan
                 var kernelsUsed: [String: String] = [:]
                 for _ in 0..<max(1, repeats) {
@@ -164,17 +169,20 @@ public enum Benchmark {
                     session.model.kernelPolicy = policy
                     let tracker = LossTracker()
                     session.trainer.observers.append(tracker)
-                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    let t0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
                     try session.trainer.train(steps: session.stepsPerEpoch)
                     times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                    cpu.append(processCPUSeconds() - c0)
                     flops = session.trainer.flops
                     lastLoss = tracker.epochLoss
                     for case let d as SparseCapableLayer in session.model.layers { kernelsUsed[d.name] = d.lastKernel.rawValue }
                 }
                 let r = SparsityResult(sparsity: s, kernel: kernel, epochSeconds: times,
-                                       medianEpochSeconds: Statistics.median(times), flopsPerEpoch: flops,
+                                       medianEpochSeconds: Statistics.median(times), epochCPUSeconds: cpu,
+                                       medianEpochCPUSeconds: Statistics.median(cpu), flopsPerEpoch: flops,
                                        finalTrainLoss: lastLoss, layerKernels: kernelsUsed)
-                log(String(format: "sparsity %.2f %@: median epoch %.3f s", s, kernel, r.medianEpochSeconds))
+                log(String(format: "sparsity %.2f %@: median epoch %.3f s (CPU %.3f s)", s, kernel, r.medianEpochSeconds,
+                           r.medianEpochCPUSeconds))
                 results.append(r)
             }
             // per-layer step timings at the workers' share of the batch
@@ -228,6 +236,13 @@ public enum Benchmark {
             }
         }
         return 2 * Double(n * n * n) / Statistics.median(times) / 1e9
+    }
+
+    /// CPU time this process used so far (all threads), in seconds.
+    public static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Peak resident set size of this process (VmHWM), in MiB.

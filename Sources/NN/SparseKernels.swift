@@ -275,7 +275,8 @@ public enum SparseKernelISA {
         }
     }
 
-    /// Forces a path for tests (`avx512`, `avx2`, `portable`), or nil for the automatic one.
+    /// Forces a path on the calling thread for tests (`avx512`, `avx2`, `portable`), or nil for
+    /// the automatic one.
     public static func force(_ name: String?) {
         switch name {
         case "avx512": psk_force_isa(3)

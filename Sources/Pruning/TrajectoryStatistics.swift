@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import TensorCore
 
 /// Running statistics of each weight's recent trajectory, for one parameter, in O(1) memory
@@ -156,9 +158,11 @@ public final class TrajectoryStatistics {
                 let sign = fp + F.sign.rawValue * n
                 let mean = dp + D.mean.rawValue * n, mxx = dp + D.mxx.rawValue * n
                 let ctx = dp + D.ctx.rawValue * n
-                for i in 0..<n {
-                    Self.advance(i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev, disp: disp,
-                                 path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
+                Self.forEachRange(n) { range in
+                    for i in range {
+                        Self.advance(i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev, disp: disp,
+                                     path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
+                    }
                 }
             }
         }
@@ -169,6 +173,20 @@ public final class TrajectoryStatistics {
     /// Entries masked out then and now are skipped: their state is already that of an
     /// always-zero weight, so a pruned weight costs one byte read per update instead of 44.
     private var lastMaskedOut: [UInt8]?
+
+    /// Runs `body` over `0..<n` split into contiguous ranges, on all cores when `n` is large
+    /// (weights are independent, so the result is the same bit for bit as one pass; the update
+    /// runs on the training thread between steps, while the data-parallel workers are idle).
+    private static func forEachRange(_ n: Int, _ body: (Range<Int>) -> Void) {
+        let parts = n >= parallelThreshold ? min(4, ProcessInfo.processInfo.activeProcessorCount) : 1
+        guard parts > 1 else { body(0..<n); return }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: parts) { k in body((k * n / parts)..<((k + 1) * n / parts)) }
+        }
+    }
+
+    /// Entries above which `update` splits its pass over the cores.
+    static let parallelThreshold = 1 << 16
 
     /// One entry's recurrences (the per-weight part of `update`).
     @inline(__always)
@@ -214,16 +232,18 @@ public final class TrajectoryStatistics {
                     let sign = fp + F.sign.rawValue * n
                     let mean = dp + D.mean.rawValue * n, mxx = dp + D.mxx.rawValue * n
                     let ctx = dp + D.ctx.rawValue * n
-                    for i in 0..<n {
-                        if mb[i] == 0 {
-                            if o[i] != 0 { continue }
-                            prev[i] = 0; disp[i] = 0; path[i] = 0; flips[i] = 0; sign[i] = 0
-                            mean[i] = 0; mxx[i] = 0; ctx[i] = 0
-                            o[i] = 1
-                        } else {
-                            o[i] = 0
-                            Self.advance(i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev, disp: disp,
-                                         path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
+                    Self.forEachRange(n) { range in
+                        for i in range {
+                            if mb[i] == 0 {
+                                if o[i] != 0 { continue }
+                                prev[i] = 0; disp[i] = 0; path[i] = 0; flips[i] = 0; sign[i] = 0
+                                mean[i] = 0; mxx[i] = 0; ctx[i] = 0
+                                o[i] = 1
+                            } else {
+                                o[i] = 0
+                                Self.advance(i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev,
+                                             disp: disp, path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
+                            }
                         }
                     }
                 }

@@ -6,10 +6,13 @@
 /// transposed, `[features][ld]` with the batch contiguous and padded with zeros to `ld`, a
 /// multiple of 16, so every inner loop is a run of whole vectors over the batch).
 ///
-/// Why hand-written: OpenBLAS has no sparse routines, and the sparse BLAS libraries Debian
-/// ships (librsb, SuiteSparse, libspatialindex...) offer SpMM on CSR with row-major dense
-/// operands only, without the sampled dense-dense product (SDDMM) for the weight gradient and
-/// without batch-contiguous AVX-512 inner loops for 64-sample batches; see results/speed-notes.md.
+/// Why hand-written: OpenBLAS has no sparse routines. Of the sparse libraries Debian ships
+/// (`apt-cache search`: librsb, SuiteSparse incl. GraphBLAS), librsb offers SpMM on its own RSB
+/// format but no sampled dense-dense product for the weight gradient, and GraphBLAS can express
+/// that product as a masked mxm, through its own matrix objects and semiring kernels. Neither
+/// was benchmarked here (no dependency added for them); what the
+/// layer needs is ~300 lines (SpMM, SDDMM, transposes over batch-contiguous, zero-padded
+/// buffers as in SparseProp), measured against SGEMM and PyTorch's CSR in results/.
 ///
 /// Each function picks an AVX-512 (F+BW+VL+DQ), AVX2+FMA or portable C path at run time from
 /// `__builtin_cpu_supports`; all paths sum in the same order per output entry within a path,
@@ -17,8 +20,8 @@
 
 /// The path that will run: 3 = AVX-512, 2 = AVX2+FMA, 0 = portable C.
 int psk_isa(void);
-/// Forces a path (for tests): 3, 2 or 0; a path the CPU lacks falls back to the next lower one.
-/// -1 restores the automatic choice. Not thread-safe against concurrent kernel calls.
+/// Forces a path on the calling thread only (for tests): 3, 2 or 0; a path the CPU lacks falls
+/// back to the next lower one. -1 restores the automatic choice.
 void psk_force_isa(int isa);
 
 /// `dst[j*ld + b] = src[b*n + j]` for b < rows, j < n; `dst[j*ld + b] = 0` for rows <= b < ld.
