@@ -22,6 +22,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("print-blas-core"), help: "Print the BLAS kernel choice as JSON and exit.")
     var printBlasCore = false
     @Option(name: .customLong("simulate-blas-pick"), help: .hidden) var simulateBlasPick: String?
+    @Flag(name: .customLong("sgemm-rate"), help: "With --print-blas-core: also time a 2048x2048 SGEMM (median of 5).")
+    var sgemmRate = false
 
     func validate() throws {
         guard ["lenet-300-100", "lenet-5"].contains(model) else { throw ValidationError("--model is lenet-300-100 or lenet-5") }
@@ -37,11 +39,17 @@ struct BenchCommand: ParsableCommand {
         let choice = BLAS.selectCoreForCPU()  // before any BLAS call (idempotent)
         if printBlasCore {
             struct Out: Encodable { var choice: BLASCoreChoice; var coreName: String; var sgemmMaxError: Float
-                enum CodingKeys: String, CodingKey { case choice, coreName = "core_name", sgemmMaxError = "sgemm_max_error" } }
+                var sgemmGflops: Double?; var threads: Int
+                enum CodingKeys: String, CodingKey {
+                    case choice, coreName = "core_name", sgemmMaxError = "sgemm_max_error", sgemmGflops = "sgemm_2048_gflops", threads
+                } }
+            if threads > 0 { BLAS.threads = threads }
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
             print(String(decoding: try enc.encode(Out(choice: choice, coreName: BLAS.coreName,
-                                                      sgemmMaxError: BLAS.sgemmSelfCheck())), as: UTF8.self))
+                                                      sgemmMaxError: BLAS.sgemmSelfCheck(),
+                                                      sgemmGflops: sgemmRate ? Benchmark.sgemmRate(n: 2048, repeats: 5) : nil,
+                                                      threads: BLAS.threads)), as: UTF8.self))
             return
         }
         if let sparsity {
