@@ -22,8 +22,10 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "CAllocator"),
+        // Sparse kernels for pruned layers (AVX-512 / AVX2 / portable paths chosen at run time).
+        .target(name: "CSparseKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "TensorCore", dependencies: ["CBLAS", "CAllocator"]),
-        .target(name: "NN", dependencies: ["TensorCore"]),
+        .target(name: "NN", dependencies: ["TensorCore", "CSparseKernels"]),
         .target(name: "Training", dependencies: ["TensorCore", "NN"]),
         .target(name: "Schema"),
         .target(name: "Pruning", dependencies: ["TensorCore", "NN", "Schema"]),

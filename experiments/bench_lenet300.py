@@ -41,8 +41,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchcommon import (cpu_model, log, machine_busy_seconds, numpy_sgemm_peak, other_cpu_share,  # noqa: E402
-                         own_cpu_seconds, read_idx, total_seconds)
+from benchcommon import (cpu_model, log, machine_busy_seconds, numpy_blas_kernel, numpy_sgemm_peak,  # noqa: E402
+                         other_cpu_share, own_cpu_seconds, read_idx, torch_kernel, total_seconds)
 LAYERS = [(784, 300), (300, 100), (100, 10)]
 BATCH = 128
 LR = 0.05
@@ -259,7 +259,8 @@ def main():
     command = shlex.join([os.path.basename(sys.executable)] + sys.argv)
     date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     header = (f"{date}; CPU {cpu_model()}; {args.threads} threads; OPENBLAS_CORETYPE={coretype}; "
-              f"numpy {np.__version__}; torch {torch.__version__}; "
+              f"numpy {np.__version__} (OpenBLAS kernel {numpy_blas_kernel(np)}); "
+              f"torch {torch.__version__} ({torch_kernel(torch)}); "
               f"command: `{command}`")
     log(header)
 
@@ -333,8 +334,8 @@ def main():
               f"terms ignored.",
               f"SGEMM reference, 2048x2048 float32, {args.threads} threads: numpy np.matmul "
               f"{numpy_peak:.1f} GFLOP/s"
-              + (f"; PruneLab OpenBLAS ({prunelab['blas_core']}) {float(prunelab['sgemm_peak_gflops']):.1f} GFLOP/s"
-                 if prunelab else "") + ".",
+              + (f"; PruneLab OpenBLAS ({prunelab.get('blas_core_choice', prunelab['blas_core'])}) "
+                 f"{float(prunelab['sgemm_peak_gflops']):.1f} GFLOP/s" if prunelab else "") + ".",
               f"PyTorch threads: {torch_threads} (its BLAS ignores OPENBLAS_CORETYPE)."]
     if prunelab:
         lines.append(f"PruneLab: own FLOP count {int(prunelab['flops_per_epoch']):,} per epoch, "

@@ -85,3 +85,49 @@ def numpy_sgemm_peak(np, n=2048, repeats=7):
         np.matmul(a, b, out=c)
         times.append(time.perf_counter() - t0)
     return 2 * n ** 3 / statistics.median(times) / 1e9
+
+
+def numpy_blas_kernel(np):
+    """The OpenBLAS kernel numpy's bundled OpenBLAS runs (e.g. 'Haswell'), read through ctypes from the
+    library in numpy.libs; 'unknown' when it cannot be found (threadpoolctl reports the same)."""
+    import ctypes
+    import glob
+    libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs", "*openblas*"))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename"):
+            f = getattr(lib, name, None)
+            if f is not None:
+                f.restype = ctypes.c_char_p
+                return f().decode()
+    return "unknown"
+
+
+def torch_kernel(torch):
+    """PyTorch's CPU math: BLAS library and the vector ISA its kernels dispatch to."""
+    blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"
+    return f"{blas}, CPU capability {torch.backends.cpu.get_cpu_capability()}"
+
+
+def cpu_description():
+    """`cpu_model()` with the cpuid family/model and the widest vector extension, e.g.
+    'AMD EPYC (family 26 model 2, AVX-512)': the model name alone does not tell Zen 4 from Zen 5."""
+    fam = mod = None
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key = line.split(":", 1)[0].strip()
+                if key == "cpu family" and fam is None:
+                    fam = line.split(":", 1)[1].strip()
+                elif key == "model" and mod is None:
+                    mod = line.split(":", 1)[1].strip()
+                elif key == "flags" and not flags:
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "AVX" if "avx" in flags else "SSE"
+    return f"{cpu_model()} (family {fam} model {mod}, {isa})"

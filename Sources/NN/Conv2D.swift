@@ -1,3 +1,4 @@
+import CSparseKernels
 import TensorCore
 
 /// 2-D convolution (cross-correlation) `y[b, o] = sum_c W[o, c] ⋆ x[b, c] + bias[o]`.
@@ -11,7 +12,7 @@ import TensorCore
 /// megabytes of cached columns through memory), accumulates `dW` from `dy` and the columns,
 /// `db` as sums of `dy`, and `dx` by `W^T dy` folded back by col2im.
 /// Defaults: `stride` 1, `padding` 0.
-public final class Conv2D: Layer {
+public final class Conv2D: SparseCapableLayer {
     public let name: String
     public let inChannels: Int
     public let outChannels: Int
@@ -27,6 +28,16 @@ public final class Conv2D: Layer {
     private var product = Tensor(shape: [0])
     /// The last forward input (backward recomputes the columns from it).
     private var input = Tensor(shape: [0])
+    /// Which im2col product runs once the weight has a mask (see `KernelPolicy`): SGEMM, or the
+    /// sparse kernels over the kept weights (`[outC, C*k*k]` CSR; the columns' positions are
+    /// already contiguous). Without a mask the SGEMM path always runs, unchanged.
+    public var kernelPolicy: KernelPolicy = .auto
+    public var kernelChoices = KernelChoices()
+    public private(set) var lastKernel: KernelKind = .dense
+    private var forwardPattern: SparsityPattern?
+    private var zeroedGradPattern: ObjectIdentifier?
+    private var wantsInputGradient = true
+    private var lastTrainingPositions: Int?
 
     public init(name: String, inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
         precondition(inChannels > 0 && outChannels > 0 && kernel > 0,
@@ -45,7 +56,10 @@ public final class Conv2D: Layer {
     public var parameters: [Parameter] { [weight, bias] }
 
     public func replica() -> Layer {
-        Conv2D(name: name, inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
+        let c = Conv2D(name: name, inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
+        c.kernelPolicy = kernelPolicy
+        c.kernelChoices = kernelChoices
+        return c
     }
 
     /// Spatial output size for an input size along one axis.
@@ -74,6 +88,9 @@ public final class Conv2D: Layer {
         input = x
         columns.resize(to: [kk, min(chunk, batch) * p])
         product.resize(to: [outC, min(chunk, batch) * p])
+        let sparse = sparsePattern(positions: min(chunk, batch) * p, p: p, training: training)
+        forwardPattern = sparse
+        lastKernel = sparse == nil ? .dense : .sparse
         var y = Tensor(uninitializedShape: [batch, outC, oh, ow])  // every entry written below
         x.scalars.withUnsafeBufferPointer { px in
             columns.scalars.withUnsafeMutableBufferPointer { pc in
@@ -86,8 +103,13 @@ public final class Conv2D: Layer {
                                     Self.im2col(px.baseAddress! + b0 * sample, batch: n, channels: c, height: h, width: w,
                                                 kernel: k, stride: s, padding: pad, outH: oh, outW: ow, into: pc.baseAddress!)
                                     // Y [outC, n*P] = W [outC, K] * cols [K, n*P]
-                                    BLAS.sgemm(transA: false, transB: false, m: outC, n: np, k: kk,
-                                               a: pw.baseAddress!, b: pc.baseAddress!, c: pp.baseAddress!)
+                                    if let sparse {
+                                        Self.sparseProduct(sparse, w: pw.baseAddress!, cols: pc.baseAddress!, np: np,
+                                                           y: pp.baseAddress!)
+                                    } else {
+                                        BLAS.sgemm(transA: false, transB: false, m: outC, n: np, k: kk,
+                                                   a: pw.baseAddress!, b: pc.baseAddress!, c: pp.baseAddress!)
+                                    }
                                     // y[b0 + j, oc, :] = Y[oc, j*P ..< (j+1)*P] + bias[oc]
                                     for j in 0..<n {
                                         for oc in 0..<outC {
@@ -119,6 +141,15 @@ public final class Conv2D: Layer {
         product.resize(to: [outC, min(chunk, batch) * p])
         var dx = needInputGrad ? Tensor(shape: input.shape) : Tensor(shape: [0])
         bias.grad.fill(0)
+        wantsInputGradient = needInputGrad
+        let sparse = forwardPattern
+        if let sparse, zeroedGradPattern != ObjectIdentifier(sparse) {
+            // pruned entries are never written by the sparse weight gradient: zero them once
+            weight.grad.fill(0)
+            zeroedGradPattern = ObjectIdentifier(sparse)
+        } else if sparse == nil {
+            zeroedGradPattern = nil
+        }
         // Per chunk: recompute the columns (cheaper than keeping megabytes of them from the
         // forward pass), dW += dY cols^T, db += row sums of dY, dx += col2im(W^T dY).
         input.scalars.withUnsafeBufferPointer { px in
@@ -142,13 +173,23 @@ public final class Conv2D: Layer {
                                                 pgb[oc] += Kernels.sum(pp.baseAddress! + oc * np, count: np)
                                             }
                                             // dW [outC, K] (+)= dY [outC, n*P] * cols^T [n*P, K]
-                                            BLAS.sgemm(transA: false, transB: true, m: outC, n: kk, k: np,
-                                                       a: pp.baseAddress!, b: pc.baseAddress!,
-                                                       beta: b0 == 0 ? 0 : 1, c: pgw.baseAddress!)
+                                            if let sparse {
+                                                Self.sparseWeightGradient(sparse, dy: pp.baseAddress!, cols: pc.baseAddress!,
+                                                                          np: np, accumulate: b0 != 0, g: pgw.baseAddress!)
+                                            } else {
+                                                BLAS.sgemm(transA: false, transB: true, m: outC, n: kk, k: np,
+                                                           a: pp.baseAddress!, b: pc.baseAddress!,
+                                                           beta: b0 == 0 ? 0 : 1, c: pgw.baseAddress!)
+                                            }
                                             guard needInputGrad else { continue }
                                             // dcols [K, n*P] = W^T [K, outC] * dY [outC, n*P], into the columns' buffer
-                                            BLAS.sgemm(transA: true, transB: false, m: kk, n: np, k: outC,
-                                                       a: pw.baseAddress!, b: pp.baseAddress!, c: pc.baseAddress!)
+                                            if let sparse {
+                                                Self.sparseColumnGradient(sparse, w: pw.baseAddress!, dy: pp.baseAddress!,
+                                                                          np: np, dcols: pc.baseAddress!)
+                                            } else {
+                                                BLAS.sgemm(transA: true, transB: false, m: kk, n: np, k: outC,
+                                                           a: pw.baseAddress!, b: pp.baseAddress!, c: pc.baseAddress!)
+                                            }
                                             Self.col2im(pc.baseAddress!, batch: n, channels: c, height: h, width: w, kernel: k,
                                                         stride: s, padding: pad, outH: oh, outW: ow,
                                                         addingInto: pdx.baseAddress! + b0 * sample)
@@ -162,6 +203,60 @@ public final class Conv2D: Layer {
             }
         }
         return needInputGrad ? dx : nil
+    }
+
+    /// The pattern to run the sparse im2col product on, or nil for SGEMM. Needs the positions
+    /// of a sample to be a multiple of 16 (every chunk then runs the vector kernels). Inference
+    /// passes follow the choice measured for the latest training chunk.
+    private func sparsePattern(positions: Int, p: Int, training: Bool) -> SparsityPattern? {
+        guard kernelPolicy != .dense, p % 16 == 0, let pattern = weight.sparsityPattern else { return nil }
+        if kernelPolicy == .sparse { return pattern }
+        if kernelPolicy == .auto { return nil }  // LeNet-5's convolutions measured faster on SGEMM
+        let choice: KernelKind
+        if training {
+            lastTrainingPositions = positions
+            choice = KernelCrossover.im2colChoice(weights: weight.value.scalars, pattern: pattern, positions: positions,
+                                                  inputGradient: wantsInputGradient, in: kernelChoices)
+        } else {
+            choice = lastTrainingPositions.map {
+                KernelCrossover.cachedIm2colChoice(pattern: pattern, positions: $0, inputGradient: wantsInputGradient, in: kernelChoices)
+            } ?? .dense
+        }
+        return choice == .sparse ? pattern : nil
+    }
+
+    static func sparseProduct(_ pt: SparsityPattern, w: UnsafePointer<Float>, cols: UnsafePointer<Float>, np: Int,
+                              y: UnsafeMutablePointer<Float>) {
+        pt.csrPtr.withUnsafeBufferPointer { ptr in
+            pt.csrFlat.withUnsafeBufferPointer { flat in
+                pt.csrCol.withUnsafeBufferPointer { col in
+                    psk_spmm_t(Int32(pt.rows), Int32(np), ptr.baseAddress!, flat.baseAddress, col.baseAddress, w, cols, nil, y)
+                }
+            }
+        }
+    }
+
+    static func sparseWeightGradient(_ pt: SparsityPattern, dy: UnsafePointer<Float>, cols: UnsafePointer<Float>, np: Int,
+                                     accumulate: Bool, g: UnsafeMutablePointer<Float>) {
+        pt.csrPtr.withUnsafeBufferPointer { ptr in
+            pt.csrFlat.withUnsafeBufferPointer { flat in
+                pt.csrCol.withUnsafeBufferPointer { col in
+                    psk_sddmm_acc_t(Int32(pt.rows), Int32(np), ptr.baseAddress!, flat.baseAddress, col.baseAddress,
+                                    dy, cols, g, accumulate ? 1 : 0)
+                }
+            }
+        }
+    }
+
+    static func sparseColumnGradient(_ pt: SparsityPattern, w: UnsafePointer<Float>, dy: UnsafePointer<Float>, np: Int,
+                                     dcols: UnsafeMutablePointer<Float>) {
+        pt.cscPtr.withUnsafeBufferPointer { ptr in
+            pt.cscFlat.withUnsafeBufferPointer { flat in
+                pt.cscRow.withUnsafeBufferPointer { row in
+                    psk_spmm_t(Int32(pt.cols), Int32(np), ptr.baseAddress!, flat.baseAddress, row.baseAddress, w, dy, nil, dcols)
+                }
+            }
+        }
     }
 
     /// Unfolds a batch of `[C, H, W]` samples into columns `[C*k*k, B*P]` (`P = outH*outW`,

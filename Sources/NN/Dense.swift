@@ -4,7 +4,7 @@ import TensorCore
 ///
 /// `weight` is `[out, in]` row-major (PyTorch's layout), `bias` is `[out]`. An input of any rank
 /// `[B, ...]` is flattened to `[B, in]`; the input gradient is returned in the input's shape.
-public final class Dense: Layer {
+public final class Dense: SparseCapableLayer {
     public let name: String
     public let inputSize: Int
     public let outputSize: Int
@@ -12,6 +12,20 @@ public final class Dense: Layer {
     public let bias: Parameter
     private var input = Tensor(shape: [0])
     private var inputShape: [Int] = []
+    /// Which product runs once the weight has a mask (see `KernelPolicy`); without a mask the
+    /// dense SGEMM path always runs, unchanged.
+    public var kernelPolicy: KernelPolicy = .auto
+    public var kernelChoices = KernelChoices()
+    /// The product the latest forward pass ran.
+    public private(set) var lastKernel: KernelKind = .dense
+    /// Sparse path state: the pattern the latest forward used (nil after a dense forward), the
+    /// pattern whose pruned entries are known to be zero in `weight.grad`, transposed buffers,
+    /// and whether the latest backward was asked for the input gradient (for the crossover key).
+    private var forwardPattern: SparsityPattern?
+    private var zeroedGradPattern: ObjectIdentifier?
+    private var scratch = SparseScratch()
+    private var wantsInputGradient = true
+    private var lastTrainingBatch: Int?
 
     public init(name: String, inputSize: Int, outputSize: Int) {
         precondition(inputSize > 0 && outputSize > 0, "\(name): sizes must be positive, got \(inputSize)->\(outputSize)")
@@ -24,7 +38,12 @@ public final class Dense: Layer {
 
     public var parameters: [Parameter] { [weight, bias] }
 
-    public func replica() -> Layer { Dense(name: name, inputSize: inputSize, outputSize: outputSize) }
+    public func replica() -> Layer {
+        let d = Dense(name: name, inputSize: inputSize, outputSize: outputSize)
+        d.kernelPolicy = kernelPolicy
+        d.kernelChoices = kernelChoices
+        return d
+    }
 
     public func outputShape(for inputShape: [Int]) -> [Int] {
         precondition(inputShape.reduce(1, *) == inputSize, "\(name) expects \(inputSize) inputs, got shape \(inputShape)")
@@ -36,6 +55,9 @@ public final class Dense: Layer {
         precondition(x.rowSize == inputSize, "\(name) expects \(inputSize) inputs per sample, got \(x.shape)")
         input = x
         inputShape = x.shape
+        if let pattern = sparsePattern(batch: batch, training: training) { return sparseForward(x, pattern: pattern) }
+        forwardPattern = nil
+        lastKernel = .dense
         var y = Tensor(uninitializedShape: [batch, outputSize])  // bias rows copied in below
         let out = outputSize, inp = inputSize
         bias.value.scalars.withUnsafeBufferPointer { b in
@@ -58,6 +80,9 @@ public final class Dense: Layer {
         let batch = dy.rows
         let out = outputSize, inp = inputSize
         precondition(dy.shape == [batch, out] && input.rows == batch, "\(name): gradient \(dy.shape) does not match the forward batch")
+        wantsInputGradient = needInputGrad
+        if let pattern = forwardPattern { return sparseBackward(dy, pattern: pattern, needInputGrad: needInputGrad) }
+        zeroedGradPattern = nil
         dy.scalars.withUnsafeBufferPointer { pdy in
             input.scalars.withUnsafeBufferPointer { px in
                 weight.grad.scalars.withUnsafeMutableBufferPointer { pgw in
@@ -82,6 +107,71 @@ public final class Dense: Layer {
                     // dx[B, in] = dy [B, out] * W [out, in]
                     BLAS.sgemm(transA: false, transB: false, m: batch, n: inp, k: out,
                                a: pdy.baseAddress!, b: pw.baseAddress!, c: pdx.baseAddress!)
+                }
+            }
+        }
+        return dx
+    }
+
+    /// The pattern to run the sparse kernels on for this batch, or nil for the dense path.
+    /// Inference passes (`training: false`, e.g. evaluation in batches of 1000) are not timed:
+    /// they follow the choice measured for the latest training batch, dense when none exists.
+    private func sparsePattern(batch: Int, training: Bool) -> SparsityPattern? {
+        guard kernelPolicy != .dense, batch > 0, let pattern = weight.sparsityPattern else { return nil }
+        if kernelPolicy == .sparse { return pattern }
+        if kernelPolicy == .auto { return pattern.density <= KernelCrossover.autoDensity ? pattern : nil }
+        let choice: KernelKind
+        if training {
+            lastTrainingBatch = batch
+            choice = KernelCrossover.choice(for: self, pattern: pattern, batch: batch, inputGradient: wantsInputGradient)
+        } else {
+            choice = lastTrainingBatch.map {
+                KernelCrossover.cachedChoice(for: self, pattern: pattern, batch: $0, inputGradient: wantsInputGradient)
+            } ?? .dense
+        }
+        return choice == .sparse ? pattern : nil
+    }
+
+    private func sparseForward(_ x: Tensor, pattern: SparsityPattern) -> Tensor {
+        let batch = x.rows
+        forwardPattern = pattern
+        lastKernel = .sparse
+        var y = Tensor(uninitializedShape: [batch, outputSize])
+        x.scalars.withUnsafeBufferPointer { px in
+            weight.value.scalars.withUnsafeBufferPointer { pw in
+                bias.value.scalars.withUnsafeBufferPointer { pb in
+                    y.scalars.withUnsafeMutableBufferPointer { py in
+                        scratch.forward(pattern: pattern, w: pw.baseAddress!, bias: pb.baseAddress!,
+                                        x: px.baseAddress!, batch: batch, y: py.baseAddress!)
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    private func sparseBackward(_ dy: Tensor, pattern: SparsityPattern, needInputGrad: Bool) -> Tensor? {
+        let batch = dy.rows
+        if zeroedGradPattern != ObjectIdentifier(pattern) {
+            // pruned entries are never written by the sparse weight gradient: zero them once
+            weight.grad.fill(0)
+            zeroedGradPattern = ObjectIdentifier(pattern)
+        }
+        var dx = needInputGrad ? Tensor(uninitializedShape: inputShape) : nil
+        dy.scalars.withUnsafeBufferPointer { pdy in
+            weight.value.scalars.withUnsafeBufferPointer { pw in
+                weight.grad.scalars.withUnsafeMutableBufferPointer { pg in
+                    bias.grad.scalars.withUnsafeMutableBufferPointer { pgb in
+                        if dx != nil {
+                            dx!.scalars.withUnsafeMutableBufferPointer { pdx in
+                                scratch.backward(pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
+                                                 gradW: pg.baseAddress!, gradB: pgb.baseAddress!, dx: pdx.baseAddress!)
+                            }
+                        } else {
+                            scratch.backward(pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
+                                             gradW: pg.baseAddress!, gradB: pgb.baseAddress!, dx: nil)
+                        }
+                    }
                 }
             }
         }

@@ -16,6 +16,9 @@ public final class Parameter {
     public private(set) var mask: Tensor?
     /// Entries the mask keeps (all entries when dense); FLOP counts use it.
     public private(set) var activeCount: Int
+    /// The mask's CSR/CSC structure, built on first use after each mask change; on a replica,
+    /// the master's (set by `sharePattern(from:)`, as the replica itself carries no mask).
+    private var pattern: SparsityPattern?
 
     public init(name: String, value: Tensor, isPrunable: Bool) {
         self.name = name
@@ -36,6 +39,22 @@ public final class Parameter {
             self.mask = nil
             activeCount = value.count
         }
+        pattern = nil
+    }
+
+    /// The sparse structure of the mask, as `[shape[0], rest]` (nil when dense or rank 1). Built in O(weights) on
+    /// the first call after `setMask`; call it on the master before worker threads start.
+    public var sparsityPattern: SparsityPattern? {
+        if let pattern { return pattern }
+        guard let mask, mask.rank >= 2 else { return nil }
+        let p = SparsityPattern.of(mask)
+        pattern = p
+        return p
+    }
+
+    /// Makes this replica parameter use `master`'s sparse structure (O(1), immutable, shared).
+    public func sharePattern(from master: Parameter) {
+        pattern = master.sparsityPattern
     }
 
     /// Multiplies `value` by the mask in place (no-op when dense).

@@ -26,6 +26,8 @@ public final class Sequential {
         }
         layerInputShapes = shapes
         firstTrainable = layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count
+        let choices = KernelChoices()
+        for case var d as SparseCapableLayer in layers { d.kernelChoices = choices }
         let names = parameters.map(\.name)
         precondition(Set(names).count == names.count, "duplicate parameter names in \(names)")
     }
@@ -39,7 +41,26 @@ public final class Sequential {
     /// Points this replica's parameter values at `master`'s buffers (O(1): copy-on-write
     /// sharing, no copy as long as neither side writes).
     public func shareWeights(from master: Sequential) {
-        for (mine, theirs) in zip(parameters, master.parameters) { mine.value = theirs.value }
+        for (mine, theirs) in zip(parameters, master.parameters) {
+            mine.value = theirs.value
+            mine.sharePattern(from: theirs)
+        }
+        for (mine, theirs) in zip(layers, master.layers) {
+            if var d = mine as? SparseCapableLayer, let m = theirs as? SparseCapableLayer {
+                d.kernelPolicy = m.kernelPolicy
+                d.kernelChoices = m.kernelChoices
+            }
+        }
+    }
+
+    /// The measured kernel choices of the model (its first sparse-capable layer's; `Sequential`
+    /// gives all of them one cache when it is built).
+    public var kernelChoices: KernelChoices? { layers.lazy.compactMap { $0 as? SparseCapableLayer }.first?.kernelChoices }
+
+    /// Sets the kernel policy of every sparse-capable layer (dense and conv; see `KernelPolicy`).
+    public var kernelPolicy: KernelPolicy {
+        get { layers.lazy.compactMap { $0 as? SparseCapableLayer }.first?.kernelPolicy ?? .auto }
+        set { for case var d as SparseCapableLayer in layers { d.kernelPolicy = newValue } }
     }
 
     /// Drops the shared buffers so that the master's next in-place update does not copy them.

@@ -15,6 +15,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Threads (0: one per core).") var threads = 0
     @Option(help: "data (batch split over threads, single-threaded BLAS) or blas (OpenBLAS threads).") var parallelism = "data"
     @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Option(help: "Comma-separated mask sparsities (e.g. 0,0.5,0.9): time epochs with fixed random masks, per kernel.")
+    var sparsity: String?
+    @Option(help: "Kernels for --sparsity: comma-separated dense, sparse, auto.") var kernels = "dense,sparse,auto"
+    @Flag(name: .customLong("print-blas-core"), help: "Print the BLAS kernel choice as JSON and exit.")
+    var printBlasCore = false
+    @Option(name: .customLong("simulate-blas-pick"), help: .hidden) var simulateBlasPick: String?
+    @Flag(name: .customLong("sgemm-rate"), help: "With --print-blas-core: also time a 2048x2048 SGEMM (median of 5).")
+    var sgemmRate = false
 
     func validate() throws {
         guard ["lenet-300-100", "lenet-5"].contains(model) else { throw ValidationError("--model is lenet-300-100 or lenet-5") }
@@ -25,6 +33,55 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        // test hook: start from a given OpenBLAS pick, as on a CPU that OpenBLAS does not know
+        if let simulateBlasPick { BLASInfo.simulateOwnPickForTesting(simulateBlasPick) }
+        let choice = BLASInfo.selectCoreForCPU()  // before any BLAS call (idempotent)
+        if printBlasCore {
+            struct Out: Encodable { var choice: BLASCoreChoice; var coreName: String; var sgemmMaxError: Float
+                var sgemmGflops: Double?; var threads: Int
+                enum CodingKeys: String, CodingKey {
+                    case choice, coreName = "core_name", sgemmMaxError = "sgemm_max_error", sgemmGflops = "sgemm_2048_gflops", threads
+                } }
+            if threads > 0 { BLASInfo.threads = threads }
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            print(String(decoding: try enc.encode(Out(choice: choice, coreName: BLASInfo.coreName,
+                                                      sgemmMaxError: BLASInfo.sgemmSelfCheck(),
+                                                      sgemmGflops: sgemmRate ? Benchmark.sgemmRate(n: 2048, repeats: 5) : nil,
+                                                      threads: BLASInfo.threads)), as: UTF8.self))
+            return
+        }
+        if let sparsity {
+            try reportingErrors {
+                let levels = sparsity.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard !levels.isEmpty, levels.allSatisfy({ $0 >= 0 && $0 < 1 }) else {
+                    throw ValidationError("--sparsity takes comma-separated values in [0, 1)")
+                }
+                let ks = kernels.split(separator: ",").map(String.init)
+                let r = try Benchmark.sparsityEpochs(model: model, dataDir: data, batchSize: batchSize, repeats: repeats,
+                                                     threads: threads, sparsities: levels, kernels: ks,
+                                                     log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+                if json {
+                    let enc = JSONEncoder()
+                    enc.outputFormatting = [.sortedKeys]
+                    print(String(decoding: try enc.encode(r), as: UTF8.self))
+                } else {
+                    print("BLAS \(r.blasCoreChoice); sparse kernels \(r.sparseISA); \(r.threads) threads; batch \(r.batchSize)")
+                    print("sparsity  kernel  median epoch s  vs dense")
+                    for row in r.results {
+                        let dense = r.results.first { $0.sparsity == row.sparsity && $0.kernel == "dense" }?.medianEpochSeconds
+                        print(String(format: "%8.2f  %-6@  %14.3f  %8@", row.sparsity, row.kernel, row.medianEpochSeconds,
+                                     dense.map { String(format: "%.2fx", $0 / row.medianEpochSeconds) } ?? "-"))
+                    }
+                    print("layer  shape  batch  sparsity  dense ms/step  sparse ms/step  speed-up")
+                    for l in r.layers {
+                        print(String(format: "%@  %@  %d  %.2f  %.3f  %.3f  %.2fx", l.layer, "\(l.shape)", l.batch, l.sparsity,
+                                     l.denseSeconds * 1e3, l.sparseSeconds * 1e3, l.denseSeconds / l.sparseSeconds))
+                    }
+                }
+            }
+            return
+        }
         try reportingErrors {
             let r = try Benchmark.epochs(model: model, dataDir: data, batchSize: batchSize, epochs: epochs,
                                            repeats: repeats, threads: threads, parallelism: parallelism)

@@ -12,7 +12,8 @@ struct PruneLab: ParsableCommand {
     )
 
     static func main() {
-        ProcessSetup.prepare()
+        // the BLAS kernel is chosen before anything calls BLAS; bench's test hook chooses later
+        ProcessSetup.prepare(selectBLAS: !CommandLine.arguments.contains("--simulate-blas-pick"))
         do {
             var command = try parseAsRoot()
             try command.run()

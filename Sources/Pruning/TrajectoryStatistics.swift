@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import TensorCore
 
 /// Running statistics of each weight's recent trajectory, for one parameter, in O(1) memory
@@ -165,6 +167,10 @@ public final class TrajectoryStatistics {
 
         let n = count
         guard n > 0, let vb = values.baseAddress else { return }
+        if let mb = mask?.baseAddress {
+            updateMasked(vb, mb, n: n, first: first, bf: bf, bd: bd, dt: dt, invW: invW)
+            return
+        }
         floats.withUnsafeMutableBufferPointer { fbuf in
             doubles.withUnsafeMutableBufferPointer { dbuf in
                 guard let fp = fbuf.baseAddress, let dp = dbuf.baseAddress else { return }
@@ -173,36 +179,105 @@ public final class TrajectoryStatistics {
                 let sign = fp + F.sign.rawValue * n
                 let mean = dp + D.mean.rawValue * n, mxx = dp + D.mxx.rawValue * n
                 let ctx = dp + D.ctx.rawValue * n
-                if !first {
-                    for i in 0..<n {
-                        let u = vb[i] - prev[i]
-                        disp[i] = bf * disp[i] + u
-                        path[i] = bf * path[i] + abs(u)
-                        var f = bf * flips[i]
-                        if u != 0 {
-                            let s: Float = u > 0 ? 1 : -1
-                            if sign[i] != 0 && sign[i] != s { f += 1 }
-                            sign[i] = s
-                        }
-                        flips[i] = f
+                Self.forEachRange(n) { range in
+                    for i in range {
+                        Self.advance(i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev, disp: disp,
+                                     path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
                     }
-                }
-                for i in 0..<n {
-                    let x = Double(vb[i])
-                    prev[i] = vb[i]
-                    let dx = x - mean[i]
-                    let m = mean[i] + dx * invW
-                    mean[i] = m
-                    mxx[i] = bd * mxx[i] + dx * (x - m)
-                    ctx[i] = bd * ctx[i] + dt * (x - m)
-                }
-                guard let mb = mask?.baseAddress else { return }
-                for i in 0..<n where mb[i] == 0 {
-                    prev[i] = 0; disp[i] = 0; path[i] = 0; flips[i] = 0; sign[i] = 0
-                    mean[i] = 0; mxx[i] = 0; ctx[i] = 0
                 }
             }
         }
+        lastMaskedOut = nil
+    }
+
+    /// Which entries were masked out at the latest masked update (1 = masked out, state zero).
+    /// Entries masked out then and now are skipped: their state is already that of an
+    /// always-zero weight, so a pruned weight costs one byte read per update instead of 44.
+    private var lastMaskedOut: [UInt8]?
+
+    /// Runs `body` over `0..<n` split into contiguous ranges, on all cores when `n` is large
+    /// (weights are independent, so the result is the same bit for bit as one pass; the update
+    /// runs on the training thread between steps, while the data-parallel workers are idle).
+    private static func forEachRange(_ n: Int, _ body: (Range<Int>) -> Void) {
+        let parts = n >= parallelThreshold ? min(4, ProcessInfo.processInfo.activeProcessorCount) : 1
+        guard parts > 1 else { body(0..<n); return }
+        withoutActuallyEscaping(body) { body in
+            // Safe to share: every part works on its own disjoint range of entries.
+            let shared = RangeBody(body: body)
+            DispatchQueue.concurrentPerform(iterations: parts) { k in shared.body((k * n / parts)..<((k + 1) * n / parts)) }
+        }
+    }
+
+    /// The per-range body of `forEachRange`, handed to the worker threads.
+    private struct RangeBody: @unchecked Sendable {
+        let body: (Range<Int>) -> Void
+    }
+
+    /// Entries above which `update` splits its pass over the cores.
+    static let parallelThreshold = 1 << 16
+
+    /// One entry's recurrences (the per-weight part of `update`).
+    @inline(__always)
+    private static func advance(_ i: Int, _ v: Float, first: Bool, bf: Float, bd: Double, dt: Double, invW: Double,
+                                prev: UnsafeMutablePointer<Float>, disp: UnsafeMutablePointer<Float>,
+                                path: UnsafeMutablePointer<Float>, flips: UnsafeMutablePointer<Float>,
+                                sign: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Double>,
+                                mxx: UnsafeMutablePointer<Double>, ctx: UnsafeMutablePointer<Double>) {
+        if !first {
+            let u = v - prev[i]
+            disp[i] = bf * disp[i] + u
+            path[i] = bf * path[i] + abs(u)
+            var f = bf * flips[i]
+            if u != 0 {
+                let s: Float = u > 0 ? 1 : -1
+                if sign[i] != 0 && sign[i] != s { f += 1 }
+                sign[i] = s
+            }
+            flips[i] = f
+        }
+        let x = Double(v)
+        prev[i] = v
+        let dx = x - mean[i]
+        let m = mean[i] + dx * invW
+        mean[i] = m
+        mxx[i] = bd * mxx[i] + dx * (x - m)
+        ctx[i] = bd * ctx[i] + dt * (x - m)
+    }
+
+    /// `update` with a mask: live entries advance, newly masked ones are reset, and ones masked
+    /// at the previous update as well are skipped (already reset, and a masked weight's state
+    /// stays reset). The same state as advancing every entry and then resetting the masked ones.
+    private func updateMasked(_ vb: UnsafePointer<Float>, _ mb: UnsafePointer<Float>, n: Int, first: Bool,
+                              bf: Float, bd: Double, dt: Double, invW: Double) {
+        var out = lastMaskedOut ?? [UInt8](repeating: 0, count: n)
+        lastMaskedOut = nil  // keeps `out` uniquely referenced (no copy on write)
+        floats.withUnsafeMutableBufferPointer { fbuf in
+            doubles.withUnsafeMutableBufferPointer { dbuf in
+                out.withUnsafeMutableBufferPointer { ob in
+                    guard let fp = fbuf.baseAddress, let dp = dbuf.baseAddress, let o = ob.baseAddress else { return }
+                    let prev = fp + F.value.rawValue * n, disp = fp + F.disp.rawValue * n
+                    let path = fp + F.path.rawValue * n, flips = fp + F.flips.rawValue * n
+                    let sign = fp + F.sign.rawValue * n
+                    let mean = dp + D.mean.rawValue * n, mxx = dp + D.mxx.rawValue * n
+                    let ctx = dp + D.ctx.rawValue * n
+                    Self.forEachRange(n) { range in
+                        for i in range {
+                            if mb[i] == 0 {
+                                if o[i] != 0 { continue }
+                                prev[i] = 0; disp[i] = 0; path[i] = 0; flips[i] = 0; sign[i] = 0
+                                mean[i] = 0; mxx[i] = 0; ctx[i] = 0
+                                o[i] = 1
+                            } else {
+                                o[i] = 0
+                                Self.advance(i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev,
+                                             disp: disp, path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        lastMaskedOut = out
     }
 
     /// `update(values:mask:step:)` on a tensor's scalars (and its mask's, if any).

@@ -34,6 +34,10 @@ public final class SGD: Optimizer {
             let gradient = p.grad
             let mask = p.mask ?? ones
             let masked = p.mask != nil
+            if masked, let pattern = p.sparsityPattern, pattern.density <= SGD.liveUpdateDensity {
+                stepLiveWeights(i, p, pattern.csrFlat, lr: lr, decay: decay)
+                continue
+            }
             gradient.scalars.withUnsafeBufferPointer { g in
                 mask.scalars.withUnsafeBufferPointer { m in
                     p.value.scalars.withUnsafeMutableBufferPointer { w in
@@ -53,6 +57,41 @@ public final class SGD: Optimizer {
                                 v[j] = vj
                                 w[j] = wj
                             }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// At or below this mask density the update runs over the live weights only (on a 784x300
+    /// weight, Zen 5: 54 us dense at any density; live 20 us at 0.05, 44 us at 0.2, 64 us at 0.3).
+    static let liveUpdateDensity = 0.25  // measured: the scalar live loop beats the vectorised dense one below ~0.25
+
+    /// The same update as `step` for the live entries `live` (sorted flat indices) of a masked
+    /// parameter, touching nothing else: pruned weights and their momentum are already exactly 0
+    /// (masks are applied to both when they change) and stay so. Live entries get bit for bit
+    /// the values of the dense masked update (which multiplies them by a mask entry of 1).
+    private func stepLiveWeights(_ i: Int, _ p: Parameter, _ live: [Int32], lr: Float, decay: Float) {
+        let mu = momentum, nesterov = nesterov
+        let gradient = p.grad
+        live.withUnsafeBufferPointer { idx in
+            gradient.scalars.withUnsafeBufferPointer { g in
+                p.value.scalars.withUnsafeMutableBufferPointer { w in
+                    if mu == 0 {
+                        for k in idx {
+                            let j = Int(k)
+                            w[j] = w[j] - lr * (g[j] + decay * w[j])
+                        }
+                        return
+                    }
+                    velocity[i].scalars.withUnsafeMutableBufferPointer { v in
+                        for k in idx {
+                            let j = Int(k)
+                            let gj = g[j] + decay * w[j]
+                            let vj = mu * v[j] + gj
+                            w[j] = w[j] - lr * (nesterov ? gj + mu * vj : vj)
+                            v[j] = vj
                         }
                     }
                 }

@@ -19,6 +19,7 @@ public struct TrainingConfig: ConfigSection {
         ("log_every", "training loss/accuracy logging period (metrics.csv)"),
         ("threads", "threads (0: one per core); results are reproducible for the same count and parallelism"),
         ("parallelism", "`data`: each thread takes a slice of every batch on its own model replica, single-threaded BLAS; `blas`: OpenBLAS threads inside each product"),
+        ("kernel", "products of masked layers: `auto` runs the sparse kernels (CSR forward and input gradient, weight gradient at unmasked entries) on a dense layer once its density is at most 0.4, a fixed rule; `measured` where both kernels were timed for the layer's shape, batch and density band and sparse was faster (fastest, but a timing: two processes may choose differently and differ in the last bits, and a resumed run may not match exactly); `dense` always SGEMM; `sparse` the sparse kernels once masked. Unmasked layers always run SGEMM. `kernels.csv` records which kernel each layer ran from which step"),
     ]
     /// Training length in epochs; ignored when `steps` > 0.
     public var epochs: Int
@@ -41,6 +42,10 @@ public struct TrainingConfig: ConfigSection {
     /// single-threaded BLAS) or `blas` (one pass, OpenBLAS's threads inside each product).
     public var parallelism: Parallelism
     public enum Parallelism: String, Codable, Sendable, CaseIterable { case data, blas }
+    /// Products of masked dense layers: `auto` (sparse kernels where measured faster per layer
+    /// and density band), `dense` (always SGEMM) or `sparse` (sparse kernels once masked).
+    public var kernel: Kernel
+    public enum Kernel: String, Codable, Sendable, CaseIterable { case auto, measured, dense, sparse }
     public enum OptimizerName: String, Codable, Sendable, CaseIterable { case sgd, adam }
     public var optimizer: OptimizerName
     /// An epoch's mean training loss above `divergence_factor · ln(classes)` is divergence.
@@ -49,6 +54,7 @@ public struct TrainingConfig: ConfigSection {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, steps, batchSize = "batch_size", learningRate = "learning_rate", momentum, nesterov
+        case kernel
         case weightDecay = "weight_decay", optimizer, adam, divergenceFactor = "divergence_factor", schedule, evalEvery = "eval_every", logEvery = "log_every", threads, parallelism
     }
 
@@ -74,6 +80,7 @@ public struct TrainingConfig: ConfigSection {
         logEvery = try c.value(.logEvery, default: Duration(1, .epochs))
         threads = try c.value(.threads, default: 0)
         parallelism = try c.value(.parallelism, default: .data)
+        kernel = try c.value(.kernel, default: .auto)
     }
 
     public func validate(at path: String = "training") throws {

@@ -95,6 +95,9 @@ public final class RunContext {
     public func checkpoint() throws { try checkpointHandler() }
 
     /// Checkpoints written by this process and the seconds they took (reported in summary.csv).
+    /// Which product each layer ran (`kernels.csv`), once the runner installed it.
+    var kernels: KernelRecorder?
+
     public private(set) var checkpoints = 0
     public private(set) var checkpointSeconds = 0.0
 

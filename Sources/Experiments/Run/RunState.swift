@@ -27,6 +27,7 @@ struct RunState {
         metrics.save(into: a, prefix: "metrics")
         method.save(into: a, prefix: "method")
         trajectories?.save(into: a, prefix: "trajectories")
+        run.kernels?.save(into: a, prefix: "kernels")
         a.set("run/wall_seconds", wallSeconds)
         a.set("run/analysis_seconds", run.analysisSeconds)
         return a
@@ -45,6 +46,7 @@ struct RunState {
         try metrics.restore(from: a, prefix: "metrics")
         try method.restore(from: a, prefix: "method")
         try trajectories?.restore(from: a, prefix: "trajectories")
+        try run.kernels?.restore(from: a, prefix: "kernels")
         run.restoreAnalysisSeconds(try a.double("run/analysis_seconds"))
     }
 }

@@ -132,7 +132,9 @@ public enum Runner {
             ? try TrajectoryRecorder(config: config.recording, model: session.model, folder: run.folder,
                                      rng: RandomSource(seed: config.seed).derived("recording"), resuming: resume)
             : nil
-        var observers: [TrainingObserver] = method.observers + [metrics]
+        let kernels = KernelRecorder(session: session)  // applies training.kernel
+        run.kernels = kernels
+        var observers: [TrainingObserver] = method.observers + [metrics, kernels]
         if let trajectories { observers.append(trajectories) }
         if progress {
             observers.append(ProgressBar(totalSteps: session.plannedSteps + method.extraSteps, label: config.name))
@@ -193,6 +195,7 @@ public enum Runner {
         summary.extra.append(SummaryColumn("checkpoints", .int(run.checkpoints)))
         summary.extra.append(SummaryColumn("checkpoint_seconds", .double(run.checkpointSeconds)))
         try method.finish(run, summary: &summary)
+        try run.kernels?.write(to: folder)
         try summary.table.write(to: folder.file("summary.csv"))
         try LayerReport.table(session.model).write(to: folder.file("layers.csv"))
         var masks: [String: Tensor] = [:]

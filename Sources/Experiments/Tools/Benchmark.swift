@@ -1,4 +1,5 @@
 import Foundation
+import Schema
 import TensorCore
 import NN
 import Training
@@ -21,11 +22,14 @@ public enum Benchmark {
         public var threads: Int
         public var peakRssMb: Double
         public var finalTrainLoss: Double
+        /// The kernel and how it was chosen (`BLAS.selectCoreForCPU`), for reports.
+        public var blasCoreChoice: String = BLASCoreReport.current
 
         enum CodingKeys: String, CodingKey {
             case epochSeconds = "epoch_seconds", medianEpochSeconds = "median_epoch_seconds"
             case flopsPerEpoch = "flops_per_epoch", gflops, sgemmPeakGflops = "sgemm_peak_gflops"
             case blasCore = "blas_core", threads, peakRssMb = "peak_rss_mb", finalTrainLoss = "final_train_loss"
+            case blasCoreChoice = "blas_core_choice"
         }
     }
 
@@ -65,6 +69,154 @@ public enum Benchmark {
                       finalTrainLoss: lastLoss)
     }
 
+    /// One row of `bench --sparsity`: epochs at a fixed mask sparsity with one kernel policy.
+    public struct SparsityResult: Codable {
+        public var sparsity: Double
+        /// `dense` (SGEMM products), `sparse` (sparse kernels on every masked layer) or `auto`
+        /// (the measured per-layer crossover, what training runs use).
+        public var kernel: String
+        public var epochSeconds: [Double]
+        public var medianEpochSeconds: Double
+        /// CPU time of the process per epoch (all threads): less disturbed than wall time by other
+        /// processes on a shared machine (it does not count time the process waited for a core).
+        public var epochCPUSeconds: [Double]
+        public var medianEpochCPUSeconds: Double
+        public var flopsPerEpoch: Int
+        public var finalTrainLoss: Double
+        /// The kernel each dense layer ran in the last step.
+        public var layerKernels: [String: String]
+
+        enum CodingKeys: String, CodingKey {
+            case sparsity, kernel, epochSeconds = "epoch_seconds", medianEpochSeconds = "median_epoch_seconds"
+            case epochCPUSeconds = "epoch_cpu_seconds", medianEpochCPUSeconds = "median_epoch_cpu_seconds"
+            case flopsPerEpoch = "flops_per_epoch", finalTrainLoss = "final_train_loss", layerKernels = "layer_kernels"
+        }
+    }
+
+    /// Per layer: best-of-5 seconds of one forward + backward step of each kernel.
+    public struct LayerTiming: Codable {
+        public var layer: String
+        public var shape: [Int]
+        public var batch: Int
+        public var sparsity: Double
+        public var denseSeconds: Double
+        public var sparseSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case layer, shape, batch, sparsity, denseSeconds = "dense_seconds", sparseSeconds = "sparse_seconds"
+        }
+    }
+
+    public struct SparsityReport: Codable {
+        public var blasCore: String
+        public var blasCoreChoice: String
+        public var sparseISA: String
+        public var model: String
+        public var threads: Int
+        public var batchSize: Int
+        public var results: [SparsityResult]
+        public var layers: [LayerTiming]
+        public var peakRssMb: Double
+
+        enum CodingKeys: String, CodingKey {
+            case blasCore = "blas_core", blasCoreChoice = "blas_core_choice", sparseISA = "sparse_isa", model, threads
+            case batchSize = "batch_size", results, layers, peakRssMb = "peak_rss_mb"
+        }
+    }
+
+    /// Masks every prunable weight at exactly `sparsity` (uniformly random entries, seeded).
+    static func fixMasks(_ model: Sequential, sparsity: Double, seed: UInt64) {
+        var rng = RandomSource(seed: seed).derived("bench-masks")
+        for p in model.prunableParameters {
+            let n = p.value.count
+            let pruned = Int((Double(n) * sparsity).rounded())
+            var m = Tensor(shape: p.value.shape, repeating: 1)
+            for j in rng.permutation(n).prefix(pruned) { m.scalars[j] = 0 }
+            p.setMask(m)
+        }
+    }
+
+    /// Epoch times at fixed mask sparsities, each with the `dense`, `sparse` and `auto` kernel
+    /// policies (sparsity 0 masks nothing out: the sparse kernel then runs at density 1), and
+    /// per-layer step timings of both kernels at the data-parallel workers' batch.
+    public static func sparsityEpochs(model: String = "lenet-300-100", dataDir: String, batchSize: Int,
+                                      repeats: Int, threads: Int, sparsities: [Double],
+                                      kernels: [String] = ["dense", "sparse", "auto"],
+                                      log: (String) -> Void = { _ in }) throws -> SparsityReport {
+        let json = """
+        {"name": "bench", "seed": 1, "data": {"format": "idx", "dir": "\(dataDir)"},
+         "model": {"preset": "\(model)", "init": "\(model == "lenet-5" ? "normal" : "he")"},
+         "training": {"epochs": 1, "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9,
+                      "threads": \(threads), "parallelism": "data"}}
+        """
+        let config = try ConfigLoader.decode(Data(json.utf8))
+        let data = try config.data.load()
+        var results: [SparsityResult] = []
+        var layers: [LayerTiming] = []
+        var workers = 1
+        for s in sparsities {
+            for kernel in kernels {
+                guard let policy = KernelPolicy(rawValue: kernel) else {
+                    throw ConfigError(path: "--kernels", "unknown kernel \"\(kernel)\"")
+                }
+                var times: [Double] = [], cpu: [Double] = []
+                var flops = 0, lastLoss = Double.nan
+                var kernelsUsed: [String: String] = [:]
+                for _ in 0..<max(1, repeats) {
+                    let session = try TrainingSession(config: config, data: data)
+                    workers = session.threads
+                    fixMasks(session.model, sparsity: s, seed: 1)
+                    session.optimizer.applyMasksToState()
+                    session.model.kernelPolicy = policy
+                    let tracker = LossTracker()
+                    session.trainer.observers.append(tracker)
+                    let t0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
+                    try session.trainer.train(steps: session.stepsPerEpoch)
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                    cpu.append(processCPUSeconds() - c0)
+                    flops = session.trainer.flops
+                    lastLoss = tracker.epochLoss
+                    for case let d as SparseCapableLayer in session.model.layers { kernelsUsed[d.name] = d.lastKernel.rawValue }
+                }
+                let r = SparsityResult(sparsity: s, kernel: kernel, epochSeconds: times,
+                                       medianEpochSeconds: Statistics.median(times), epochCPUSeconds: cpu,
+                                       medianEpochCPUSeconds: Statistics.median(cpu), flopsPerEpoch: flops,
+                                       finalTrainLoss: lastLoss, layerKernels: kernelsUsed)
+                log(String(format: "sparsity %.2f %@: median epoch %.3f s (CPU %.3f s)", s, kernel, r.medianEpochSeconds,
+                           r.medianEpochCPUSeconds))
+                results.append(r)
+            }
+            // per-layer step timings at the workers' share of the batch
+            let session = try TrainingSession(config: config, data: data)
+            fixMasks(session.model, sparsity: s, seed: 1)
+            let part = batchSize / max(1, session.threads)
+            for (i, layer) in session.model.layers.enumerated() {
+                if let c = layer as? Conv2D, let mask = c.weight.mask {
+                    // one im2col chunk of the layer, as Conv2D.forward would unfold it
+                    let shape = session.model.layerInputShapes[i]
+                    let out = c.outputShape(for: shape)
+                    let kk = c.weight.value.count / c.outChannels, p = out[1] * out[2]
+                    let chunk = max(1, min(part, Conv2D.chunkFloats / max(1, kk * p)))
+                    let t = Im2colSparseTiming.measure(weights: c.weight.value.scalars, mask: mask.scalars,
+                                                       outC: c.outChannels, kk: kk, positions: chunk * p)
+                    let chunks = Double((part + chunk - 1) / chunk)
+                    layers.append(LayerTiming(layer: "\(c.name) (im2col, \(chunk) samples per chunk)",
+                                              shape: [c.outChannels, kk], batch: part, sparsity: s,
+                                              denseSeconds: t.dense * chunks, sparseSeconds: t.sparse * chunks))
+                    continue
+                }
+                guard let d = layer as? Dense, let pattern = d.weight.sparsityPattern else { continue }
+                let t = KernelCrossover.measure(layer: d, pattern: pattern, batch: part,
+                                                inputGradient: i > session.model.firstTrainable)
+                layers.append(LayerTiming(layer: d.name, shape: [d.outputSize, d.inputSize], batch: part, sparsity: s,
+                                          denseSeconds: t.dense, sparseSeconds: t.sparse))
+            }
+        }
+        return SparsityReport(blasCore: BLAS.coreName, blasCoreChoice: BLASCoreReport.current,
+                              sparseISA: SparseKernelISA.current, model: model, threads: workers,
+                              batchSize: batchSize, results: results, layers: layers, peakRssMb: peakRSSMegabytes())
+    }
+
     /// GFLOP/s of `n x n x n` SGEMM (median of `repeats`, after one warm-up call).
     public static func sgemmRate(n: Int, repeats: Int) -> Double {
         var rng = RandomSource(seed: 7)
@@ -85,6 +237,13 @@ public enum Benchmark {
             }
         }
         return 2 * Double(n * n * n) / Statistics.median(times) / 1e9
+    }
+
+    /// CPU time this process used so far (all threads), in seconds.
+    public static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Peak resident set size of this process (VmHWM), in MiB.

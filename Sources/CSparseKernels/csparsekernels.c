@@ -1,0 +1,325 @@
+// Sparse kernels for pruned Dense layers; see include/csparsekernels.h for the layout and why
+// they are hand-written. Three paths: AVX-512 (F+BW+VL+DQ), AVX2+FMA, portable C, chosen per
+// call from __builtin_cpu_supports (a read of a table filled at load time).
+#include "csparsekernels.h"
+#include <immintrin.h>
+#include <string.h>
+
+// -1: automatic. Per thread, so that a test forcing a path does not change the path other
+// threads (other tests, data-parallel workers) run.
+static _Thread_local int forced_isa = -1;
+
+static int detected_isa(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return 3;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
+    return 0;
+}
+
+int psk_isa(void) {
+    int d = detected_isa();
+    int f = forced_isa;
+    if (f < 0) return d;
+    return f < d ? (f >= 2 ? f : 0) : d;
+}
+
+void psk_force_isa(int isa) { forced_isa = isa; }
+
+// ------------------------------------------------------------------------------ transposes
+
+// dst[c*ds + r] = src[r*ss + c] for r < R, c < C.
+static void transpose_scalar(const float *src, int ss, int R, int C, float *dst, int ds) {
+    for (int r0 = 0; r0 < R; r0 += 16)
+        for (int c0 = 0; c0 < C; c0 += 16) {
+            int r1 = r0 + 16 < R ? r0 + 16 : R, c1 = c0 + 16 < C ? c0 + 16 : C;
+            for (int r = r0; r < r1; r++)
+                for (int c = c0; c < c1; c++) dst[(long)c * ds + r] = src[(long)r * ss + c];
+        }
+}
+
+__attribute__((target("avx2,fma")))
+static inline void transpose8x8(const float *src, int ss, float *dst, int ds) {
+    __m256 r0 = _mm256_loadu_ps(src + 0 * (long)ss), r1 = _mm256_loadu_ps(src + 1 * (long)ss);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * (long)ss), r3 = _mm256_loadu_ps(src + 3 * (long)ss);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * (long)ss), r5 = _mm256_loadu_ps(src + 5 * (long)ss);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * (long)ss), r7 = _mm256_loadu_ps(src + 7 * (long)ss);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst + 0 * (long)ds, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + 1 * (long)ds, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * (long)ds, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * (long)ds, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * (long)ds, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * (long)ds, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * (long)ds, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * (long)ds, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+__attribute__((target("avx2,fma")))
+static void transpose_avx2(const float *src, int ss, int R, int C, float *dst, int ds) {
+    int R8 = R & ~7, C8 = C & ~7;
+    for (int r = 0; r < R8; r += 8)
+        for (int c = 0; c < C8; c += 8) transpose8x8(src + (long)r * ss + c, ss, dst + (long)c * ds + r, ds);
+    // ragged edges
+    for (int r = 0; r < R; r++)
+        for (int c = (r < R8 ? C8 : 0); c < C; c++) dst[(long)c * ds + r] = src[(long)r * ss + c];
+}
+
+static void transpose(const float *src, int ss, int R, int C, float *dst, int ds) {
+    if (psk_isa() >= 2) transpose_avx2(src, ss, R, C, dst, ds);
+    else transpose_scalar(src, ss, R, C, dst, ds);
+}
+
+void psk_transpose_pad(const float *src, int rows, int n, int ld, float *dst) {
+    transpose(src, n, rows, n, dst, ld);
+    if (ld > rows)
+        for (int j = 0; j < n; j++) memset(dst + (long)j * ld + rows, 0, sizeof(float) * (size_t)(ld - rows));
+}
+
+void psk_untranspose(const float *src, int rows, int n, int ld, float *dst) {
+    transpose(src, ld, n, rows, dst, n);
+}
+
+// ------------------------------------------------------------------------------------ SpMM
+
+static void spmm_scalar(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *src,
+                        const float *W, const float *X, const float *bias, float *Y) {
+    for (int r = 0; r < nrows; r++) {
+        float *y = Y + (long)r * ld;
+        float b0 = bias ? bias[r] : 0.0f;
+        for (int t = 0; t < ld; t++) y[t] = b0;
+        for (int k = ptr[r]; k < ptr[r + 1]; k++) {
+            float w = W[widx[k]];
+            const float *x = X + (long)src[k] * ld;
+            for (int t = 0; t < ld; t++) y[t] += w * x[t];
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void spmm_avx2(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *src,
+                      const float *W, const float *X, const float *bias, float *Y) {
+    for (int r = 0; r < nrows; r++) {
+        float *y = Y + (long)r * ld;
+        __m256 b = _mm256_set1_ps(bias ? bias[r] : 0.0f);
+        const int k0 = ptr[r], k1 = ptr[r + 1];
+        int t0 = 0;
+        for (; t0 + 64 <= ld; t0 += 64) {
+            __m256 a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
+            for (int k = k0; k < k1; k++) {
+                __m256 w = _mm256_set1_ps(W[widx[k]]);
+                const float *x = X + (long)src[k] * ld + t0;
+                a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 0), a0);
+                a1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 8), a1);
+                a2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 16), a2);
+                a3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 24), a3);
+                a4 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 32), a4);
+                a5 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 40), a5);
+                a6 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 48), a6);
+                a7 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 56), a7);
+            }
+            _mm256_storeu_ps(y + t0 + 0, a0); _mm256_storeu_ps(y + t0 + 8, a1);
+            _mm256_storeu_ps(y + t0 + 16, a2); _mm256_storeu_ps(y + t0 + 24, a3);
+            _mm256_storeu_ps(y + t0 + 32, a4); _mm256_storeu_ps(y + t0 + 40, a5);
+            _mm256_storeu_ps(y + t0 + 48, a6); _mm256_storeu_ps(y + t0 + 56, a7);
+        }
+        for (; t0 < ld; t0 += 16) {
+            __m256 a0 = b, a1 = b;
+            for (int k = k0; k < k1; k++) {
+                __m256 w = _mm256_set1_ps(W[widx[k]]);
+                const float *x = X + (long)src[k] * ld + t0;
+                a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 0), a0);
+                a1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 8), a1);
+            }
+            _mm256_storeu_ps(y + t0 + 0, a0); _mm256_storeu_ps(y + t0 + 8, a1);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+static void spmm_avx512(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *src,
+                        const float *W, const float *X, const float *bias, float *Y) {
+    for (int r = 0; r < nrows; r++) {
+        float *y = Y + (long)r * ld;
+        __m512 b = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+        const int k0 = ptr[r], k1 = ptr[r + 1];
+        int t0 = 0;
+        for (; t0 + 64 <= ld; t0 += 64) {
+            // two accumulator sets (even and odd k) for more independent FMA chains
+            __m512 a0 = b, a1 = b, a2 = b, a3 = b;
+            __m512 z = _mm512_setzero_ps();
+            __m512 c0 = z, c1 = z, c2 = z, c3 = z;
+            int k = k0;
+            for (; k + 2 <= k1; k += 2) {
+                __m512 w = _mm512_set1_ps(W[widx[k]]), v = _mm512_set1_ps(W[widx[k + 1]]);
+                const float *x = X + (long)src[k] * ld + t0, *u = X + (long)src[k + 1] * ld + t0;
+                a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 0), a0);
+                a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 16), a1);
+                a2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 32), a2);
+                a3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 48), a3);
+                c0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(u + 0), c0);
+                c1 = _mm512_fmadd_ps(v, _mm512_loadu_ps(u + 16), c1);
+                c2 = _mm512_fmadd_ps(v, _mm512_loadu_ps(u + 32), c2);
+                c3 = _mm512_fmadd_ps(v, _mm512_loadu_ps(u + 48), c3);
+            }
+            if (k < k1) {
+                __m512 w = _mm512_set1_ps(W[widx[k]]);
+                const float *x = X + (long)src[k] * ld + t0;
+                a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 0), a0);
+                a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 16), a1);
+                a2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 32), a2);
+                a3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 48), a3);
+            }
+            _mm512_storeu_ps(y + t0 + 0, _mm512_add_ps(a0, c0));
+            _mm512_storeu_ps(y + t0 + 16, _mm512_add_ps(a1, c1));
+            _mm512_storeu_ps(y + t0 + 32, _mm512_add_ps(a2, c2));
+            _mm512_storeu_ps(y + t0 + 48, _mm512_add_ps(a3, c3));
+        }
+        for (; t0 < ld; t0 += 16) {
+            __m512 a0 = b;
+            for (int k = k0; k < k1; k++)
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(W[widx[k]]), _mm512_loadu_ps(X + (long)src[k] * ld + t0), a0);
+            _mm512_storeu_ps(y + t0, a0);
+        }
+    }
+}
+
+void psk_spmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *src,
+                const float *W, const float *X, const float *bias, float *Y) {
+    int isa = psk_isa();
+    if (isa >= 3 && ld % 16 == 0) spmm_avx512(nrows, ld, ptr, widx, src, W, X, bias, Y);
+    else if (isa >= 2 && ld % 16 == 0) spmm_avx2(nrows, ld, ptr, widx, src, W, X, bias, Y);
+    else spmm_scalar(nrows, ld, ptr, widx, src, W, X, bias, Y);
+}
+
+// ----------------------------------------------------------------------------------- SDDMM
+
+// G[i] = v, or G[i] += v when accumulating (convolutions sum the weight gradient over chunks)
+#define STORE(i, v) do { float v_ = (v); int32_t i_ = (i); G[i_] = acc ? G[i_] + v_ : v_; } while (0)
+
+static void sddmm_scalar(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
+                         const float *DY, const float *X, float *G, int acc) {
+    for (int r = 0; r < nrows; r++) {
+        const float *dy = DY + (long)r * ld;
+        for (int k = ptr[r]; k < ptr[r + 1]; k++) {
+            const float *x = X + (long)col[k] * ld;
+            float s = 0;
+            for (int t = 0; t < ld; t++) s += dy[t] * x[t];
+            G[widx[k]] = acc ? G[widx[k]] + s : s;
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma")))
+static void sddmm_avx2(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
+                       const float *DY, const float *X, float *G, int acc) {
+    for (int r = 0; r < nrows; r++) {
+        const float *dy = DY + (long)r * ld;
+        int k = ptr[r];
+        const int k1 = ptr[r + 1];
+        for (; k + 2 <= k1; k += 2) {
+            const float *x = X + (long)col[k] * ld, *u = X + (long)col[k + 1] * ld;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0;
+            for (int t = 0; t < ld; t += 16) {
+                __m256 d0 = _mm256_loadu_ps(dy + t), d1 = _mm256_loadu_ps(dy + t + 8);
+                a0 = _mm256_fmadd_ps(d0, _mm256_loadu_ps(x + t), a0);
+                a1 = _mm256_fmadd_ps(d1, _mm256_loadu_ps(x + t + 8), a1);
+                c0 = _mm256_fmadd_ps(d0, _mm256_loadu_ps(u + t), c0);
+                c1 = _mm256_fmadd_ps(d1, _mm256_loadu_ps(u + t + 8), c1);
+            }
+            STORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));
+            STORE(widx[k + 1], hsum256(_mm256_add_ps(c0, c1)));
+        }
+        for (; k < k1; k++) {
+            const float *x = X + (long)col[k] * ld;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+            for (int t = 0; t < ld; t += 16) {
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(dy + t), _mm256_loadu_ps(x + t), a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(dy + t + 8), _mm256_loadu_ps(x + t + 8), a1);
+            }
+            STORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));
+        }
+    }
+}
+
+// Four 16-lane vectors to their four sums, in lanes 0-3 of the result.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+static inline __m128 hsum4x512(__m512 a, __m512 b, __m512 c, __m512 d) {
+    // 512 -> 256 per vector
+    __m256 a2 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+    __m256 b2 = _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(b, 1));
+    __m256 c2 = _mm256_add_ps(_mm512_castps512_ps256(c), _mm512_extractf32x8_ps(c, 1));
+    __m256 d2 = _mm256_add_ps(_mm512_castps512_ps256(d), _mm512_extractf32x8_ps(d, 1));
+    __m256 ab = _mm256_hadd_ps(a2, b2), cd = _mm256_hadd_ps(c2, d2);
+    __m256 abcd = _mm256_hadd_ps(ab, cd);  // per 128-bit half: a b c d partial sums
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+static void sddmm_avx512(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
+                         const float *DY, const float *X, float *G, int acc) {
+    for (int r = 0; r < nrows; r++) {
+        const float *dy = DY + (long)r * ld;
+        int k = ptr[r];
+        const int k1 = ptr[r + 1];
+        for (; k + 4 <= k1; k += 4) {
+            const float *x0 = X + (long)col[k] * ld, *x1 = X + (long)col[k + 1] * ld;
+            const float *x2 = X + (long)col[k + 2] * ld, *x3 = X + (long)col[k + 3] * ld;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int t = 0; t < ld; t += 16) {
+                __m512 d = _mm512_loadu_ps(dy + t);
+                a0 = _mm512_fmadd_ps(d, _mm512_loadu_ps(x0 + t), a0);
+                a1 = _mm512_fmadd_ps(d, _mm512_loadu_ps(x1 + t), a1);
+                a2 = _mm512_fmadd_ps(d, _mm512_loadu_ps(x2 + t), a2);
+                a3 = _mm512_fmadd_ps(d, _mm512_loadu_ps(x3 + t), a3);
+            }
+            float s[4];
+            _mm_storeu_ps(s, hsum4x512(a0, a1, a2, a3));
+            STORE(widx[k], s[0]); STORE(widx[k + 1], s[1]); STORE(widx[k + 2], s[2]); STORE(widx[k + 3], s[3]);
+        }
+        for (; k < k1; k++) {
+            const float *x = X + (long)col[k] * ld;
+            __m512 a0 = _mm512_setzero_ps();
+            for (int t = 0; t < ld; t += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(dy + t), _mm512_loadu_ps(x + t), a0);
+            STORE(widx[k], _mm512_reduce_add_ps(a0));
+        }
+    }
+}
+
+void psk_sddmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
+                 const float *DY, const float *X, float *G) {
+    psk_sddmm_acc_t(nrows, ld, ptr, widx, col, DY, X, G, 0);
+}
+
+void psk_sddmm_acc_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
+                     const float *DY, const float *X, float *G, int acc) {
+    int isa = psk_isa();
+    if (isa >= 3 && ld % 16 == 0) sddmm_avx512(nrows, ld, ptr, widx, col, DY, X, G, acc);
+    else if (isa >= 2 && ld % 16 == 0) sddmm_avx2(nrows, ld, ptr, widx, col, DY, X, G, acc);
+    else sddmm_scalar(nrows, ld, ptr, widx, col, DY, X, G, acc);
+}
+
+void psk_row_sums(int nrows, int ld, const float *Y, float *out) {
+    for (int r = 0; r < nrows; r++) {
+        const float *y = Y + (long)r * ld;
+        float s = 0;
+        for (int t = 0; t < ld; t++) s += y[t];
+        out[r] = s;
+    }
+}

@@ -1,0 +1,51 @@
+#ifndef PRUNELAB_CSPARSEKERNELS_H
+#define PRUNELAB_CSPARSEKERNELS_H
+#include <stdint.h>
+
+/// Sparse kernels for pruned fully connected layers (SparseProp-style: activations are kept
+/// transposed, `[features][ld]` with the batch contiguous and padded with zeros to `ld`, a
+/// multiple of 16, so every inner loop is a run of whole vectors over the batch).
+///
+/// Why hand-written: OpenBLAS has no sparse routines. Of the sparse libraries Debian ships
+/// (`apt-cache search`: librsb, SuiteSparse incl. GraphBLAS), librsb offers SpMM on its own RSB
+/// format but no sampled dense-dense product for the weight gradient, and GraphBLAS can express
+/// that product as a masked mxm, through its own matrix objects and semiring kernels. Neither
+/// was benchmarked here (no dependency added for them); what the
+/// layer needs is ~300 lines (SpMM, SDDMM, transposes over batch-contiguous, zero-padded
+/// buffers as in SparseProp), measured against SGEMM and PyTorch's CSR in results/.
+///
+/// Each function picks an AVX-512 (F+BW+VL+DQ), AVX2+FMA or portable C path at run time from
+/// `__builtin_cpu_supports`; all paths sum in the same order per output entry within a path,
+/// which may differ from the other paths (and from SGEMM) only by float rounding.
+
+/// The path that will run: 3 = AVX-512, 2 = AVX2+FMA, 0 = portable C.
+int psk_isa(void);
+/// Forces a path on the calling thread only (for tests): 3, 2 or 0; a path the CPU lacks falls
+/// back to the next lower one. -1 restores the automatic choice.
+void psk_force_isa(int isa);
+
+/// `dst[j*ld + b] = src[b*n + j]` for b < rows, j < n; `dst[j*ld + b] = 0` for rows <= b < ld.
+void psk_transpose_pad(const float *src, int rows, int n, int ld, float *dst);
+/// `dst[b*n + j] = src[j*ld + b]` for b < rows, j < n (the inverse of `psk_transpose_pad`).
+void psk_untranspose(const float *src, int rows, int n, int ld, float *dst);
+
+/// Sparse times dense, transposed layout:
+/// `Y[r*ld + t] = (bias ? bias[r] : 0) + sum_{k in ptr[r]..<ptr[r+1]} W[widx[k]] * X[src[k]*ld + t]`
+/// for r < nrows, t < ld. Forward of a Dense layer with CSR indices (`src` = input column),
+/// input gradient with CSC indices (`src` = output row, no bias).
+void psk_spmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *src,
+                const float *W, const float *X, const float *bias, float *Y);
+
+/// Sampled dense-dense product for the weight gradient at the unmasked positions only:
+/// `G[widx[k]] = sum_{t < ld} DY[r*ld + t] * X[col[k]*ld + t]` for k in ptr[r]..<ptr[r+1].
+void psk_sddmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
+                 const float *DY, const float *X, float *G);
+
+/// `psk_sddmm_t` adding into `G` instead of overwriting it when `accumulate` is nonzero.
+void psk_sddmm_acc_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
+                     const float *DY, const float *X, float *G, int accumulate);
+
+/// Column sums of a transposed batch: `out[r] = sum_{t < ld} Y[r*ld + t]` (the bias gradient).
+void psk_row_sums(int nrows, int ld, const float *Y, float *out);
+
+#endif

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import TensorCore
+
+/// The OpenBLAS kernel choice: the pure decision on hand-made flag sets, this machine's
+/// /proc/cpuinfo, and the real switch in a subprocess with OPENBLAS_CORETYPE unset.
+@Suite struct BLASCoreTests {
+    static let sse: Set<String> = ["fpu", "sse", "sse2", "ssse3", "sse4_1", "sse4_2", "popcnt"]
+    static let avx = sse.union(["avx", "xsave"])
+    static let avx2 = avx.union(["avx2", "fma", "bmi2"])
+    static let avx512 = avx2.union(["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"])
+
+    @Test func supportedCoreFollowsTheFlags() {
+        #expect(BLASCoreSelection.supportedCore(CPUFlags(Self.sse)) == nil)
+        #expect(BLASCoreSelection.supportedCore(CPUFlags(Self.avx)) == "Sandybridge")
+        #expect(BLASCoreSelection.supportedCore(CPUFlags(Self.avx2)) == "Haswell")
+        #expect(BLASCoreSelection.supportedCore(CPUFlags(Self.avx512)) == "SkylakeX")
+        // AVX2 without FMA is not enough for Haswell; AVX-512F alone (Knights Landing has no
+        // BW/DQ/VL) is not enough for SkylakeX
+        #expect(BLASCoreSelection.supportedCore(CPUFlags(Self.avx.union(["avx2"]))) == "Sandybridge")
+        #expect(BLASCoreSelection.supportedCore(CPUFlags(Self.avx2.union(["avx512f", "avx512cd"]))) == "Haswell")
+    }
+
+    @Test func fallbacksAreReplacedAndGoodPicksKept() {
+        func decide(_ flags: Set<String>, _ reported: String, user: String? = nil) -> String? {
+            BLASCoreSelection.decide(flags: CPUFlags(flags), reported: reported, userSetting: user).switchTo
+        }
+        // the Xeon: AVX-512, OpenBLAS 0.3.21 falls back to Prescott
+        #expect(decide(Self.avx512, "Prescott") == "SkylakeX")
+        #expect(decide(Self.avx512, "Nehalem") == "SkylakeX")
+        #expect(decide(Self.avx2, "Core2") == "Haswell")
+        #expect(decide(Self.avx, "Prescott") == "Sandybridge")
+        #expect(decide(Self.avx512, "Sandybridge") == "SkylakeX")
+        // OpenBLAS's own good picks stay
+        #expect(decide(Self.avx512, "SkylakeX") == nil)
+        #expect(decide(Self.avx512, "Cooperlake") == nil)
+        #expect(decide(Self.avx2, "Zen") == nil)
+        #expect(decide(Self.avx2, "Haswell") == nil)
+        // nothing better on an SSE-only CPU; unknown names are left alone
+        #expect(decide(Self.sse, "Prescott") == nil)
+        #expect(decide(Self.avx512, "SomethingNew") == nil)
+        // a user's setting is kept as given, even a weak one
+        let d = BLASCoreSelection.decide(flags: CPUFlags(Self.avx512), reported: "Prescott", userSetting: "Prescott")
+        #expect(d.switchTo == nil && d.action == .userSetting)
+    }
+
+    @Test func parsesProcCpuinfo() {
+        let text = "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse2 avx avx2 fma\nbugs\t\t: none\n"
+        #expect(CPUFlags.parse(cpuinfo: text).flags == ["fpu", "sse2", "avx", "avx2", "fma"])
+        #expect(CPUFlags.parse(cpuinfo: "no flags here").flags.isEmpty)
+    }
+
+    /// On this machine: the choice from /proc/cpuinfo agrees with the flags read independently.
+    @Test func thisMachine() throws {
+        let text = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("flags") })
+        let flags = Set(line.split(separator: ":")[1].split(separator: " ").map(String.init))
+        #expect(CPUFlags.current().flags == flags)
+        let expected: String? = flags.contains("avx512bw") && flags.contains("avx512vl") && flags.contains("avx512dq")
+            && flags.contains("avx512cd") && flags.contains("fma") ? "SkylakeX"
+            : flags.contains("avx2") && flags.contains("fma") ? "Haswell" : flags.contains("avx") ? "Sandybridge" : nil
+        #expect(BLASCoreSelection.supportedCore(CPUFlags.current()) == expected)
+    }
+
+    static var prunelab: URL? {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for d in [dir, dir.deletingLastPathComponent()] {
+            let u = d.appendingPathComponent("prunelab")
+            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
+        }
+        return nil
+    }
+
+    static func run(_ args: [String], unset: [String], set: [String: String] = [:]) throws -> [String: Any] {
+        let exe = try #require(prunelab, "the prunelab executable beside the test bundle")
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = ["bench", "--print-blas-core"] + args
+        var env = ProcessInfo.processInfo.environment
+        for k in unset { env.removeValue(forKey: k) }
+        for (k, v) in set { env[k] = v }
+        p.environment = env
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    /// With OPENBLAS_CORETYPE unset and OpenBLAS started on the generic Prescott kernel (as on
+    /// a CPU it does not recognise), the selection switches to the CPU's kernel in process, and
+    /// SGEMM on it is right.
+    @Test func switchesAwayFromAFallbackInASubprocess() throws {
+        let out = try Self.run(["--simulate-blas-pick", "Prescott"], unset: ["OPENBLAS_CORETYPE"])
+        let choice = try #require(out["choice"] as? [String: Any])
+        let expected = BLASCoreSelection.supportedCore(CPUFlags.current())
+        #expect(choice["reported"] as? String == "Prescott")
+        if let expected {
+            #expect(choice["action"] as? String == "switched")
+            #expect(out["core_name"] as? String == expected)
+        }
+        #expect((out["sgemm_max_error"] as? Double ?? 1) < 1e-4)
+    }
+
+    /// A user's OPENBLAS_CORETYPE is kept as given.
+    @Test func keepsTheUsersSettingInASubprocess() throws {
+        let out = try Self.run([], unset: [], set: ["OPENBLAS_CORETYPE": "Sandybridge"])
+        let choice = try #require(out["choice"] as? [String: Any])
+        #expect(choice["action"] as? String == "user_setting")
+        #expect(out["core_name"] as? String == "Sandybridge")
+    }
+
+    /// As a user gets it (variable unset, OpenBLAS's own pick): whatever OpenBLAS picked, the
+    /// kernel in use afterwards is at least as strong as what the CPU supports.
+    @Test func asShippedInASubprocess() throws {
+        let out = try Self.run([], unset: ["OPENBLAS_CORETYPE"])
+        let name = try #require(out["core_name"] as? String)
+        let best = BLASCoreSelection.supportedCore(CPUFlags.current()).flatMap(BLASCoreSelection.level) ?? 0
+        #expect((BLASCoreSelection.level(of: name) ?? 0) >= best, "in use: \(name)")
+    }
+}

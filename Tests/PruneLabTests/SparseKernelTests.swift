@@ -1,0 +1,237 @@
+import Testing
+import TensorCore
+import NN
+import Training
+
+/// The sparse kernels of pruned dense layers against independent references: brute-force
+/// index structures, the dense SGEMM path on the same masked weights, finite differences, and
+/// whole training runs with masks changing mid-way.
+@Suite(.serialized) struct SparseKernelTests {
+    static func randomMask(rows: Int, cols: Int, density: Double, emptyRows: [Int] = [], rng: inout RandomSource) -> Tensor {
+        var m = Tensor(shape: [rows, cols])
+        for r in 0..<rows where !emptyRows.contains(r) {
+            for c in 0..<cols where rng.nextUniform() < density { m[r, c] = 1 }
+        }
+        return m
+    }
+
+    static func layer(inp: Int, out: Int, rng: inout RandomSource) -> Dense {
+        let d = Dense(name: "fc1", inputSize: inp, outputSize: out)
+        d.weight.value = FiniteDifference.randomTensor([out, inp], &rng, scale: 0.5)
+        d.bias.value = FiniteDifference.randomTensor([out], &rng, scale: 0.5)
+        return d
+    }
+
+    static func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
+        precondition(a.count == b.count)
+        var worst: Float = 0
+        for (x, y) in zip(a, b) { worst = max(worst, abs(x - y) / (1 + max(abs(x), abs(y)))) }
+        return worst
+    }
+
+    @Test func patternMatchesBruteForce() {
+        var rng = RandomSource(seed: 3)
+        let mask = Self.randomMask(rows: 13, cols: 37, density: 0.3, emptyRows: [0, 5, 12], rng: &rng)
+        let p = SparsityPattern.of(mask)
+        var csr: [(Int, Int)] = [], csc: [(Int, Int)] = []
+        for r in 0..<13 { for c in 0..<37 where mask[r, c] != 0 { csr.append((r, c)) } }
+        for c in 0..<37 { for r in 0..<13 where mask[r, c] != 0 { csc.append((r, c)) } }
+        #expect(p.nonzeros == csr.count)
+        var k = 0
+        for r in 0..<13 {
+            for kk in Int(p.csrPtr[r])..<Int(p.csrPtr[r + 1]) {
+                #expect(Int(p.csrCol[kk]) == csr[k].1 && csr[k].0 == r)
+                #expect(Int(p.csrFlat[kk]) == r * 37 + csr[k].1)
+                k += 1
+            }
+        }
+        k = 0
+        for c in 0..<37 {
+            for kk in Int(p.cscPtr[c])..<Int(p.cscPtr[c + 1]) {
+                #expect(Int(p.cscRow[kk]) == csc[k].0 && csc[k].1 == c)
+                #expect(Int(p.cscFlat[kk]) == csc[k].0 * 37 + c)
+                k += 1
+            }
+        }
+        #expect(p.csrPtr[1] == 0 && p.csrPtr[13] == Int32(csr.count))
+    }
+
+    /// Forward, weight, bias and input gradients of the sparse path equal the dense SGEMM path
+    /// on the same masked weights to float summation order, on every instruction-set path, for
+    /// batches that are and are not multiples of the vector width, with empty rows, a fully
+    /// pruned layer and density 1.
+    @Test(arguments: ["avx512", "avx2", "portable"])
+    func sparseMatchesDense(isa: String) {
+        SparseKernelISA.force(isa)
+        defer { SparseKernelISA.force(nil) }
+        var rng = RandomSource(seed: 11)
+        for (inp, out) in [(37, 19), (100, 10), (300, 100), (10, 40)] {  // (10, 40): out > in takes the CSR weight gradient
+            for density in [0.0, 0.05, 0.3, 1.0] {
+                for batch in [1, 7, 16, 64, 100] {
+                    let d = Self.layer(inp: inp, out: out, rng: &rng)
+                    d.weight.setMask(Self.randomMask(rows: out, cols: inp, density: density,
+                                                     emptyRows: density == 1 ? [] : [0, out / 2], rng: &rng))
+                    let x = FiniteDifference.randomTensor([batch, inp], &rng)
+                    let dy = FiniteDifference.randomTensor([batch, out], &rng)
+                    d.kernelPolicy = .dense
+                    let y0 = d.forward(x, training: true)
+                    let dx0 = d.backward(dy, needInputGrad: true)!
+                    let gw0 = d.weight.grad.scalars, gb0 = d.bias.grad.scalars
+                    d.kernelPolicy = .sparse
+                    let y1 = d.forward(x, training: true)
+                    #expect(d.lastKernel == .sparse)
+                    let dx1 = d.backward(dy, needInputGrad: true)!
+                    let what = "\(isa) \(out)x\(inp) density \(density) batch \(batch)"
+                    // summation-order bound: sums of up to max(in, out, batch) terms in another order
+                    let tol = 2 * Float(max(inp, out, batch)) * Float.ulpOfOne
+                    #expect(Self.maxRelativeError(y0.scalars, y1.scalars) < tol, "forward \(what)")
+                    #expect(Self.maxRelativeError(dx0.scalars, dx1.scalars) < tol, "dx \(what)")
+                    #expect(Self.maxRelativeError(gb0, d.bias.grad.scalars) < tol, "db \(what)")
+                    // the dense product's gradient at pruned entries is not zero: compare live ones,
+                    // and the sparse path's pruned entries must be exactly 0
+                    let mask = d.weight.mask!.scalars
+                    let live0 = zip(gw0, mask).map { $1 != 0 ? $0 : 0 }
+                    #expect(Self.maxRelativeError(live0, d.weight.grad.scalars) < tol, "dW \(what)")
+                    #expect(zip(d.weight.grad.scalars, mask).allSatisfy { $1 != 0 || $0 == 0 }, "dW pruned \(what)")
+                }
+            }
+        }
+    }
+
+    @Test func finiteDifferencesOnSparsePath() {
+        var rng = RandomSource(seed: 5)
+        let d = Self.layer(inp: 9, out: 6, rng: &rng)
+        d.weight.setMask(Self.randomMask(rows: 6, cols: 9, density: 0.35, emptyRows: [2], rng: &rng))
+        d.kernelPolicy = .sparse
+        FiniteDifference.check(d, input: FiniteDifference.randomTensor([5, 9], &rng), rng: &rng)
+        #expect(d.lastKernel == .sparse)
+    }
+
+    /// Without a mask (a dense run), and with `dense` policy, the layer runs SGEMM: bitwise the
+    /// same forward and gradients whatever the policy says.
+    @Test func unmaskedLayerStaysOnTheDensePath() {
+        var rng = RandomSource(seed: 8)
+        let d = Self.layer(inp: 50, out: 20, rng: &rng)
+        let x = FiniteDifference.randomTensor([32, 50], &rng)
+        let dy = FiniteDifference.randomTensor([32, 20], &rng)
+        var outputs: [[Float]] = []
+        for policy in [KernelPolicy.dense, .auto, .measured, .sparse] {
+            d.kernelPolicy = policy
+            let y = d.forward(x, training: true)
+            let dx = d.backward(dy, needInputGrad: true)!
+            #expect(d.lastKernel == .dense)
+            outputs.append(y.scalars + dx.scalars + d.weight.grad.scalars)
+        }
+        #expect(outputs[0] == outputs[1] && outputs[0] == outputs[2])
+    }
+
+    /// The update over live weights only (taken at density 0.2) equals the dense masked update
+    /// written out by hand, bit for bit, with momentum, Nesterov and weight decay.
+    @Test func liveWeightUpdateEqualsMaskedDenseUpdate() {
+        var rng = RandomSource(seed: 21)
+        let mask = Self.randomMask(rows: 30, cols: 40, density: 0.2, rng: &rng)
+        let w = FiniteDifference.randomTensor([30, 40], &rng)
+        let grads = (0..<3).map { _ in FiniteDifference.randomTensor([30, 40], &rng) }
+        let p = Parameter(name: "fc1.weight", value: w, isPrunable: true)
+        let opt = SGD(parameters: [p], momentum: 0.9, nesterov: true, weightDecay: 0.01)
+        p.setMask(mask)
+        opt.applyMasksToState()
+        for g in grads {
+            p.grad = g
+            opt.step(learningRate: 0.1)
+        }
+        let lr: Float = 0.1, mu: Float = 0.9, wd: Float = 0.01
+        var wr = w.scalars, vr = [Float](repeating: 0, count: w.count)
+        for j in 0..<wr.count { wr[j] *= mask.scalars[j] }
+        for g in grads {
+            for j in 0..<wr.count {
+                let gj = g.scalars[j] + wd * wr[j]
+                var vj = mu * vr[j] + gj
+                var wj = wr[j] - lr * (gj + mu * vj)
+                vj *= mask.scalars[j]; wj *= mask.scalars[j]
+                vr[j] = vj; wr[j] = wj
+            }
+        }
+        // equal as floats (a pruned entry may be -0 in the reference and +0 in the live update)
+        #expect(p.value.scalars == wr)
+        #expect(opt.velocity[0].scalars == vr)
+    }
+
+    static func mlp() -> Sequential {
+        Sequential(layers: [Dense(name: "fc1", inputSize: 20, outputSize: 32), Activation(name: "relu1", kind: .relu),
+                            Dense(name: "fc2", inputSize: 32, outputSize: 16), Activation(name: "relu2", kind: .relu),
+                            Dense(name: "fc3", inputSize: 16, outputSize: 4)],
+                   inputShape: [20], loss: .softmaxCrossEntropy)
+    }
+
+    /// Training with data-parallel workers, masks tightened twice mid-training: the sparse
+    /// kernels give the dense kernels' weights to float summation order, and pruned weights stay 0.
+    @Test(arguments: [1, 2])
+    func trainingWithChangingMasksMatchesDense(workers: Int) throws {
+        var results: [[Float]] = []
+        for policy in [KernelPolicy.dense, .sparse] {
+            var rng = RandomSource(seed: 99)
+            let model = Self.mlp()
+            for p in model.parameters { p.value = FiniteDifference.randomTensor(p.value.shape, &rng, scale: 0.4) }
+            model.kernelPolicy = policy
+            let images = FiniteDifference.randomTensor([96, 20], &rng)
+            let labels = (0..<96).map { _ in rng.nextInt(below: 4) }
+            let opt = SGD(parameters: model.parameters, momentum: 0.9, weightDecay: 1e-3)
+            let trainer = Trainer(model: model, optimizer: opt, schedule: LearningRateSchedule(base: 0.05),
+                                  batcher: Batcher(images: images, labels: labels, batchSize: 32, shuffle: true,
+                                                   rng: RandomSource(seed: 1)),
+                                  workers: workers)
+            var maskRNG = RandomSource(seed: 7)
+            try trainer.train(steps: 4)
+            for density in [0.4, 0.1] {
+                for p in model.prunableParameters {
+                    var m = p.mask ?? Tensor(shape: p.value.shape, repeating: 1)
+                    for j in 0..<m.count where maskRNG.nextUniform() > density { m.scalars[j] = 0 }
+                    p.setMask(m)
+                }
+                opt.applyMasksToState()
+                try trainer.train(steps: 4)
+            }
+            for p in model.prunableParameters {
+                #expect(zip(p.value.scalars, p.mask!.scalars).allSatisfy { $1 != 0 || $0 == 0 })
+            }
+            let fc1 = model.layers[0] as! Dense
+            #expect(fc1.lastKernel == (policy == .sparse ? .sparse : .dense))
+            results.append(model.parameters.flatMap(\.value.scalars))
+        }
+        #expect(Self.maxRelativeError(results[0], results[1]) < 1e-4)
+    }
+
+    /// `measured` times both kernels once per shape and density band and caches the choice.
+    @Test func autoMeasuresOncePerBand() {
+        var rng = RandomSource(seed: 2)
+        let d = Self.layer(inp: 300, out: 100, rng: &rng)
+        d.kernelPolicy = .measured
+        d.weight.setMask(Self.randomMask(rows: 100, cols: 300, density: 0.07, rng: &rng))
+        let x = FiniteDifference.randomTensor([64, 300], &rng)
+        for _ in 0..<3 { _ = d.forward(x, training: true) }
+        let m = d.kernelChoices.measurements
+        #expect(m.count == 1)
+        #expect(m.first?.band == 1 && m.first?.rows == 100 && m.first?.cols == 300 && m.first?.batch == 64)
+        #expect(d.lastKernel == m.first?.choice)
+        d.weight.setMask(Self.randomMask(rows: 100, cols: 300, density: 0.8, rng: &rng))
+        _ = d.forward(x, training: true)
+        #expect(d.lastKernel == .dense && d.kernelChoices.measurements.count == 1)
+    }
+}
+
+@Suite struct AutoKernelRuleTests {
+    /// `auto` is a fixed rule (density <= 0.4 runs sparse), never a timing.
+    @Test func autoSwitchesAtTheFixedDensity() {
+        var rng = RandomSource(seed: 5)
+        let d = Dense(name: "fc1", inputSize: 200, outputSize: 50)
+        Initializer.he.initialize(Sequential(layers: [d], inputShape: [200], loss: .softmaxCrossEntropy), rng: &rng)
+        let x = FiniteDifference.randomTensor([32, 200], &rng)
+        for (density, expected) in [(0.6, KernelKind.dense), (0.46, .dense), (0.34, .sparse), (0.05, .sparse)] {
+            d.weight.setMask(SparseKernelTests.randomMask(rows: 50, cols: 200, density: density, rng: &rng))
+            _ = d.forward(x, training: true)
+            #expect(d.lastKernel == expected, "density \(density)")
+        }
+        #expect(d.kernelChoices.measurements.isEmpty)
+    }
+}
