@@ -181,8 +181,16 @@ public final class TrajectoryStatistics {
         let parts = n >= parallelThreshold ? min(4, ProcessInfo.processInfo.activeProcessorCount) : 1
         guard parts > 1 else { body(0..<n); return }
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: parts) { k in body((k * n / parts)..<((k + 1) * n / parts)) }
+            let work = RangeWork(run: body)
+            DispatchQueue.concurrentPerform(iterations: parts) { k in work.run((k * n / parts)..<((k + 1) * n / parts)) }
         }
+    }
+
+    /// The per-range body handed to the worker threads. Unchecked Sendable because it writes
+    /// through raw pointers into the statistics arrays: safe since every thread gets a disjoint
+    /// range of entries and `concurrentPerform` returns only after all of them finished.
+    private struct RangeWork: @unchecked Sendable {
+        let run: (Range<Int>) -> Void
     }
 
     /// Entries above which `update` splits its pass over the cores.
