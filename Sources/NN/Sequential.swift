@@ -46,10 +46,14 @@ public final class Sequential {
             mine.sharePattern(from: theirs)
         }
         for (mine, theirs) in zip(layers, master.layers) {
+<<<<<<< HEAD
             if var d = mine as? SparseCapableLayer, let m = theirs as? SparseCapableLayer {
                 d.kernelPolicy = m.kernelPolicy
                 d.kernelChoices = m.kernelChoices
             }
+=======
+            if let d = mine as? SparseCapableLayer, let m = theirs as? SparseCapableLayer { d.kernelPolicy = m.kernelPolicy }
+>>>>>>> speed
         }
     }
 
@@ -60,7 +64,7 @@ public final class Sequential {
     /// Sets the kernel policy of every sparse-capable layer (dense and conv; see `KernelPolicy`).
     public var kernelPolicy: KernelPolicy {
         get { layers.lazy.compactMap { $0 as? SparseCapableLayer }.first?.kernelPolicy ?? .auto }
-        set { for case var d as SparseCapableLayer in layers { d.kernelPolicy = newValue } }
+        set { for case let d as SparseCapableLayer in layers { d.kernelPolicy = newValue } }
     }
 
     /// Drops the shared buffers so that the master's next in-place update does not copy them.

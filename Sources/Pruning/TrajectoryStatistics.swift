@@ -202,6 +202,7 @@ public final class TrajectoryStatistics {
         let parts = n >= parallelThreshold ? min(4, ProcessInfo.processInfo.activeProcessorCount) : 1
         guard parts > 1 else { body(0..<n); return }
         withoutActuallyEscaping(body) { body in
+<<<<<<< HEAD
             // Safe to share: every part works on its own disjoint range of entries.
             let shared = RangeBody(body: body)
             DispatchQueue.concurrentPerform(iterations: parts) { k in shared.body((k * n / parts)..<((k + 1) * n / parts)) }
@@ -211,6 +212,18 @@ public final class TrajectoryStatistics {
     /// The per-range body of `forEachRange`, handed to the worker threads.
     private struct RangeBody: @unchecked Sendable {
         let body: (Range<Int>) -> Void
+=======
+            let work = RangeWork(run: body)
+            DispatchQueue.concurrentPerform(iterations: parts) { k in work.run((k * n / parts)..<((k + 1) * n / parts)) }
+        }
+    }
+
+    /// The per-range body handed to the worker threads. Unchecked Sendable because it writes
+    /// through raw pointers into the statistics arrays: safe since every thread gets a disjoint
+    /// range of entries and `concurrentPerform` returns only after all of them finished.
+    private struct RangeWork: @unchecked Sendable {
+        let run: (Range<Int>) -> Void
+>>>>>>> speed
     }
 
     /// Entries above which `update` splits its pass over the cores.

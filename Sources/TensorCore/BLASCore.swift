@@ -54,9 +54,9 @@ public struct CPUFlags: Sendable, Equatable {
         guard let f = fopen("/proc/cpuinfo", "r") else { return CPUFlags([]) }
         defer { fclose(f) }
         var text = ""
-        var buf = [CChar](repeating: 0, count: 4096)
+        var buf = [CChar](repeating: 0, count: 1 << 16)  // a flags line is ~2 KB today
         while fgets(&buf, Int32(buf.count), f) != nil {
-            let line = String(cString: buf)
+            let line = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if line.hasPrefix("flags") { text = line; break }
         }
         return parse(cpuinfo: text)

@@ -5,7 +5,9 @@ import Training
 
 /// Applies `training.kernel` to a session's model and records which product each dense or conv layer
 /// ran from which step: `kernels.csv` (one row per layer at the first step and whenever its
-/// kernel changes) and `kernel-timings.csv` (the crossover measurements `auto` took, in order).
+/// kernel changes) and `kernel-timings.csv` (the crossover measurements `auto` took in this
+/// process so far, in order: measurements are cached per process, so in a `compare` a later run
+/// reuses the earlier runs' measurements and its file also lists theirs).
 public final class KernelRecorder: TrainingObserver {
     public private(set) var switches = CSVTable(columns: ["step", "layer", "kernel", "density", "policy"])
     var current: [String: KernelKind] = [:]
