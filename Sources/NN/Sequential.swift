@@ -27,7 +27,7 @@ public final class Sequential {
         layerInputShapes = shapes
         firstTrainable = layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count
         let choices = KernelChoices()
-        for case var d as SparseCapableLayer in layers { d.kernelChoices = choices }
+        for case let d as SparseCapableLayer in layers { d.kernelChoices = choices }
         let names = parameters.map(\.name)
         precondition(Set(names).count == names.count, "duplicate parameter names in \(names)")
     }
@@ -46,14 +46,10 @@ public final class Sequential {
             mine.sharePattern(from: theirs)
         }
         for (mine, theirs) in zip(layers, master.layers) {
-<<<<<<< HEAD
-            if var d = mine as? SparseCapableLayer, let m = theirs as? SparseCapableLayer {
+            if let d = mine as? SparseCapableLayer, let m = theirs as? SparseCapableLayer {
                 d.kernelPolicy = m.kernelPolicy
                 d.kernelChoices = m.kernelChoices
             }
-=======
-            if let d = mine as? SparseCapableLayer, let m = theirs as? SparseCapableLayer { d.kernelPolicy = m.kernelPolicy }
->>>>>>> speed
         }
     }
 

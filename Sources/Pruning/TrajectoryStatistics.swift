@@ -202,17 +202,6 @@ public final class TrajectoryStatistics {
         let parts = n >= parallelThreshold ? min(4, ProcessInfo.processInfo.activeProcessorCount) : 1
         guard parts > 1 else { body(0..<n); return }
         withoutActuallyEscaping(body) { body in
-<<<<<<< HEAD
-            // Safe to share: every part works on its own disjoint range of entries.
-            let shared = RangeBody(body: body)
-            DispatchQueue.concurrentPerform(iterations: parts) { k in shared.body((k * n / parts)..<((k + 1) * n / parts)) }
-        }
-    }
-
-    /// The per-range body of `forEachRange`, handed to the worker threads.
-    private struct RangeBody: @unchecked Sendable {
-        let body: (Range<Int>) -> Void
-=======
             let work = RangeWork(run: body)
             DispatchQueue.concurrentPerform(iterations: parts) { k in work.run((k * n / parts)..<((k + 1) * n / parts)) }
         }
@@ -223,7 +212,6 @@ public final class TrajectoryStatistics {
     /// range of entries and `concurrentPerform` returns only after all of them finished.
     private struct RangeWork: @unchecked Sendable {
         let run: (Range<Int>) -> Void
->>>>>>> speed
     }
 
     /// Entries above which `update` splits its pass over the cores.
