@@ -8,10 +8,11 @@ experiments/refactor_compare.py.
 
 Three runs share the kills: dense, han (with the prune curve) and dynamic (linear, with
 trajectory recording), each on a 10,000-image MNIST subset. Each kill happens at a moment
-drawn uniformly from the first 90% of that run's uninterrupted duration, measured from the
-start of the process it hits; after a kill the run is resumed with `prunelab run --resume`
-(started again with its config if it was killed before it made its folder), and the resumed
-process may itself be killed by the next kill drawn for that run. Prints one line per kill and a verdict; exits 1 on any
+drawn uniformly from 5-60% of that run's uninterrupted duration, measured from the start of
+the process it hits; after a kill the run is resumed with `prunelab run --resume` (started
+again with its config if it was killed before it made its folder), and the resumed process
+may itself be killed. A kill that comes after the process ended does not count: kills go on
+(in a new episode, a fresh run, once a run completes) until the requested number landed. Prints one line per kill and a verdict; exits 1 on any
 difference.
 """
 import argparse
@@ -57,51 +58,51 @@ def main():
     work = a.out or tempfile.mkdtemp(prefix="prunelab-faults-")
     os.makedirs(work, exist_ok=True)
     names = sorted(RUNS)
-    plan = {n: [] for n in names}
-    for i in range(a.kills):
-        plan[names[i % len(names)]].append(rng.random() * 0.9)
+    targets = {n: a.kills // len(names) + (1 if i < a.kills % len(names) else 0) for i, n in enumerate(names)}
     problems, lines = [], []
     for name in names:
         config, extra = RUNS[name]
-        ref, victim = os.path.join(work, f"{name}-whole"), os.path.join(work, f"{name}-killed")
-        for d in (ref, victim):
-            shutil.rmtree(d, ignore_errors=True)
+        ref = os.path.join(work, f"{name}-whole")
+        shutil.rmtree(ref, ignore_errors=True)
         t0 = time.time()
         if start(a.prunelab, ["run", config, "--out", ref] + SMALL + extra).wait() != 0:
             sys.exit(f"{name}: the uninterrupted run failed")
         duration = time.time() - t0
-        fresh = ["run", config, "--out", victim] + SMALL + extra
+        landed, episode = 0, 0
+        while landed < targets[name]:
+            # one episode: a fresh run, killed until its share of kills has landed, then resumed
+            # to completion and compared with the uninterrupted run
+            episode += 1
+            victim = os.path.join(work, f"{name}-killed-{episode}")
+            shutil.rmtree(victim, ignore_errors=True)
+            fresh = ["run", config, "--out", victim] + SMALL + extra
 
-        def next_args():
-            # a run killed before it made its folder starts again; a finished one is done
-            info = os.path.join(victim, "run.json")
-            if not os.path.exists(info):
-                return fresh
-            with open(info) as f:
-                return None if json.load(f)["status"] == "completed" else ["run", "--resume", victim]
+            def next_args():
+                # a run killed before it made its folder starts again; a finished one is done
+                info = os.path.join(victim, "run.json")
+                if not os.path.exists(info):
+                    return fresh
+                with open(info) as f:
+                    return None if json.load(f)["status"] == "completed" else ["run", "--resume", victim]
 
-        for k, fraction in enumerate(plan[name]):
+            while landed < targets[name] and (args := next_args()) is not None:
+                moment = rng.uniform(0.05, 0.6) * duration
+                p = start(a.prunelab, args)
+                time.sleep(moment)
+                if p.poll() is None:
+                    p.send_signal(signal.SIGKILL)
+                    p.wait()
+                    landed += 1
+                    lines.append(f"{name}: kill {landed} (episode {episode}) at {moment:.2f} s into {'a resumed' if args[1] == '--resume' else 'a fresh'} process")
             args = next_args()
-            if args is None:
-                lines.append(f"{name}: kill {k + 1} not made: the run had completed")
+            status = 0 if args is None else start(a.prunelab, args).wait()
+            if status != 0:
+                problems.append(f"{name}: the final resume of episode {episode} exited {status}")
                 continue
-            p = start(a.prunelab, args)
-            time.sleep(fraction * duration)
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-                p.wait()
-                lines.append(f"{name}: kill {k + 1} at {fraction * duration:.2f} s ({fraction:.0%} of {duration:.1f} s)")
-            else:
-                lines.append(f"{name}: kill {k + 1} at {fraction * duration:.2f} s came after the process ended (status {p.returncode})")
-        args = next_args()
-        status = 0 if args is None else start(a.prunelab, args).wait()
-        if status != 0:
-            problems.append(f"{name}: the final resume exited {status}")
-            continue
-        before = len(problems)
-        checked = compare_run(ref, victim, problems)
-        lines.append(f"{name}: resumed to completion; compared {', '.join(checked)}: "
-                     + ("identical" if len(problems) == before else f"{len(problems) - before} differences"))
+            before = len(problems)
+            checked = compare_run(ref, victim, problems)
+            lines.append(f"{name}: episode {episode} resumed to completion; compared {', '.join(checked)}: "
+                         + ("identical" if len(problems) == before else f"{len(problems) - before} differences"))
     print("\n".join(lines))
     if problems:
         print(f"\n{len(problems)} differences:\n" + "\n".join(problems))

@@ -211,7 +211,7 @@ public final class Conv2D: SparseCapableLayer {
     private func sparsePattern(positions: Int, p: Int, training: Bool) -> SparsityPattern? {
         guard kernelPolicy != .dense, p % 16 == 0, let pattern = weight.sparsityPattern else { return nil }
         if kernelPolicy == .sparse { return pattern }
-        if kernelPolicy == .auto { return nil }  // LeNet-5's convolutions measured faster on SGEMM
+        if kernelPolicy == .auto { return pattern.density <= KernelCrossover.autoDensity ? pattern : nil }
         let choice: KernelKind
         if training {
             lastTrainingPositions = positions

@@ -5,7 +5,7 @@ import TensorCore
 
 /// Which product a sparse-capable layer runs:
 /// - `auto`: the sparse kernels for a masked dense layer whose density is at most
-///   `KernelCrossover.autoDensity`, SGEMM otherwise (and for convolutions). A fixed rule, so a
+///   `KernelCrossover.autoDensity`, SGEMM otherwise (convolutions alike). A fixed rule, so a
 ///   run's results depend only on its config and seed, and a resumed run continues exactly.
 /// - `measured`: sparse where both kernels were timed for the layer's shape, batch and density
 ///   band and sparse was faster (SparseProp's rule). Fastest, but the choice is a timing, so two
@@ -69,9 +69,10 @@ public final class KernelChoices: Sendable {
 /// without measuring (the sparse kernels need about 5x fewer weights to break even).
 public enum KernelCrossover {
     public static let bandWidth = 0.05
-    /// `auto`'s switch: masked dense layers at or below this density run sparse. LeNet-300-100's
-    /// layers measured their crossover between densities 0.5 and 0.4 on AVX-512 (results/speed.md),
-    /// and a kernel chosen a little late costs little: at 0.4 sparse is already ahead.
+    /// `auto`'s switch: masked layers at or below this density run sparse. LeNet-300-100's layers
+    /// measured their crossover between densities 0.5 and 0.4 on AVX-512 (results/speed.md),
+    /// LeNet-5's convolutions near 0.5 (results/bench-sparse-lenet5.md); at 0.4 sparse is ahead
+    /// for all of them, and a switch a little late costs little.
     public static let autoDensity = 0.4
     public static let maxMeasuredDensity = 0.5
 

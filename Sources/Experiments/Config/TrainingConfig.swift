@@ -19,7 +19,7 @@ public struct TrainingConfig: ConfigSection {
         ("log_every", "training loss/accuracy logging period (metrics.csv)"),
         ("threads", "threads (0: one per core); results are reproducible for the same count and parallelism"),
         ("parallelism", "`data`: each thread takes a slice of every batch on its own model replica, single-threaded BLAS; `blas`: OpenBLAS threads inside each product"),
-        ("kernel", "products of masked layers: `auto` runs the sparse kernels (CSR forward and input gradient, weight gradient at unmasked entries) on a dense layer once its density is at most 0.4, a fixed rule; `measured` where both kernels were timed for the layer's shape, batch and density band and sparse was faster (fastest, but a timing: two processes may choose differently and differ in the last bits, and a resumed run may not match exactly); `dense` always SGEMM; `sparse` the sparse kernels once masked. Unmasked layers always run SGEMM. `kernels.csv` records which kernel each layer ran from which step"),
+        ("kernel", "products of masked layers: `auto` runs the sparse kernels (CSR forward and input gradient, weight gradient at unmasked entries) on a dense or conv layer once its density is at most 0.4, a fixed rule; `measured` where both kernels were timed for the layer's shape, batch and density band and sparse was faster (fastest, but a timing: two processes may choose differently and differ in the last bits, and a resumed run may not match exactly); `dense` always SGEMM; `sparse` the sparse kernels once masked. Unmasked layers always run SGEMM. `kernels.csv` records which kernel each layer ran from which step"),
     ]
     /// Training length in epochs; ignored when `steps` > 0.
     public var epochs: Int
