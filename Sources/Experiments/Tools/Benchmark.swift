@@ -159,62 +159,75 @@ public enum Benchmark {
                 guard let policy = KernelPolicy(rawValue: kernel) else {
                     throw ConfigError(path: "--kernels", "unknown kernel \"\(kernel)\"")
                 }
-                var times: [Double] = [], cpu: [Double] = []
-                var flops = 0, lastLoss = Double.nan
-                var kernelsUsed: [String: String] = [:]
-                for _ in 0..<max(1, repeats) {
-                    let session = try TrainingSession(config: config, data: data)
-                    workers = session.threads
-                    fixMasks(session.model, sparsity: s, seed: 1)
-                    session.optimizer.applyMasksToState()
-                    session.model.kernelPolicy = policy
-                    let tracker = LossTracker()
-                    session.trainer.observers.append(tracker)
-                    let t0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
-                    try session.trainer.train(steps: session.stepsPerEpoch)
-                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-                    cpu.append(processCPUSeconds() - c0)
-                    flops = session.trainer.flops
-                    lastLoss = tracker.epochLoss
-                    for case let d as SparseCapableLayer in session.model.layers { kernelsUsed[d.name] = d.lastKernel.rawValue }
-                }
-                let r = SparsityResult(sparsity: s, kernel: kernel, epochSeconds: times,
-                                       medianEpochSeconds: Statistics.median(times), epochCPUSeconds: cpu,
-                                       medianEpochCPUSeconds: Statistics.median(cpu), flopsPerEpoch: flops,
-                                       finalTrainLoss: lastLoss, layerKernels: kernelsUsed)
+                let r = try epochs(config: config, data: data, sparsity: s, kernel: kernel, policy: policy,
+                                   repeats: repeats, workers: &workers)
                 log(String(format: "sparsity %.2f %@: median epoch %.3f s (CPU %.3f s)", s, kernel, r.medianEpochSeconds,
                            r.medianEpochCPUSeconds))
                 results.append(r)
             }
-            // per-layer step timings at the workers' share of the batch
-            let session = try TrainingSession(config: config, data: data)
-            fixMasks(session.model, sparsity: s, seed: 1)
-            let part = batchSize / max(1, session.threads)
-            for (i, layer) in session.model.layers.enumerated() {
-                if let c = layer as? Conv2D, let mask = c.weight.mask {
-                    // one im2col chunk of the layer, as Conv2D.forward would unfold it
-                    let shape = session.model.layerInputShapes[i]
-                    let out = c.outputShape(for: shape)
-                    let kk = c.weight.value.count / c.outChannels, p = out[1] * out[2]
-                    let chunk = max(1, min(part, Conv2D.chunkFloats / max(1, kk * p)))
-                    let t = Im2colSparseTiming.measure(weights: c.weight.value.scalars, mask: mask.scalars,
-                                                       outC: c.outChannels, kk: kk, positions: chunk * p)
-                    let chunks = Double((part + chunk - 1) / chunk)
-                    layers.append(LayerTiming(layer: "\(c.name) (im2col, \(chunk) samples per chunk)",
-                                              shape: [c.outChannels, kk], batch: part, sparsity: s,
-                                              denseSeconds: t.dense * chunks, sparseSeconds: t.sparse * chunks))
-                    continue
-                }
-                guard let d = layer as? Dense, let pattern = d.weight.sparsityPattern else { continue }
-                let t = KernelCrossover.measure(layer: d, pattern: pattern, batch: part,
-                                                inputGradient: i > session.model.firstTrainable)
-                layers.append(LayerTiming(layer: d.name, shape: [d.outputSize, d.inputSize], batch: part, sparsity: s,
-                                          denseSeconds: t.dense, sparseSeconds: t.sparse))
-            }
+            layers += try layerTimings(config: config, data: data, sparsity: s, batchSize: batchSize)
         }
         return SparsityReport(blasCore: BLAS.coreName, blasCoreChoice: BLASCoreReport.current,
                               sparseISA: SparseKernelISA.current, model: model, threads: workers,
                               batchSize: batchSize, results: results, layers: layers, peakRssMb: peakRSSMegabytes())
+    }
+
+    /// `repeats` epochs of a fresh model with its masks fixed at `sparsity` and `policy`.
+    static func epochs(config: ExperimentConfig, data: DataSplit, sparsity s: Double, kernel: String, policy: KernelPolicy,
+                       repeats: Int, workers: inout Int) throws -> SparsityResult {
+        var times: [Double] = [], cpu: [Double] = []
+        var flops = 0, lastLoss = Double.nan
+        var kernelsUsed: [String: String] = [:]
+        for _ in 0..<max(1, repeats) {
+            let session = try TrainingSession(config: config, data: data)
+            workers = session.threads
+            fixMasks(session.model, sparsity: s, seed: 1)
+            session.optimizer.applyMasksToState()
+            session.model.kernelPolicy = policy
+            let tracker = LossTracker()
+            session.trainer.observers.append(tracker)
+            let t0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
+            try session.trainer.train(steps: session.stepsPerEpoch)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            cpu.append(processCPUSeconds() - c0)
+            flops = session.trainer.flops
+            lastLoss = tracker.epochLoss
+            for case let d as SparseCapableLayer in session.model.layers { kernelsUsed[d.name] = d.lastKernel.rawValue }
+        }
+        return SparsityResult(sparsity: s, kernel: kernel, epochSeconds: times,
+                              medianEpochSeconds: Statistics.median(times), epochCPUSeconds: cpu,
+                              medianEpochCPUSeconds: Statistics.median(cpu), flopsPerEpoch: flops,
+                              finalTrainLoss: lastLoss, layerKernels: kernelsUsed)
+    }
+
+    /// Per-layer step timings of both kernels at the data-parallel workers' share of the batch.
+    static func layerTimings(config: ExperimentConfig, data: DataSplit, sparsity s: Double, batchSize: Int) throws -> [LayerTiming] {
+        var layers: [LayerTiming] = []
+        let session = try TrainingSession(config: config, data: data)
+        fixMasks(session.model, sparsity: s, seed: 1)
+        let part = batchSize / max(1, session.threads)
+        for (i, layer) in session.model.layers.enumerated() {
+            if let c = layer as? Conv2D, let mask = c.weight.mask {
+                // one im2col chunk of the layer, as Conv2D.forward would unfold it
+                let shape = session.model.layerInputShapes[i]
+                let out = c.outputShape(for: shape)
+                let kk = c.weight.value.count / c.outChannels, p = out[1] * out[2]
+                let chunk = max(1, min(part, Conv2D.chunkFloats / max(1, kk * p)))
+                let t = Im2colSparseTiming.measure(weights: c.weight.value.scalars, mask: mask.scalars,
+                                                   outC: c.outChannels, kk: kk, positions: chunk * p)
+                let chunks = Double((part + chunk - 1) / chunk)
+                layers.append(LayerTiming(layer: "\(c.name) (im2col, \(chunk) samples per chunk)",
+                                          shape: [c.outChannels, kk], batch: part, sparsity: s,
+                                          denseSeconds: t.dense * chunks, sparseSeconds: t.sparse * chunks))
+                continue
+            }
+            guard let d = layer as? Dense, let pattern = d.weight.sparsityPattern else { continue }
+            let t = KernelCrossover.measure(layer: d, pattern: pattern, batch: part,
+                                            inputGradient: i > session.model.firstTrainable)
+            layers.append(LayerTiming(layer: d.name, shape: [d.outputSize, d.inputSize], batch: part, sparsity: s,
+                                      denseSeconds: t.dense, sparseSeconds: t.sparse))
+        }
+        return layers
     }
 
     /// GFLOP/s of `n x n x n` SGEMM (median of `repeats`, after one warm-up call).

@@ -56,14 +56,23 @@ extension Criterion {
     public func restore(from archive: StateArchive, prefix: String) throws {}
 }
 
-/// Saves per-parameter accumulators (`[]` until the first step) under `prefix`.
-public func saveAccumulators(_ sums: [[Float]], into archive: StateArchive, prefix: String) {
+/// Saves per-parameter accumulators (`[]` until the first step), and a criterion's random
+/// stream when it has one, under `prefix`.
+public func saveAccumulators(_ sums: [[Float]], rng: RandomSource? = nil, into archive: StateArchive, prefix: String) {
     archive.set("\(prefix)/count", sums.count)
     for (i, s) in sums.enumerated() { archive.set("\(prefix)/\(i)", s) }
+    if let rng { archive.set("\(prefix)/rng", rng) }
 }
 
-public func restoreAccumulators(from archive: StateArchive, prefix: String) throws -> [[Float]] {
-    try (0..<archive.int("\(prefix)/count")).map { try archive.floats("\(prefix)/\($0)") }
+/// What `saveAccumulators` wrote: the sums, and the random stream into `rng` when given.
+public func restoreAccumulators(from archive: StateArchive, prefix: String, rng: UnsafeMutablePointer<RandomSource>? = nil) throws -> [[Float]] {
+    if let rng { rng.pointee = try archive.rng("\(prefix)/rng") }
+    return try (0..<archive.int("\(prefix)/count")).map { try archive.floats("\(prefix)/\($0)") }
+}
+
+/// The mean of parameter `index`'s accumulated scores over `pruned`, nil before any.
+public func meanAt(_ sums: [[Float]], _ index: Int, _ pruned: [Int]) -> Double? {
+    sums.isEmpty ? nil : meanAt(sums[index], pruned)
 }
 
 /// What a criterion can use: the parameters it scores, the loop's timing, its own random

@@ -105,19 +105,13 @@ public final class GraSPCriterion: Criterion {
         return score[index]
     }
 
-    public func report(index: Int, pruned: [Int]) -> [Double?] {
-        [score.isEmpty ? nil : meanAt(score[index], pruned)]
-    }
+    public func report(index: Int, pruned: [Int]) -> [Double?] { [meanAt(score, index, pruned)] }
 
     public func checkDidEnd() { score = [] }
 
-    public func save(into archive: StateArchive, prefix: String) {
-        saveAccumulators(score, into: archive, prefix: prefix)
-        archive.set("\(prefix)/rng", rng)
-    }
+    public func save(into archive: StateArchive, prefix: String) { saveAccumulators(score, rng: rng, into: archive, prefix: prefix) }
 
     public func restore(from archive: StateArchive, prefix: String) throws {
-        score = try restoreAccumulators(from: archive, prefix: prefix)
-        rng = try archive.rng("\(prefix)/rng")
+        score = try restoreAccumulators(from: archive, prefix: prefix, rng: &rng)
     }
 }

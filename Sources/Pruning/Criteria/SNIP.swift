@@ -59,19 +59,13 @@ public final class SNIPCriterion: Criterion {
         sensitivity.isEmpty ? MagnitudeScore.scores(parameters[index]) : sensitivity[index]
     }
 
-    public func report(index: Int, pruned: [Int]) -> [Double?] {
-        [sensitivity.isEmpty ? nil : meanAt(sensitivity[index], pruned)]
-    }
+    public func report(index: Int, pruned: [Int]) -> [Double?] { [meanAt(sensitivity, index, pruned)] }
 
     public func checkDidEnd() { sensitivity = [] }
 
-    public func save(into archive: StateArchive, prefix: String) {
-        saveAccumulators(sensitivity, into: archive, prefix: prefix)
-        archive.set("\(prefix)/rng", rng)
-    }
+    public func save(into archive: StateArchive, prefix: String) { saveAccumulators(sensitivity, rng: rng, into: archive, prefix: prefix) }
 
     public func restore(from archive: StateArchive, prefix: String) throws {
-        sensitivity = try restoreAccumulators(from: archive, prefix: prefix)
-        rng = try archive.rng("\(prefix)/rng")
+        sensitivity = try restoreAccumulators(from: archive, prefix: prefix, rng: &rng)
     }
 }
