@@ -62,6 +62,7 @@ public enum ModelFiles {
             let mask = w.keptMask.scalars.map { UInt8($0 != 0 ? 1 : 0) }
             try file.writeDataset("\(name)/mask", shape: w.value.shape, values: mask)
         }
+        try file.close()  // writes the file: a full disk is an error here, not a truncated file
     }
 
     public static func writeSparse(model: Sequential, configJSON: String, path: String) throws {
@@ -88,6 +89,7 @@ public enum ModelFiles {
             try writeNarrow(file, "\(name)/row_ptr", rowPtr, largest: values.count)
             if let b { try file.writeDataset("\(name)/bias", shape: b.value.shape, values: b.value.scalars) }
         }
+        try file.close()
     }
 
     /// Index arrays in uint8, uint16 or uint32, whichever is the narrowest that holds `largest`.
