@@ -33,6 +33,7 @@ public enum ConfigLoader {
             throw ConfigError(path: "", "invalid JSON: \(detail)")
         }
         guard object is [String: Any] else { throw ConfigError(path: "", "the top level must be a JSON object") }
+        if let key = DuplicateKeys.first(in: data) { throw ConfigError(path: key, "appears twice in one object") }
         var doc = ConfigDocument(object: object)
         try doc.apply(overrides)
         return doc
@@ -44,6 +45,12 @@ public enum ConfigLoader {
         let config: ExperimentConfig
         do { config = try JSONDecoder().decode(ExperimentConfig.self, from: patched) } catch let e as DecodingError {
             throw describe(e)
+        } catch let e as ConfigError {
+            throw e
+        } catch {
+            // Foundation's internal number errors carry no key (integers are decoded through
+            // `required(_:)`, which names it; this is the fallback for anything it misses).
+            throw ConfigError(path: "", "a number does not fit the integer key it is given to (\(error))")
         }
         try config.validate()
         return config
@@ -71,6 +78,9 @@ public enum ConfigLoader {
             throw ConfigError(path: keyPath, "empty key in override \"\(override)\"")
         }
         let value: Any = (try? JSONSerialization.jsonObject(with: Data(raw.utf8), options: [.fragmentsAllowed])) ?? raw
+        if !(value is String), let key = DuplicateKeys.first(in: Data(raw.utf8)) {
+            throw ConfigError(path: child(keyPath, key), "appears twice in one object (in --set \(keyPath)=...)")
+        }
         func set(_ node: Any, _ rest: ArraySlice<String>, _ done: String) throws -> Any {
             guard var dict = node as? [String: Any] else {
                 throw ConfigError(path: done, "is not an object, cannot set \(keyPath)")

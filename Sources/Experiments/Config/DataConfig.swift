@@ -50,7 +50,7 @@ public struct DataConfig: ConfigSection {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        format = try c.decode(Format.self, forKey: .format)
+        format = try c.required(.format)
         dir = try c.value(.dir, default: nil)
         trainFile = try c.value(.trainFile, default: nil)
         testFile = try c.value(.testFile, default: nil)
