@@ -18,7 +18,28 @@ public enum ConfigLoader {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw ConfigError(path: "", "cannot read: \(error.localizedDescription)", file: path)
         }
-        return try named(path) { try document(data, overrides: overrides) }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        return try named(path) { try document(data, overrides: overrides, relativeTo: folder) }
+    }
+
+    /// The config keys that hold file or folder paths.
+    static let pathKeys = [["data", "dir"], ["data", "train_file"], ["data", "test_file"], ["model", "init_file"]]
+
+    /// `object` with each relative path under `pathKeys` made absolute against `folder`, so a
+    /// config works from any working directory and config.json records paths that still work.
+    static func resolvingPaths(_ object: Any, against folder: URL) -> Any {
+        guard var root = object as? [String: Any] else { return object }
+        for keys in pathKeys {
+            guard var section = root[keys[0]] as? [String: Any], let value = section[keys[1]] as? String else { continue }
+            section[keys[1]] = absolutePath(value, against: folder)
+            root[keys[0]] = section
+        }
+        return root
+    }
+
+    static func absolutePath(_ value: String, against folder: URL) -> String {
+        guard !value.isEmpty, !value.hasPrefix("/") else { return value }
+        return URL(fileURLWithPath: value, relativeTo: folder).standardizedFileURL.path
     }
 
     /// Decodes config JSON bytes after applying overrides.
@@ -26,7 +47,8 @@ public enum ConfigLoader {
         try decode(document(data, overrides: overrides))
     }
 
-    static func document(_ data: Data, overrides: [String]) throws -> ConfigDocument {
+    /// `relativeTo`: the config file's folder, against which its relative paths resolve.
+    static func document(_ data: Data, overrides: [String], relativeTo folder: URL? = nil) throws -> ConfigDocument {
         var object: Any
         do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
             let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error.localizedDescription)"
@@ -34,6 +56,7 @@ public enum ConfigLoader {
         }
         guard object is [String: Any] else { throw ConfigError(path: "", "the top level must be a JSON object") }
         if let key = DuplicateKeys.first(in: data) { throw ConfigError(path: key, "appears twice in one object") }
+        if let folder { object = resolvingPaths(object, against: folder) }
         var doc = ConfigDocument(object: object)
         try doc.apply(overrides)
         return doc
@@ -66,7 +89,8 @@ public enum ConfigLoader {
 
     /// Sets `a.b.c` in a JSON object to `value`, parsed as JSON when it parses (numbers, true,
     /// false, lists, objects, quoted strings) and taken as a bare string otherwise; `null` removes
-    /// the key so that its default applies.
+    /// the key so that its default applies. A relative path (`data.dir`, ...) is made absolute
+    /// against the working directory.
     static func apply(override: String, to root: Any) throws -> Any {
         guard let eq = override.firstIndex(of: "=") else {
             throw ConfigError(path: override, "an override is written key.path=value")
@@ -77,7 +101,10 @@ public enum ConfigLoader {
         guard !keys.isEmpty, !keys.contains(where: \.isEmpty) else {
             throw ConfigError(path: keyPath, "empty key in override \"\(override)\"")
         }
-        let value: Any = (try? JSONSerialization.jsonObject(with: Data(raw.utf8), options: [.fragmentsAllowed])) ?? raw
+        var value: Any = (try? JSONSerialization.jsonObject(with: Data(raw.utf8), options: [.fragmentsAllowed])) ?? raw
+        if pathKeys.contains(keys), let path = value as? String {  // a path given on the command line: from the working directory
+            value = absolutePath(path, against: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true))
+        }
         if !(value is String), let key = DuplicateKeys.first(in: Data(raw.utf8)) {
             throw ConfigError(path: child(keyPath, key), "appears twice in one object (in --set \(keyPath)=...)")
         }

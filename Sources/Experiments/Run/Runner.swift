@@ -35,7 +35,7 @@ public enum Runner {
         let folder = RunFolder(path: options.outDir)
         try folder.prepare(force: options.force)
         try folder.write(try ConfigLoader.canonicalJSON(config), to: "config.json")
-        var info = RunInfo(version: RunInfo.toolVersion, gitCommit: RunInfo.currentGitCommit(),
+        var info = RunInfo(version: RunInfo.toolVersion, gitCommit: BuildInfo.gitCommit,
                            command: options.command, seed: config.seed, threads: BLAS.threads,
                            blasCore: BLAS.coreName, started: RunInfo.timestamp(), ended: nil,
                            status: .running, error: nil)
