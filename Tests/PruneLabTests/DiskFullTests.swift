@@ -10,7 +10,7 @@ import HDF5Support
 /// driver the failed flush left a half-closed file id that HDF5's exit handler closed again,
 /// segfaulting the process after the error was printed (issue 11); `experiments/disk_full.sh`
 /// fills a real tmpfs during a run.
-@Suite struct DiskFullTests {
+@Suite(.serialized) struct DiskFullTests {  // one /dev/full: HDF5 refuses to create a file name twice at once
     static let full = "/dev/full"
 
     @Test func closeOnAFullDiskThrowsOneLineNamingTheFile() throws {
