@@ -54,6 +54,14 @@ import Foundation
         try expectError(["compare", Self.compare, "--out", "/nonexistent/o", "--methods", "han,,linear"], "--methods")
     }
 
+    /// Item 5 end to end: the key is named, the shipped config's own file name leads the line.
+    @Test func configValueErrorsThroughTheCommandLine() throws {
+        let han = "configs/mnist-lenet300-han.json"
+        try expectError(["run", han, "--out", "/nonexistent/o", "--set", "seed=-1"], "\(han): key 'seed': must be a non-negative integer, got -1")
+        try expectError(["run", han, "--out", "/nonexistent/o", "--set", "pruning.han.rounds=1.5"], "key 'pruning.han.rounds': must be an integer, got 1.5")
+        try expectError(["run", han, "--out", "/nonexistent/o", "--set", "training.optimizer=adamw"], #"must be one of sgd, adam; got "adamw""#)
+    }
+
     @Test func helpAndVersionStillExitZero() throws {
         #expect(try run(["--help"]).status == 0)
         #expect(try run(["run", "--help"]).status == 0)
