@@ -78,8 +78,8 @@ for t in "${targets[@]}"; do
   set -e
   rm -rf "$work"
   done_line=$(grep -E '^Done [0-9]+ runs' "$log" | tail -1 || true)
-  execs=$(grep -E 'stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1)
-  [ -z "$execs" ] && execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+  execs=$(grep -E 'stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1 || true)
+  [ -z "$execs" ] && execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
   new=$(comm -13 <(echo "$before") <(ls "$scratch/artifacts" | sort) | grep -E "^$t-(crash|oom|timeout|leak)-" || true)
   known=0; own=0
   for a in $new; do
