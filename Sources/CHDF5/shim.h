@@ -18,6 +18,7 @@ static inline hid_t prunelab_h5t_c_s1(void)          { H5open(); return H5T_C_S1
 static inline hid_t prunelab_h5p_default(void)       { return H5P_DEFAULT; }
 static inline hid_t prunelab_h5p_dataset_create(void){ H5open(); return H5P_DATASET_CREATE; }
 static inline hid_t prunelab_h5p_link_create(void)   { H5open(); return H5P_LINK_CREATE; }
+static inline hid_t prunelab_h5p_file_access(void)   { H5open(); return H5P_FILE_ACCESS; }
 static inline hid_t prunelab_h5e_default(void)       { return H5E_DEFAULT; }
 // Size marking a variable-length string type: `(size_t)-1`, which Swift cannot import.
 static inline size_t prunelab_h5t_variable(void)     { return H5T_VARIABLE; }

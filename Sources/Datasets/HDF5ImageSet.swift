@@ -17,7 +17,7 @@ import TensorCore
 /// - Labels are `(N)`, `(1, N)` or `(N, 1)` of any integer or float type, and must be whole
 ///   numbers >= 0. `classCount` defaults to `max(2, largest train or test label + 1)`; when it is
 ///   given, a label >= `classCount` is an error naming the file, dataset and sample index.
-/// - Train and test samples must have the same `(H, W, C)`.
+/// - Train and test samples must have the same `(H, W, C)`; the train set holds at least one sample.
 ///
 /// Failures are `HDF5Error` (file unreadable, not HDF5, non-numeric data) or `DatasetError`
 /// (missing dataset, listing the ones present; count mismatch; bad label; wrong rank; differing
@@ -56,6 +56,9 @@ public enum HDF5ImageSet {
 
         // Check names and shapes of both halves before reading any pixels.
         let train = try Part.inspect(trainHDF5, images: keys.xTrain, labels: keys.yTrain)
+        guard train.count > 0 else {
+            throw DatasetError(file: trainFile, "dataset '\(keys.xTrain)' holds 0 samples; training needs at least one")
+        }
         let test = try Part.inspect(testHDF5, images: keys.xTest, labels: keys.yTest)
         guard train.sampleShapeHWC == test.sampleShapeHWC else {
             throw DatasetError(file: test.file.path,

@@ -1,5 +1,8 @@
 import CHDF5
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An open HDF5 file, closed when the object goes away (or earlier with `close()`).
 ///
@@ -14,6 +17,8 @@ public final class HDF5File {
     public let isWritable: Bool
     /// The HDF5 file id, or -1 once closed.
     private var fileID: hid_t
+    /// For a file being created: the descriptor `close()` writes the in-memory image to, else -1.
+    private var output: Int32 = -1
 
     /// Opens an existing HDF5 file read-only.
     ///
@@ -40,31 +45,109 @@ public final class HDF5File {
     }
 
     /// Creates a new HDF5 file for writing, truncating any file already at `path`.
+    ///
+    /// The file is built in memory (HDF5's core driver, no backing store) and written to `path`
+    /// by `close()` with plain `write(2)` calls, so a disk that fills up is one thrown error
+    /// naming the file. Why: with the default driver a failed flush makes `H5Fclose` fail
+    /// half-way, the id stays registered with a torn-down file behind it, and HDF5's `atexit`
+    /// cleanup then closes it again and segfaults (libhdf5 1.10.8; see results/fuzzing.md).
+    /// `path` is opened (created, truncated) here, so a missing folder fails at once. Call
+    /// `close()` to learn whether the bytes reached the disk; a file dropped without `close()`
+    /// is still written, on a best-effort basis, by `deinit`.
     public init(creating path: String) throws {
         self.path = path
         self.isWritable = true
-        self.fileID = try HDF5Library.locked {
-            let id = H5Fcreate(path, prunelab_h5f_acc_trunc(), prunelab_h5p_default(),
-                               prunelab_h5p_default())
-            guard id >= 0 else { throw HDF5Library.failure(path, .file, "H5Fcreate") }
-            return id
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw HDF5Error(file: path, .file, "cannot create: \(String(cString: strerror(errno)))")
+        }
+        self.output = fd
+        do {
+            self.fileID = try HDF5Library.locked {
+                let fapl = try HDF5Handle.make(H5Pcreate(prunelab_h5p_file_access()), .propertyList, file: path,
+                                               .file, call: "H5Pcreate")
+                try checkStatus(H5Pset_fapl_core(fapl.id, 1 << 20, false), file: path, .file, call: "H5Pset_fapl_core")
+                let id = H5Fcreate(path, prunelab_h5f_acc_trunc(), prunelab_h5p_default(), fapl.id)
+                guard id >= 0 else { throw HDF5Library.failure(path, .file, "H5Fcreate") }
+                return id
+            }
+        } catch {
+            _ = Glibc.close(fd)
+            throw error
         }
     }
 
     deinit {
         let id = fileID
-        if id >= 0 { HDF5Library.locked { _ = H5Fclose(id) } }
+        if id >= 0 {
+            if output >= 0 { _ = try? writeImageAndClose() } else { HDF5Library.locked { _ = H5Fclose(id) } }
+        }
+        if output >= 0 { _ = Glibc.close(output) }
     }
 
     /// Closes the file now, reporting a failed final flush; later calls on the file throw.
     ///
-    /// Closing twice is allowed and does nothing the second time.
+    /// A file made by `init(creating:)` is written to disk here; a failed or short write (disk
+    /// full, I/O error) throws an `HDF5Error` naming the file and `errno`'s text. Closing twice
+    /// is allowed and does nothing the second time.
     public func close() throws {
+        if output >= 0 {
+            defer {
+                if output >= 0 { _ = Glibc.close(output) }
+                output = -1
+            }
+            guard fileID >= 0 else { return }
+            try writeImageAndClose()
+            return
+        }
         try HDF5Library.locked {
             guard fileID >= 0 else { return }
             let status = H5Fclose(fileID)
             fileID = -1
             try checkStatus(status, file: path, .file, call: "H5Fclose")
+        }
+    }
+
+    /// Takes the in-memory file's image, closes the HDF5 id (which cannot fail on disk errors:
+    /// nothing is on disk) and writes the image to `output`, then closes `output` and checks it.
+    private func writeImageAndClose() throws {
+        let image: [UInt8] = try HDF5Library.locked {
+            let id = fileID
+            fileID = -1
+            var image: [UInt8] = []
+            var failure: HDF5Error?
+            if H5Fflush(id, H5F_SCOPE_LOCAL) < 0 {
+                failure = HDF5Library.failure(path, .file, "H5Fflush")
+            } else {
+                let size = H5Fget_file_image(id, nil, 0)
+                if size < 0 {
+                    failure = HDF5Library.failure(path, .file, "H5Fget_file_image")
+                } else {
+                    image = [UInt8](repeating: 0, count: size)
+                    let got = image.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, size) }
+                    if got != size { failure = HDF5Library.failure(path, .file, "H5Fget_file_image") }
+                }
+            }
+            if H5Fclose(id) < 0, failure == nil { failure = HDF5Library.failure(path, .file, "H5Fclose") }
+            if let failure { throw failure }
+            return image
+        }
+        var written = 0
+        try image.withUnsafeBytes { bytes in
+            while written < bytes.count {
+                let n = write(output, bytes.baseAddress! + written, bytes.count - written)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    let reason = n < 0 ? String(cString: strerror(errno)) : "wrote 0 bytes"
+                    throw HDF5Error(file: path, .file, "cannot write (\(written) of \(bytes.count) bytes written): \(reason)")
+                }
+                written += n
+            }
+        }
+        let fd = output
+        output = -1
+        guard Glibc.close(fd) == 0 else {
+            throw HDF5Error(file: path, .file, "cannot write: close failed: \(String(cString: strerror(errno)))")
         }
     }
 

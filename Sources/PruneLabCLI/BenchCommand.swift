@@ -9,10 +9,10 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "The model preset: lenet-300-100 or lenet-5.") var model = "lenet-300-100"
     @Option(help: "The MNIST IDX folder.") var data = "data/mnist"
-    @Option(name: .customLong("batch-size")) var batchSize = 128
-    @Option(help: "Epochs per repeat.") var epochs = 1
-    @Option(help: "Repeats (fresh model each).") var repeats = 5
-    @Option(help: "Threads (0: one per core).") var threads = 0
+    @Option(name: .customLong("batch-size"), parsing: .unconditional) var batchSize = 128
+    @Option(parsing: .unconditional, help: "Epochs per repeat.") var epochs = 1
+    @Option(parsing: .unconditional, help: "Repeats (fresh model each).") var repeats = 5
+    @Option(parsing: .unconditional, help: "Threads (0: one per core).") var threads = 0
     @Option(help: "data (batch split over threads, single-threaded BLAS) or blas (OpenBLAS threads).") var parallelism = "data"
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @Option(help: "Comma-separated mask sparsities (e.g. 0,0.5,0.9): time epochs with fixed random masks, per kernel.")
@@ -26,9 +26,9 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard ["lenet-300-100", "lenet-5"].contains(model) else { throw ValidationError("--model is lenet-300-100 or lenet-5") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be > 0") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be > 0, got \(batchSize)") }
         guard epochs > 0, repeats > 0 else { throw ValidationError("--epochs and --repeats must be > 0") }
-        guard threads >= 0 else { throw ValidationError("--threads must be >= 0") }
+        guard threads >= 0 else { throw ValidationError("--threads must be >= 0, got \(threads)") }
         guard ["data", "blas"].contains(parallelism) else { throw ValidationError("--parallelism is data or blas") }
     }
 

@@ -13,10 +13,10 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "The comparison folder to write.")
     var out: String
 
-    @Option(help: "Comma-separated seeds.")
+    @Option(parsing: .unconditional, help: "Comma-separated seeds.")
     var seeds = "1,2,3"
 
-    @Option(help: ArgumentHelp("Comma-separated arms (see `prunelab list arms`): dense, han, a dynamic criterion (linear, magnitude, ...), criterion/schedule (linear/adaptive, snip/init), a unit criterion (l1, fpgm).", discussion: "Default: every arm marked default that applies (l1 and fpgm need conv layers)."))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Comma-separated arms (see `prunelab list arms`): dense, han, a dynamic criterion (linear, magnitude, ...), criterion/schedule (linear/adaptive, snip/init), a unit criterion (l1, fpgm).", discussion: "Default: every arm marked default that applies (l1 and fpgm need conv layers)."))
     var methods: String?
 
     @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
@@ -26,8 +26,13 @@ struct CompareCommand: ParsableCommand {
     var force = false
 
     func validate() throws {
-        guard seeds.split(separator: ",").allSatisfy({ UInt64($0.trimmingCharacters(in: .whitespaces)) != nil }) else {
+        let list = seeds.split(separator: ",", omittingEmptySubsequences: false)
+        guard !list.isEmpty, list.allSatisfy({ UInt64($0.trimmingCharacters(in: .whitespaces)) != nil }) else {
             throw ValidationError("--seeds takes comma-separated non-negative integers, got \"\(seeds)\"")
+        }
+        // the comparison tables index seeds as Int
+        guard list.allSatisfy({ UInt64($0.trimmingCharacters(in: .whitespaces))! <= UInt64(Int.max) }) else {
+            throw ValidationError("--seeds must be at most \(Int.max), got \"\(seeds)\"")
         }
     }
 

@@ -18,7 +18,16 @@ struct PruneLab: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            exit(withError: error)
+            // --help, --version and errors already reported by `reportingErrors` keep
+            // ArgumentParser's behaviour; its usage errors become one `prunelab: error:` line
+            // (then the usage) and exit 1, like every other error, instead of "Error: ..." and 64.
+            if error is ExitCode || exitCode(for: error) == .success { exit(withError: error) }
+            let lines = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            var first = lines.first ?? "\(error)"
+            if first.hasPrefix("Error: ") { first.removeFirst("Error: ".count) }
+            let usage = lines.dropFirst().filter { !$0.hasPrefix("Help:") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            FileHandle.standardError.write(Data((["prunelab: error: \(first)"] + usage).joined(separator: "\n").utf8 + [10]))
+            Foundation.exit(1)
         }
     }
 }

@@ -13,7 +13,7 @@ struct TrajectoriesCommand: ParsableCommand {
     @Option(help: "Keep only this layer's rows (e.g. fc1).")
     var layer: String?
 
-    @Option(help: "Keep only rows whose step is a multiple of this.")
+    @Option(parsing: .unconditional, help: "Keep only rows whose step is a multiple of this.")
     var every: Int?
 
     @Option(help: "Write the CSV here instead of stdout.")

@@ -11,8 +11,9 @@ import NN
 ///   the surviving scores with numpy's linear interpolation (the seed project's rule). A layer
 ///   with no survivors prunes nothing (the seed's code crashed there); one survivor is never
 ///   pruned (it equals its own percentile).
-/// - `sparsity(s)`: prune exactly as many as are needed for the scope to reach sparsity `s`
-///   (never un-prunes); if already there, nothing.
+/// - `sparsity(s)`: prune exactly as many as are needed for the scope to reach sparsity `s`,
+///   `floor(total · s)` pruned in all, in integer arithmetic (`ExactCount`); never un-prunes;
+///   if already there, nothing.
 public enum ThresholdRule: Equatable, Sendable {
     case std(q: Double)
     case percentile(Double)
@@ -101,7 +102,7 @@ public struct MagnitudePruner {
             guard let threshold = Selection.percentile(liveScores, p) else { return 0 }
             return liveScores.reduce(0) { $0 + (Double($1) < threshold ? 1 : 0) }
         case .sparsity(let target):
-            let keep = Int((Double(total) * (1 - target)).rounded(.up))
+            let keep = ExactCount.kept(total, sparsity: target)
             return max(0, n - keep)
         }
     }

@@ -51,10 +51,71 @@ extension Decoder {
 extension KeyedDecodingContainer {
     /// Decodes an optional key, falling back to `fallback` only when the key is absent
     /// (an explicit `null` or a wrong type is an error, never a silent default).
+    ///
+    /// Integers and string enums get errors that name the key (see `required(_:)`).
     public func value<T: Decodable>(_ key: Key, default fallback: @autoclosure () throws -> T) throws -> T {
         guard contains(key) else { return try fallback() }
+        return try required(key)
+    }
+
+    /// Decodes a key that must be present.
+    ///
+    /// Foundation's decoder reports an integer key given `1.5`, `-1` (unsigned), `1e30` or 2^64
+    /// as "The given data was not valid JSON" with no key at all; here it is "`seed`: must be a
+    /// non-negative integer, got -1". A string enum given an unknown value lists the valid ones.
+    public func required<T: Decodable>(_ key: Key) throws -> T {
+        if let integer = T.self as? any StrictInteger.Type {
+            return try integer.strictlyDecoded(from: self, key) as! T  // `integer` is `T.self`
+        }
+        if let enumeration = T.self as? any (CaseIterable & RawRepresentable).Type {
+            try checkEnumValue(enumeration, key)
+        }
         return try decode(T.self, forKey: key)
     }
+
+    /// Throws, listing the cases, when `key` holds a string that is not a raw value of `E`.
+    private func checkEnumValue<E: CaseIterable & RawRepresentable>(_: E.Type, _ key: Key) throws {
+        guard E.RawValue.self == String.self, let s = try? decode(String.self, forKey: key) else { return }
+        let names = E.allCases.map { "\($0.rawValue)" }
+        guard !names.contains(s) else { return }
+        throw ConfigError(path: jsonPath(codingPath + [key]), "must be one of \(names.joined(separator: ", ")); got \"\(s)\"")
+    }
+}
+
+/// An integer type decoded with a key-naming error for fractions, negatives (unsigned types)
+/// and values out of range.
+public protocol StrictInteger: FixedWidthInteger, Decodable {}
+extension Int: StrictInteger {}
+extension Int32: StrictInteger {}
+extension Int64: StrictInteger {}
+extension UInt64: StrictInteger {}
+extension UInt32: StrictInteger {}
+
+extension StrictInteger {
+    static func strictlyDecoded<K>(from c: KeyedDecodingContainer<K>, _ key: K) throws -> Self {
+        do {
+            return try c.decode(Self.self, forKey: key)
+        } catch let error as DecodingError {
+            // a string, a list, null: those errors carry the key already
+            guard case .dataCorrupted = error else { throw error }
+        } catch {
+            // Foundation throws an internal `JSONError.numberIsNotRepresentableInSwift`
+            // (rendered as "The given data was not valid JSON", no key) for a JSON number
+            // that does not fit `Self`; describe it here, with the key.
+        }
+        let kind = Self.isSigned ? "an integer" : "a non-negative integer"
+        let path = jsonPath(c.codingPath + [key])
+        guard let d = try? c.decode(Double.self, forKey: key) else { throw ConfigError(path: path, "must be \(kind)") }
+        let shown = describeNumber(d, exact: try? c.decode(Decimal.self, forKey: key))
+        let range = d.rounded() == d && (Self.isSigned || d >= 0) ? " from \(Self.min) to \(Self.max)" : ""
+        throw ConfigError(path: path, "must be \(kind)\(range), got \(shown)")
+    }
+}
+
+/// A JSON number as written: whole numbers in full (`18446744073709551616`), others as Swift prints them.
+private func describeNumber(_ d: Double, exact: Decimal?) -> String {
+    if d.rounded() == d, abs(d) < 1e25, let exact { return "\(exact)" }
+    return "\(d)"
 }
 
 /// One-line description of a `DecodingError`, with its JSON path.

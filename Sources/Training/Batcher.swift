@@ -16,6 +16,7 @@ public struct Batcher {
 
     public init(images: Tensor, labels: [Int], batchSize: Int, shuffle: Bool, rng: RandomSource) {
         precondition(images.rows == labels.count, "\(images.rows) images but \(labels.count) labels")
+        precondition(!labels.isEmpty, "a Batcher needs at least one sample (data loading rejects empty training sets)")
         self.images = images
         self.labels = labels
         self.batchSize = (batchSize <= 0 || batchSize >= labels.count) ? labels.count : batchSize

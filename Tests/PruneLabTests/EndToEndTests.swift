@@ -205,7 +205,9 @@ func h5pyModelCheck(dir: String) throws -> [String: Any]? {
 
     func writeConfig(_ json: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).json").path
-        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        // relative paths in a config file resolve against its folder (a temp folder here)
+        let absolute = json.replacingOccurrences(of: "\"data/", with: "\"\(EndToEndTests.root.path)/data/")
+        try absolute.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 

@@ -247,7 +247,7 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
 
     @Test func createInUnwritableDirectoryNamesTheCall() throws {
         let error = h5Error(HDF5Error.self) { _ = try HDF5File(creating: "/nonexistent-dir/x.h5") }
-        #expect(error?.description.hasPrefix("/nonexistent-dir/x.h5: H5Fcreate failed") == true)
+        #expect(error?.description == "/nonexistent-dir/x.h5: cannot create: No such file or directory")
         #expect(error?.description.contains("\n") == false)
     }
 

@@ -34,7 +34,9 @@ public enum Inspect {
     /// The run's status, its layer table with a totals row, then the summary's headline numbers.
     public static func report(runDir: String) throws -> String {
         let dir = URL(fileURLWithPath: runDir, isDirectory: true)
-        let (status, line) = try Self.status(runDir: runDir)
+        // a folder copied without run.json (or from an old version) is shown from its CSVs alone
+        let hasInfo = FileManager.default.fileExists(atPath: dir.appendingPathComponent("run.json").path)
+        let (status, line) = hasInfo ? try Self.status(runDir: runDir) : (.completed, "status unknown (no run.json)")
         guard status == .completed else { return line }
         var layers = try CSVReader.read(dir.appendingPathComponent("layers.csv"))
         guard layers.count > 1, layers[0].first == "layer" else { throw RunError("\(runDir)/layers.csv: no layer rows") }
@@ -57,7 +59,8 @@ public enum Inspect {
         if let compact = try? CSVReader.read(dir.appendingPathComponent("layers-compact.csv")), compact.count > 1 {
             out += "\n\ncompacted (model-compact.h5):\n" + render(compact)
         }
-        if let summary = try? CSVReader.read(dir.appendingPathComponent("summary.csv")), summary.count > 1 {
+        let summary = try readSummary(dir.appendingPathComponent("summary.csv"))
+        do {
             let keys = ["method", "test_accuracy", "sparsity", "train_flops", "dense_bytes", "sparse_bytes", "wall_seconds",
                         "infer_ms_b1", "infer_ms_b128", "compact_test_accuracy", "compact_weights", "compact_bytes",
                         "compact_infer_ms_b1", "compact_infer_ms_b128"]
@@ -67,5 +70,20 @@ public enum Inspect {
             out += "\n\n" + pairs.joined(separator: "  ")
         }
         return out
+    }
+
+    /// summary.csv as header and one row; a missing, empty or cut-short file is an error naming it.
+    static func readSummary(_ url: URL) throws -> [[String]] {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw RunError("\(url.path): no such file (the run did not finish; see run.json)")
+        }
+        let rows = try CSVReader.read(url)
+        guard let header = rows.first, header.count > 1 else { throw RunError("\(url.path): empty, expected a header and one row") }
+        guard rows.count > 1 else { throw RunError("\(url.path): no data row after the header") }
+        let text = (try? Data(contentsOf: url)) ?? Data()
+        guard rows[1].count == header.count, text.last == UInt8(ascii: "\n") else {
+            throw RunError("\(url.path): truncated: the row has \(rows[1].count) of \(header.count) fields\(text.last == UInt8(ascii: "\n") ? "" : " and no final newline")")
+        }
+        return rows
     }
 }

@@ -19,7 +19,28 @@ public enum ConfigLoader {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw ConfigError(path: "", "cannot read: \(error.localizedDescription)", file: path)
         }
-        return try named(path) { try document(data, overrides: overrides) }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        return try named(path) { try document(data, overrides: overrides, relativeTo: folder) }
+    }
+
+    /// The config keys that hold file or folder paths.
+    static let pathKeys = [["data", "dir"], ["data", "train_file"], ["data", "test_file"], ["model", "init_file"]]
+
+    /// `object` with each relative path under `pathKeys` made absolute against `folder`, so a
+    /// config works from any working directory and config.json records paths that still work.
+    static func resolvingPaths(_ object: Any, against folder: URL) -> Any {
+        guard var root = object as? [String: Any] else { return object }
+        for keys in pathKeys {
+            guard var section = root[keys[0]] as? [String: Any], let value = section[keys[1]] as? String else { continue }
+            section[keys[1]] = absolutePath(value, against: folder)
+            root[keys[0]] = section
+        }
+        return root
+    }
+
+    static func absolutePath(_ value: String, against folder: URL) -> String {
+        guard !value.isEmpty, !value.hasPrefix("/") else { return value }
+        return URL(fileURLWithPath: value, relativeTo: folder).standardizedFileURL.path
     }
 
     /// Overrides that change nothing in `config`: keys of a method, criterion or schedule
@@ -49,13 +70,16 @@ public enum ConfigLoader {
         try decode(document(data, overrides: overrides))
     }
 
-    static func document(_ data: Data, overrides: [String]) throws -> ConfigDocument {
+    /// `relativeTo`: the config file's folder, against which its relative paths resolve.
+    static func document(_ data: Data, overrides: [String], relativeTo folder: URL? = nil) throws -> ConfigDocument {
         var object: Any
         do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
             let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error.localizedDescription)"
             throw ConfigError(path: "", "invalid JSON: \(detail)")
         }
         guard object is [String: Any] else { throw ConfigError(path: "", "the top level must be a JSON object") }
+        if let key = DuplicateKeys.first(in: data) { throw ConfigError(path: key, "appears twice in one object") }
+        if let folder { object = resolvingPaths(object, against: folder) }
         var doc = ConfigDocument(object: object)
         try doc.apply(overrides)
         return doc
@@ -67,6 +91,12 @@ public enum ConfigLoader {
         let config: ExperimentConfig
         do { config = try JSONDecoder().decode(ExperimentConfig.self, from: patched) } catch let e as DecodingError {
             throw describe(e)
+        } catch let e as ConfigError {
+            throw e
+        } catch {
+            // Foundation's internal number errors carry no key (integers are decoded through
+            // `required(_:)`, which names it; this is the fallback for anything it misses).
+            throw ConfigError(path: "", "a number does not fit the integer key it is given to (\(error))")
         }
         try config.validate()
         return config
@@ -82,7 +112,8 @@ public enum ConfigLoader {
 
     /// Sets `a.b.c` in a JSON object to `value`, parsed as JSON when it parses (numbers, true,
     /// false, lists, objects, quoted strings) and taken as a bare string otherwise; `null` removes
-    /// the key so that its default applies.
+    /// the key so that its default applies. A relative path (`data.dir`, ...) is made absolute
+    /// against the working directory.
     static func apply(override: String, to root: Any) throws -> Any {
         guard let eq = override.firstIndex(of: "=") else {
             throw ConfigError(path: override, "an override is written key.path=value")
@@ -93,7 +124,13 @@ public enum ConfigLoader {
         guard !keys.isEmpty, !keys.contains(where: \.isEmpty) else {
             throw ConfigError(path: keyPath, "empty key in override \"\(override)\"")
         }
-        let value: Any = (try? JSONSerialization.jsonObject(with: Data(raw.utf8), options: [.fragmentsAllowed])) ?? raw
+        var value: Any = (try? JSONSerialization.jsonObject(with: Data(raw.utf8), options: [.fragmentsAllowed])) ?? raw
+        if pathKeys.contains(keys), let path = value as? String {  // a path given on the command line: from the working directory
+            value = absolutePath(path, against: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true))
+        }
+        if !(value is String), let key = DuplicateKeys.first(in: Data(raw.utf8)) {
+            throw ConfigError(path: child(keyPath, key), "appears twice in one object (in --set \(keyPath)=...)")
+        }
         func set(_ node: Any, _ rest: ArraySlice<String>, _ done: String) throws -> Any {
             guard var dict = node as? [String: Any] else {
                 throw ConfigError(path: done, "is not an object, cannot set \(keyPath)")

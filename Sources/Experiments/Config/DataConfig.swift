@@ -5,7 +5,8 @@ import Schema
 ///
 /// `format` `idx`: `dir` holds the four MNIST-format files (gzip or raw, canonical or dotted
 /// names). `format` `hdf5`: `train_file` holds `x_train`/`y_train` and `test_file` (default:
-/// the same file) holds `x_test`/`y_test`. Relative paths are taken from the current directory.
+/// the same file) holds `x_test`/`y_test`. Relative paths in a config file are taken from the
+/// file's folder; given with `--set`, from the current directory (`ConfigLoader`).
 public struct DataConfig: ConfigSection {
     public enum Format: String, Codable, Sendable, CaseIterable { case idx, hdf5 }
     /// One line per format, for `prunelab list formats`.
@@ -50,7 +51,7 @@ public struct DataConfig: ConfigSection {
     public init(from decoder: Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        format = try c.decode(Format.self, forKey: .format)
+        format = try c.required(.format)
         dir = try c.value(.dir, default: nil)
         trainFile = try c.value(.trainFile, default: nil)
         testFile = try c.value(.testFile, default: nil)

@@ -74,14 +74,14 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         }
         switch kind {
         case .dense:
-            self = .dense(units: try c.decode(Int.self, forKey: .units),
+            self = .dense(units: try c.required(.units) as Int,
                           activation: try c.value(.activation, default: .none))
         case .conv:
-            self = .conv(filters: try c.decode(Int.self, forKey: .filters), kernel: try c.decode(Int.self, forKey: .kernel),
+            self = .conv(filters: try c.required(.filters) as Int, kernel: try c.required(.kernel) as Int,
                          stride: try c.value(.stride, default: 1), padding: try c.value(.padding, default: 0),
                          activation: try c.value(.activation, default: .none))
         case .pool:
-            let k = try c.decode(Int.self, forKey: .kernel)
+            let k = try c.required(.kernel) as Int
             self = .pool(kernel: k, stride: try c.value(.stride, default: k))
         case .flatten:
             self = .flatten

@@ -39,9 +39,17 @@ public enum ModelFiles {
     public static func write(model: Sequential, config: ExperimentConfig, to folder: RunFolder) throws -> Sizes {
         let configJSON = String(decoding: try ConfigLoader.canonicalJSON(config), as: UTF8.self)
         let dense = folder.file(denseName), sparse = folder.file(sparseName)
-        try AtomicFile.write(to: dense) { try writeDense(model: model, configJSON: configJSON, path: $0) }
-        try AtomicFile.write(to: sparse) { try writeSparse(model: model, configJSON: configJSON, path: $0) }
+        try atomically(dense) { try writeDense(model: model, configJSON: configJSON, path: $0) }
+        try atomically(sparse) { try writeSparse(model: model, configJSON: configJSON, path: $0) }
         return Sizes(denseBytes: fileSize(dense), sparseBytes: fileSize(sparse))
+    }
+
+    /// `AtomicFile.write`, with errors naming the final file rather than its temporary name
+    /// ("run/model-sparse.h5: cannot write ...: No space left on device").
+    static func atomically(_ url: URL, _ body: (String) throws -> Void) throws {
+        do { try AtomicFile.write(to: url, body) } catch {
+            throw RunError("\(error)".replacingOccurrences(of: AtomicFile.temporaryURL(for: url).path, with: url.path))
+        }
     }
 
     static func fileSize(_ url: URL) -> Int {
@@ -62,6 +70,7 @@ public enum ModelFiles {
             let mask = w.keptMask.scalars.map { UInt8($0 != 0 ? 1 : 0) }
             try file.writeDataset("\(name)/mask", shape: w.value.shape, values: mask)
         }
+        try file.close()  // writes the file: a full disk is an error here, not a truncated file
     }
 
     public static func writeSparse(model: Sequential, configJSON: String, path: String) throws {
@@ -88,6 +97,7 @@ public enum ModelFiles {
             try writeNarrow(file, "\(name)/row_ptr", rowPtr, largest: values.count)
             if let b { try file.writeDataset("\(name)/bias", shape: b.value.shape, values: b.value.scalars) }
         }
+        try file.close()
     }
 
     /// Index arrays in uint8, uint16 or uint32, whichever is the narrowest that holds `largest`.

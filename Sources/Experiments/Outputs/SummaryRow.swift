@@ -32,7 +32,7 @@ public struct SummaryRow: Sendable {
         let fixed: [(String, CSVValue)] = [
             ("name", .string(name)), ("dataset", .string(dataset)), ("model", .string(model)),
             ("method", .string(label.method)), ("criterion", .string(label.criterion)), ("schedule", .string(label.schedule)),
-            ("label", .string(label.name)), ("seed", .int(Int(seed))), ("epochs", .double(epochs)), ("steps", .int(steps)),
+            ("label", .string(label.name)), ("seed", .string(String(seed))), ("epochs", .double(epochs)), ("steps", .int(steps)),
             ("train_accuracy", .double(trainAccuracy)), ("test_accuracy", .double(testAccuracy)), ("test_loss", .double(testLoss)),
             ("total_weights", .int(totalWeights)), ("nonzero_weights", .int(nonzeroWeights)), ("sparsity", .double(sparsity)),
             ("train_flops", .int(trainFLOPs)), ("dense_train_flops", .int(denseTrainFLOPs)), ("wall_seconds", .double(wallSeconds)),

@@ -74,7 +74,7 @@ public enum Runner {
 
     static func execute(_ config: ExperimentConfig, data: DataSplit, folder: RunFolder, options: RunOptions,
                         resume: (archive: StateArchive?, info: RunInfo)?) throws -> RunOutcome {
-        var info = RunInfo(version: RunInfo.toolVersion, gitCommit: RunInfo.currentGitCommit(),
+        var info = RunInfo(version: RunInfo.toolVersion, gitCommit: BuildInfo.gitCommit,
                            command: options.command, seed: config.seed, threads: BLAS.threads,
                            blasCore: BLAS.coreName, started: resume?.info.started ?? RunInfo.timestamp(), ended: nil,
                            status: .running, error: nil, pid: getpid(), step: nil,

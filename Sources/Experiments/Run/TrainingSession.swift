@@ -33,7 +33,7 @@ public final class TrainingSession {
         let batcher = Batcher(images: data.train.images, labels: data.train.labels,
                               batchSize: t.batchSize.count, shuffle: true, rng: root.derived("data"))
         let perEpoch = batcher.batchesPerEpoch
-        plannedSteps = t.steps > 0 ? t.steps : t.epochs * perEpoch
+        plannedSteps = try StepBudget.plannedSteps(config, perEpoch: perEpoch)
         switch t.optimizer {
         case .sgd:
             optimizer = SGD(parameters: model.parameters, momentum: t.momentum, nesterov: t.nesterov, weightDecay: t.weightDecay)

@@ -72,8 +72,8 @@ public final class AdaptiveSchedule: Schedule {
 
     public func request(step t: Int, layer: LayerState) -> PruneRequest {
         let n = layer.total
-        let floor = Int((Double(n) * minDensity).rounded(.up))
-        let cap = Int((Double(n) * maxPerCheck).rounded(.down))
+        let floor = ExactCount.ceil(n, times: minDensity)
+        let cap = ExactCount.floor(n, times: maxPerCheck)
         return PruneRequest(pick: .finished, count: max(0, min(cap, layer.alive - floor)), target: .nan)
     }
 }

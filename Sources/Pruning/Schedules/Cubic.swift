@@ -5,7 +5,8 @@ import Schema
 /// at most `max_per_check` of its weights per check; checks go on after `end`, at the final
 /// target, until the caps have let every layer reach it.
 ///
-/// Per check and layer: `k = min(alive - ceil(n (1 - s(t))), floor(max_per_check · n))`.
+/// Per check and layer: `k = min(alive - (n - floor(n s(t))), floor(max_per_check · n))`, in
+/// integer arithmetic (`ExactCount`).
 public final class CubicSchedule: Schedule {
     public struct Settings: ConfigSection {
         public var start: Duration
@@ -63,8 +64,8 @@ public final class CubicSchedule: Schedule {
     public func request(step t: Int, layer: LayerState) -> PruneRequest {
         let n = layer.total
         let target = cubicSparsity(step: t, start: startStep, end: endStep, final: layer.finalTarget)
-        let keep = Int((Double(n) * (1 - target)).rounded(.up))
-        let k = min(max(0, layer.alive - keep), Int((Double(n) * maxPerCheck).rounded(.down)))
+        let keep = ExactCount.kept(n, sparsity: target)
+        let k = min(max(0, layer.alive - keep), ExactCount.floor(n, times: maxPerCheck))
         return .lowest(k, target: target)
     }
 }

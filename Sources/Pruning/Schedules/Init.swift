@@ -15,7 +15,7 @@ public final class InitSchedule: Schedule {
     public func isCheck(step t: Int) -> Bool { t == 0 }
 
     public func request(step t: Int, layer: LayerState) -> PruneRequest {
-        let keep = Int((Double(layer.total) * (1 - layer.finalTarget)).rounded(.up))
+        let keep = ExactCount.kept(layer.total, sparsity: layer.finalTarget)
         return .lowest(max(0, layer.alive - keep), target: layer.finalTarget)
     }
 }

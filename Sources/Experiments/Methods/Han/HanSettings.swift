@@ -65,7 +65,7 @@ public struct HanSettings: ConfigSection {
         if !(percentile > 0 && percentile < 100) {
             throw ConfigError(path: child(path, "percentile"), "must be in (0, 100), got \(percentile)")
         }
-        if rounds < 0 { throw ConfigError(path: child(path, "rounds"), "must be >= 0, got \(rounds)") }
+        if !(0...10_000).contains(rounds) { throw ConfigError(path: child(path, "rounds"), "must be in 0...10000, got \(rounds)") }
         if !(stopAtSparsity >= 0 && stopAtSparsity < 1) {
             throw ConfigError(path: child(path, "stop_at_sparsity"), "must be in [0, 1), got \(stopAtSparsity)")
         }

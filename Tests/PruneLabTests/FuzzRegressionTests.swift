@@ -1,0 +1,39 @@
+import Testing
+import Foundation
+@testable import Experiments
+
+/// Inputs found by the fuzzers (scripts/fuzz.sh, results/fuzzing.md), kept as regression tests.
+@Suite struct FuzzRegressionTests {
+    /// A mutated carvnocar_small.h5 (fuzz/crashes/): libhdf5 1.10.8 dereferences NULL in
+    /// `H5F__accum_read` under `H5Lexists(file, "X_train")`, a bug inside the C library that
+    /// PruneLab cannot catch. The run happens in a child process: a clean one-line error and
+    /// exit 1 is the requirement; a segfault is the known libhdf5 issue, recorded as such, so a
+    /// fixed libhdf5 makes this test check PruneLab's own handling.
+    @Test func hostileHDF5FileFailsCleanlyOrHitsTheKnownLibhdf5Crash() throws {
+        let exe = try #require(CLITests.binary)
+        let hostile = EndToEndTests.root.appendingPathComponent("fuzz/crashes/libhdf5-1.10.8-H5Lexists-segv.h5").path
+        try withScratchFolder("fuzz-regression") { dir in
+            let config = dir.appendingPathComponent("c.json")
+            try #"{"data": {"format": "hdf5", "train_file": "\#(hostile)"}, "model": {"layers": [{"type": "dense", "units": 2, "activation": "softmax"}]}}"#
+                .write(to: config, atomically: true, encoding: .utf8)
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = ["run", config.path, "--out", dir.appendingPathComponent("run").path, "--no-progress"]
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            if p.terminationReason == .uncaughtSignal {
+                withKnownIssue("libhdf5 1.10.8 segfaults in H5Lexists on this file (results/fuzzing.md)") {
+                    Issue.record("prunelab was killed by signal \(p.terminationStatus)")
+                }
+            } else {
+                #expect(p.terminationStatus == 1)
+                #expect(stderr.hasPrefix("prunelab: error: \(hostile)"), "stderr: \(stderr)")
+                #expect(stderr.split(separator: "\n").count == 1, "stderr: \(stderr)")
+            }
+        }
+    }
+}
