@@ -12,8 +12,9 @@ public struct Dataset: Sendable {
 
     public init(name: String, images: Tensor, labels: [Int], classCount: Int) {
         precondition(images.rank >= 2, "images need a leading sample dimension, got \(images.shape)")
-        precondition(images.shape[0] == labels.count,
-                     "\(name): \(images.shape[0]) images but \(labels.count) labels")
+        precondition(
+            images.shape[0] == labels.count,
+            "\(name): \(images.shape[0]) images but \(labels.count) labels")
         self.name = name
         self.images = images
         self.labels = labels
@@ -31,9 +32,10 @@ public struct Dataset: Sendable {
         guard n > 0, n < count else { return self }
         let size = sampleSize
         let shape = [n] + sampleShape
-        return Dataset(name: name,
-                       images: Tensor(shape: shape, scalars: Array(images.scalars[0..<(n * size)])),
-                       labels: Array(labels[0..<n]), classCount: classCount)
+        return Dataset(
+            name: name,
+            images: Tensor(shape: shape, scalars: Array(images.scalars[0..<(n * size)])),
+            labels: Array(labels[0..<n]), classCount: classCount)
     }
 }
 

@@ -1,8 +1,8 @@
 import CZlib
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reads files whole, inflating gzip content through zlib.
@@ -118,18 +118,22 @@ public enum Gzip {
                     if left == 0 { return }
                     let next = input.count - left
                     guard isGzip(input[next...]) else {
-                        throw DatasetError(file: file,
-                                           "\(left) bytes after the end of the gzip stream are not another gzip member")
+                        throw DatasetError(
+                            file: file,
+                            "\(left) bytes after the end of the gzip stream are not another gzip member")
                     }
                     inflateReset(stream)
                 case Z_BUF_ERROR where stream.pointee.avail_in == 0 && consumed == input.count:
                     // There was room for output, so zlib stopped for want of input.
-                    throw DatasetError(file: file, "truncated gzip stream: input ended after \(input.count) compressed "
-                                       + "bytes (\(produced) inflated) before the end of the data")
+                    throw DatasetError(
+                        file: file,
+                        "truncated gzip stream: input ended after \(input.count) compressed "
+                            + "bytes (\(produced) inflated) before the end of the data")
                 case Z_DATA_ERROR, Z_NEED_DICT:
                     let at = consumed - Int(stream.pointee.avail_in)
-                    throw DatasetError(file: file,
-                                       "corrupt gzip data near compressed byte \(at): \(zlibMessage(stream, status))")
+                    throw DatasetError(
+                        file: file,
+                        "corrupt gzip data near compressed byte \(at): \(zlibMessage(stream, status))")
                 default:
                     throw DatasetError(file: file, "zlib inflate failed: \(zlibMessage(stream, status))")
                 }

@@ -31,8 +31,10 @@ public enum HDF5ImageSet {
         public var yTest: String
 
         /// Defaults are the carvnocar.h5 names: `X_train`, `y_train`, `X_test`, `y_test`.
-        public init(xTrain: String = "X_train", yTrain: String = "y_train",
-                    xTest: String = "X_test", yTest: String = "y_test") {
+        public init(
+            xTrain: String = "X_train", yTrain: String = "y_train",
+            xTest: String = "X_test", yTest: String = "y_test"
+        ) {
             self.xTrain = xTrain
             self.yTrain = yTrain
             self.xTest = xTest
@@ -40,16 +42,19 @@ public enum HDF5ImageSet {
         }
 
         /// The cat-vs-non-cat names: `train_set_x`, `train_set_y`, `test_set_x`, `test_set_y`.
-        public static let catvnoncat = Keys(xTrain: "train_set_x", yTrain: "train_set_y",
-                                            xTest: "test_set_x", yTest: "test_set_y")
+        public static let catvnoncat = Keys(
+            xTrain: "train_set_x", yTrain: "train_set_y",
+            xTest: "test_set_x", yTest: "test_set_y")
     }
 
     /// Loads the train set from `trainFile` and the test set from `testFile` (default: `trainFile`).
     ///
     /// `classCount`, when given, must be >= 1 and bounds every label; see the type's documentation
     /// for layouts and scaling.
-    public static func load(trainFile: String, testFile: String? = nil, keys: Keys = Keys(),
-                            classCount: Int? = nil) throws -> DataSplit {
+    public static func load(
+        trainFile: String, testFile: String? = nil, keys: Keys = Keys(),
+        classCount: Int? = nil
+    ) throws -> DataSplit {
         if let classCount { precondition(classCount >= 1, "classCount must be >= 1, got \(classCount)") }
         let trainHDF5 = try HDF5File(path: trainFile)
         let testHDF5 = try testFile.map { try HDF5File(path: $0) } ?? trainHDF5
@@ -61,9 +66,10 @@ public enum HDF5ImageSet {
         }
         let test = try Part.inspect(testHDF5, images: keys.xTest, labels: keys.yTest)
         guard train.sampleShapeHWC == test.sampleShapeHWC else {
-            throw DatasetError(file: test.file.path,
-                               "dataset '\(test.imagesKey)' has samples (H,W,C) \(test.sampleShapeHWC) but "
-                               + "train dataset '\(train.imagesKey)' in \(train.file.path) has \(train.sampleShapeHWC)")
+            throw DatasetError(
+                file: test.file.path,
+                "dataset '\(test.imagesKey)' has samples (H,W,C) \(test.sampleShapeHWC) but "
+                    + "train dataset '\(train.imagesKey)' in \(train.file.path) has \(train.sampleShapeHWC)")
         }
 
         let trainLabels = try train.readLabels(classCount: classCount)
@@ -71,10 +77,12 @@ public enum HDF5ImageSet {
         let largest = (trainLabels + testLabels).max() ?? 0
         let classes = classCount ?? max(2, largest + 1)
         return DataSplit(
-            train: Dataset(name: train.name, images: try train.readImages(), labels: trainLabels,
-                           classCount: classes),
-            test: Dataset(name: test.name, images: try test.readImages(), labels: testLabels,
-                          classCount: classes))
+            train: Dataset(
+                name: train.name, images: try train.readImages(), labels: trainLabels,
+                classCount: classes),
+            test: Dataset(
+                name: test.name, images: try test.readImages(), labels: testLabels,
+                classCount: classes))
     }
 
     /// One half of the split: an images dataset and a labels dataset in one file, shapes checked.
@@ -105,8 +113,10 @@ public enum HDF5ImageSet {
             var imageShape = try file.shape(of: images)
             if imageShape.count == 3 { imageShape.append(1) }
             guard imageShape.count == 4 else {
-                throw DatasetError(file: file.path, "dataset '\(images)' has shape \(imageShape); "
-                                   + "expected images (N,H,W,C) or (N,H,W)")
+                throw DatasetError(
+                    file: file.path,
+                    "dataset '\(images)' has shape \(imageShape); "
+                        + "expected images (N,H,W,C) or (N,H,W)")
             }
             guard imageShape.dropFirst().allSatisfy({ $0 > 0 }) else {
                 throw DatasetError(file: file.path, "dataset '\(images)' has empty samples, shape \(imageShape)")
@@ -187,8 +197,10 @@ public enum HDF5ImageSet {
                 }
             }
             if let bad {
-                throw error(imagesKey, "has pixel value \(bad.value) at sample \(bad.index / sampleSize), "
-                            + "outside 0...\(Int(limit)) for stored type \(stored)")
+                throw error(
+                    imagesKey,
+                    "has pixel value \(bad.value) at sample \(bad.index / sampleSize), "
+                        + "outside 0...\(Int(limit)) for stored type \(stored)")
             }
             return Tensor(shape: [n, c, h, w], scalars: out)
         }

@@ -38,8 +38,9 @@ public struct IDXArray: Equatable, Sendable {
 
     /// Wraps `data` (big-endian elements of `type`); its length must match `shape`.
     public init(shape: [Int], type: ElementType, data: ArraySlice<UInt8>) {
-        precondition(shape.reduce(1, *) * type.byteWidth == data.count,
-                     "shape \(shape) of \(type) needs \(shape.reduce(1, *) * type.byteWidth) bytes, got \(data.count)")
+        precondition(
+            shape.reduce(1, *) * type.byteWidth == data.count,
+            "shape \(shape) of \(type) needs \(shape.reduce(1, *) * type.byteWidth) bytes, got \(data.count)")
         self.shape = shape
         self.type = type
         self.data = data
@@ -144,19 +145,22 @@ public enum IDXReader {
         }
         guard bytes[0] == 0, bytes[1] == 0 else {
             let hint = Gzip.isGzip(bytes) ? " (gzip data that was not inflated)" : ""
-            throw fail("not an IDX file: magic starts with \(hex(bytes[0])) \(hex(bytes[1])), "
-                       + "expected 0x00 0x00\(hint)")
+            throw fail(
+                "not an IDX file: magic starts with \(hex(bytes[0])) \(hex(bytes[1])), "
+                    + "expected 0x00 0x00\(hint)")
         }
         guard let type = IDXArray.ElementType(rawValue: bytes[2]) else {
-            throw fail("unknown IDX element type byte \(hex(bytes[2])) (expected 0x08 uint8, 0x09 int8, "
-                       + "0x0B int16, 0x0C int32, 0x0D float32 or 0x0E float64)")
+            throw fail(
+                "unknown IDX element type byte \(hex(bytes[2])) (expected 0x08 uint8, 0x09 int8, "
+                    + "0x0B int16, 0x0C int32, 0x0D float32 or 0x0E float64)")
         }
         let rank = Int(bytes[3])
         guard rank > 0 else { throw fail("IDX header declares 0 dimensions") }
         let headerSize = 4 + 4 * rank
         guard bytes.count >= headerSize else {
-            throw fail("truncated IDX header: \(rank) dimensions need \(headerSize) header bytes, "
-                       + "file has \(bytes.count)")
+            throw fail(
+                "truncated IDX header: \(rank) dimensions need \(headerSize) header bytes, "
+                    + "file has \(bytes.count)")
         }
         var shape: [Int] = []
         shape.reserveCapacity(rank)
@@ -177,8 +181,9 @@ public enum IDXReader {
             throw fail("truncated IDX data: shape \(shape) of \(type) needs \(expected) data bytes, file has \(actual)")
         }
         guard actual == expected else {
-            throw fail("\(actual - expected) trailing bytes after the \(expected) data bytes "
-                       + "of shape \(shape) of \(type)")
+            throw fail(
+                "\(actual - expected) trailing bytes after the \(expected) data bytes "
+                    + "of shape \(shape) of \(type)")
         }
         return IDXArray(shape: shape, type: type, data: bytes[headerSize...])
     }

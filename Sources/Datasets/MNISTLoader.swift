@@ -54,10 +54,12 @@ public enum MNISTLoader {
         }
         guard isDirectory.boolValue else { throw DatasetError(file: directory, "not a directory") }
         let setName = URL(fileURLWithPath: directory).standardizedFileURL.lastPathComponent
-        let train = try loadSet(images: locate(.trainImages, in: directory),
-                                labels: locate(.trainLabels, in: directory), name: setName + ":train")
-        let test = try loadSet(images: locate(.testImages, in: directory),
-                               labels: locate(.testLabels, in: directory), name: setName + ":test")
+        let train = try loadSet(
+            images: locate(.trainImages, in: directory),
+            labels: locate(.trainLabels, in: directory), name: setName + ":train")
+        let test = try loadSet(
+            images: locate(.testImages, in: directory),
+            labels: locate(.testLabels, in: directory), name: setName + ":test")
         guard train.sampleShape == test.sampleShape else {
             func size(_ set: Dataset) -> String { set.sampleShape.dropFirst().map(String.init).joined(separator: "x") }
             throw DatasetError(file: directory, "train images are \(size(train)) but test images are \(size(test))")
@@ -105,7 +107,8 @@ public enum MNISTLoader {
         guard let pixels = imageArray.unitScaledFloats() else {
             throw DatasetError(file: imagesPath, "images must be uint8 (type byte 0x08), got \(imageArray.type)")
         }
-        return Dataset(name: name, images: Tensor(shape: [n, 1, h, w], scalars: pixels),
-                       labels: labels, classCount: classCount)
+        return Dataset(
+            name: name, images: Tensor(shape: [n, 1, h, w], scalars: pixels),
+            labels: labels, classCount: classCount)
     }
 }

@@ -13,23 +13,26 @@ extension HDF5File {
     {
         try HDF5Library.locked {
             let dataset = try openDataset(name)
-            let fileType = try HDF5Handle.make(H5Dget_type(dataset.id), .datatype, file: path,
-                                               .dataset(name), call: "H5Dget_type")
+            let fileType = try HDF5Handle.make(
+                H5Dget_type(dataset.id), .datatype, file: path,
+                .dataset(name), call: "H5Dget_type")
             let stored = try storedType(ofType: fileType.id, .dataset(name))
             guard stored.isNumeric else {
                 throw HDF5Error(file: path, .dataset(name), "stored type \(stored) is not numeric")
             }
             if T.hdf5Type.isInteger, case .float = stored {
-                throw HDF5Error(file: path, .dataset(name),
-                                "stored type \(stored) cannot be read as integers without rounding")
+                throw HDF5Error(
+                    file: path, .dataset(name),
+                    "stored type \(stored) cannot be read as integers without rounding")
             }
             let shape = try shape(ofDataset: dataset, name: name)
             let count = shape.reduce(1, *)
             var status: herr_t = 0
             let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
                 if count > 0 {
-                    status = H5Dread(dataset.id, T.hdf5Type.nativeType, prunelab_h5s_all(),
-                                     prunelab_h5s_all(), prunelab_h5p_default(), buffer.baseAddress)
+                    status = H5Dread(
+                        dataset.id, T.hdf5Type.nativeType, prunelab_h5s_all(),
+                        prunelab_h5s_all(), prunelab_h5p_default(), buffer.baseAddress)
                 }
                 initialized = status >= 0 ? count : 0
             }

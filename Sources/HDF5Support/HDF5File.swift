@@ -1,7 +1,7 @@
 import CHDF5
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An open HDF5 file, closed when the object goes away (or earlier with `close()`).
@@ -64,8 +64,9 @@ public final class HDF5File {
         self.output = fd
         do {
             self.fileID = try HDF5Library.locked {
-                let fapl = try HDF5Handle.make(H5Pcreate(prunelab_h5p_file_access()), .propertyList, file: path,
-                                               .file, call: "H5Pcreate")
+                let fapl = try HDF5Handle.make(
+                    H5Pcreate(prunelab_h5p_file_access()), .propertyList, file: path,
+                    .file, call: "H5Pcreate")
                 try checkStatus(H5Pset_fapl_core(fapl.id, 1 << 20, false), file: path, .file, call: "H5Pset_fapl_core")
                 let id = H5Fcreate(path, prunelab_h5f_acc_trunc(), prunelab_h5p_default(), fapl.id)
                 guard id >= 0 else { throw HDF5Library.failure(path, .file, "H5Fcreate") }
@@ -168,21 +169,26 @@ public final class HDF5File {
     /// The names of the objects of `type` directly inside `group`, in name order.
     func linkNames(in group: String, of type: H5I_type_t) throws -> [String] {
         try HDF5Library.locked {
-            let g = try HDF5Handle.make(H5Gopen2(try openID(), group, prunelab_h5p_default()),
-                                        .group, file: path, .group(group), call: "H5Gopen2")
+            let g = try HDF5Handle.make(
+                H5Gopen2(try openID(), group, prunelab_h5p_default()),
+                .group, file: path, .group(group), call: "H5Gopen2")
             var info = H5G_info_t()
             try checkStatus(H5Gget_info(g.id, &info), file: path, .group(group), call: "H5Gget_info")
             var names: [String] = []
             for index in 0..<info.nlinks {
-                let length = H5Lget_name_by_idx(g.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0,
-                                                prunelab_h5p_default())
+                let length = H5Lget_name_by_idx(
+                    g.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0,
+                    prunelab_h5p_default())
                 try checkStatus(length, file: path, .group(group), call: "H5Lget_name_by_idx")
                 var buffer = [CChar](repeating: 0, count: length + 1)
-                try checkStatus(H5Lget_name_by_idx(g.id, ".", H5_INDEX_NAME, H5_ITER_INC, index,
-                                                   &buffer, length + 1, prunelab_h5p_default()),
-                                file: path, .group(group), call: "H5Lget_name_by_idx")
-                let name = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) },
-                                  as: UTF8.self)
+                try checkStatus(
+                    H5Lget_name_by_idx(
+                        g.id, ".", H5_INDEX_NAME, H5_ITER_INC, index,
+                        &buffer, length + 1, prunelab_h5p_default()),
+                    file: path, .group(group), call: "H5Lget_name_by_idx")
+                let name = String(
+                    decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) },
+                    as: UTF8.self)
                 if objectType(at: name, in: g.id) == type { names.append(name) }
             }
             return names
@@ -217,8 +223,9 @@ public final class HDF5File {
     public func storedType(of name: String) throws -> HDF5StoredType {
         try HDF5Library.locked {
             let dataset = try openDataset(name)
-            let type = try HDF5Handle.make(H5Dget_type(dataset.id), .datatype, file: path,
-                                           .dataset(name), call: "H5Dget_type")
+            let type = try HDF5Handle.make(
+                H5Dget_type(dataset.id), .datatype, file: path,
+                .dataset(name), call: "H5Dget_type")
             return try storedType(ofType: type.id, .dataset(name))
         }
     }
@@ -238,9 +245,11 @@ public final class HDF5File {
                 return
             }
             let lcpl = try linkCreationList(.group(path))
-            _ = try HDF5Handle.make(H5Gcreate2(id, path, lcpl.id, prunelab_h5p_default(),
-                                               prunelab_h5p_default()),
-                                    .group, file: self.path, .group(path), call: "H5Gcreate2")
+            _ = try HDF5Handle.make(
+                H5Gcreate2(
+                    id, path, lcpl.id, prunelab_h5p_default(),
+                    prunelab_h5p_default()),
+                .group, file: self.path, .group(path), call: "H5Gcreate2")
         }
     }
 
@@ -265,8 +274,9 @@ public final class HDF5File {
         guard linkExists(name, in: id) else {
             throw HDF5Error(file: path, .dataset(name), "no such dataset")
         }
-        return try HDF5Handle.make(H5Dopen2(id, name, prunelab_h5p_default()), .dataset, file: path,
-                                   .dataset(name), call: "H5Dopen2")
+        return try HDF5Handle.make(
+            H5Dopen2(id, name, prunelab_h5p_default()), .dataset, file: path,
+            .dataset(name), call: "H5Dopen2")
     }
 
     /// Opens the group or dataset at `objectPath` (for attributes).
@@ -275,16 +285,19 @@ public final class HDF5File {
         guard linkExists(objectPath, in: id) else {
             throw HDF5Error(file: path, .object(objectPath), "no such group or dataset")
         }
-        return try HDF5Handle.make(H5Oopen(id, objectPath, prunelab_h5p_default()), .object,
-                                   file: path, .object(objectPath), call: "H5Oopen")
+        return try HDF5Handle.make(
+            H5Oopen(id, objectPath, prunelab_h5p_default()), .object,
+            file: path, .object(objectPath), call: "H5Oopen")
     }
 
     /// A link-creation property list that creates missing intermediate groups.
     func linkCreationList(_ subject: HDF5Error.Subject) throws -> HDF5Handle {
-        let lcpl = try HDF5Handle.make(H5Pcreate(prunelab_h5p_link_create()), .propertyList,
-                                       file: path, subject, call: "H5Pcreate")
-        try checkStatus(H5Pset_create_intermediate_group(lcpl.id, 1), file: path, subject,
-                        call: "H5Pset_create_intermediate_group")
+        let lcpl = try HDF5Handle.make(
+            H5Pcreate(prunelab_h5p_link_create()), .propertyList,
+            file: path, subject, call: "H5Pcreate")
+        try checkStatus(
+            H5Pset_create_intermediate_group(lcpl.id, 1), file: path, subject,
+            call: "H5Pset_create_intermediate_group")
         return lcpl
     }
 
@@ -315,19 +328,22 @@ public final class HDF5File {
 
     /// The dimensions of an open dataset.
     func shape(ofDataset dataset: HDF5Handle, name: String) throws -> [Int] {
-        let space = try HDF5Handle.make(H5Dget_space(dataset.id), .dataspace, file: path,
-                                        .dataset(name), call: "H5Dget_space")
+        let space = try HDF5Handle.make(
+            H5Dget_space(dataset.id), .dataspace, file: path,
+            .dataset(name), call: "H5Dget_space")
         return try shape(ofSpace: space.id, .dataset(name))
     }
 
     /// The dimensions of an open dataspace (`[]` for a scalar one).
     func shape(ofSpace space: hid_t, _ subject: HDF5Error.Subject) throws -> [Int] {
-        let rank = try checkStatus(H5Sget_simple_extent_ndims(space), file: path, subject,
-                                   call: "H5Sget_simple_extent_ndims")
+        let rank = try checkStatus(
+            H5Sget_simple_extent_ndims(space), file: path, subject,
+            call: "H5Sget_simple_extent_ndims")
         guard rank > 0 else { return [] }
         var dims = [hsize_t](repeating: 0, count: Int(rank))
-        try checkStatus(H5Sget_simple_extent_dims(space, &dims, nil), file: path, subject,
-                        call: "H5Sget_simple_extent_dims")
+        try checkStatus(
+            H5Sget_simple_extent_dims(space, &dims, nil), file: path, subject,
+            call: "H5Sget_simple_extent_dims")
         var shape: [Int] = []
         for d in dims {
             guard d <= hsize_t(Int32.max) else {

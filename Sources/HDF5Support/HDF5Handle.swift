@@ -18,8 +18,10 @@ final class HDF5Handle {
     }
 
     /// Wraps `id`, or throws an `HDF5Error` naming `call` when it is negative (a failed call).
-    static func make(_ id: hid_t, _ kind: Kind, file: String, _ subject: HDF5Error.Subject,
-                     call: String) throws -> HDF5Handle {
+    static func make(
+        _ id: hid_t, _ kind: Kind, file: String, _ subject: HDF5Error.Subject,
+        call: String
+    ) throws -> HDF5Handle {
         guard id >= 0 else { throw HDF5Library.failure(file, subject, call) }
         return HDF5Handle(id: id, kind: kind)
     }
@@ -43,8 +45,10 @@ final class HDF5Handle {
 
 /// Throws an `HDF5Error` naming `call` when an `herr_t`/`htri_t` status is negative.
 @discardableResult
-func checkStatus<S: BinaryInteger>(_ status: S, file: String, _ subject: HDF5Error.Subject,
-                                   call: String) throws -> S {
+func checkStatus<S: BinaryInteger>(
+    _ status: S, file: String, _ subject: HDF5Error.Subject,
+    call: String
+) throws -> S {
     guard status >= 0 else { throw HDF5Library.failure(file, subject, call) }
     return status
 }

@@ -33,12 +33,14 @@ enum HDF5Library {
             return 0
         }
         withExtendedLifetime(collector) {
-            _ = H5Ewalk2(prunelab_h5e_default(), H5E_WALK_DOWNWARD, walker,
-                         Unmanaged.passUnretained(collector).toOpaque())
+            _ = H5Ewalk2(
+                prunelab_h5e_default(), H5E_WALK_DOWNWARD, walker,
+                Unmanaged.passUnretained(collector).toOpaque())
         }
         _ = H5Eclear2(prunelab_h5e_default())
         guard let detail = collector.innermost?.trimmingCharacters(in: .whitespacesAndNewlines),
-              !detail.isEmpty else { return nil }
+            !detail.isEmpty
+        else { return nil }
         return detail.replacingOccurrences(of: "\n", with: " ")
     }
 

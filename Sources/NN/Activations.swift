@@ -1,9 +1,9 @@
 import TensorCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Element-wise activation functions with their derivatives written from the output.

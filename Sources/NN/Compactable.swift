@@ -22,8 +22,9 @@ extension Conv2D: Compactable {
     public func inputUnits(inputShape: [Int]) -> Int { inChannels }
 
     public func compacted(outputs: [Int], inputs: [Int]) -> Layer {
-        let c = Conv2D(name: name, inChannels: inputs.count, outChannels: outputs.count,
-                       kernel: kernel, stride: stride, padding: padding)
+        let c = Conv2D(
+            name: name, inChannels: inputs.count, outChannels: outputs.count,
+            kernel: kernel, stride: stride, padding: padding)
         let kk = kernel * kernel
         var idx: [Int] = []
         idx.reserveCapacity(outputs.count * inputs.count * kk)

@@ -40,9 +40,12 @@ public final class Conv2D: SparseCapableLayer {
     private var lastTrainingPositions: Int?
 
     public init(name: String, inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
-        precondition(inChannels > 0 && outChannels > 0 && kernel > 0,
-                     "\(name): channels and kernel must be positive, got \(inChannels)->\(outChannels), kernel \(kernel)")
-        precondition(stride > 0 && padding >= 0, "\(name): stride must be positive and padding non-negative, got stride \(stride), padding \(padding)")
+        precondition(
+            inChannels > 0 && outChannels > 0 && kernel > 0,
+            "\(name): channels and kernel must be positive, got \(inChannels)->\(outChannels), kernel \(kernel)")
+        precondition(
+            stride > 0 && padding >= 0,
+            "\(name): stride must be positive and padding non-negative, got stride \(stride), padding \(padding)")
         self.name = name
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -66,10 +69,12 @@ public final class Conv2D: SparseCapableLayer {
     private func outSize(_ n: Int) -> Int { (n + 2 * padding - kernel) / stride + 1 }
 
     public func outputShape(for inputShape: [Int]) -> [Int] {
-        precondition(inputShape.count == 3 && inputShape[0] == inChannels,
-                     "\(name) expects [\(inChannels), H, W] per sample, got \(inputShape)")
-        precondition(inputShape[1] + 2 * padding >= kernel && inputShape[2] + 2 * padding >= kernel,
-                     "\(name): kernel \(kernel) larger than padded input \(inputShape) with padding \(padding)")
+        precondition(
+            inputShape.count == 3 && inputShape[0] == inChannels,
+            "\(name) expects [\(inChannels), H, W] per sample, got \(inputShape)")
+        precondition(
+            inputShape[1] + 2 * padding >= kernel && inputShape[2] + 2 * padding >= kernel,
+            "\(name): kernel \(kernel) larger than padded input \(inputShape) with padding \(padding)")
         return [outChannels, outSize(inputShape[1]), outSize(inputShape[2])]
     }
 
@@ -100,15 +105,18 @@ public final class Conv2D: SparseCapableLayer {
                             y.scalars.withUnsafeMutableBufferPointer { py in
                                 for b0 in Swift.stride(from: 0, to: batch, by: chunk) {
                                     let n = min(chunk, batch - b0), np = n * p
-                                    Self.im2col(px.baseAddress! + b0 * sample, batch: n, channels: c, height: h, width: w,
-                                                kernel: k, stride: s, padding: pad, outH: oh, outW: ow, into: pc.baseAddress!)
+                                    Self.im2col(
+                                        px.baseAddress! + b0 * sample, batch: n, channels: c, height: h, width: w,
+                                        kernel: k, stride: s, padding: pad, outH: oh, outW: ow, into: pc.baseAddress!)
                                     // Y [outC, n*P] = W [outC, K] * cols [K, n*P]
                                     if let sparse {
-                                        Self.sparseProduct(sparse, w: pw.baseAddress!, cols: pc.baseAddress!, np: np,
-                                                           y: pp.baseAddress!)
+                                        Self.sparseProduct(
+                                            sparse, w: pw.baseAddress!, cols: pc.baseAddress!, np: np,
+                                            y: pp.baseAddress!)
                                     } else {
-                                        BLAS.sgemm(transA: false, transB: false, m: outC, n: np, k: kk,
-                                                   a: pw.baseAddress!, b: pc.baseAddress!, c: pp.baseAddress!)
+                                        BLAS.sgemm(
+                                            transA: false, transB: false, m: outC, n: np, k: kk,
+                                            a: pw.baseAddress!, b: pc.baseAddress!, c: pp.baseAddress!)
                                     }
                                     // y[b0 + j, oc, :] = Y[oc, j*P ..< (j+1)*P] + bias[oc]
                                     for j in 0..<n {
@@ -136,7 +144,9 @@ public final class Conv2D: SparseCapableLayer {
         let oh = outSize(h), ow = outSize(w)
         let kk = c * k * k, p = oh * ow, sample = c * h * w
         let chunk = chunkSamples(kk: kk, p: p)
-        precondition(dy.shape == [batch, outC, oh, ow], "\(name): gradient \(dy.shape) does not match the forward output [\(batch), \(outC), \(oh), \(ow)]")
+        precondition(
+            dy.shape == [batch, outC, oh, ow],
+            "\(name): gradient \(dy.shape) does not match the forward output [\(batch), \(outC), \(oh), \(ow)]")
         columns.resize(to: [kk, min(chunk, batch) * p])
         product.resize(to: [outC, min(chunk, batch) * p])
         var dx = needInputGrad ? Tensor(shape: input.shape) : Tensor(shape: [0])
@@ -162,37 +172,44 @@ public final class Conv2D: SparseCapableLayer {
                                     dx.scalars.withUnsafeMutableBufferPointer { pdx in
                                         for b0 in Swift.stride(from: 0, to: batch, by: chunk) {
                                             let n = min(chunk, batch - b0), np = n * p
-                                            Self.im2col(px.baseAddress! + b0 * sample, batch: n, channels: c, height: h, width: w,
-                                                        kernel: k, stride: s, padding: pad, outH: oh, outW: ow, into: pc.baseAddress!)
+                                            Self.im2col(
+                                                px.baseAddress! + b0 * sample, batch: n, channels: c, height: h, width: w,
+                                                kernel: k, stride: s, padding: pad, outH: oh, outW: ow, into: pc.baseAddress!)
                                             // dY [outC, n*P], the chunk's output gradient in the product's layout
                                             for oc in 0..<outC {
                                                 for j in 0..<n {
-                                                    Kernels.copy(pdy.baseAddress! + ((b0 + j) * outC + oc) * p,
-                                                                 to: pp.baseAddress! + oc * np + j * p, count: p)
+                                                    Kernels.copy(
+                                                        pdy.baseAddress! + ((b0 + j) * outC + oc) * p,
+                                                        to: pp.baseAddress! + oc * np + j * p, count: p)
                                                 }
                                                 pgb[oc] += Kernels.sum(pp.baseAddress! + oc * np, count: np)
                                             }
                                             // dW [outC, K] (+)= dY [outC, n*P] * cols^T [n*P, K]
                                             if let sparse {
-                                                Self.sparseWeightGradient(sparse, dy: pp.baseAddress!, cols: pc.baseAddress!,
-                                                                          np: np, accumulate: b0 != 0, g: pgw.baseAddress!)
+                                                Self.sparseWeightGradient(
+                                                    sparse, dy: pp.baseAddress!, cols: pc.baseAddress!,
+                                                    np: np, accumulate: b0 != 0, g: pgw.baseAddress!)
                                             } else {
-                                                BLAS.sgemm(transA: false, transB: true, m: outC, n: kk, k: np,
-                                                           a: pp.baseAddress!, b: pc.baseAddress!,
-                                                           beta: b0 == 0 ? 0 : 1, c: pgw.baseAddress!)
+                                                BLAS.sgemm(
+                                                    transA: false, transB: true, m: outC, n: kk, k: np,
+                                                    a: pp.baseAddress!, b: pc.baseAddress!,
+                                                    beta: b0 == 0 ? 0 : 1, c: pgw.baseAddress!)
                                             }
                                             guard needInputGrad else { continue }
                                             // dcols [K, n*P] = W^T [K, outC] * dY [outC, n*P], into the columns' buffer
                                             if let sparse {
-                                                Self.sparseColumnGradient(sparse, w: pw.baseAddress!, dy: pp.baseAddress!,
-                                                                          np: np, dcols: pc.baseAddress!)
+                                                Self.sparseColumnGradient(
+                                                    sparse, w: pw.baseAddress!, dy: pp.baseAddress!,
+                                                    np: np, dcols: pc.baseAddress!)
                                             } else {
-                                                BLAS.sgemm(transA: true, transB: false, m: kk, n: np, k: outC,
-                                                           a: pw.baseAddress!, b: pp.baseAddress!, c: pc.baseAddress!)
+                                                BLAS.sgemm(
+                                                    transA: true, transB: false, m: kk, n: np, k: outC,
+                                                    a: pw.baseAddress!, b: pp.baseAddress!, c: pc.baseAddress!)
                                             }
-                                            Self.col2im(pc.baseAddress!, batch: n, channels: c, height: h, width: w, kernel: k,
-                                                        stride: s, padding: pad, outH: oh, outW: ow,
-                                                        addingInto: pdx.baseAddress! + b0 * sample)
+                                            Self.col2im(
+                                                pc.baseAddress!, batch: n, channels: c, height: h, width: w, kernel: k,
+                                                stride: s, padding: pad, outH: oh, outW: ow,
+                                                addingInto: pdx.baseAddress! + b0 * sample)
                                         }
                                     }
                                 }
@@ -215,18 +232,23 @@ public final class Conv2D: SparseCapableLayer {
         let choice: KernelKind
         if training {
             lastTrainingPositions = positions
-            choice = KernelCrossover.im2colChoice(weights: weight.value.scalars, pattern: pattern, positions: positions,
-                                                  inputGradient: wantsInputGradient, in: kernelChoices)
+            choice = KernelCrossover.im2colChoice(
+                weights: weight.value.scalars, pattern: pattern, positions: positions,
+                inputGradient: wantsInputGradient, in: kernelChoices)
         } else {
-            choice = lastTrainingPositions.map {
-                KernelCrossover.cachedIm2colChoice(pattern: pattern, positions: $0, inputGradient: wantsInputGradient, in: kernelChoices)
-            } ?? .dense
+            choice =
+                lastTrainingPositions.map {
+                    KernelCrossover.cachedIm2colChoice(
+                        pattern: pattern, positions: $0, inputGradient: wantsInputGradient, in: kernelChoices)
+                } ?? .dense
         }
         return choice == .sparse ? pattern : nil
     }
 
-    static func sparseProduct(_ pt: SparsityPattern, w: UnsafePointer<Float>, cols: UnsafePointer<Float>, np: Int,
-                              y: UnsafeMutablePointer<Float>) {
+    static func sparseProduct(
+        _ pt: SparsityPattern, w: UnsafePointer<Float>, cols: UnsafePointer<Float>, np: Int,
+        y: UnsafeMutablePointer<Float>
+    ) {
         pt.csrPtr.withUnsafeBufferPointer { ptr in
             pt.csrFlat.withUnsafeBufferPointer { flat in
                 pt.csrCol.withUnsafeBufferPointer { col in
@@ -236,20 +258,25 @@ public final class Conv2D: SparseCapableLayer {
         }
     }
 
-    static func sparseWeightGradient(_ pt: SparsityPattern, dy: UnsafePointer<Float>, cols: UnsafePointer<Float>, np: Int,
-                                     accumulate: Bool, g: UnsafeMutablePointer<Float>) {
+    static func sparseWeightGradient(
+        _ pt: SparsityPattern, dy: UnsafePointer<Float>, cols: UnsafePointer<Float>, np: Int,
+        accumulate: Bool, g: UnsafeMutablePointer<Float>
+    ) {
         pt.csrPtr.withUnsafeBufferPointer { ptr in
             pt.csrFlat.withUnsafeBufferPointer { flat in
                 pt.csrCol.withUnsafeBufferPointer { col in
-                    psk_sddmm_acc_t(Int32(pt.rows), Int32(np), ptr.baseAddress!, flat.baseAddress, col.baseAddress,
-                                    dy, cols, g, accumulate ? 1 : 0)
+                    psk_sddmm_acc_t(
+                        Int32(pt.rows), Int32(np), ptr.baseAddress!, flat.baseAddress, col.baseAddress,
+                        dy, cols, g, accumulate ? 1 : 0)
                 }
             }
         }
     }
 
-    static func sparseColumnGradient(_ pt: SparsityPattern, w: UnsafePointer<Float>, dy: UnsafePointer<Float>, np: Int,
-                                     dcols: UnsafeMutablePointer<Float>) {
+    static func sparseColumnGradient(
+        _ pt: SparsityPattern, w: UnsafePointer<Float>, dy: UnsafePointer<Float>, np: Int,
+        dcols: UnsafeMutablePointer<Float>
+    ) {
         pt.cscPtr.withUnsafeBufferPointer { ptr in
             pt.cscFlat.withUnsafeBufferPointer { flat in
                 pt.cscRow.withUnsafeBufferPointer { row in
@@ -266,9 +293,11 @@ public final class Conv2D: SparseCapableLayer {
     /// The loops run row by row and, within a row, sample by sample, so the multi-megabyte
     /// column buffer is written as one stream while the reads hop between samples of the
     /// (cache-resident) input; sample-major order wrote C*k*k streams at once and stalled.
-    static func im2col(_ x: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
-                       kernel: Int, stride: Int, padding: Int, outH: Int, outW: Int,
-                       into cols: UnsafeMutablePointer<Float>) {
+    static func im2col(
+        _ x: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+        kernel: Int, stride: Int, padding: Int, outH: Int, outW: Int,
+        into cols: UnsafeMutablePointer<Float>
+    ) {
         let p = outH * outW, sample = channels * height * width
         var dst = cols
         for c in 0..<channels {
@@ -304,9 +333,11 @@ public final class Conv2D: SparseCapableLayer {
 
     /// Adjoint of `im2col`: adds each column entry back onto the input position it was read
     /// from, in the same row-then-sample order (reading the columns as one stream).
-    static func col2im(_ cols: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
-                       kernel: Int, stride: Int, padding: Int, outH: Int, outW: Int,
-                       addingInto dx: UnsafeMutablePointer<Float>) {
+    static func col2im(
+        _ cols: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+        kernel: Int, stride: Int, padding: Int, outH: Int, outW: Int,
+        addingInto dx: UnsafeMutablePointer<Float>
+    ) {
         let p = outH * outW, sample = channels * height * width
         var src = cols
         for c in 0..<channels {

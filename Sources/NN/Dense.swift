@@ -67,8 +67,9 @@ public final class Dense: SparseCapableLayer {
                 }
                 x.scalars.withUnsafeBufferPointer { px in
                     weight.value.scalars.withUnsafeBufferPointer { pw in
-                        BLAS.sgemm(transA: false, transB: true, m: batch, n: out, k: inp,
-                                   a: px.baseAddress!, b: pw.baseAddress!, beta: 1, c: py.baseAddress!)
+                        BLAS.sgemm(
+                            transA: false, transB: true, m: batch, n: out, k: inp,
+                            a: px.baseAddress!, b: pw.baseAddress!, beta: 1, c: py.baseAddress!)
                     }
                 }
             }
@@ -87,8 +88,9 @@ public final class Dense: SparseCapableLayer {
             input.scalars.withUnsafeBufferPointer { px in
                 weight.grad.scalars.withUnsafeMutableBufferPointer { pgw in
                     // dW[out, in] = dy^T [out, B] * x [B, in]
-                    BLAS.sgemm(transA: true, transB: false, m: out, n: inp, k: batch,
-                               a: pdy.baseAddress!, b: px.baseAddress!, c: pgw.baseAddress!)
+                    BLAS.sgemm(
+                        transA: true, transB: false, m: out, n: inp, k: batch,
+                        a: pdy.baseAddress!, b: px.baseAddress!, c: pgw.baseAddress!)
                 }
             }
             bias.grad.scalars.withUnsafeMutableBufferPointer { pgb in
@@ -105,8 +107,9 @@ public final class Dense: SparseCapableLayer {
             weight.value.scalars.withUnsafeBufferPointer { pw in
                 dx.scalars.withUnsafeMutableBufferPointer { pdx in
                     // dx[B, in] = dy [B, out] * W [out, in]
-                    BLAS.sgemm(transA: false, transB: false, m: batch, n: inp, k: out,
-                               a: pdy.baseAddress!, b: pw.baseAddress!, c: pdx.baseAddress!)
+                    BLAS.sgemm(
+                        transA: false, transB: false, m: batch, n: inp, k: out,
+                        a: pdy.baseAddress!, b: pw.baseAddress!, c: pdx.baseAddress!)
                 }
             }
         }
@@ -125,9 +128,10 @@ public final class Dense: SparseCapableLayer {
             lastTrainingBatch = batch
             choice = KernelCrossover.choice(for: self, pattern: pattern, batch: batch, inputGradient: wantsInputGradient)
         } else {
-            choice = lastTrainingBatch.map {
-                KernelCrossover.cachedChoice(for: self, pattern: pattern, batch: $0, inputGradient: wantsInputGradient)
-            } ?? .dense
+            choice =
+                lastTrainingBatch.map {
+                    KernelCrossover.cachedChoice(for: self, pattern: pattern, batch: $0, inputGradient: wantsInputGradient)
+                } ?? .dense
         }
         return choice == .sparse ? pattern : nil
     }
@@ -141,8 +145,9 @@ public final class Dense: SparseCapableLayer {
             weight.value.scalars.withUnsafeBufferPointer { pw in
                 bias.value.scalars.withUnsafeBufferPointer { pb in
                     y.scalars.withUnsafeMutableBufferPointer { py in
-                        scratch.forward(pattern: pattern, w: pw.baseAddress!, bias: pb.baseAddress!,
-                                        x: px.baseAddress!, batch: batch, y: py.baseAddress!)
+                        scratch.forward(
+                            pattern: pattern, w: pw.baseAddress!, bias: pb.baseAddress!,
+                            x: px.baseAddress!, batch: batch, y: py.baseAddress!)
                     }
                 }
             }
@@ -164,12 +169,14 @@ public final class Dense: SparseCapableLayer {
                     bias.grad.scalars.withUnsafeMutableBufferPointer { pgb in
                         if dx != nil {
                             dx!.scalars.withUnsafeMutableBufferPointer { pdx in
-                                scratch.backward(pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
-                                                 gradW: pg.baseAddress!, gradB: pgb.baseAddress!, dx: pdx.baseAddress!)
+                                scratch.backward(
+                                    pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
+                                    gradW: pg.baseAddress!, gradB: pgb.baseAddress!, dx: pdx.baseAddress!)
                             }
                         } else {
-                            scratch.backward(pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
-                                             gradW: pg.baseAddress!, gradB: pgb.baseAddress!, dx: nil)
+                            scratch.backward(
+                                pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
+                                gradW: pg.baseAddress!, gradB: pgb.baseAddress!, dx: nil)
                         }
                     }
                 }

@@ -1,9 +1,9 @@
 import TensorCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The output non-linearity fused with its loss, averaged over the batch.

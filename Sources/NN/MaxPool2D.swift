@@ -25,8 +25,9 @@ public final class MaxPool2D: Layer {
     public func replica() -> Layer { MaxPool2D(name: name, kernel: kernel, stride: stride) }
 
     public func outputShape(for inputShape: [Int]) -> [Int] {
-        precondition(inputShape.count == 3 && inputShape[1] >= kernel && inputShape[2] >= kernel,
-                     "\(name) expects [C, H, W] with H, W >= \(kernel), got \(inputShape)")
+        precondition(
+            inputShape.count == 3 && inputShape[1] >= kernel && inputShape[2] >= kernel,
+            "\(name) expects [C, H, W] with H, W >= \(kernel), got \(inputShape)")
         return [inputShape[0], (inputShape[1] - kernel) / stride + 1, (inputShape[2] - kernel) / stride + 1]
     }
 
@@ -42,8 +43,9 @@ public final class MaxPool2D: Layer {
             y.scalars.withUnsafeMutableBufferPointer { py in
                 argmax.withUnsafeMutableBufferPointer { pa in
                     if k == 2 && s == 2 {
-                        Self.forward2x2(px.baseAddress!, planes: planes, height: h, width: w, outH: oh, outW: ow,
-                                        into: py.baseAddress!, argmax: pa.baseAddress!)
+                        Self.forward2x2(
+                            px.baseAddress!, planes: planes, height: h, width: w, outH: oh, outW: ow,
+                            into: py.baseAddress!, argmax: pa.baseAddress!)
                         return
                     }
                     var out = 0
@@ -74,8 +76,10 @@ public final class MaxPool2D: Layer {
 
     /// The common 2x2, stride-2 window without the generic loops (same tie rule: the first
     /// maximum in row-major window order wins).
-    static func forward2x2(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int, outH: Int, outW: Int,
-                           into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
+    static func forward2x2(
+        _ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int, outH: Int, outW: Int,
+        into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
+    ) {
         var out = 0
         for plane in 0..<planes {
             let base = plane &* h &* w
@@ -98,8 +102,9 @@ public final class MaxPool2D: Layer {
 
     public func backward(_ dy: Tensor, needInputGrad: Bool) -> Tensor? {
         guard needInputGrad else { return nil }
-        precondition(inputShape.count == 4 && dy.count == argmax.count,
-                     "\(name): gradient \(dy.shape) does not match the forward output of input \(inputShape)")
+        precondition(
+            inputShape.count == 4 && dy.count == argmax.count,
+            "\(name): gradient \(dy.shape) does not match the forward output of input \(inputShape)")
         var dx = Tensor(shape: inputShape)
         dy.scalars.withUnsafeBufferPointer { pdy in
             argmax.withUnsafeBufferPointer { pa in

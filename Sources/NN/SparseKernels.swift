@@ -89,7 +89,6 @@ public enum KernelCrossover {
 
     public static func band(of density: Double) -> Int { Int((density / bandWidth).rounded(.down)) }
 
-
     /// Batches share a measurement within a power-of-two bucket of their padded width (48 and
     /// 64 both time as 64), so an epoch's last, smaller batch costs no measurement of its own.
     public static func batchBucket(_ batch: Int) -> Int {
@@ -99,7 +98,8 @@ public enum KernelCrossover {
     }
 
     static func key(_ layer: Dense, _ pattern: SparsityPattern, _ batch: Int, _ inputGradient: Bool) -> Key {
-        Key(rows: layer.outputSize, cols: layer.inputSize, batch: batchBucket(batch), inputGradient: inputGradient,
+        Key(
+            rows: layer.outputSize, cols: layer.inputSize, batch: batchBucket(batch), inputGradient: inputGradient,
             band: band(of: pattern.density))
     }
 
@@ -126,19 +126,24 @@ public enum KernelCrossover {
             let (d, sp) = timing()
             let c: KernelKind = sp < d ? .sparse : .dense
             s.choices[key] = c
-            s.log.append(KernelMeasurement(rows: key.rows, cols: key.cols, batch: key.batch, inputGradient: key.inputGradient,
-                                           band: key.band, density: density, denseSeconds: d,
-                                           sparseSeconds: sp, choice: c))
+            s.log.append(
+                KernelMeasurement(
+                    rows: key.rows, cols: key.cols, batch: key.batch, inputGradient: key.inputGradient,
+                    band: key.band, density: density, denseSeconds: d,
+                    sparseSeconds: sp, choice: c))
             return c
         }
     }
 
     /// The choice for a convolution's im2col product `[outC, kk] x [kk, positions]`.
-    static func im2colChoice(weights: [Float], pattern: SparsityPattern, positions: Int,
-                             inputGradient: Bool, in cache: KernelChoices) -> KernelKind {
+    static func im2colChoice(
+        weights: [Float], pattern: SparsityPattern, positions: Int,
+        inputGradient: Bool, in cache: KernelChoices
+    ) -> KernelKind {
         if pattern.density > maxMeasuredDensity { return .dense }
-        let k = Key(rows: pattern.rows, cols: pattern.cols, batch: positions, inputGradient: inputGradient,
-                    band: band(of: pattern.density), im2col: true)
+        let k = Key(
+            rows: pattern.rows, cols: pattern.cols, batch: positions, inputGradient: inputGradient,
+            band: band(of: pattern.density), im2col: true)
         return choice(key: k, density: pattern.density, in: cache) {
             Im2colSparseTiming.measure(weights: weights, pattern: pattern, positions: positions)
         }
@@ -146,14 +151,17 @@ public enum KernelCrossover {
 
     static func cachedIm2colChoice(pattern: SparsityPattern, positions: Int, inputGradient: Bool, in cache: KernelChoices) -> KernelKind {
         if pattern.density > maxMeasuredDensity { return .dense }
-        let k = Key(rows: pattern.rows, cols: pattern.cols, batch: positions, inputGradient: inputGradient,
-                    band: band(of: pattern.density), im2col: true)
+        let k = Key(
+            rows: pattern.rows, cols: pattern.cols, batch: positions, inputGradient: inputGradient,
+            band: band(of: pattern.density), im2col: true)
         return cache.state.withLock { $0.choices[k] } ?? .dense
     }
 
     /// Best-of-5 seconds of one forward + backward with each kernel on `layer`'s weights.
-    public static func measure(layer: Dense, pattern: SparsityPattern, batch: Int,
-                               inputGradient: Bool) -> (dense: Double, sparse: Double) {
+    public static func measure(
+        layer: Dense, pattern: SparsityPattern, batch: Int,
+        inputGradient: Bool
+    ) -> (dense: Double, sparse: Double) {
         let out = layer.outputSize, inp = layer.inputSize
         var rng = RandomSource(seed: 12345)
         func buffer(_ n: Int, _ f: () -> Float) -> UnsafeMutablePointer<Float> {
@@ -189,8 +197,9 @@ public enum KernelCrossover {
         }
         let sparse = time {
             scratch.forward(pattern: pattern, w: w, bias: b, x: x, batch: batch, y: y)
-            scratch.backward(pattern: pattern, w: w, dy: dy, batch: batch, gradW: g, gradB: gb,
-                             dx: inputGradient ? dx : nil)
+            scratch.backward(
+                pattern: pattern, w: w, dy: dy, batch: batch, gradW: g, gradB: gb,
+                dx: inputGradient ? dx : nil)
         }
         return (dense, sparse)
     }
@@ -205,8 +214,10 @@ struct SparseScratch {
     static func leading(_ batch: Int) -> Int { (batch + 15) / 16 * 16 }
 
     /// `y[batch, out] = x[batch, in] W^T + b` over the pattern's entries; keeps `x^T` for backward.
-    mutating func forward(pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-                          x: UnsafePointer<Float>, batch: Int, y: UnsafeMutablePointer<Float>) {
+    mutating func forward(
+        pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        x: UnsafePointer<Float>, batch: Int, y: UnsafeMutablePointer<Float>
+    ) {
         let out = pattern.rows, inp = pattern.cols
         ld = Self.leading(batch)
         if xt.count < inp * ld { xt = [Float](repeating: 0, count: inp * ld) }
@@ -218,8 +229,9 @@ struct SparseScratch {
                 pattern.csrPtr.withUnsafeBufferPointer { ptr in
                     pattern.csrFlat.withUnsafeBufferPointer { flat in
                         pattern.csrCol.withUnsafeBufferPointer { col in
-                            psk_spmm_t(Int32(out), ld32, ptr.baseAddress!, flat.baseAddress, col.baseAddress,
-                                       w, pxt.baseAddress!, bias, pyt.baseAddress!)
+                            psk_spmm_t(
+                                Int32(out), ld32, ptr.baseAddress!, flat.baseAddress, col.baseAddress,
+                                w, pxt.baseAddress!, bias, pyt.baseAddress!)
                         }
                     }
                 }
@@ -231,9 +243,11 @@ struct SparseScratch {
     /// Weight gradient at the pattern's entries only (other entries of `gradW` untouched), bias
     /// gradient, and `dx[batch, in] = dy W` over the pattern when `dx` is given. Uses the `x^T`
     /// kept by the latest `forward`.
-    mutating func backward(pattern: SparsityPattern, w: UnsafePointer<Float>, dy: UnsafePointer<Float>, batch: Int,
-                           gradW: UnsafeMutablePointer<Float>, gradB: UnsafeMutablePointer<Float>,
-                           dx: UnsafeMutablePointer<Float>?) {
+    mutating func backward(
+        pattern: SparsityPattern, w: UnsafePointer<Float>, dy: UnsafePointer<Float>, batch: Int,
+        gradW: UnsafeMutablePointer<Float>, gradB: UnsafeMutablePointer<Float>,
+        dx: UnsafeMutablePointer<Float>?
+    ) {
         let out = pattern.rows, inp = pattern.cols
         precondition(ld == Self.leading(batch), "sparse backward without a matching forward")
         let ld32 = Int32(ld)
@@ -249,8 +263,9 @@ struct SparseScratch {
                     pattern.cscPtr.withUnsafeBufferPointer { ptr in
                         pattern.cscFlat.withUnsafeBufferPointer { flat in
                             pattern.cscRow.withUnsafeBufferPointer { row in
-                                psk_sddmm_t(Int32(inp), ld32, ptr.baseAddress!, flat.baseAddress, row.baseAddress,
-                                            pxt.baseAddress!, pdyt.baseAddress!, gradW)
+                                psk_sddmm_t(
+                                    Int32(inp), ld32, ptr.baseAddress!, flat.baseAddress, row.baseAddress,
+                                    pxt.baseAddress!, pdyt.baseAddress!, gradW)
                             }
                         }
                     }
@@ -258,8 +273,9 @@ struct SparseScratch {
                     pattern.csrPtr.withUnsafeBufferPointer { ptr in
                         pattern.csrFlat.withUnsafeBufferPointer { flat in
                             pattern.csrCol.withUnsafeBufferPointer { col in
-                                psk_sddmm_t(Int32(out), ld32, ptr.baseAddress!, flat.baseAddress, col.baseAddress,
-                                            pdyt.baseAddress!, pxt.baseAddress!, gradW)
+                                psk_sddmm_t(
+                                    Int32(out), ld32, ptr.baseAddress!, flat.baseAddress, col.baseAddress,
+                                    pdyt.baseAddress!, pxt.baseAddress!, gradW)
                             }
                         }
                     }
@@ -271,8 +287,9 @@ struct SparseScratch {
                 pattern.cscPtr.withUnsafeBufferPointer { ptr in
                     pattern.cscFlat.withUnsafeBufferPointer { flat in
                         pattern.cscRow.withUnsafeBufferPointer { row in
-                            psk_spmm_t(Int32(inp), ld32, ptr.baseAddress!, flat.baseAddress, row.baseAddress,
-                                       w, pdyt.baseAddress!, nil, pdxt.baseAddress!)
+                            psk_spmm_t(
+                                Int32(inp), ld32, ptr.baseAddress!, flat.baseAddress, row.baseAddress,
+                                w, pdyt.baseAddress!, nil, pdxt.baseAddress!)
                         }
                     }
                 }
@@ -313,7 +330,8 @@ public enum Im2colSparseTiming {
     /// `positions` columns (padded to a multiple of 16), with SGEMM and with the sparse kernels,
     /// for a `[outC, kk]` weight with `mask` (row-major, nonzero = kept).
     public static func measure(weights: [Float], mask: [Float], outC: Int, kk: Int, positions: Int)
-        -> (dense: Double, sparse: Double) {
+        -> (dense: Double, sparse: Double)
+    {
         precondition(mask.count == outC * kk)
         let pattern = mask.withUnsafeBufferPointer { SparsityPattern(mask: $0, rows: outC, cols: kk) }
         return measure(weights: weights, pattern: pattern, positions: positions)
@@ -345,29 +363,35 @@ public enum Im2colSparseTiming {
                         dcols.withUnsafeMutableBufferPointer { dc in
                             g.withUnsafeMutableBufferPointer { g in
                                 let dense = time {
-                                    BLAS.sgemm(transA: false, transB: false, m: outC, n: p, k: kk,
-                                               a: w.baseAddress!, b: c.baseAddress!, c: y.baseAddress!)
-                                    BLAS.sgemm(transA: false, transB: true, m: outC, n: kk, k: p,
-                                               a: d.baseAddress!, b: c.baseAddress!, c: g.baseAddress!)
-                                    BLAS.sgemm(transA: true, transB: false, m: kk, n: p, k: outC,
-                                               a: w.baseAddress!, b: d.baseAddress!, c: dc.baseAddress!)
+                                    BLAS.sgemm(
+                                        transA: false, transB: false, m: outC, n: p, k: kk,
+                                        a: w.baseAddress!, b: c.baseAddress!, c: y.baseAddress!)
+                                    BLAS.sgemm(
+                                        transA: false, transB: true, m: outC, n: kk, k: p,
+                                        a: d.baseAddress!, b: c.baseAddress!, c: g.baseAddress!)
+                                    BLAS.sgemm(
+                                        transA: true, transB: false, m: kk, n: p, k: outC,
+                                        a: w.baseAddress!, b: d.baseAddress!, c: dc.baseAddress!)
                                 }
                                 let sparse = time {
                                     pattern.csrPtr.withUnsafeBufferPointer { ptr in
                                         pattern.csrFlat.withUnsafeBufferPointer { flat in
                                             pattern.csrCol.withUnsafeBufferPointer { col in
-                                                psk_spmm_t(Int32(outC), Int32(p), ptr.baseAddress!, flat.baseAddress,
-                                                           col.baseAddress, w.baseAddress!, c.baseAddress!, nil, y.baseAddress!)
-                                                psk_sddmm_t(Int32(outC), Int32(p), ptr.baseAddress!, flat.baseAddress,
-                                                            col.baseAddress, d.baseAddress!, c.baseAddress!, g.baseAddress!)
+                                                psk_spmm_t(
+                                                    Int32(outC), Int32(p), ptr.baseAddress!, flat.baseAddress,
+                                                    col.baseAddress, w.baseAddress!, c.baseAddress!, nil, y.baseAddress!)
+                                                psk_sddmm_t(
+                                                    Int32(outC), Int32(p), ptr.baseAddress!, flat.baseAddress,
+                                                    col.baseAddress, d.baseAddress!, c.baseAddress!, g.baseAddress!)
                                             }
                                         }
                                     }
                                     pattern.cscPtr.withUnsafeBufferPointer { ptr in
                                         pattern.cscFlat.withUnsafeBufferPointer { flat in
                                             pattern.cscRow.withUnsafeBufferPointer { row in
-                                                psk_spmm_t(Int32(kk), Int32(p), ptr.baseAddress!, flat.baseAddress,
-                                                           row.baseAddress, w.baseAddress!, d.baseAddress!, nil, dc.baseAddress!)
+                                                psk_spmm_t(
+                                                    Int32(kk), Int32(p), ptr.baseAddress!, flat.baseAddress,
+                                                    row.baseAddress, w.baseAddress!, d.baseAddress!, nil, dc.baseAddress!)
                                             }
                                         }
                                     }

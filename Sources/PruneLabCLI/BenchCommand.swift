@@ -37,18 +37,24 @@ struct BenchCommand: ParsableCommand {
         if let simulateBlasPick { BLASInfo.simulateOwnPickForTesting(simulateBlasPick) }
         let choice = BLASInfo.selectCoreForCPU()  // before any BLAS call (idempotent)
         if printBlasCore {
-            struct Out: Encodable { var choice: BLASCoreChoice; var coreName: String; var sgemmMaxError: Float
+            struct Out: Encodable {
+                var choice: BLASCoreChoice; var coreName: String; var sgemmMaxError: Float
                 var sgemmGflops: Double?; var threads: Int
                 enum CodingKeys: String, CodingKey {
                     case choice, coreName = "core_name", sgemmMaxError = "sgemm_max_error", sgemmGflops = "sgemm_2048_gflops", threads
-                } }
+                }
+            }
             if threads > 0 { BLASInfo.threads = threads }
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
-            print(String(decoding: try enc.encode(Out(choice: choice, coreName: BLASInfo.coreName,
-                                                      sgemmMaxError: BLASInfo.sgemmSelfCheck(),
-                                                      sgemmGflops: sgemmRate ? Benchmark.sgemmRate(n: 2048, repeats: 5) : nil,
-                                                      threads: BLASInfo.threads)), as: UTF8.self))
+            print(
+                String(
+                    decoding: try enc.encode(
+                        Out(
+                            choice: choice, coreName: BLASInfo.coreName,
+                            sgemmMaxError: BLASInfo.sgemmSelfCheck(),
+                            sgemmGflops: sgemmRate ? Benchmark.sgemmRate(n: 2048, repeats: 5) : nil,
+                            threads: BLASInfo.threads)), as: UTF8.self))
             return
         }
         if let sparsity {
@@ -58,9 +64,10 @@ struct BenchCommand: ParsableCommand {
                     throw ValidationError("--sparsity takes comma-separated values in [0, 1)")
                 }
                 let ks = kernels.split(separator: ",").map(String.init)
-                let r = try Benchmark.sparsityEpochs(model: model, dataDir: data, batchSize: batchSize, repeats: repeats,
-                                                     threads: threads, sparsities: levels, kernels: ks,
-                                                     log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+                let r = try Benchmark.sparsityEpochs(
+                    model: model, dataDir: data, batchSize: batchSize, repeats: repeats,
+                    threads: threads, sparsities: levels, kernels: ks,
+                    log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
                 if json {
                     let enc = JSONEncoder()
                     enc.outputFormatting = [.sortedKeys]
@@ -70,28 +77,35 @@ struct BenchCommand: ParsableCommand {
                     print("sparsity  kernel  median epoch s  vs dense")
                     for row in r.results {
                         let dense = r.results.first { $0.sparsity == row.sparsity && $0.kernel == "dense" }?.medianEpochSeconds
-                        print(String(format: "%8.2f  %-6@  %14.3f  %8@", row.sparsity, row.kernel, row.medianEpochSeconds,
-                                     dense.map { String(format: "%.2fx", $0 / row.medianEpochSeconds) } ?? "-"))
+                        print(
+                            String(
+                                format: "%8.2f  %-6@  %14.3f  %8@", row.sparsity, row.kernel, row.medianEpochSeconds,
+                                dense.map { String(format: "%.2fx", $0 / row.medianEpochSeconds) } ?? "-"))
                     }
                     print("layer  shape  batch  sparsity  dense ms/step  sparse ms/step  speed-up")
                     for l in r.layers {
-                        print(String(format: "%@  %@  %d  %.2f  %.3f  %.3f  %.2fx", l.layer, "\(l.shape)", l.batch, l.sparsity,
-                                     l.denseSeconds * 1e3, l.sparseSeconds * 1e3, l.denseSeconds / l.sparseSeconds))
+                        print(
+                            String(
+                                format: "%@  %@  %d  %.2f  %.3f  %.3f  %.2fx", l.layer, "\(l.shape)", l.batch, l.sparsity,
+                                l.denseSeconds * 1e3, l.sparseSeconds * 1e3, l.denseSeconds / l.sparseSeconds))
                     }
                 }
             }
             return
         }
         try reportingErrors {
-            let r = try Benchmark.epochs(model: model, dataDir: data, batchSize: batchSize, epochs: epochs,
-                                           repeats: repeats, threads: threads, parallelism: parallelism)
+            let r = try Benchmark.epochs(
+                model: model, dataDir: data, batchSize: batchSize, epochs: epochs,
+                repeats: repeats, threads: threads, parallelism: parallelism)
             if json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys]
                 print(String(decoding: try enc.encode(r), as: UTF8.self))
             } else {
-                print(String(format: "median epoch %.3f s  %.1f GFLOP/s  (SGEMM peak %.1f GFLOP/s, %@, %d threads)  peak RSS %.0f MiB",
-                             r.medianEpochSeconds, r.gflops, r.sgemmPeakGflops, r.blasCore, r.threads, r.peakRssMb))
+                print(
+                    String(
+                        format: "median epoch %.3f s  %.1f GFLOP/s  (SGEMM peak %.1f GFLOP/s, %@, %d threads)  peak RSS %.0f MiB",
+                        r.medianEpochSeconds, r.gflops, r.sgemmPeakGflops, r.blasCore, r.threads, r.peakRssMb))
             }
         }
     }

@@ -16,7 +16,11 @@ struct CompareCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Comma-separated seeds.")
     var seeds = "1,2,3"
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Comma-separated arms (see `prunelab list arms`): dense, han, a dynamic criterion (linear, magnitude, ...), criterion/schedule (linear/adaptive, snip/init), a unit criterion (l1, fpgm).", discussion: "Default: every arm marked default that applies (l1 and fpgm need conv layers)."))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Comma-separated arms (see `prunelab list arms`): dense, han, a dynamic criterion (linear, magnitude, ...), criterion/schedule (linear/adaptive, snip/init), a unit criterion (l1, fpgm).",
+            discussion: "Default: every arm marked default that applies (l1 and fpgm need conv layers)."))
     var methods: String?
 
     @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
@@ -41,7 +45,10 @@ struct CompareCommand: ParsableCommand {
             let doc = try ConfigLoader.document(path: config, overrides: overrides)
             let base = try ConfigLoader.decode(doc)
             let seedList = seeds.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
-            let methodList = try methods.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+            let methodList =
+                try methods.map {
+                    $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                }
                 ?? Compare.defaultArms(for: base)
             try Compare.run(base: doc, seeds: seedList, methods: methodList, outDir: out, force: force) {
                 FileHandle.standardError.write(Data("\($0)\n".utf8))

@@ -8,7 +8,9 @@ struct PruneLab: ParsableCommand {
         commandName: "prunelab",
         abstract: "Prune neural networks while they train, and compare against post-training pruning.",
         version: RunInfo.toolVersion,
-        subcommands: [RunCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, TrajectoriesCommand.self, ListCommand.self]
+        subcommands: [
+            RunCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, TrajectoriesCommand.self, ListCommand.self,
+        ]
     )
 
     static func main() {

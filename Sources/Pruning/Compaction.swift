@@ -38,7 +38,8 @@ public enum Compaction {
                     // Dense flattens [C, H, W] itself: channel c owns columns c*H*W ..< (c+1)*H*W.
                     inKeep = expand(channels, by: inShape[1] * inShape[2])
                 }
-                let outKeep = i == lastWeighted || !zeroMapsToZero(after: i, in: layers)
+                let outKeep =
+                    i == lastWeighted || !zeroMapsToZero(after: i, in: layers)
                     ? Array(0..<c.outputUnits) : liveUnits(weight: c.weight, bias: c.bias)
                 newLayers.append(c.compacted(outputs: outKeep, inputs: inKeep))
                 kept[c.name] = outKeep

@@ -55,8 +55,9 @@ public struct MagnitudePruner {
             let chosen = parameters.indices.filter { rules[parameters[$0].name] != nil }
             guard let rule = chosen.first.flatMap({ rules[parameters[$0].name] }) else { return [:] }
             let alives = chosen.map { MagnitudePruner.alive(parameters[$0]) }
-            let k = MagnitudePruner.count(rule: rule, scores: chosen.map { scores[$0] },
-                                          values: chosen.map { parameters[$0].value.scalars }, alive: alives)
+            let k = MagnitudePruner.count(
+                rule: rule, scores: chosen.map { scores[$0] },
+                values: chosen.map { parameters[$0].value.scalars }, alive: alives)
             let pooled = chosen.flatMap { scores[$0] }
             let picked = Selection.lowest(pooled, alive: alives.flatMap { $0 }, count: k)
             var offsets: [Int] = []

@@ -39,8 +39,10 @@ public enum StructuredPruning {
 
     /// Which units to keep when `remove` of the alive ones go: the lowest scores, ties to the
     /// lower index (see `Selection.lowest`). Units already removed stay removed.
-    public static func select(_ layer: UnitLayer, criterion: any UnitCriterion.Type, remove: Int,
-                              alive: [Bool]? = nil) -> [Bool] {
+    public static func select(
+        _ layer: UnitLayer, criterion: any UnitCriterion.Type, remove: Int,
+        alive: [Bool]? = nil
+    ) -> [Bool] {
         let alive = alive ?? layer.keptUnits
         return keep(scores: scores(layer, criterion: criterion, alive: alive), alive: alive, remove: remove)
     }

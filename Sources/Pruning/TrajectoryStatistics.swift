@@ -83,10 +83,10 @@ public final class TrajectoryStatistics {
     // Double sections, each `count` long: mean of x, Mxx, Ctx.
     private var doubles: [Double]
     // Shared scalars: weight sums, mean time (relative to lastStep, <= 0), time moment.
-    private var updateWeight = 0.0   // U
-    private var sampleWeight = 0.0   // Wt
-    private var meanTime = 0.0       // mt
-    private var timeMoment = 0.0     // Mtt
+    private var updateWeight = 0.0  // U
+    private var sampleWeight = 0.0  // Wt
+    private var meanTime = 0.0  // mt
+    private var timeMoment = 0.0  // Mtt
 
     private enum F: Int { case value = 0, disp, path, flips, sign }
     private enum D: Int { case mean = 0, mxx, ctx }
@@ -95,8 +95,10 @@ public final class TrajectoryStatistics {
 
     /// Statistics for `count` weights with effective window `window` (>= 1) and default
     /// horizon `horizon` (>= 0), all state zero.
-    public init(count: Int, window: Int = TrajectoryStatistics.defaultWindow,
-                horizon: Int = TrajectoryStatistics.defaultHorizon) {
+    public init(
+        count: Int, window: Int = TrajectoryStatistics.defaultWindow,
+        horizon: Int = TrajectoryStatistics.defaultHorizon
+    ) {
         precondition(count >= 0, "TrajectoryStatistics: negative count \(count)")
         precondition(window >= 1, "TrajectoryStatistics: window must be >= 1, got \(window)")
         precondition(horizon >= 0, "TrajectoryStatistics: horizon must be >= 0, got \(horizon)")
@@ -147,8 +149,9 @@ public final class TrajectoryStatistics {
         if let mask {
             precondition(mask.count == count, "TrajectoryStatistics.update: mask has \(mask.count) entries for \(count) weights")
         }
-        precondition(stepsSeen == 0 || step > lastStep,
-                     "TrajectoryStatistics.update: step \(step) does not follow step \(lastStep)")
+        precondition(
+            stepsSeen == 0 || step > lastStep,
+            "TrajectoryStatistics.update: step \(step) does not follow step \(lastStep)")
         let first = stepsSeen == 0
         let d = first ? 0 : step - lastStep
         let bd = decay(d)
@@ -181,8 +184,9 @@ public final class TrajectoryStatistics {
                 let ctx = dp + D.ctx.rawValue * n
                 Self.forEachRange(n) { range in
                     for i in range {
-                        Self.advance(i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev, disp: disp,
-                                     path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
+                        Self.advance(
+                            i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev, disp: disp,
+                            path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
                     }
                 }
             }
@@ -219,11 +223,13 @@ public final class TrajectoryStatistics {
 
     /// One entry's recurrences (the per-weight part of `update`).
     @inline(__always)
-    private static func advance(_ i: Int, _ v: Float, first: Bool, bf: Float, bd: Double, dt: Double, invW: Double,
-                                prev: UnsafeMutablePointer<Float>, disp: UnsafeMutablePointer<Float>,
-                                path: UnsafeMutablePointer<Float>, flips: UnsafeMutablePointer<Float>,
-                                sign: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Double>,
-                                mxx: UnsafeMutablePointer<Double>, ctx: UnsafeMutablePointer<Double>) {
+    private static func advance(
+        _ i: Int, _ v: Float, first: Bool, bf: Float, bd: Double, dt: Double, invW: Double,
+        prev: UnsafeMutablePointer<Float>, disp: UnsafeMutablePointer<Float>,
+        path: UnsafeMutablePointer<Float>, flips: UnsafeMutablePointer<Float>,
+        sign: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Double>,
+        mxx: UnsafeMutablePointer<Double>, ctx: UnsafeMutablePointer<Double>
+    ) {
         if !first {
             let u = v - prev[i]
             disp[i] = bf * disp[i] + u
@@ -248,8 +254,10 @@ public final class TrajectoryStatistics {
     /// `update` with a mask: live entries advance, newly masked ones are reset, and ones masked
     /// at the previous update as well are skipped (already reset, and a masked weight's state
     /// stays reset). The same state as advancing every entry and then resetting the masked ones.
-    private func updateMasked(_ vb: UnsafePointer<Float>, _ mb: UnsafePointer<Float>, n: Int, first: Bool,
-                              bf: Float, bd: Double, dt: Double, invW: Double) {
+    private func updateMasked(
+        _ vb: UnsafePointer<Float>, _ mb: UnsafePointer<Float>, n: Int, first: Bool,
+        bf: Float, bd: Double, dt: Double, invW: Double
+    ) {
         var out = lastMaskedOut ?? [UInt8](repeating: 0, count: n)
         lastMaskedOut = nil  // keeps `out` uniquely referenced (no copy on write)
         floats.withUnsafeMutableBufferPointer { fbuf in
@@ -270,8 +278,9 @@ public final class TrajectoryStatistics {
                                 o[i] = 1
                             } else {
                                 o[i] = 0
-                                Self.advance(i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev,
-                                             disp: disp, path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
+                                Self.advance(
+                                    i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev,
+                                    disp: disp, path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
                             }
                         }
                     }

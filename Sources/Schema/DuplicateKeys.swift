@@ -36,7 +36,11 @@ public enum DuplicateKeys {
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 _ = stack.popLast()
             case UInt8(ascii: ","):
-                if stack.last?.isObject == true { stack[stack.count - 1].expectingKey = true } else if !stack.isEmpty { stack[stack.count - 1].index += 1 }
+                if stack.last?.isObject == true {
+                    stack[stack.count - 1].expectingKey = true
+                } else if !stack.isEmpty {
+                    stack[stack.count - 1].index += 1
+                }
             case UInt8(ascii: "\""):
                 let start = i
                 var escaped = false
@@ -47,7 +51,9 @@ public enum DuplicateKeys {
                 }
                 if let top = stack.last, top.isObject, top.expectingKey {
                     let raw = Data(b[start...min(i, b.count - 1)])
-                    let key = escaped ? (try? JSONSerialization.jsonObject(with: raw, options: [.fragmentsAllowed])) as? String
+                    let key =
+                        escaped
+                        ? (try? JSONSerialization.jsonObject(with: raw, options: [.fragmentsAllowed])) as? String
                         : String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
                     let name = key ?? String(decoding: raw, as: UTF8.self)
                     if top.keys.contains(name) { return child(top.path, name) }

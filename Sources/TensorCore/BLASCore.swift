@@ -1,7 +1,7 @@
 import CBLAS
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `BLAS.selectCoreForCPU()` found and did.
@@ -82,7 +82,8 @@ public enum BLASCoreSelection {
         case "haswell", "zen", "excavator", "steamroller": return 2
         case "sandybridge", "bulldozer", "piledriver": return 1
         case "katmai", "coppermine", "northwood", "prescott", "banias", "atom", "core2", "penryn", "dunnington",
-             "nehalem", "athlon", "opteron", "opteron_sse3", "barcelona", "nano", "bobcat": return 0
+            "nehalem", "athlon", "opteron", "opteron_sse3", "barcelona", "nano", "bobcat":
+            return 0
         default: return nil
         }
     }
@@ -96,7 +97,8 @@ public enum BLASCoreSelection {
     /// is always kept; otherwise OpenBLAS's pick is replaced only when it is weaker than what
     /// the CPU supports (a generic fallback for a CPU it does not recognise).
     public static func decide(flags: CPUFlags, reported: String, userSetting: String?)
-        -> (switchTo: String?, action: BLASCoreChoice.Action, reason: String) {
+        -> (switchTo: String?, action: BLASCoreChoice.Action, reason: String)
+    {
         if let u = userSetting, !u.isEmpty {
             return (nil, .userSetting, "OPENBLAS_CORETYPE=\(u) set by the user")
         }
@@ -139,13 +141,15 @@ extension BLAS {
                 d.reason = "set by PruneLab before re-executing: \(d.reason)"
                 d.action = .reexec
             }
-            var choice = BLASCoreChoice(supported: BLASCoreSelection.supportedCore(flags), reported: reported,
-                                        inUse: reported, action: d.action, reason: d.reason)
+            var choice = BLASCoreChoice(
+                supported: BLASCoreSelection.supportedCore(flags), reported: reported,
+                inUse: reported, action: d.action, reason: d.reason)
             if let target = d.switchTo {
                 setenv("OPENBLAS_CORETYPE", target, 1)
                 let rtldDefault = UnsafeMutableRawPointer(bitPattern: 0)
                 if let quit = dlsym(rtldDefault, "gotoblas_dynamic_quit"),
-                   let initialise = dlsym(rtldDefault, "gotoblas_dynamic_init") {
+                    let initialise = dlsym(rtldDefault, "gotoblas_dynamic_init")
+                {
                     typealias Fn = @convention(c) () -> Void
                     unsafeBitCast(quit, to: Fn.self)()
                     unsafeBitCast(initialise, to: Fn.self)()
@@ -200,7 +204,8 @@ extension BLAS {
     public static func simulateOwnPickForTesting(_ core: String) -> Bool {
         let rtldDefault = UnsafeMutableRawPointer(bitPattern: 0)
         guard let quit = dlsym(rtldDefault, "gotoblas_dynamic_quit"),
-              let initialise = dlsym(rtldDefault, "gotoblas_dynamic_init") else { return false }
+            let initialise = dlsym(rtldDefault, "gotoblas_dynamic_init")
+        else { return false }
         typealias Fn = @convention(c) () -> Void
         setenv("OPENBLAS_CORETYPE", core, 1)
         unsafeBitCast(quit, to: Fn.self)()

@@ -57,7 +57,8 @@ public enum Kernels {
         let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
         var i = 0
         while i &+ 8 <= n {
-            let v = d.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            let v =
+                d.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
                 + s.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
             d.storeBytes(of: v, toByteOffset: i &* 4, as: SIMD8<Float>.self)
             i &+= 8

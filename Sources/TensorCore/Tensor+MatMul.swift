@@ -14,11 +14,12 @@ public enum BLAS {
     ) {
         let lda = transA ? m : k
         let ldb = transB ? k : n
-        cblas_sgemm(CblasRowMajor,
-                    transA ? CblasTrans : CblasNoTrans,
-                    transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha,
-                    a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
+        cblas_sgemm(
+            CblasRowMajor,
+            transA ? CblasTrans : CblasNoTrans,
+            transB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha,
+            a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
     }
 
     /// The OpenBLAS kernel in use (e.g. "Haswell"); honours `OPENBLAS_CORETYPE`.
@@ -42,8 +43,10 @@ public enum BLAS {
 
 extension Tensor {
     /// `op(a) * op(b)` for rank-2 tensors; see `BLAS.sgemm` for the layouts.
-    public static func matmul(_ a: Tensor, transA: Bool = false,
-                              _ b: Tensor, transB: Bool = false) -> Tensor {
+    public static func matmul(
+        _ a: Tensor, transA: Bool = false,
+        _ b: Tensor, transB: Bool = false
+    ) -> Tensor {
         precondition(a.rank == 2 && b.rank == 2, "matmul needs rank-2 tensors, got \(a.shape) and \(b.shape)")
         let m = transA ? a.shape[1] : a.shape[0]
         let k = transA ? a.shape[0] : a.shape[1]
@@ -54,8 +57,9 @@ extension Tensor {
         a.scalars.withUnsafeBufferPointer { pa in
             b.scalars.withUnsafeBufferPointer { pb in
                 c.scalars.withUnsafeMutableBufferPointer { pc in
-                    BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k,
-                               a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
+                    BLAS.sgemm(
+                        transA: transA, transB: transB, m: m, n: n, k: k,
+                        a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
                 }
             }
         }

@@ -25,8 +25,9 @@ public struct Tensor: Equatable, Sendable {
 
     /// A tensor of `shape` over `scalars` (row-major); the counts must agree.
     public init(shape: [Int], scalars: [Float]) {
-        precondition(shape.reduce(1, *) == scalars.count,
-                     "shape \(shape) holds \(shape.reduce(1, *)) scalars, got \(scalars.count)")
+        precondition(
+            shape.reduce(1, *) == scalars.count,
+            "shape \(shape) holds \(shape.reduce(1, *)) scalars, got \(scalars.count)")
         self.shape = shape
         self.scalars = scalars
     }
@@ -45,8 +46,9 @@ public struct Tensor: Equatable, Sendable {
     }
 
     public mutating func reshape(_ newShape: [Int]) {
-        precondition(newShape.reduce(1, *) == scalars.count,
-                     "cannot reshape \(shape) to \(newShape)")
+        precondition(
+            newShape.reduce(1, *) == scalars.count,
+            "cannot reshape \(shape) to \(newShape)")
         shape = newShape
     }
 

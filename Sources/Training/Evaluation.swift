@@ -17,8 +17,10 @@ public struct Evaluation: Sendable, Equatable {
     /// that many threads, each on its own replica of the model (BLAS should then run one
     /// thread per call). Per-batch results are summed in batch order, so the result is the
     /// same bit for bit whatever `workers` is.
-    public static func run(_ model: Sequential, images: Tensor, labels: [Int], batchSize: Int = 1000,
-                           workers: Int = 1) -> Evaluation {
+    public static func run(
+        _ model: Sequential, images: Tensor, labels: [Int], batchSize: Int = 1000,
+        workers: Int = 1
+    ) -> Evaluation {
         let n = labels.count
         guard n > 0 else { return Evaluation(loss: .nan, accuracy: .nan, count: 0) }
         let size = images.rowSize
@@ -28,7 +30,9 @@ public struct Evaluation: Sendable, Equatable {
         let k = max(1, min(workers, batches))
         func evaluate(batch i: Int, on m: Sequential) -> (Double, Int) {
             let start = i * b, end = min(n, start + b)
-            let x = start == 0 && end == n ? images
+            let x =
+                start == 0 && end == n
+                ? images
                 : Tensor(shape: [end - start] + sampleShape, scalars: Array(images.scalars[(start * size)..<(end * size)]))
             let logits = m.forward(x, training: false)
             let r = m.loss.evaluate(logits: logits, labels: labels[start..<end], wantGradient: false)

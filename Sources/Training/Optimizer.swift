@@ -29,8 +29,10 @@ public final class Adam: Optimizer {
     /// Updates taken since the last reset (for the bias correction).
     public internal(set) var t = 0
 
-    public init(parameters: [Parameter], beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
-                weightDecay: Double = 0) {
+    public init(
+        parameters: [Parameter], beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
+        weightDecay: Double = 0
+    ) {
         self.parameters = parameters
         self.beta1 = Float(beta1)
         self.beta2 = Float(beta2)

@@ -107,8 +107,10 @@ public final class SGD: Optimizer {
     /// float operations in the same order as the scalar loop (`g + decay * w`, `mu * v + g'`,
     /// `w - lr * (...)`, no fused multiply-add), so the same bits, at vector speed (the scalar
     /// loop took 11% of a dense LeNet-300-100 epoch).
-    static func momentumUpdate(w: UnsafeMutableBufferPointer<Float>, v: UnsafeMutableBufferPointer<Float>,
-                               g: UnsafeBufferPointer<Float>, lr: Float, mu: Float, decay: Float, nesterov: Bool) {
+    static func momentumUpdate(
+        w: UnsafeMutableBufferPointer<Float>, v: UnsafeMutableBufferPointer<Float>,
+        g: UnsafeBufferPointer<Float>, lr: Float, mu: Float, decay: Float, nesterov: Bool
+    ) {
         let n = w.count
         guard n > 0, let pw = w.baseAddress, let pv = v.baseAddress, let pg = g.baseAddress else { return }
         let rw = UnsafeMutableRawPointer(pw), rv = UnsafeMutableRawPointer(pv), rg = UnsafeRawPointer(pg)

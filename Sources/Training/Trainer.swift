@@ -98,8 +98,10 @@ public final class Trainer {
     public var workers: Int { parallel.workers }
     private let parallel: DataParallel
 
-    public init(model: Sequential, optimizer: any Optimizer, schedule: LearningRateSchedule, batcher: Batcher,
-                workers: Int = 1) {
+    public init(
+        model: Sequential, optimizer: any Optimizer, schedule: LearningRateSchedule, batcher: Batcher,
+        workers: Int = 1
+    ) {
         self.model = model
         self.optimizer = optimizer
         self.schedule = schedule
@@ -179,16 +181,18 @@ public final class Trainer {
                 epochLoss += r.loss * Double(y.count)
                 epochCorrect += r.correct
                 seen += y.count
-                let info = StepInfo(step: step, epoch: epoch, batchInEpoch: b, batchesPerEpoch: nb,
-                                    loss: r.loss, correct: r.correct, batchSize: y.count,
-                                    learningRate: lr, flops: stepFLOPs, denseFLOPs: perSampleDense * y.count)
+                let info = StepInfo(
+                    step: step, epoch: epoch, batchInEpoch: b, batchesPerEpoch: nb,
+                    loss: r.loss, correct: r.correct, batchSize: y.count,
+                    learningRate: lr, flops: stepFLOPs, denseFLOPs: perSampleDense * y.count)
                 var stop = false
                 for o in observers where o.stepDidEnd(info, trainer: self) == .stop { stop = true }
                 if stop { return step }
                 if let sig = interruption(step) { throw TrainingError.interrupted(signal: sig, step: step) }
             }
-            let info = EpochInfo(epoch: epoch, step: step, trainLoss: epochLoss / Double(max(seen, 1)),
-                                 trainAccuracy: Double(epochCorrect) / Double(max(seen, 1)))
+            let info = EpochInfo(
+                epoch: epoch, step: step, trainLoss: epochLoss / Double(max(seen, 1)),
+                trainAccuracy: Double(epochCorrect) / Double(max(seen, 1)))
             if let limit = divergenceLimit, seen > 0, info.trainLoss > limit {
                 throw TrainingError.diverged(step: step, epoch: epoch, loss: info.trainLoss)
             }

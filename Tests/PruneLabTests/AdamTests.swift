@@ -62,8 +62,9 @@ import Training
     @Test func adamRunLearns() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("adam-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = try ConfigLoader.decode(Data(EndToEndTests.mnistConfig(epochs: 1).utf8),
-                                             overrides: ["training.optimizer=adam", "training.learning_rate=0.001"])
+        let config = try ConfigLoader.decode(
+            Data(EndToEndTests.mnistConfig(epochs: 1).utf8),
+            overrides: ["training.optimizer=adam", "training.learning_rate=0.001"])
         let outcome = try Runner.run(config, options: RunOptions(outDir: dir, progress: false))
         #expect(outcome.summary.testAccuracy > 0.8)
     }

@@ -56,8 +56,10 @@ import TensorCore
         let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("flags") })
         let flags = Set(line.split(separator: ":")[1].split(separator: " ").map(String.init))
         #expect(CPUFlags.current().flags == flags)
-        let expected: String? = flags.contains("avx512bw") && flags.contains("avx512vl") && flags.contains("avx512dq")
-            && flags.contains("avx512cd") && flags.contains("fma") ? "SkylakeX"
+        let expected: String? =
+            flags.contains("avx512bw") && flags.contains("avx512vl") && flags.contains("avx512dq")
+                && flags.contains("avx512cd") && flags.contains("fma")
+            ? "SkylakeX"
             : flags.contains("avx2") && flags.contains("fma") ? "Haswell" : flags.contains("avx") ? "Sandybridge" : nil
         #expect(BLASCoreSelection.supportedCore(CPUFlags.current()) == expected)
     }

@@ -13,7 +13,8 @@ import Schema
     }
 
     static func config(data: String, _ overrides: [String]) throws -> ExperimentConfig {
-        let json = #"{"name": "bad", "data": {"format": "hdf5", "train_file": "\#(data)"}, "#
+        let json =
+            #"{"name": "bad", "data": {"format": "hdf5", "train_file": "\#(data)"}, "#
             + #""model": {"layers": [{"type": "dense", "units": 4, "activation": "relu"}, {"type": "dense", "units": 2, "activation": "softmax"}]}, "#
             + #""training": {"epochs": 1, "batch_size": 2}}"#
         return try ConfigLoader.decode(Data(json.utf8), overrides: overrides)
@@ -30,11 +31,26 @@ import Schema
     }
 
     @Test(arguments: [
-        ("training.epochs=9223372036854775807", "key 'training.epochs': 9223372036854775807 epochs of 3 steps is 2.77e+19 optimizer steps, more than the 2^40 a run can count"),
-        ("training.eval_every=1000000000000000000ep", "key 'training.eval_every': 1000000000000000000ep (3 steps per epoch) is 3e+18 optimizer steps, more than the 2^40 a run can count"),
-        ("training.log_every=9223372036854775807it", "key 'training.log_every': 9223372036854775807it is 9.22e+18 optimizer steps, more than the 2^40 a run can count"),
-        ("training.steps=9223372036854775807", "key 'training.steps': 9223372036854775807 is 9.22e+18 optimizer steps, more than the 2^40 a run can count"),
-        ("training.schedule.warmup=4611686018427387904ep", "key 'training.schedule.warmup': 4611686018427387904ep (3 steps per epoch) is 1.38e+19 optimizer steps, more than the 2^40 a run can count"),
+        (
+            "training.epochs=9223372036854775807",
+            "key 'training.epochs': 9223372036854775807 epochs of 3 steps is 2.77e+19 optimizer steps, more than the 2^40 a run can count"
+        ),
+        (
+            "training.eval_every=1000000000000000000ep",
+            "key 'training.eval_every': 1000000000000000000ep (3 steps per epoch) is 3e+18 optimizer steps, more than the 2^40 a run can count"
+        ),
+        (
+            "training.log_every=9223372036854775807it",
+            "key 'training.log_every': 9223372036854775807it is 9.22e+18 optimizer steps, more than the 2^40 a run can count"
+        ),
+        (
+            "training.steps=9223372036854775807",
+            "key 'training.steps': 9223372036854775807 is 9.22e+18 optimizer steps, more than the 2^40 a run can count"
+        ),
+        (
+            "training.schedule.warmup=4611686018427387904ep",
+            "key 'training.schedule.warmup': 4611686018427387904ep (3 steps per epoch) is 1.38e+19 optimizer steps, more than the 2^40 a run can count"
+        ),
     ])
     func overflowingLengthsAreErrors(override: String, expected: String) throws {
         let (message, info) = try Self.failedRun(try Self.config(data: try Self.fixture(), [override]))

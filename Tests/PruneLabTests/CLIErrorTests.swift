@@ -26,8 +26,9 @@ import Foundation
         let first = r.stderr.split(separator: "\n").first.map(String.init) ?? ""
         #expect(first.hasPrefix("prunelab: error: "), "stderr: \(r.stderr)", sourceLocation: sourceLocation)
         #expect(first.contains(mention), "stderr: \(r.stderr)", sourceLocation: sourceLocation)
-        #expect(!r.stderr.contains("Error: ") && !r.stderr.contains("Fatal error") && !r.stderr.contains("Backtrac"),
-                "stderr: \(r.stderr)", sourceLocation: sourceLocation)
+        #expect(
+            !r.stderr.contains("Error: ") && !r.stderr.contains("Fatal error") && !r.stderr.contains("Backtrac"),
+            "stderr: \(r.stderr)", sourceLocation: sourceLocation)
     }
 
     static let compare = "configs/mnist-lenet300-compare.json"
@@ -43,7 +44,9 @@ import Foundation
 
     /// Negative numbers reach validation (instead of "Missing value") and are refused by name.
     @Test func negativeNumbersAreValidated() throws {
-        try expectError(["compare", Self.compare, "--out", "/nonexistent/o", "--seeds", "-1"], "--seeds takes comma-separated non-negative integers, got \"-1\"")
+        try expectError(
+            ["compare", Self.compare, "--out", "/nonexistent/o", "--seeds", "-1"],
+            "--seeds takes comma-separated non-negative integers, got \"-1\"")
         try expectError(["bench", "--threads", "-2"], "--threads must be >= 0, got -2")
         try expectError(["bench", "--repeats", "-1"], "--epochs and --repeats must be > 0")
         try expectError(["trajectories", "/nonexistent", "--every", "-3"], "--every must be > 0, got -3")
@@ -57,9 +60,13 @@ import Foundation
     /// Item 5 end to end: the key is named, the shipped config's own file name leads the line.
     @Test func configValueErrorsThroughTheCommandLine() throws {
         let han = "configs/mnist-lenet300-han.json"
-        try expectError(["run", han, "--out", "/nonexistent/o", "--set", "seed=-1"], "\(han): key 'seed': must be a non-negative integer, got -1")
-        try expectError(["run", han, "--out", "/nonexistent/o", "--set", "pruning.han.rounds=1.5"], "key 'pruning.han.rounds': must be an integer, got 1.5")
-        try expectError(["run", han, "--out", "/nonexistent/o", "--set", "training.optimizer=adamw"], #"must be one of sgd, adam; got "adamw""#)
+        try expectError(
+            ["run", han, "--out", "/nonexistent/o", "--set", "seed=-1"], "\(han): key 'seed': must be a non-negative integer, got -1")
+        try expectError(
+            ["run", han, "--out", "/nonexistent/o", "--set", "pruning.han.rounds=1.5"],
+            "key 'pruning.han.rounds': must be an integer, got 1.5")
+        try expectError(
+            ["run", han, "--out", "/nonexistent/o", "--set", "training.optimizer=adamw"], #"must be one of sgd, adam; got "adamw""#)
     }
 
     @Test func helpAndVersionStillExitZero() throws {

@@ -99,8 +99,9 @@ struct ComparisonReportTests {
 
     @Test("markdown shows n, mean ± std and the paired-difference t-interval")
     func markdownHandComputed() throws {
-        let md = ComparisonReport.markdown(Self.rows, metrics: ["test_accuracy", "train_flops", "wall_seconds"],
-                                           baseline: "han", title: "hand")
+        let md = ComparisonReport.markdown(
+            Self.rows, metrics: ["test_accuracy", "train_flops", "wall_seconds"],
+            baseline: "han", title: "hand")
         #expect(md.hasPrefix("# hand\n"))
         let han = try #require(Self.line(md, section: "test_accuracy", method: "han"))
         #expect(han == "| han | 3 | 0.9200 ± 0.0200 | baseline |  |  |")
@@ -119,16 +120,20 @@ struct ComparisonReportTests {
         let gmpAt = try #require(md.range(of: "| gmp |")).lowerBound
         #expect(hanAt < gmpAt)
         #expect(md.contains("t(0.975, n − 1)"))
-        #expect(md == ComparisonReport.markdown(Self.rows, metrics: ["test_accuracy", "train_flops", "wall_seconds"],
-                                                baseline: "han", title: "hand"))
+        #expect(
+            md
+                == ComparisonReport.markdown(
+                    Self.rows, metrics: ["test_accuracy", "train_flops", "wall_seconds"],
+                    baseline: "han", title: "hand"))
     }
 
     @Test("markdown leaves unpaired seeds out of the differences but not out of mean ± std")
     func markdownUnpairedSeeds() throws {
-        let extra = Self.rows + [
-            ComparisonRow(method: "gmp", seed: 4, values: ["test_accuracy": 0.50]),
-            ComparisonRow(method: "han", seed: 5, values: ["test_accuracy": 0.10]),
-        ]
+        let extra =
+            Self.rows + [
+                ComparisonRow(method: "gmp", seed: 4, values: ["test_accuracy": 0.50]),
+                ComparisonRow(method: "han", seed: 5, values: ["test_accuracy": 0.10]),
+            ]
         let md = ComparisonReport.markdown(extra, metrics: ["test_accuracy"], title: "unpaired")
         // gmp over 4 seeds: 0.91, 0.94, 0.95, 0.50 → mean 0.8250; the difference is unchanged.
         let gmp = try #require(Self.line(md, section: "test_accuracy", method: "gmp"))

@@ -5,7 +5,8 @@ import Schema
 
 /// Config errors name the key and say what was wrong, for values in the file and via `--set`.
 @Suite struct ConfigErrorTests {
-    static let base = #"{"data": {"format": "idx", "dir": "/nonexistent"}, "model": {"preset": "lenet-300-100"}, "training": {"epochs": 2}}"#
+    static let base =
+        #"{"data": {"format": "idx", "dir": "/nonexistent"}, "model": {"preset": "lenet-300-100"}, "training": {"epochs": 2}}"#
 
     func message(_ json: String = base, _ overrides: [String] = []) -> String? {
         thrownMessage { _ = try ConfigLoader.decode(Data(json.utf8), overrides: overrides) }
@@ -15,10 +16,16 @@ import Schema
         ("seed=-1", "key 'seed': must be a non-negative integer, got -1"),
         ("seed=1.5", "key 'seed': must be a non-negative integer, got 1.5"),
         ("seed=1e30", "key 'seed': must be a non-negative integer from 0 to 18446744073709551615, got 1e+30"),
-        ("seed=18446744073709551616", "key 'seed': must be a non-negative integer from 0 to 18446744073709551615, got 18446744073709551616"),
+        (
+            "seed=18446744073709551616",
+            "key 'seed': must be a non-negative integer from 0 to 18446744073709551615, got 18446744073709551616"
+        ),
         ("training.epochs=1.5", "key 'training.epochs': must be an integer, got 1.5"),
         ("training.epochs=1e30", "key 'training.epochs': must be an integer from -9223372036854775808 to 9223372036854775807, got 1e+30"),
-        ("training.epochs=18446744073709551616", "key 'training.epochs': must be an integer from -9223372036854775808 to 9223372036854775807, got 18446744073709551616"),
+        (
+            "training.epochs=18446744073709551616",
+            "key 'training.epochs': must be an integer from -9223372036854775808 to 9223372036854775807, got 18446744073709551616"
+        ),
         ("pruning.han.rounds=2.5", "key 'pruning.han.rounds': must be an integer, got 2.5"),
         ("pruning.han.rounds=1000000", "key 'pruning.han.rounds': must be in 0...10000, got 1000000"),
         ("training.epochs=-1", "key 'training.epochs': must be >= 0, got -1"),
@@ -72,10 +79,12 @@ import Schema
     }
 
     @Test func configAndOverrideDuplicatesAreErrors() {
-        let file = #"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}, "training": {"epochs": 2, "epochs": 20}}"#
+        let file =
+            #"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}, "training": {"epochs": 2, "epochs": 20}}"#
         #expect(thrownMessage { _ = try ConfigLoader.decode(Data(file.utf8)) } == "key 'training.epochs': appears twice in one object")
         let ok = #"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}}"#
-        #expect(thrownMessage { _ = try ConfigLoader.decode(Data(ok.utf8), overrides: [#"training={"epochs": 1, "epochs": 2}"#]) }
+        #expect(
+            thrownMessage { _ = try ConfigLoader.decode(Data(ok.utf8), overrides: [#"training={"epochs": 1, "epochs": 2}"#]) }
                 == "key 'training.epochs': appears twice in one object (in --set training=...)")
     }
 }

@@ -10,7 +10,8 @@ import Foundation
             let configs = dir.appendingPathComponent("deep/configs")
             try FileManager.default.createDirectory(at: configs, withIntermediateDirectories: true)
             let file = configs.appendingPathComponent("x.json")
-            try #"{"data": {"format": "hdf5", "train_file": "../data/train.h5", "test_file": "/abs/test.h5"}, "model": {"preset": "lenet-300-100", "init_file": "init/w.h5"}}"#
+            try
+                #"{"data": {"format": "hdf5", "train_file": "../data/train.h5", "test_file": "/abs/test.h5"}, "model": {"preset": "lenet-300-100", "init_file": "init/w.h5"}}"#
                 .write(to: file, atomically: true, encoding: .utf8)
             let c = try ConfigLoader.load(path: file.path)
             #expect(c.data.trainFile == dir.appendingPathComponent("deep/data/train.h5").standardizedFileURL.path)
@@ -19,7 +20,10 @@ import Foundation
             // --set values: from the working directory
             let cwd = FileManager.default.currentDirectoryPath
             let o = try ConfigLoader.load(path: file.path, overrides: ["data.train_file=elsewhere/t.h5", "model.init_file=null"])
-            #expect(o.data.trainFile == URL(fileURLWithPath: "elsewhere/t.h5", relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path)
+            #expect(
+                o.data.trainFile
+                    == URL(fileURLWithPath: "elsewhere/t.h5", relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL
+                    .path)
             #expect(o.model.initFile == nil)
         }
     }
@@ -32,25 +36,30 @@ import Foundation
             let out = dir.appendingPathComponent("run")
             let p = Process()
             p.executableURL = exe
-            p.arguments = ["run", EndToEndTests.root.appendingPathComponent("configs/catvnoncat-4layer.json").path,
-                           "--out", out.path, "--set", "training.steps=3", "--no-progress"]
+            p.arguments = [
+                "run", EndToEndTests.root.appendingPathComponent("configs/catvnoncat-4layer.json").path,
+                "--out", out.path, "--set", "training.steps=3", "--no-progress",
+            ]
             p.currentDirectoryURL = dir
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
             p.waitUntilExit()
             #expect(p.terminationStatus == 0)
-            let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any])
+            let config = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any])
             let train = try #require((config["data"] as? [String: Any])?["train_file"] as? String)
             #expect(train == EndToEndTests.root.appendingPathComponent("data/catvnoncat/train_catvnoncat.h5").standardizedFileURL.path)
-            let info = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("run.json"))) as? [String: Any])
+            let info = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("run.json"))) as? [String: Any])
             let git = Process()
             git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             git.arguments = ["git", "-C", EndToEndTests.root.path, "rev-parse", "--short=12", "HEAD"]
             let pipe = Pipe()
             git.standardOutput = pipe
             try git.run()
-            let head = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let head = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(
+                in: .whitespacesAndNewlines)
             git.waitUntilExit()
             #expect(info["git_commit"] as? String == head)
             #expect(BuildInfo.gitCommit == head)

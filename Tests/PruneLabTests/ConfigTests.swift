@@ -5,8 +5,8 @@ import Schema
 
 @Suite struct ConfigTests {
     static let minimal = """
-    {"name": "t", "data": {"format": "idx", "dir": "data/mnist"}, "model": {"preset": "lenet-300-100"}}
-    """
+        {"name": "t", "data": {"format": "idx", "dir": "data/mnist"}, "model": {"preset": "lenet-300-100"}}
+        """
 
     func decode(_ json: String, overrides: [String] = []) throws -> ExperimentConfig {
         try ConfigLoader.decode(Data(json.utf8), overrides: overrides)
@@ -46,7 +46,8 @@ import Schema
         let e = error(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}, "training": {"lerning_rate": 0.1}}"#)
         #expect(e?.path == "training.lerning_rate")
         #expect(e?.message.contains("unknown key") == true)
-        let nested = error(#"{"data": {"format": "idx", "dir": "d"}, "model": {"layers": [{"units": 3, "activation": "softmax", "bias": true}]}}"#)
+        let nested = error(
+            #"{"data": {"format": "idx", "dir": "d"}, "model": {"layers": [{"units": 3, "activation": "softmax", "bias": true}]}}"#)
         #expect(nested?.path == "model.layers[0].bias")
         let top = error(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}, "sed": 3}"#)
         #expect(top?.path == "sed")
@@ -55,7 +56,8 @@ import Schema
     @Test func wrongTypesNameThePath() {
         let e = error(Self.minimal, overrides: ["training.epochs=\"ten\""])
         #expect(e?.path == "training.epochs")
-        let f = error(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}, "training": {"learning_rate": null}}"#)
+        let f = error(
+            #"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}, "training": {"learning_rate": null}}"#)
         #expect(f?.path == "training.learning_rate")
         #expect(f?.message.contains("null") == true)
     }
@@ -103,7 +105,9 @@ import Schema
     }
 
     @Test func sigmoidOutputNeedsOneUnit() {
-        let e = error(#"{"data": {"format": "idx", "dir": "d"}, "model": {"layers": [{"units": 4, "activation": "relu"}, {"units": 2, "activation": "sigmoid"}]}}"#)
+        let e = error(
+            #"{"data": {"format": "idx", "dir": "d"}, "model": {"layers": [{"units": 4, "activation": "relu"}, {"units": 2, "activation": "sigmoid"}]}}"#
+        )
         #expect(e?.path == "model.layers[1].units")
     }
 
@@ -122,7 +126,10 @@ import Schema
     }
 
     @Test func convLayerSpecsDecodeWithDefaults() throws {
-        let c = try decode(Self.layers(#"[{"type": "conv", "filters": 4, "kernel": 3}, {"type": "pool", "kernel": 2}, {"type": "flatten"}, {"units": 10, "activation": "softmax"}]"#))
+        let c = try decode(
+            Self.layers(
+                #"[{"type": "conv", "filters": 4, "kernel": 3}, {"type": "pool", "kernel": 2}, {"type": "flatten"}, {"units": 10, "activation": "softmax"}]"#
+            ))
         let l = try #require(c.model.layers)
         #expect(l[0] == .conv(filters: 4, kernel: 3, stride: 1, padding: 0, activation: .none))
         #expect(l[1] == .pool(kernel: 2, stride: 2))
@@ -133,7 +140,10 @@ import Schema
         (#"[{"type": "conv", "filters": 4, "kernel": 3, "units": 3}, {"units": 10, "activation": "softmax"}]"#, "model.layers[0].units"),
         (#"[{"type": "pool", "kernel": 2, "activation": "relu"}, {"units": 10, "activation": "softmax"}]"#, "model.layers[0].activation"),
         (#"[{"type": "conv", "filters": 0, "kernel": 3}, {"units": 10, "activation": "softmax"}]"#, "model.layers[0].filters"),
-        (#"[{"type": "conv", "filters": 2, "kernel": 3, "padding": -1}, {"units": 10, "activation": "softmax"}]"#, "model.layers[0].padding"),
+        (
+            #"[{"type": "conv", "filters": 2, "kernel": 3, "padding": -1}, {"units": 10, "activation": "softmax"}]"#,
+            "model.layers[0].padding"
+        ),
         (#"[{"type": "conv", "filters": 2}, {"units": 10, "activation": "softmax"}]"#, "model.layers[0].kernel"),
         (#"[{"units": 10, "activation": "softmax"}, {"type": "conv", "filters": 2, "kernel": 3}]"#, "model.layers[0].activation"),
     ])
@@ -142,21 +152,27 @@ import Schema
     }
 
     @Test func shapeErrorsNameTheLayerWhenTheModelIsBuilt() throws {
-        let c = try decode(Self.layers(#"[{"type": "conv", "filters": 2, "kernel": 5}, {"type": "pool", "kernel": 2}, {"type": "conv", "filters": 2, "kernel": 13}, {"units": 10, "activation": "softmax"}]"#))
+        let c = try decode(
+            Self.layers(
+                #"[{"type": "conv", "filters": 2, "kernel": 5}, {"type": "pool", "kernel": 2}, {"type": "conv", "filters": 2, "kernel": 13}, {"units": 10, "activation": "softmax"}]"#
+            ))
         #expect(throws: ConfigError(path: "model.layers[2]", "kernel 13 is larger than its input 12x12")) {
             try ModelRegistry.build(c.model, inputShape: [1, 28, 28], classCount: 10)
         }
-        let flat = try decode(Self.layers(#"[{"units": 8, "activation": "relu"}, {"type": "pool", "kernel": 2}, {"units": 10, "activation": "softmax"}]"#))
+        let flat = try decode(
+            Self.layers(#"[{"units": 8, "activation": "relu"}, {"type": "pool", "kernel": 2}, {"units": 10, "activation": "softmax"}]"#))
         #expect(throws: ConfigError.self) { try ModelRegistry.build(flat.model, inputShape: [1, 28, 28], classCount: 10) }
-        let lenet5 = try ModelRegistry.build(try decode(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-5"}}"#).model,
-                                             inputShape: [1, 28, 28], classCount: 10)
+        let lenet5 = try ModelRegistry.build(
+            try decode(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-5"}}"#).model,
+            inputShape: [1, 28, 28], classCount: 10)
         #expect(lenet5.layers.map(\.name) == ["conv1", "pool1", "conv2", "pool2", "flatten1", "fc1", "act5", "fc2"])
         #expect(lenet5.weightCounts.total == 430_500)
         #expect(lenet5.parameters.reduce(0) { $0 + $1.value.count } == 431_080)
     }
 
     @Test func structuredKeysAreChecked() {
-        let base = #"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-5"}, "pruning": {"method": "structured", "structured": "#
+        let base =
+            #"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-5"}, "pruning": {"method": "structured", "structured": "#
         #expect(error(base + #"{"ratio": 1}}}"#)?.path == "pruning.structured.ratio")
         #expect(error(base + #"{"criterion": "l2"}}}"#)?.path == "pruning.structured.criterion")
         #expect(error(base + #"{"every": "0ep"}}}"#)?.path == "pruning.structured.every")
@@ -216,7 +232,10 @@ import Schema
 
     /// config.json keeps the chosen method's section only, and decodes back to the same config.
     @Test func canonicalConfigKeepsOnlyTheChosenSections() throws {
-        let c = try ConfigLoader.decode(Data(Self.pruning(#"{"method": "dynamic", "han": {"rounds": 2}, "dynamic": {"criterion": "stalled", "linear": {"window": 3}}}"#).utf8))
+        let c = try ConfigLoader.decode(
+            Data(
+                Self.pruning(#"{"method": "dynamic", "han": {"rounds": 2}, "dynamic": {"criterion": "stalled", "linear": {"window": 3}}}"#)
+                    .utf8))
         let text = String(decoding: try ConfigLoader.canonicalJSON(c), as: UTF8.self)
         #expect(!text.contains("\"han\"") && !text.contains("\"linear\""))
         #expect(text.contains("\"stalled\"") && text.contains("\"cubic\""))

@@ -71,7 +71,8 @@ import NN
         #expect(y.shape == ref.shape)
         #expect(y.shape == [t.batch] + conv.outputShape(for: [t.inC, t.size, t.size]))
         for i in 0..<min(y.count, ref.count) {
-            #expect(abs(y.scalars[i] - ref.scalars[i]) <= 1e-4 * max(1, abs(ref.scalars[i])), "y[\(i)]: \(y.scalars[i]) vs \(ref.scalars[i])")
+            #expect(
+                abs(y.scalars[i] - ref.scalars[i]) <= 1e-4 * max(1, abs(ref.scalars[i])), "y[\(i)]: \(y.scalars[i]) vs \(ref.scalars[i])")
         }
     }
 
@@ -124,8 +125,12 @@ import NN
     }
 
     @Test func maxPoolPicksWindowMaximum() {
-        let x = Tensor(shape: [1, 1, 2, 4], scalars: [1, 5, 2, 0,
-                                                      3, 4, 8, 7])
+        let x = Tensor(
+            shape: [1, 1, 2, 4],
+            scalars: [
+                1, 5, 2, 0,
+                3, 4, 8, 7,
+            ])
         let pool = MaxPool2D(name: "pool", kernel: 2)
         let y = pool.forward(x, training: true)
         #expect(y.shape == [1, 1, 1, 2])
@@ -153,15 +158,16 @@ import NN
 
     @Test func leNet5CaffeShapesAndOneStep() {
         var rng = RandomSource(seed: 24)
-        let model = Sequential(layers: [
-            Conv2D(name: "conv1", inChannels: 1, outChannels: 20, kernel: 5),
-            MaxPool2D(name: "pool1", kernel: 2),
-            Conv2D(name: "conv2", inChannels: 20, outChannels: 50, kernel: 5),
-            MaxPool2D(name: "pool2", kernel: 2),
-            Dense(name: "fc1", inputSize: 800, outputSize: 500),
-            Activation(name: "relu1", kind: .relu),
-            Dense(name: "fc2", inputSize: 500, outputSize: 10),
-        ], inputShape: [1, 28, 28], loss: .softmaxCrossEntropy)
+        let model = Sequential(
+            layers: [
+                Conv2D(name: "conv1", inChannels: 1, outChannels: 20, kernel: 5),
+                MaxPool2D(name: "pool1", kernel: 2),
+                Conv2D(name: "conv2", inChannels: 20, outChannels: 50, kernel: 5),
+                MaxPool2D(name: "pool2", kernel: 2),
+                Dense(name: "fc1", inputSize: 800, outputSize: 500),
+                Activation(name: "relu1", kind: .relu),
+                Dense(name: "fc2", inputSize: 500, outputSize: 10),
+            ], inputShape: [1, 28, 28], loss: .softmaxCrossEntropy)
         #expect(model.layerInputShapes.dropFirst().prefix(4).map { $0 } == [[20, 24, 24], [20, 12, 12], [50, 8, 8], [50, 4, 4]])
         #expect(model.outputShape == [10])
         let weights = model.prunableParameters.map { $0.value.count }

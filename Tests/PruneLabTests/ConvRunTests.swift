@@ -11,10 +11,10 @@ import HDF5Support
 /// Han pipeline and a dynamic criterion with trajectory export, all on conv weights.
 @Suite struct ConvRunTests {
     static let layers = """
-    [{"type": "conv", "filters": 6, "kernel": 5, "activation": "relu"}, {"type": "pool", "kernel": 2},
-     {"type": "conv", "filters": 8, "kernel": 5}, {"type": "pool", "kernel": 2},
-     {"type": "dense", "units": 32, "activation": "relu"}, {"type": "dense", "units": 10, "activation": "softmax"}]
-    """
+        [{"type": "conv", "filters": 6, "kernel": 5, "activation": "relu"}, {"type": "pool", "kernel": 2},
+         {"type": "conv", "filters": 8, "kernel": 5}, {"type": "pool", "kernel": 2},
+         {"type": "dense", "units": 32, "activation": "relu"}, {"type": "dense", "units": 10, "activation": "softmax"}]
+        """
 
     static func config(_ pruning: String, recording: String = "") -> String {
         """
@@ -39,10 +39,12 @@ import HDF5Support
     }
 
     @Test func fpgmRunCompactsToASmallerModelWithTheSameOutputs() throws {
-        let (dir, s) = try run(Self.config("""
-            {"method": "structured", "structured": {"criterion": "fpgm", "ratio": 0.5, "layers": ["conv1", "conv2", "fc1"],
-             "finetune": "1ep"}}
-            """))
+        let (dir, s) = try run(
+            Self.config(
+                """
+                {"method": "structured", "structured": {"criterion": "fpgm", "ratio": 0.5, "layers": ["conv1", "conv2", "fc1"],
+                 "finetune": "1ep"}}
+                """))
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(s["method"] == "structured" && s["criterion"] == "fpgm" && s["label"] == "fpgm")
         let diff = try #require(Double(s["compact_max_abs_diff"] ?? ""))
@@ -77,10 +79,12 @@ import HDF5Support
     }
 
     @Test func hanPipelinePrunesConvWeightsExactly() throws {
-        let (dir, s) = try run(Self.config("""
-            {"method": "han", "layer_sparsity": {"conv1": 0.5, "conv2": 0.8, "fc1": 0.9, "fc2": 0.5},
-             "han": {"rule": "sparsity", "rounds": 2, "retrain": "1ep"}}
-            """))
+        let (dir, s) = try run(
+            Self.config(
+                """
+                {"method": "han", "layer_sparsity": {"conv1": 0.5, "conv2": 0.8, "fc1": 0.9, "fc2": 0.5},
+                 "han": {"rule": "sparsity", "rounds": 2, "retrain": "1ep"}}
+                """))
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let layers = try csv("\(dir)/layers.csv")
         #expect(layers.map { $0["layer"]! } == ["conv1", "conv2", "fc1", "fc2"])
@@ -94,16 +98,19 @@ import HDF5Support
     }
 
     @Test func dynamicCriterionAndTrajectoriesWorkOnConvWeights() throws {
-        let (dir, s) = try run(Self.config("""
-            {"method": "dynamic", "target_sparsity": 0.6, "exclude_output": true,
-             "dynamic": {"criterion": "linear", "cubic": {"start": "5it", "end": "30it", "every": "5it", "max_per_check": 0.5},
-                         "linear": {"stats_every": "1it", "window": 5, "horizon": "10it"}}}
-            """, recording: """
-            , "recording": {"enabled": true, "every": "10it", "samples_per_layer": 10}
-            """))
+        let (dir, s) = try run(
+            Self.config(
+                """
+                {"method": "dynamic", "target_sparsity": 0.6, "exclude_output": true,
+                 "dynamic": {"criterion": "linear", "cubic": {"start": "5it", "end": "30it", "every": "5it", "max_per_check": 0.5},
+                             "linear": {"stats_every": "1it", "window": 5, "horizon": "10it"}}}
+                """,
+                recording: """
+                    , "recording": {"enabled": true, "every": "10it", "samples_per_layer": 10}
+                    """))
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let layers = try csv("\(dir)/layers.csv")
-        #expect(layers[0]["nonzero"] == "60")   // 150 * 0.4
+        #expect(layers[0]["nonzero"] == "60")  // 150 * 0.4
         #expect(layers[1]["nonzero"] == "480")  // 1200 * 0.4
         #expect(layers[3]["nonzero"] == "320")  // the output layer is excluded
         let traj = try csv("\(dir)/trajectories.csv")

@@ -45,9 +45,12 @@ import HDF5Support
 
     @Test func modelFilesOnAFullDiskThrow() throws {
         try #require(FileManager.default.fileExists(atPath: Self.full))
-        let model = Sequential(layers: [Dense(name: "fc1", inputSize: 784, outputSize: 300), Activation(name: "relu1", kind: .relu),
-                                        Dense(name: "fc2", inputSize: 300, outputSize: 10)],
-                               inputShape: [784], loss: .softmaxCrossEntropy)
+        let model = Sequential(
+            layers: [
+                Dense(name: "fc1", inputSize: 784, outputSize: 300), Activation(name: "relu1", kind: .relu),
+                Dense(name: "fc2", inputSize: 300, outputSize: 10),
+            ],
+            inputShape: [784], loss: .softmaxCrossEntropy)
         for write in [ModelFiles.writeSparse, { try ModelFiles.writeDense(model: $0, configJSON: $1, path: $2) }] {
             let message = thrownMessage { try write(model, "{}", Self.full) }
             #expect(message?.contains("No space left on device") == true, "\(message ?? "")")

@@ -21,18 +21,19 @@ import Datasets
     /// oscillated, one drifted away from zero. Only the first is flagged and pruned first.
     @Test func linearCriterionPrunesTheWeightHeadingStraightToZero() throws {
         let p = Parameter(name: "fc1.weight", value: Tensor(shape: [1, 3], repeating: 0.5), isPrunable: true)
-        let criterion = LinearCriterion(settings: try Self.settings(#"{"stats_every": "1it", "window": 20, "horizon": "50it"}"#),
-                                        context: Self.context([p]))
+        let criterion = LinearCriterion(
+            settings: try Self.settings(#"{"stats_every": "1it", "window": 20, "horizon": "50it"}"#),
+            context: Self.context([p]))
         for t in 0...40 {
-            let toward: Float = 1.0 - 0.0125 * Float(t)                 // 1.0 ▶ 0.5
+            let toward: Float = 1.0 - 0.0125 * Float(t)  // 1.0 ▶ 0.5
             let oscillating: Float = 0.5 + (t % 2 == 0 ? 0.05 : -0.05)
-            let away: Float = 0.1 + 0.01 * Float(t)                      // 0.1 ▶ 0.5
+            let away: Float = 0.1 + 0.01 * Float(t)  // 0.1 ▶ 0.5
             p.value = Tensor(shape: [1, 3], scalars: [toward, t == 40 ? 0.5 : oscillating, away])
             criterion.observe(step: t)
         }
         let (flag, predicted) = criterion.flagged(index: 0)
         #expect(flag == [true, false, false])
-        #expect(abs(predicted[0] - (0.5 - 0.0125 * 50)) < 1e-3)   // crosses zero within the horizon
+        #expect(abs(predicted[0] - (0.5 - 0.0125 * 50)) < 1e-3)  // crosses zero within the horizon
         let scores = criterion.scores(index: 0)
         #expect(scores[0] == 0)
         #expect(abs(scores[1] - 0.5) < 1e-6 && abs(scores[2] - 0.5) < 1e-6)
@@ -43,8 +44,9 @@ import Datasets
 
     @Test func stalledCriterionFlagsWeightsThatStoppedMoving() throws {
         let p = Parameter(name: "fc1.weight", value: Tensor(shape: [1, 4], repeating: 0), isPrunable: true)
-        let criterion = StalledCriterion(settings: try Self.settings(#"{"stats_every": "1it", "window": 10, "fraction": 0.1}"#),
-                                         context: Self.context([p]))
+        let criterion = StalledCriterion(
+            settings: try Self.settings(#"{"stats_every": "1it", "window": 10, "fraction": 0.1}"#),
+            context: Self.context([p]))
         for t in 0...30 {
             let wiggle: Float = t % 2 == 0 ? 0.05 : -0.05
             p.value = Tensor(shape: [1, 4], scalars: [0.9, 0.3 + wiggle, 0.4 - wiggle, 0.5 + wiggle])
@@ -101,8 +103,9 @@ import Datasets
     }
 
     @Test func adaptiveScheduleCapsAndKeepsAFloor() throws {
-        let s = try AdaptiveSchedule(settings: try Self.settings(#"{"start": "10it", "every": "5it", "max_per_check": 0.1, "min_density": 0.05}"#),
-                                     context: ScheduleContext(stepsPerEpoch: 10, plannedSteps: 100))
+        let s = try AdaptiveSchedule(
+            settings: try Self.settings(#"{"start": "10it", "every": "5it", "max_per_check": 0.1, "min_density": 0.05}"#),
+            context: ScheduleContext(stepsPerEpoch: 10, plannedSteps: 100))
         #expect(!s.isCheck(step: 5) && s.isCheck(step: 10) && !s.isCheck(step: 12) && s.isCheck(step: 15))
         let r = s.request(step: 10, layer: LayerState(name: "fc1", total: 1000, alive: 1000, finalTarget: 0.9))
         #expect(r.pick == .finished && r.count == 100 && r.target.isNaN)
@@ -125,8 +128,10 @@ import Datasets
     @Test func everySectionDocumentsEveryKey() throws {
         var sections: [(String, any ConfigSection.Type)] = MethodRegistry.all.map { ($0.name, $0.settingsType) }
         sections += CriterionRegistry.all.map { ($0.name, $0.settingsType) } + ScheduleRegistry.all.map { ($0.name, $0.settingsType) }
-        sections += [("training", TrainingConfig.self), ("recording", RecordingConfig.self), ("curve", CurveConfig.self),
-                     ("schedule", ScheduleConfig.self), ("adam", AdamConfig.self)]
+        sections += [
+            ("training", TrainingConfig.self), ("recording", RecordingConfig.self), ("curve", CurveConfig.self),
+            ("schedule", ScheduleConfig.self), ("adam", AdamConfig.self),
+        ]
         for (name, type) in sections {
             func keys<T: ConfigSection>(_: T.Type) throws -> Set<String> {
                 Set(((try T.defaults().jsonObject()) as? [String: Any] ?? [:]).keys)
@@ -144,19 +149,26 @@ import Datasets
     @Test func configReadmeKeyTablesAreGenerated() throws {
         let readme = try String(contentsOf: EndToEndTests.root.appendingPathComponent("configs/README.md"), encoding: .utf8)
         let generated = try Catalog.keysMarkdown()
-        #expect(readme.contains(generated), "configs/README.md differs from `prunelab list keys`; regenerate with scripts/gen-config-docs.sh")
+        #expect(
+            readme.contains(generated), "configs/README.md differs from `prunelab list keys`; regenerate with scripts/gen-config-docs.sh")
     }
 }
 
 @Suite struct DynamicPrunerTests {
-    static func config(_ criterion: String, schedule: String = "cubic", extra: String = "", scheduleKeys: String? = nil) throws -> ExperimentConfig {
+    static func config(_ criterion: String, schedule: String = "cubic", extra: String = "", scheduleKeys: String? = nil) throws
+        -> ExperimentConfig
+    {
         let keys = scheduleKeys ?? #""start": "10it", "end": "60it", "every": "5it", "max_per_check": 0.5"#
-        return try ConfigLoader.decode(Data(EndToEndTests.mnistConfig(#"""
-        , "pruning": {"method": "dynamic", "layer_sparsity": {"fc1": 0.9, "fc2": 0.8}, "exclude": ["fc3"],
-          "dynamic": {"criterion": "\#(criterion)", "schedule": "\#(schedule)", "\#(schedule)": {\#(keys)},
-                      "linear": {"stats_every": "2it", "window": 5, "horizon": "20it"},
-                      "stalled": {"stats_every": "2it", "window": 5}}\#(extra)}
-        """#, epochs: 2).utf8))
+        return try ConfigLoader.decode(
+            Data(
+                EndToEndTests.mnistConfig(
+                    #"""
+                    , "pruning": {"method": "dynamic", "layer_sparsity": {"fc1": 0.9, "fc2": 0.8}, "exclude": ["fc3"],
+                      "dynamic": {"criterion": "\#(criterion)", "schedule": "\#(schedule)", "\#(schedule)": {\#(keys)},
+                                  "linear": {"stats_every": "2it", "window": 5, "horizon": "20it"},
+                                  "stalled": {"stats_every": "2it", "window": 5}}\#(extra)}
+                    """#, epochs: 2
+                ).utf8))
     }
 
     static func method(_ config: ExperimentConfig) throws -> (DynamicMethod, TrainingSession, DataSplit) {
@@ -241,8 +253,9 @@ import Datasets
         let probe = GradientProbe(trainer: session.trainer, images: data.train.images, labels: data.train.labels, pruned: params)
         var rng = RandomSource(seed: 9)
         let batches = probe.probeBatches(2, rng: &rng)
-        let criterion = try GraSPCriterion(settings: try DynamicCriteriaTests.settings(#"{"batches": 2, "fd_step": 0.001}"#),
-                                       context: CriterionContext(parameters: params, stepsPerEpoch: 10, rng: RandomSource(seed: 9), gradients: probe))
+        let criterion = try GraSPCriterion(
+            settings: try DynamicCriteriaTests.settings(#"{"batches": 2, "fd_step": 0.001}"#),
+            context: CriterionContext(parameters: params, stepsPerEpoch: 10, rng: RandomSource(seed: 9), gradients: probe))
         let w: [Tensor] = params.map { $0.value }
         criterion.prepareAtInitialization()
         let wHg = (0..<params.count).map { criterion.scores(index: $0) }
@@ -265,8 +278,9 @@ import Datasets
     /// The adaptive schedule has no target: sparsity is an outcome, every check stays within
     /// its cap, and what it pruned was finished when it was pruned.
     @Test func adaptiveScheduleSparsityIsAnOutcome() throws {
-        let config = try Self.config("linear", schedule: "adaptive",
-                                     scheduleKeys: #""start": "10it", "every": "5it", "max_per_check": 0.05, "min_density": 0.5"#)
+        let config = try Self.config(
+            "linear", schedule: "adaptive",
+            scheduleKeys: #""start": "10it", "every": "5it", "max_per_check": 0.05, "min_density": 0.5"#)
         let (method, session, _) = try Self.method(config)
         session.trainer.observers = method.observers
         try session.trainer.train(steps: session.plannedSteps)
@@ -288,11 +302,14 @@ import Datasets
 
 @Suite struct CompareTests {
     static func base() throws -> ConfigDocument {
-        try ConfigLoader.document(EndToEndTests.mnistConfig(#"""
-        , "pruning": {"layer_sparsity": {"fc1": 0.9, "fc2": 0.8}, "exclude": ["fc3"],
-          "han": {"rule": "sparsity", "rounds": 2, "retrain": "20it"},
-          "dynamic": {"cubic": {"start": "10it", "end": "60it", "every": "5it", "max_per_check": 0.5}}}
-        """#, epochs: 2).data(using: .utf8)!, overrides: [])
+        try ConfigLoader.document(
+            EndToEndTests.mnistConfig(
+                #"""
+                , "pruning": {"layer_sparsity": {"fc1": 0.9, "fc2": 0.8}, "exclude": ["fc3"],
+                  "han": {"rule": "sparsity", "rounds": 2, "retrain": "20it"},
+                  "dynamic": {"cubic": {"start": "10it", "end": "60it", "every": "5it", "max_per_check": 0.5}}}
+                """#, epochs: 2
+            ).data(using: .utf8)!, overrides: [])
     }
 
     /// The same base config and seeds give the same comparison.csv, Han's mask has Jaccard 1
@@ -333,7 +350,9 @@ import Datasets
 
     @Test func unknownOrEmptyArmsAreErrors() throws {
         let base = try Self.base()
-        #expect(throws: ConfigError.self) { try Compare.run(base: base, seeds: [1], methods: ["gmp"], outDir: "/nonexistent", force: false) }
+        #expect(throws: ConfigError.self) {
+            try Compare.run(base: base, seeds: [1], methods: ["gmp"], outDir: "/nonexistent", force: false)
+        }
         #expect(throws: ConfigError.self) { try Compare.run(base: base, seeds: [1], methods: [""], outDir: "/nonexistent", force: false) }
     }
 }

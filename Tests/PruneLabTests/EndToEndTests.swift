@@ -76,8 +76,9 @@ import Training
     @Test func divergingRunFailsCleanlyAndKeepsItsMetrics() throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = try ConfigLoader.decode(Data(Self.mnistConfig(epochs: 3).utf8),
-                                             overrides: ["training.learning_rate=1e30", "training.log_every=\"1it\""])
+        let config = try ConfigLoader.decode(
+            Data(Self.mnistConfig(epochs: 3).utf8),
+            overrides: ["training.learning_rate=1e30", "training.log_every=\"1it\""])
         do {
             _ = try Runner.run(config, options: RunOptions(outDir: dir, progress: false))
             Issue.record("a learning rate of 1e30 should diverge")
@@ -95,10 +96,10 @@ import Training
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let pruning = """
-        , "pruning": {"method": "han", "layer_sparsity": {"fc1": 0.9, "fc2": 0.8}, "exclude": ["fc3"],
-          "han": {"rule": "sparsity", "rounds": 3, "retrain": "1ep", "retrain_learning_rate": 0.01,
-                  "curve": {"enabled": true, "from": 0.5, "to": 0.9, "step": 0.2}}}
-        """
+            , "pruning": {"method": "han", "layer_sparsity": {"fc1": 0.9, "fc2": 0.8}, "exclude": ["fc3"],
+              "han": {"rule": "sparsity", "rounds": 3, "retrain": "1ep", "retrain_learning_rate": 0.01,
+                      "curve": {"enabled": true, "from": 0.5, "to": 0.9, "step": 0.2}}}
+            """
         let config = try ConfigLoader.decode(Data(Self.mnistConfig(pruning).utf8))
         _ = try Runner.run(config, options: RunOptions(outDir: dir, progress: false))
         let layers = try readCSV("\(dir)/layers.csv")
@@ -117,7 +118,7 @@ import Training
         #expect(roundFLOPs < flops)
         #expect(Int(s["sparse_bytes"]!)! < Int(s["dense_bytes"]!)!)
         let curve = try readCSV("\(dir)/prune-curve.csv")
-        #expect(curve.count == 3 * (2 + 2)) // 3 sparsities x (layer, global, fc1 only, fc2 only)
+        #expect(curve.count == 3 * (2 + 2))  // 3 sparsities x (layer, global, fc1 only, fc2 only)
         for row in curve where row["scope"] != "only" {
             #expect(abs(Double(row["achieved_sparsity"]!)! - Double(row["sparsity"]!)!) < 1e-3)
         }
@@ -145,23 +146,23 @@ import Training
 /// Reads model.h5 and model-sparse.h5 with h5py; nil (and a recorded issue) without h5py.
 func h5pyModelCheck(dir: String) throws -> [String: Any]? {
     let script = """
-    import sys, json, h5py, numpy as np
-    d, s = h5py.File(sys.argv[1] + "/model.h5", "r"), h5py.File(sys.argv[1] + "/model-sparse.h5", "r")
-    nz, same, masks = 0, True, True
-    for layer in ("fc1", "fc2", "fc3"):
-        w = d[layer + "/weight"][()]
-        nz += int((w != 0).sum())
-        masks &= bool(((d[layer + "/mask"][()] == 0) <= (w == 0)).all())
-        out, inp = (int(x) for x in str(s[layer].attrs["shape"]).split(","))
-        rec = np.zeros((out, inp), dtype=np.float32)
-        rp, ci, v = s[layer + "/row_ptr"][()], s[layer + "/col_index"][()], s[layer + "/values"][()]
-        for r in range(out):
-            rec[r, ci[rp[r]:rp[r + 1]]] = v[rp[r]:rp[r + 1]]
-        same &= bool((rec == w).all()) and ci.dtype.itemsize <= 2
-    cfg = json.loads(d.attrs["config"])
-    print(json.dumps({"format": str(d.attrs["format"]), "nonzero": nz, "csr_equals_dense": same,
-                      "mask_matches": masks, "config_name": cfg["name"]}))
-    """
+        import sys, json, h5py, numpy as np
+        d, s = h5py.File(sys.argv[1] + "/model.h5", "r"), h5py.File(sys.argv[1] + "/model-sparse.h5", "r")
+        nz, same, masks = 0, True, True
+        for layer in ("fc1", "fc2", "fc3"):
+            w = d[layer + "/weight"][()]
+            nz += int((w != 0).sum())
+            masks &= bool(((d[layer + "/mask"][()] == 0) <= (w == 0)).all())
+            out, inp = (int(x) for x in str(s[layer].attrs["shape"]).split(","))
+            rec = np.zeros((out, inp), dtype=np.float32)
+            rp, ci, v = s[layer + "/row_ptr"][()], s[layer + "/col_index"][()], s[layer + "/values"][()]
+            for r in range(out):
+                rec[r, ci[rp[r]:rp[r + 1]]] = v[rp[r]:rp[r + 1]]
+            same &= bool((rec == w).all()) and ci.dtype.itemsize <= 2
+        cfg = json.loads(d.attrs["config"])
+        print(json.dumps({"format": str(d.attrs["format"]), "nonzero": nz, "csr_equals_dense": same,
+                          "mask_matches": masks, "config_name": cfg["name"]}))
+        """
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = ["python3", "-c", script, dir]
@@ -212,11 +213,23 @@ func h5pyModelCheck(dir: String) throws -> [String: Any]? {
     }
 
     @Test(arguments: [
-        (#"{"data": {"format": "idx", "dir": "data/mnist"}, "model": {"preset": "lenet-300-100"}, "trainig": {}}"#, "key 'trainig': unknown key"),
+        (
+            #"{"data": {"format": "idx", "dir": "data/mnist"}, "model": {"preset": "lenet-300-100"}, "trainig": {}}"#,
+            "key 'trainig': unknown key"
+        ),
         (#"{"data": {"format": "idx", "dir": "no/such/dir"}, "model": {"preset": "lenet-300-100"}}"#, "no/such/dir"),
-        (#"{"data": {"format": "hdf5", "train_file": "data/mnist/train-labels-idx1-ubyte.gz"}, "model": {"preset": "lenet-300-100"}}"#, "not an HDF5 file"),
-        (#"{"data": {"format": "hdf5", "train_file": "data/catvnoncat/train_catvnoncat.h5"}, "model": {"preset": "lenet-300-100"}}"#, "X_train"),
-        (#"{"data": {"format": "idx", "dir": "data/mnist"}, "model": {"preset": "lenet-300-100"}, "training": {"batch_size": 0}}"#, "training.batch_size"),
+        (
+            #"{"data": {"format": "hdf5", "train_file": "data/mnist/train-labels-idx1-ubyte.gz"}, "model": {"preset": "lenet-300-100"}}"#,
+            "not an HDF5 file"
+        ),
+        (
+            #"{"data": {"format": "hdf5", "train_file": "data/catvnoncat/train_catvnoncat.h5"}, "model": {"preset": "lenet-300-100"}}"#,
+            "X_train"
+        ),
+        (
+            #"{"data": {"format": "idx", "dir": "data/mnist"}, "model": {"preset": "lenet-300-100"}, "training": {"batch_size": 0}}"#,
+            "training.batch_size"
+        ),
     ])
     func badInputGivesOneLineAndExitOne(config: String, mention: String) throws {
         let path = try writeConfig(config)

@@ -51,8 +51,9 @@ import Schema
     /// Global scope over two awkward layers: the pooled count is floor(total · s).
     @Test func globalScopeIsExact() {
         let a = Parameter(name: "a.weight", value: Tensor(shape: [1, 7_919], scalars: (0..<7_919).map { Float($0) }), isPrunable: true)
-        let b = Parameter(name: "b.weight", value: Tensor(shape: [1, 235_200], scalars: (0..<235_200).map { Float($0) + 0.5 }),
-                          isPrunable: true)
+        let b = Parameter(
+            name: "b.weight", value: Tensor(shape: [1, 235_200], scalars: (0..<235_200).map { Float($0) + 0.5 }),
+            isPrunable: true)
         let masks = MagnitudePruner(rules: [a.name: .sparsity(0.7), b.name: .sparsity(0.7)], scope: .global)
             .masks(for: [a, b], scores: [MagnitudeScore.scores(a), MagnitudeScore.scores(b)])
         let zeros = (masks[a.name]!.scalars + masks[b.name]!.scalars).reduce(0) { $0 + ($1 == 0 ? 1 : 0) }

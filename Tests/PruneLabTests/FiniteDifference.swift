@@ -37,7 +37,8 @@ enum FiniteDifference {
             var xp = input, xm = input
             xp.scalars[i] += eps
             xm.scalars[i] -= eps
-            let num = (weightedSum(layer.forward(xp, training: true), c) - weightedSum(layer.forward(xm, training: true), c)) / Double(2 * eps)
+            let num =
+                (weightedSum(layer.forward(xp, training: true), c) - weightedSum(layer.forward(xm, training: true), c)) / Double(2 * eps)
             expectClose(dx.scalars[i], num, "\(layer.name) dx[\(i)]")
         }
         for (p, g) in zip(layer.parameters, grads) {

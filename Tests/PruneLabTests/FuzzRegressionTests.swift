@@ -14,7 +14,8 @@ import Foundation
         let hostile = EndToEndTests.root.appendingPathComponent("fuzz/crashes/libhdf5-1.10.8-H5Lexists-segv.h5").path
         try withScratchFolder("fuzz-regression") { dir in
             let config = dir.appendingPathComponent("c.json")
-            try #"{"data": {"format": "hdf5", "train_file": "\#(hostile)"}, "model": {"layers": [{"type": "dense", "units": 2, "activation": "softmax"}]}}"#
+            try
+                #"{"data": {"format": "hdf5", "train_file": "\#(hostile)"}, "model": {"layers": [{"type": "dense", "units": 2, "activation": "softmax"}]}}"#
                 .write(to: config, atomically: true, encoding: .utf8)
             let p = Process()
             p.executableURL = exe

@@ -48,8 +48,9 @@ import NN
             var zp = logits, zm = logits
             zp.scalars[i] += FiniteDifference.eps
             zm.scalars[i] -= FiniteDifference.eps
-            let num = (kind.evaluate(logits: zp, labels: labels[...], wantGradient: false).loss
-                - kind.evaluate(logits: zm, labels: labels[...], wantGradient: false).loss) / Double(2 * FiniteDifference.eps)
+            let num =
+                (kind.evaluate(logits: zp, labels: labels[...], wantGradient: false).loss
+                    - kind.evaluate(logits: zm, labels: labels[...], wantGradient: false).loss) / Double(2 * FiniteDifference.eps)
             FiniteDifference.expectClose(r.gradient.scalars[i], num, "\(kind) dz[\(i)]")
         }
     }
@@ -69,10 +70,11 @@ import NN
 
     @Test func wholeModelGradient() {
         var rng = RandomSource(seed: 15)
-        let model = Sequential(layers: [
-            Dense(name: "fc1", inputSize: 6, outputSize: 5), Activation(name: "act1", kind: .tanh),
-            Dense(name: "fc2", inputSize: 5, outputSize: 3),
-        ], inputShape: [6], loss: .softmaxCrossEntropy)
+        let model = Sequential(
+            layers: [
+                Dense(name: "fc1", inputSize: 6, outputSize: 5), Activation(name: "act1", kind: .tanh),
+                Dense(name: "fc2", inputSize: 5, outputSize: 3),
+            ], inputShape: [6], loss: .softmaxCrossEntropy)
         Initializer.xavier.initialize(model, rng: &rng)
         let x = FiniteDifference.randomTensor([4, 6], &rng)
         let labels = [0, 2, 1, 2]
@@ -94,5 +96,5 @@ import NN
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -8,8 +8,9 @@ import TensorCore
 
 /// The absolute path of fixture `<name>.h5` in the test bundle.
 private func h5Fixture(_ name: String) throws -> String {
-    let url = try #require(Bundle.module.url(forResource: name, withExtension: "h5", subdirectory: "Fixtures"),
-                           "fixture \(name).h5 is missing; run Fixtures/make_h5_fixtures.py")
+    let url = try #require(
+        Bundle.module.url(forResource: name, withExtension: "h5", subdirectory: "Fixtures"),
+        "fixture \(name).h5 is missing; run Fixtures/make_h5_fixtures.py")
     return url.path
 }
 
@@ -44,10 +45,16 @@ private func h5Error<E: Error>(_: E.Type, _ body: () throws -> Void) -> E? {
 private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: SourceLocation = #_sourceLocation) {
     let (n, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
     var mismatches = 0
-    for s in 0..<n { for ch in 0..<c { for y in 0..<h { for x in 0..<w {
-        let expected = Float(h5FixturePixel(s, y, x, ch, offset: offset)) / 255
-        if images.scalars[((s * c + ch) * h + y) * w + x] != expected { mismatches += 1 }
-    } } } }
+    for s in 0..<n {
+        for ch in 0..<c {
+            for y in 0..<h {
+                for x in 0..<w {
+                    let expected = Float(h5FixturePixel(s, y, x, ch, offset: offset)) / 255
+                    if images.scalars[((s * c + ch) * h + y) * w + x] != expected { mismatches += 1 }
+                }
+            }
+        }
+    }
     #expect(mismatches == 0, "\(mismatches) pixels differ from the fixture formula", sourceLocation: sourceLocation)
 }
 
@@ -171,7 +178,7 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
         let path = dir.appendingPathComponent("sample.h5").path
         let file = try HDF5File(creating: path)
         try file.writeDataset("fc1/weight", shape: [2, 3], values: [Float](arrayLiteral: 0.5, -1, 2, 3.25, 0, 1e-3))
-        try file.createGroup("fc1")                      // existing group: no-op
+        try file.createGroup("fc1")  // existing group: no-op
         try file.createGroup("meta/inner")
         try file.writeDataset("fc1/bias", shape: [3], values: [Int32(-7), 0, 7], gzipLevel: 4)
         try file.writeDataset("masks/fc1", shape: [2, 3], values: [UInt8](arrayLiteral: 1, 0, 1, 1, 1, 0), gzipLevel: 9)
@@ -181,7 +188,7 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
         try file.setAttribute("name", "lenet-300-100 ünïcode")
         try file.setAttribute("lr", 0.1)
         try file.setAttribute("epochs", 3)
-        try file.setAttribute("epochs", 30)               // replaced
+        try file.setAttribute("epochs", 30)  // replaced
         try file.setAttribute("layer", "dense", on: "fc1")
         try file.setAttribute("sparsity", 0.75, on: "fc1/weight")
         try file.close()
@@ -282,28 +289,28 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
     @Test func h5pyReadsOurFiles() throws {
         try Self.requireH5py()
         let script = """
-        import sys, json, h5py
-        f = h5py.File(sys.argv[1], "r")
-        def attr(v):
-            return v.decode() if isinstance(v, bytes) else (v if isinstance(v, str) else v.item())
-        out = {
-            "weight": [float(x) for x in f["fc1/weight"][()].ravel()],
-            "weight_shape": list(f["fc1/weight"].shape),
-            "weight_dtype": str(f["fc1/weight"].dtype),
-            "bias": [int(x) for x in f["fc1/bias"][()]],
-            "bias_compression": f["fc1/bias"].compression,
-            "mask_dtype": str(f["masks/fc1"].dtype),
-            "counts": [int(x) for x in f["counts"][()]],
-            "steps": int(f["steps"][()]),
-            "name_is_str": isinstance(f.attrs["name"], str),
-            "name": attr(f.attrs["name"]),
-            "lr": attr(f.attrs["lr"]),
-            "epochs": attr(f.attrs["epochs"]),
-            "layer": attr(f["fc1"].attrs["layer"]),
-            "sparsity": attr(f["fc1/weight"].attrs["sparsity"]),
-        }
-        print(json.dumps(out))
-        """
+            import sys, json, h5py
+            f = h5py.File(sys.argv[1], "r")
+            def attr(v):
+                return v.decode() if isinstance(v, bytes) else (v if isinstance(v, str) else v.item())
+            out = {
+                "weight": [float(x) for x in f["fc1/weight"][()].ravel()],
+                "weight_shape": list(f["fc1/weight"].shape),
+                "weight_dtype": str(f["fc1/weight"].dtype),
+                "bias": [int(x) for x in f["fc1/bias"][()]],
+                "bias_compression": f["fc1/bias"].compression,
+                "mask_dtype": str(f["masks/fc1"].dtype),
+                "counts": [int(x) for x in f["counts"][()]],
+                "steps": int(f["steps"][()]),
+                "name_is_str": isinstance(f.attrs["name"], str),
+                "name": attr(f.attrs["name"]),
+                "lr": attr(f.attrs["lr"]),
+                "epochs": attr(f.attrs["epochs"]),
+                "layer": attr(f["fc1"].attrs["layer"]),
+                "sparsity": attr(f["fc1/weight"].attrs["sparsity"]),
+            }
+            print(json.dumps(out))
+            """
         try withH5TempDirectory { dir in
             let path = try Self.writeSample(in: dir)
             let json = try Self.runPython(["-c", script, path])
@@ -331,8 +338,9 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
 
 @Suite struct HDF5ImageSetTests {
     @Test func loadsCarvnocarLayoutChannelsFirst() throws {
-        let split = try HDF5ImageSet.load(trainFile: try h5Fixture("carvnocar_small"), testFile: nil,
-                                          keys: HDF5ImageSet.Keys())
+        let split = try HDF5ImageSet.load(
+            trainFile: try h5Fixture("carvnocar_small"), testFile: nil,
+            keys: HDF5ImageSet.Keys())
         #expect(split.train.images.shape == [6, 3, 5, 8])
         #expect(split.test.images.shape == [4, 3, 5, 8])
         expectFixturePixels(split.train.images, offset: 1)
@@ -355,8 +363,9 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
     }
 
     @Test func loadsCatvnoncatPairWithRowLabels() throws {
-        let split = try HDF5ImageSet.load(trainFile: try h5Fixture("catvnoncat_train_small"),
-                                          testFile: try h5Fixture("catvnoncat_test_small"), keys: .catvnoncat)
+        let split = try HDF5ImageSet.load(
+            trainFile: try h5Fixture("catvnoncat_train_small"),
+            testFile: try h5Fixture("catvnoncat_test_small"), keys: .catvnoncat)
         #expect(split.train.images.shape == [5, 3, 4, 6])
         #expect(split.test.images.shape == [3, 3, 4, 6])
         expectFixturePixels(split.train.images, offset: 7)
@@ -371,8 +380,8 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
         #expect(split.train.images.shape == [3, 1, 4, 5])
         #expect(split.test.images.shape == [2, 1, 4, 5])
         // k = n*20 + h*5 + w, so the flat index of a C = 1 image is exactly k.
-        #expect(split.train.images.scalars == (0..<60).map { Float($0) / 64 })           // max <= 1: as-is
-        #expect(split.test.images.scalars == (0..<40).map { Float($0 * 3) / 255 })       // max > 1: / 255
+        #expect(split.train.images.scalars == (0..<60).map { Float($0) / 64 })  // max <= 1: as-is
+        #expect(split.test.images.scalars == (0..<40).map { Float($0 * 3) / 255 })  // max > 1: / 255
         #expect(split.train.labels == [0, 1, 0])
         #expect(split.test.labels == [1, 0])
     }
@@ -408,8 +417,9 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
         let notHDF5 = h5Error(HDF5Error.self) { _ = try HDF5ImageSet.load(trainFile: path, testFile: nil, keys: .init()) }
         #expect(notHDF5?.description == "\(path): not an HDF5 file")
         let missingTest = h5Error(HDF5Error.self) {
-            _ = try HDF5ImageSet.load(trainFile: try h5Fixture("catvnoncat_train_small"),
-                                      testFile: "/nonexistent/test.h5", keys: .catvnoncat)
+            _ = try HDF5ImageSet.load(
+                trainFile: try h5Fixture("catvnoncat_train_small"),
+                testFile: "/nonexistent/test.h5", keys: .catvnoncat)
         }
         #expect(missingTest?.description == "/nonexistent/test.h5: no such file")
     }
@@ -428,26 +438,35 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
     }
 
     static let badCases: [BadCase] = [
-        BadCase(label: "fractional label", labels: [0, 0.5],
-                message: "dataset 'y_train' has label 0.5 at sample 1; labels must be whole numbers"),
-        BadCase(label: "negative label", labels: [-1, 1],
-                message: "dataset 'y_train' has negative label -1 at sample 0"),
-        BadCase(label: "huge label", labels: [0, 1e12],
-                message: "dataset 'y_train' has label 1000000000000.0 at sample 1, too large for a class index"),
-        BadCase(label: "labels (2,3)", labelShape: [2, 3], labels: [0, 1, 0, 1, 0, 1],
-                message: "dataset 'y_train' has shape [2, 3]; expected labels (N), (1,N) or (N,1)"),
-        BadCase(label: "images rank 2", imageShape: [2, 6],
-                message: "dataset 'X_train' has shape [2, 6]; expected images (N,H,W,C) or (N,H,W)"),
-        BadCase(label: "train/test sample shapes differ", testImageShape: [2, 3, 2, 1],
-                message: "dataset 'X_test' has samples (H,W,C) [3, 2, 1] but train dataset 'X_train' in <path> has [2, 3, 1]"),
-        BadCase(label: "integer pixel above 255", images: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 300],
-                message: "dataset 'X_train' has pixel value 300.0 at sample 1, outside 0...255 for stored type uint16"),
-        BadCase(label: "float pixel above 255", images: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 256],
-                integerImages: false,
-                message: "dataset 'X_train' has pixel value 256.0 at sample 1, outside 0...255 for stored type float32"),
-        BadCase(label: "negative float pixel", images: [0, 0.5, 1, 0, 0, 0, 0, 0, 0, 0, 0, -0.25],
-                integerImages: false,
-                message: "dataset 'X_train' has pixel value -0.25 at sample 1, outside 0...1 for stored type float32"),
+        BadCase(
+            label: "fractional label", labels: [0, 0.5],
+            message: "dataset 'y_train' has label 0.5 at sample 1; labels must be whole numbers"),
+        BadCase(
+            label: "negative label", labels: [-1, 1],
+            message: "dataset 'y_train' has negative label -1 at sample 0"),
+        BadCase(
+            label: "huge label", labels: [0, 1e12],
+            message: "dataset 'y_train' has label 1000000000000.0 at sample 1, too large for a class index"),
+        BadCase(
+            label: "labels (2,3)", labelShape: [2, 3], labels: [0, 1, 0, 1, 0, 1],
+            message: "dataset 'y_train' has shape [2, 3]; expected labels (N), (1,N) or (N,1)"),
+        BadCase(
+            label: "images rank 2", imageShape: [2, 6],
+            message: "dataset 'X_train' has shape [2, 6]; expected images (N,H,W,C) or (N,H,W)"),
+        BadCase(
+            label: "train/test sample shapes differ", testImageShape: [2, 3, 2, 1],
+            message: "dataset 'X_test' has samples (H,W,C) [3, 2, 1] but train dataset 'X_train' in <path> has [2, 3, 1]"),
+        BadCase(
+            label: "integer pixel above 255", images: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 300],
+            message: "dataset 'X_train' has pixel value 300.0 at sample 1, outside 0...255 for stored type uint16"),
+        BadCase(
+            label: "float pixel above 255", images: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 256],
+            integerImages: false,
+            message: "dataset 'X_train' has pixel value 256.0 at sample 1, outside 0...255 for stored type float32"),
+        BadCase(
+            label: "negative float pixel", images: [0, 0.5, 1, 0, 0, 0, 0, 0, 0, 0, 0, -0.25],
+            integerImages: false,
+            message: "dataset 'X_train' has pixel value -0.25 at sample 1, outside 0...1 for stored type float32"),
     ]
 
     @Test(arguments: badCases)
@@ -463,8 +482,9 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
                 try file.writeDataset("X_train", shape: bad.imageShape, values: images)
             }
             try file.writeDataset("y_train", shape: bad.labelShape, values: bad.labels)
-            try file.writeDataset("X_test", shape: bad.testImageShape,
-                                  values: [UInt8](repeating: 9, count: bad.testImageShape.reduce(1, *)))
+            try file.writeDataset(
+                "X_test", shape: bad.testImageShape,
+                values: [UInt8](repeating: 9, count: bad.testImageShape.reduce(1, *)))
             try file.writeDataset("y_test", shape: [1, 2], values: [Int64(1), 0])
             try file.close()
             let error = h5Error(DatasetError.self) { _ = try HDF5ImageSet.load(trainFile: path, testFile: nil, keys: .init()) }

@@ -84,8 +84,9 @@ enum IDXFixture {
         let int8 = try IDXReader.parse(IDXFixture.idx(type: 0x09, dims: [3], payload: [0x00, 0x7f, 0x80]), file: "i8")
         #expect(int8.integerValues() == [0, 127, -128])
 
-        let int16 = try IDXReader.parse(IDXFixture.idx(type: 0x0B, dims: [2], payload: [0x01, 0x02, 0xff, 0xfe]),
-                                        file: "i16")
+        let int16 = try IDXReader.parse(
+            IDXFixture.idx(type: 0x0B, dims: [2], payload: [0x01, 0x02, 0xff, 0xfe]),
+            file: "i16")
         #expect(int16.integerValues() == [258, -2])
 
         let int32Bytes: [UInt8] = [0x00, 0x01, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff]
@@ -95,12 +96,15 @@ enum IDXFixture {
         #expect(int32.unitScaledFloats() == nil)
 
         // 1.5 = 0x3FC00000, -2 = 0xC0000000 (float32); 0.25 = 0x3FD0000000000000 (float64).
-        let f32 = try IDXReader.parse(IDXFixture.idx(type: 0x0D, dims: [2],
-                                                     payload: [0x3f, 0xc0, 0, 0, 0xc0, 0, 0, 0]), file: "f32")
+        let f32 = try IDXReader.parse(
+            IDXFixture.idx(
+                type: 0x0D, dims: [2],
+                payload: [0x3f, 0xc0, 0, 0, 0xc0, 0, 0, 0]), file: "f32")
         #expect(f32.floatValues() == [1.5, -2])
         #expect(f32.integerValues() == nil)
-        let f64 = try IDXReader.parse(IDXFixture.idx(type: 0x0E, dims: [1], payload: [0x3f, 0xd0, 0, 0, 0, 0, 0, 0]),
-                                      file: "f64")
+        let f64 = try IDXReader.parse(
+            IDXFixture.idx(type: 0x0E, dims: [1], payload: [0x3f, 0xd0, 0, 0, 0, 0, 0, 0]),
+            file: "f64")
         #expect(f64.floatValues() == [0.25])
     }
 
@@ -110,8 +114,9 @@ enum IDXFixture {
         let e = IDXFixture.datasetError { _ = try IDXReader.parse(bytes, file: "bad.idx") }
         #expect(e?.file == "bad.idx")
         #expect(e?.message.contains("magic starts with 0x00 0x01, expected 0x00 0x00") == true)
-        #expect(IDXFixture.datasetError { _ = try IDXReader.parse([0, 0, 8], file: "short") }?
-            .message.contains("shorter than the 4-byte magic") == true)
+        #expect(
+            IDXFixture.datasetError { _ = try IDXReader.parse([0, 0, 8], file: "short") }?
+                .message.contains("shorter than the 4-byte magic") == true)
     }
 
     @Test func rejectsUnknownTypeByte() {
@@ -130,11 +135,15 @@ enum IDXFixture {
     @Test func rejectsTruncatedData() {
         let bytes = IDXFixture.idx(type: 0x08, dims: [2, 3], payload: [1, 2, 3, 4, 5])
         let e = IDXFixture.datasetError { _ = try IDXReader.parse(bytes, file: "cut.idx") }
-        #expect(e == DatasetError(file: "cut.idx",
-                                  "truncated IDX data: shape [2, 3] of uint8 needs 6 data bytes, file has 5"))
+        #expect(
+            e
+                == DatasetError(
+                    file: "cut.idx",
+                    "truncated IDX data: shape [2, 3] of uint8 needs 6 data bytes, file has 5"))
         let wide = IDXFixture.idx(type: 0x0C, dims: [2], payload: [0, 0, 0, 1, 0, 0])
-        #expect(IDXFixture.datasetError { _ = try IDXReader.parse(wide, file: "w") }?
-            .message == "truncated IDX data: shape [2] of int32 needs 8 data bytes, file has 6")
+        #expect(
+            IDXFixture.datasetError { _ = try IDXReader.parse(wide, file: "w") }?
+                .message == "truncated IDX data: shape [2] of int32 needs 8 data bytes, file has 6")
     }
 
     @Test func rejectsTrailingBytes() {
@@ -145,8 +154,9 @@ enum IDXFixture {
 
     @Test func rejectsOverflowingShape() {
         let bytes = IDXFixture.idx(type: 0x0E, dims: [0xffff_ffff, 0xffff_ffff, 0xffff_ffff], payload: [])
-        #expect(IDXFixture.datasetError { _ = try IDXReader.parse(bytes, file: "huge") }?
-            .message.contains("too large") == true)
+        #expect(
+            IDXFixture.datasetError { _ = try IDXReader.parse(bytes, file: "huge") }?
+                .message.contains("too large") == true)
     }
 }
 
@@ -225,8 +235,7 @@ enum IDXFixture {
     @Test func missingFileThrows() {
         let path = "/nonexistent-prunelab/\(UUID().uuidString).gz"
         #expect(IDXFixture.datasetError { _ = try Gzip.readFile(path) } == DatasetError(file: path, "no such file"))
-        #expect(IDXFixture.datasetError { _ = try IDXReader.read(file: path) } ==
-                DatasetError(file: path, "no such file"))
+        #expect(IDXFixture.datasetError { _ = try IDXReader.read(file: path) } == DatasetError(file: path, "no such file"))
         #expect(IDXFixture.datasetError { _ = try Gzip.readFile("/tmp") }?.message == "not a regular file")
     }
 }
@@ -240,11 +249,17 @@ enum IDXFixture {
         var testLabels: [UInt8] = [1, 7]
 
         var files: [(MNISTLoader.Part, [UInt8])] {
-            [(.trainImages, IDXFixture.idx(type: 0x08, dims: [UInt32(trainPixels.count / 6), 2, 3],
-                                           payload: trainPixels)),
-             (.trainLabels, IDXFixture.idx(type: 0x08, dims: [UInt32(trainLabels.count)], payload: trainLabels)),
-             (.testImages, IDXFixture.idx(type: 0x08, dims: [2, 2, 3], payload: testPixels)),
-             (.testLabels, IDXFixture.idx(type: 0x08, dims: [UInt32(testLabels.count)], payload: testLabels))]
+            [
+                (
+                    .trainImages,
+                    IDXFixture.idx(
+                        type: 0x08, dims: [UInt32(trainPixels.count / 6), 2, 3],
+                        payload: trainPixels)
+                ),
+                (.trainLabels, IDXFixture.idx(type: 0x08, dims: [UInt32(trainLabels.count)], payload: trainLabels)),
+                (.testImages, IDXFixture.idx(type: 0x08, dims: [2, 2, 3], payload: testPixels)),
+                (.testLabels, IDXFixture.idx(type: 0x08, dims: [UInt32(testLabels.count)], payload: testLabels)),
+            ]
         }
 
         /// Writes the four files into a new folder; `nameIndex` picks from `Part.candidateNames`.
@@ -275,9 +290,11 @@ enum IDXFixture {
     }
 
     @Test func candidateNames() {
-        #expect(MNISTLoader.Part.trainImages.candidateNames ==
-                ["train-images-idx3-ubyte.gz", "train-images-idx3-ubyte", "train-images.idx3-ubyte",
-                 "train-images.idx3-ubyte.gz"])
+        #expect(
+            MNISTLoader.Part.trainImages.candidateNames == [
+                "train-images-idx3-ubyte.gz", "train-images-idx3-ubyte", "train-images.idx3-ubyte",
+                "train-images.idx3-ubyte.gz",
+            ])
         #expect(MNISTLoader.Part.testLabels.candidateNames[2] == "t10k-labels.idx1-ubyte")
     }
 
@@ -300,8 +317,9 @@ enum IDXFixture {
     @Test func loadsDottedNamesRawAndGzip() throws {
         let tiny = Tiny()
         // Dotted raw names for images, dotted .gz names for labels.
-        let dir = try tiny.write(nameIndex: { $0 == .trainImages || $0 == .testImages ? 2 : 3 },
-                                 gzip: { $0 == .trainLabels || $0 == .testLabels })
+        let dir = try tiny.write(
+            nameIndex: { $0 == .trainImages || $0 == .testImages ? 2 : 3 },
+            gzip: { $0 == .trainLabels || $0 == .testLabels })
         defer { try? FileManager.default.removeItem(atPath: dir) }
         tiny.check(try MNISTLoader.load(directory: dir))
     }
@@ -331,12 +349,16 @@ enum IDXFixture {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.removeItem(atPath: dir + "/t10k-images-idx3-ubyte.gz")
         let e = IDXFixture.datasetError { _ = try MNISTLoader.load(directory: dir) }
-        #expect(e == DatasetError(file: dir, "no test images file; tried t10k-images-idx3-ubyte.gz, "
-                                  + "t10k-images-idx3-ubyte, "
-                                  + "t10k-images.idx3-ubyte, t10k-images.idx3-ubyte.gz"))
+        #expect(
+            e
+                == DatasetError(
+                    file: dir,
+                    "no test images file; tried t10k-images-idx3-ubyte.gz, "
+                        + "t10k-images-idx3-ubyte, "
+                        + "t10k-images.idx3-ubyte, t10k-images.idx3-ubyte.gz"))
         let nowhere = dir + "/absent"
-        #expect(IDXFixture.datasetError { _ = try MNISTLoader.load(directory: nowhere) } ==
-                DatasetError(file: nowhere, "no such directory"))
+        #expect(
+            IDXFixture.datasetError { _ = try MNISTLoader.load(directory: nowhere) } == DatasetError(file: nowhere, "no such directory"))
     }
 
     @Test func wrongRanksAndTypesThrow() throws {
@@ -347,16 +369,19 @@ enum IDXFixture {
 
         let zeros = [UInt8](repeating: 0, count: 8)
         try IDXFixture.write(IDXFixture.idx(type: 0x08, dims: [2, 4], payload: zeros), to: images)
-        #expect(IDXFixture.datasetError { _ = try MNISTLoader.loadSet(images: images, labels: labels, name: "x") } ==
-                DatasetError(file: images, "images must have rank 3 (N, H, W), got shape [2, 4]"))
+        #expect(
+            IDXFixture.datasetError { _ = try MNISTLoader.loadSet(images: images, labels: labels, name: "x") }
+                == DatasetError(file: images, "images must have rank 3 (N, H, W), got shape [2, 4]"))
 
         try IDXFixture.write(IDXFixture.idx(type: 0x0D, dims: [2, 1, 1], payload: zeros), to: images)
-        #expect(IDXFixture.datasetError { _ = try MNISTLoader.loadSet(images: images, labels: labels, name: "x") }?
-            .message == "images must be uint8 (type byte 0x08), got float32")
+        #expect(
+            IDXFixture.datasetError { _ = try MNISTLoader.loadSet(images: images, labels: labels, name: "x") }?
+                .message == "images must be uint8 (type byte 0x08), got float32")
 
         try IDXFixture.write(IDXFixture.idx(type: 0x08, dims: [1, 2], payload: [1, 2]), to: labels)
-        #expect(IDXFixture.datasetError { _ = try MNISTLoader.loadSet(images: images, labels: labels, name: "x") } ==
-                DatasetError(file: labels, "labels must have rank 1 (N), got shape [1, 2]"))
+        #expect(
+            IDXFixture.datasetError { _ = try MNISTLoader.loadSet(images: images, labels: labels, name: "x") }
+                == DatasetError(file: labels, "labels must have rank 1 (N), got shape [1, 2]"))
     }
 
     @Test func trainAndTestSampleShapesMustAgree() throws {
@@ -367,8 +392,9 @@ enum IDXFixture {
         let dir = try IDXFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for (part, bytes) in files { try IDXFixture.write(bytes, to: dir + "/" + part.candidateNames[1]) }
-        #expect(IDXFixture.datasetError { _ = try MNISTLoader.load(directory: dir) } ==
-                DatasetError(file: dir, "train images are 2x3 but test images are 3x2"))
+        #expect(
+            IDXFixture.datasetError { _ = try MNISTLoader.load(directory: dir) }
+                == DatasetError(file: dir, "train images are 2x3 but test images are 3x2"))
     }
 }
 

@@ -15,10 +15,12 @@ import NN
     }
 
     func run(kernel: String) throws -> (dir: String, summary: [String: String], kernels: [[String: String]]) {
-        let json = ConvRunTests.config("""
+        let json = ConvRunTests.config(
+            """
             {"method": "dynamic", "target_sparsity": 0.9,
              "dynamic": {"criterion": "magnitude", "cubic": {"start": "5it", "end": "30it", "every": "5it", "max_per_check": 0.5}}}
-            """).replacingOccurrences(of: #""momentum": 0.9}"#, with: #""momentum": 0.9, "kernel": "\#(kernel)"}"#)
+            """
+        ).replacingOccurrences(of: #""momentum": 0.9}"#, with: #""momentum": 0.9, "kernel": "\#(kernel)"}"#)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-kernel-\(UUID().uuidString)").path
         let config = try ConfigLoader.decode(Data(json.utf8))
         #expect(config.training.kernel.rawValue == kernel)

@@ -21,10 +21,12 @@ import Training
         try f.writeDataset("X_test", shape: [0, 2, 2, 3], values: [UInt8]())
         try f.writeDataset("y_test", shape: [0], values: [Int64]())
         try f.close()
-        let config = try ConfigLoader.decode(Data(#"""
-            {"data": {"format": "hdf5", "train_file": "\#(path)"},
-             "model": {"layers": [{"units": 1, "activation": "sigmoid"}]}, "training": {"steps": 2}}
-            """#.utf8))
+        let config = try ConfigLoader.decode(
+            Data(
+                #"""
+                {"data": {"format": "hdf5", "train_file": "\#(path)"},
+                 "model": {"layers": [{"units": 1, "activation": "sigmoid"}]}, "training": {"steps": 2}}
+                """#.utf8))
         let dir = Self.tempDir()
         let error = #expect(throws: ConfigError.self) { try Runner.run(config, options: RunOptions(outDir: dir, progress: false)) }
         #expect(error?.description.contains("test set is empty") == true)
@@ -35,10 +37,13 @@ import Training
     /// rule (an epoch's mean loss above divergence_factor · ln 2) fails it.
     @Test func anExplodingLossIsDivergence() throws {
         let root = EndToEndTests.root.path
-        let config = try ConfigLoader.load(path: "\(root)/configs/catvnoncat-4layer.json",
-                                           overrides: ["data.train_file=\"\(root)/data/catvnoncat/train_catvnoncat.h5\"",
-                                                       "data.test_file=\"\(root)/data/catvnoncat/test_catvnoncat.h5\"",
-                                                       "model.init_file=null", "training.learning_rate=10000", "training.steps=200"])
+        let config = try ConfigLoader.load(
+            path: "\(root)/configs/catvnoncat-4layer.json",
+            overrides: [
+                "data.train_file=\"\(root)/data/catvnoncat/train_catvnoncat.h5\"",
+                "data.test_file=\"\(root)/data/catvnoncat/test_catvnoncat.h5\"",
+                "model.init_file=null", "training.learning_rate=10000", "training.steps=200",
+            ])
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let error = #expect(throws: TrainingError.self) { try Runner.run(config, options: RunOptions(outDir: dir, progress: false)) }
@@ -51,10 +56,14 @@ import Training
     /// A schedule whose checks cannot reach the target warns, and summary.csv has the target
     /// beside what was reached.
     @Test func aDynamicRunShortOfItsTargetSaysSo() throws {
-        let config = try ConfigLoader.decode(Data(EndToEndTests.mnistConfig(#"""
-            , "pruning": {"method": "dynamic", "target_sparsity": 0.9, "exclude_output": true,
-              "dynamic": {"criterion": "magnitude", "cubic": {"start": "10it", "end": "20it", "every": "10it", "max_per_check": 0.01}}}
-            """#, epochs: 1).utf8))
+        let config = try ConfigLoader.decode(
+            Data(
+                EndToEndTests.mnistConfig(
+                    #"""
+                    , "pruning": {"method": "dynamic", "target_sparsity": 0.9, "exclude_output": true,
+                      "dynamic": {"criterion": "magnitude", "cubic": {"start": "10it", "end": "20it", "every": "10it", "max_per_check": 0.01}}}
+                    """#, epochs: 1
+                ).utf8))
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let outcome = try Runner.run(config, options: RunOptions(outDir: dir, progress: false))
@@ -71,6 +80,8 @@ import Training
         let warnings = ConfigLoader.unusedOverrides(config, overrides: overrides)
         #expect(warnings.count == 2 && warnings.allSatisfy { $0.contains("pruning.method is dense") })
         let dynamic = try ConfigLoader.decode(Data(json.utf8), overrides: ["pruning.method=dynamic", "pruning.dynamic.stalled.window=3"])
-        #expect(ConfigLoader.unusedOverrides(dynamic, overrides: ["pruning.dynamic.stalled.window=3"]).first?.contains("criterion is linear") == true)
+        #expect(
+            ConfigLoader.unusedOverrides(dynamic, overrides: ["pruning.dynamic.stalled.window=3"]).first?.contains("criterion is linear")
+                == true)
     }
 }

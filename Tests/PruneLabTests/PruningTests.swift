@@ -32,7 +32,7 @@ import Pruning
         var rng = RandomSource(seed: 21)
         for _ in 0..<200 {
             let n = 1 + rng.nextInt(below: 60)
-            let scores = (0..<n).map { _ in Float(rng.nextInt(below: 8)) } // many ties
+            let scores = (0..<n).map { _ in Float(rng.nextInt(below: 8)) }  // many ties
             let alive = (0..<n).map { _ in rng.nextUniform() < 0.8 }
             let k = rng.nextInt(below: n + 1)
             let picked = Set(Selection.lowest(scores, alive: alive, count: k))
@@ -64,10 +64,10 @@ import Pruning
         prune([p], .sparsity(0.37))
         #expect(p.value.nonzeroCount == 630)
         prune([p], .sparsity(0.3333))
-        #expect(p.value.nonzeroCount == 630) // masks only shrink
+        #expect(p.value.nonzeroCount == 630)  // masks only shrink
         let q = weight("fc2.weight", (0..<7).map { _ in Float(rng.nextNormal()) })
         prune([q], .sparsity(0.5))
-        #expect(q.value.nonzeroCount == 4) // ceil(7 * 0.5) kept: sparsity 3/7 <= 0.5
+        #expect(q.value.nonzeroCount == 4)  // ceil(7 * 0.5) kept: sparsity 3/7 <= 0.5
     }
 
     @Test func stdRuleMatchesHandComputation() {
@@ -85,11 +85,11 @@ import Pruning
     @Test func percentileRuleOnEmptyAndSingleSurvivorLayers() {
         let p = weight("fc1.weight", [0.3, -0.1])
         prune([p], .percentile(5))
-        #expect(p.value.scalars == [0.3, 0])   // below 0.1 + 0.05*0.2 -> the smaller goes
+        #expect(p.value.scalars == [0.3, 0])  // below 0.1 + 0.05*0.2 -> the smaller goes
         prune([p], .percentile(5))
-        #expect(p.value.scalars == [0.3, 0])   // one survivor equals its own percentile: kept
+        #expect(p.value.scalars == [0.3, 0])  // one survivor equals its own percentile: kept
         p.setMask(Tensor(shape: [1, 2], scalars: [0, 0]))
-        prune([p], .percentile(5))            // no survivor: nothing to do, no crash
+        prune([p], .percentile(5))  // no survivor: nothing to do, no crash
         #expect(p.value.nonzeroCount == 0)
         prune([p], .std(q: 1))
         prune([p], .sparsity(0.9))
@@ -108,16 +108,20 @@ import Pruning
     /// over real optimizer steps on a real model, and masks only ever shrink across rounds.
     @Test func maskInvariantThroughRetrainingAndMonotoneMasks() throws {
         var rng = RandomSource(seed: 8)
-        let model = Sequential(layers: [Dense(name: "fc1", inputSize: 8, outputSize: 6),
-                                        Activation(name: "act1", kind: .relu),
-                                        Dense(name: "fc2", inputSize: 6, outputSize: 3)],
-                               inputShape: [8], loss: .softmaxCrossEntropy)
+        let model = Sequential(
+            layers: [
+                Dense(name: "fc1", inputSize: 8, outputSize: 6),
+                Activation(name: "act1", kind: .relu),
+                Dense(name: "fc2", inputSize: 6, outputSize: 3),
+            ],
+            inputShape: [8], loss: .softmaxCrossEntropy)
         Initializer.he.initialize(model, rng: &rng)
         let images = Tensor(shape: [64, 8], scalars: (0..<512).map { _ in Float(rng.nextNormal()) })
         let labels = (0..<64).map { _ in rng.nextInt(below: 3) }
         let opt = SGD(parameters: model.parameters, momentum: 0.9)
-        let trainer = Trainer(model: model, optimizer: opt, schedule: LearningRateSchedule(base: 0.1),
-                              batcher: Batcher(images: images, labels: labels, batchSize: 16, shuffle: true, rng: rng.derived("d")))
+        let trainer = Trainer(
+            model: model, optimizer: opt, schedule: LearningRateSchedule(base: 0.1),
+            batcher: Batcher(images: images, labels: labels, batchSize: 16, shuffle: true, rng: rng.derived("d")))
         try trainer.train(steps: 20)
         var previous: [String: [Float]] = [:]
         for round in 1...4 {
@@ -184,9 +188,10 @@ import Pruning
             let scores = (0..<n).map { _ in rng.nextInt(below: 3) == 0 ? pool[rng.nextInt(below: pool.count)] : Float(rng.nextNormal()) }
             let alive = (0..<n).map { _ in rng.nextInt(below: 5) != 0 }
             let k = rng.nextInt(below: n + 2)
-            let reference = Array((0..<n).filter { alive[$0] }
-                .sorted { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
-                .prefix(k))
+            let reference = Array(
+                (0..<n).filter { alive[$0] }
+                    .sorted { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+                    .prefix(k))
             let got = Selection.lowest(scores, alive: alive, count: k)
             #expect(Set(got) == Set(reference), "trial \(trial)")
             if k < alive.filter({ $0 }).count { #expect(got == reference, "trial \(trial): order") }

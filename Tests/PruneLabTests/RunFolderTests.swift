@@ -119,7 +119,8 @@ import HDF5Support
 
     @Test func hanResumesExactlyMidRoundAndBetweenRounds() throws {
         // 40 steps per epoch: stops in the training, in round 1's retraining and in round 2's
-        try Self.expectResumeIsExact(#"""
+        try Self.expectResumeIsExact(
+            #"""
             , "pruning": {"method": "han", "layer_sparsity": {"fc1": 0.9, "fc2": 0.8}, "exclude": ["fc3"],
               "han": {"rule": "sparsity", "rounds": 2, "retrain": "2ep", "retrain_learning_rate": 0.01,
                       "curve": {"enabled": true, "from": 0.5, "to": 0.9, "step": 0.2}}}
@@ -127,7 +128,8 @@ import HDF5Support
     }
 
     @Test func dynamicLinearWithRecordingResumesExactly() throws {
-        try Self.expectResumeIsExact(#"""
+        try Self.expectResumeIsExact(
+            #"""
             , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,
               "dynamic": {"criterion": "linear", "cubic": {"start": "10it", "end": "90it", "every": "5it", "max_per_check": 0.3},
                           "linear": {"stats_every": "2it", "window": 5, "horizon": "20it"}}},
@@ -137,7 +139,8 @@ import HDF5Support
 
     /// Soft FPGM filter pruning on a small conv net: stops in training and in fine-tuning.
     @Test func structuredResumesExactly() throws {
-        let json = ConvRunTests.config("""
+        let json = ConvRunTests.config(
+            """
             {"method": "structured", "structured": {"criterion": "fpgm", "ratio": 0.5, "layers": ["conv1", "conv2"], "finetune": "1ep"}}
             """)
         try Self.expectResumeIsExact(config: try ConfigLoader.decode(Data(json.utf8)), stops: [25, 45])
@@ -145,7 +148,8 @@ import HDF5Support
 
     @Test func movementAndRandomResumeExactly() throws {
         for criterion in ["movement", "random", "snip"] {
-            try Self.expectResumeIsExact(#"""
+            try Self.expectResumeIsExact(
+                #"""
                 , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,
                   "dynamic": {"criterion": "\#(criterion)", "cubic": {"start": "10it", "end": "90it", "every": "5it", "max_per_check": 0.3}}}
                 """#, stops: [61])

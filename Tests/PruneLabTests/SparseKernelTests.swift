@@ -69,8 +69,10 @@ import Training
             for density in [0.0, 0.05, 0.3, 1.0] {
                 for batch in [1, 7, 16, 64, 100] {
                     let d = Self.layer(inp: inp, out: out, rng: &rng)
-                    d.weight.setMask(Self.randomMask(rows: out, cols: inp, density: density,
-                                                     emptyRows: density == 1 ? [] : [0, out / 2], rng: &rng))
+                    d.weight.setMask(
+                        Self.randomMask(
+                            rows: out, cols: inp, density: density,
+                            emptyRows: density == 1 ? [] : [0, out / 2], rng: &rng))
                     let x = FiniteDifference.randomTensor([batch, inp], &rng)
                     let dy = FiniteDifference.randomTensor([batch, out], &rng)
                     d.kernelPolicy = .dense
@@ -158,10 +160,13 @@ import Training
     }
 
     static func mlp() -> Sequential {
-        Sequential(layers: [Dense(name: "fc1", inputSize: 20, outputSize: 32), Activation(name: "relu1", kind: .relu),
-                            Dense(name: "fc2", inputSize: 32, outputSize: 16), Activation(name: "relu2", kind: .relu),
-                            Dense(name: "fc3", inputSize: 16, outputSize: 4)],
-                   inputShape: [20], loss: .softmaxCrossEntropy)
+        Sequential(
+            layers: [
+                Dense(name: "fc1", inputSize: 20, outputSize: 32), Activation(name: "relu1", kind: .relu),
+                Dense(name: "fc2", inputSize: 32, outputSize: 16), Activation(name: "relu2", kind: .relu),
+                Dense(name: "fc3", inputSize: 16, outputSize: 4),
+            ],
+            inputShape: [20], loss: .softmaxCrossEntropy)
     }
 
     /// Training with data-parallel workers, masks tightened twice mid-training: the sparse
@@ -177,10 +182,12 @@ import Training
             let images = FiniteDifference.randomTensor([96, 20], &rng)
             let labels = (0..<96).map { _ in rng.nextInt(below: 4) }
             let opt = SGD(parameters: model.parameters, momentum: 0.9, weightDecay: 1e-3)
-            let trainer = Trainer(model: model, optimizer: opt, schedule: LearningRateSchedule(base: 0.05),
-                                  batcher: Batcher(images: images, labels: labels, batchSize: 32, shuffle: true,
-                                                   rng: RandomSource(seed: 1)),
-                                  workers: workers)
+            let trainer = Trainer(
+                model: model, optimizer: opt, schedule: LearningRateSchedule(base: 0.05),
+                batcher: Batcher(
+                    images: images, labels: labels, batchSize: 32, shuffle: true,
+                    rng: RandomSource(seed: 1)),
+                workers: workers)
             var maskRNG = RandomSource(seed: 7)
             try trainer.train(steps: 4)
             for density in [0.4, 0.1] {

@@ -86,14 +86,14 @@ import Pruning
     /// conv(3->6, k3, pad 1) relu pool2, conv(6->8, k3, stride 2) pool, then dense 12 (tanh) and 5.
     func smallConvNet(seed: UInt64, hiddenActivation: String = "tanh") throws -> Sequential {
         let json = """
-        {"layers": [
-          {"type": "conv", "filters": 6, "kernel": 3, "padding": 1, "activation": "relu"},
-          {"type": "pool", "kernel": 2},
-          {"type": "conv", "filters": 8, "kernel": 3, "stride": 2},
-          {"type": "pool", "kernel": 2, "stride": 1},
-          {"type": "dense", "units": 12, "activation": "\(hiddenActivation)"},
-          {"type": "dense", "units": 5, "activation": "softmax"}]}
-        """
+            {"layers": [
+              {"type": "conv", "filters": 6, "kernel": 3, "padding": 1, "activation": "relu"},
+              {"type": "pool", "kernel": 2},
+              {"type": "conv", "filters": 8, "kernel": 3, "stride": 2},
+              {"type": "pool", "kernel": 2, "stride": 1},
+              {"type": "dense", "units": 12, "activation": "\(hiddenActivation)"},
+              {"type": "dense", "units": 5, "activation": "softmax"}]}
+            """
         let config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
         try config.validate()
         let model = try ModelRegistry.build(config, inputShape: [3, 14, 14], classCount: 5)

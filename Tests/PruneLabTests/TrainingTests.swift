@@ -159,17 +159,25 @@ import Training
     func splitBatchStepEqualsWholeBatchStep(workers: Int) throws {
         func make() -> (Sequential, Trainer) {
             var rng = RandomSource(seed: 31)
-            let model = Sequential(layers: [Dense(name: "fc1", inputSize: 12, outputSize: 9),
-                                            Activation(name: "act1", kind: .relu),
-                                            Dense(name: "fc2", inputSize: 9, outputSize: 4)],
-                                   inputShape: [12], loss: .softmaxCrossEntropy)
+            let model = Sequential(
+                layers: [
+                    Dense(name: "fc1", inputSize: 12, outputSize: 9),
+                    Activation(name: "act1", kind: .relu),
+                    Dense(name: "fc2", inputSize: 9, outputSize: 4),
+                ],
+                inputShape: [12], loss: .softmaxCrossEntropy)
             Initializer.he.initialize(model, rng: &rng)
             let images = Tensor(shape: [37, 12], scalars: (0..<(37 * 12)).map { _ in Float(rng.nextNormal()) })
             let labels = (0..<37).map { _ in rng.nextInt(below: 4) }
-            return (model, Trainer(model: model, optimizer: SGD(parameters: model.parameters, momentum: 0.9),
-                                   schedule: LearningRateSchedule(base: 0.1),
-                                   batcher: Batcher(images: images, labels: labels, batchSize: 16, shuffle: true,
-                                                    rng: RandomSource(seed: 2))))
+            return (
+                model,
+                Trainer(
+                    model: model, optimizer: SGD(parameters: model.parameters, momentum: 0.9),
+                    schedule: LearningRateSchedule(base: 0.1),
+                    batcher: Batcher(
+                        images: images, labels: labels, batchSize: 16, shuffle: true,
+                        rng: RandomSource(seed: 2)))
+            )
         }
         let (single, t1) = make()
         let (parallel, t2) = make()
@@ -213,12 +221,13 @@ import Training
 @Suite struct EvaluationTests {
     @Test func threadedEvaluationEqualsSerialBitForBit() {
         var rng = RandomSource(seed: 31)
-        let model = Sequential(layers: [
-            Conv2D(name: "conv1", inChannels: 1, outChannels: 3, kernel: 3),
-            MaxPool2D(name: "pool1", kernel: 2),
-            Flatten(name: "flatten1"),
-            Dense(name: "fc1", inputSize: 3 * 3 * 3, outputSize: 4),
-        ], inputShape: [1, 8, 8], loss: .softmaxCrossEntropy)
+        let model = Sequential(
+            layers: [
+                Conv2D(name: "conv1", inChannels: 1, outChannels: 3, kernel: 3),
+                MaxPool2D(name: "pool1", kernel: 2),
+                Flatten(name: "flatten1"),
+                Dense(name: "fc1", inputSize: 3 * 3 * 3, outputSize: 4),
+            ], inputShape: [1, 8, 8], loss: .softmaxCrossEntropy)
         Initializer.he.initialize(model, rng: &rng)
         let n = 257
         let images = Tensor(shape: [n, 1, 8, 8], scalars: (0..<(n * 64)).map { _ in Float(rng.nextUniform()) })

@@ -24,10 +24,14 @@ import Pruning
             }
             w.withUnsafeBufferPointer { plain.update(values: $0, step: step) }
         }
-        let a = [masked.slope(), masked.rSquared(), masked.straightness(), masked.displacement(),
-                 masked.pathLength(), masked.signFlipRate(), masked.extrapolated()]
-        let b = [plain.slope(), plain.rSquared(), plain.straightness(), plain.displacement(),
-                 plain.pathLength(), plain.signFlipRate(), plain.extrapolated()]
+        let a = [
+            masked.slope(), masked.rSquared(), masked.straightness(), masked.displacement(),
+            masked.pathLength(), masked.signFlipRate(), masked.extrapolated(),
+        ]
+        let b = [
+            plain.slope(), plain.rSquared(), plain.straightness(), plain.displacement(),
+            plain.pathLength(), plain.signFlipRate(), plain.extrapolated(),
+        ]
         for (x, y) in zip(a, b) {
             #expect(Array(x[32...]) == Array(y[32...]))
             for j in 0..<32 where j != 3 { #expect(x[j] == 0) }

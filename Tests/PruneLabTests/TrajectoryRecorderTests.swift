@@ -11,10 +11,13 @@ import Training
     /// Dense 6->4, ReLU, Dense 4->3 with He weights from `seed`.
     static func model(seed: UInt64 = 5) -> Sequential {
         var rng = RandomSource(seed: seed)
-        let m = Sequential(layers: [Dense(name: "fc1", inputSize: 6, outputSize: 4),
-                                    Activation(name: "act1", kind: .relu),
-                                    Dense(name: "fc2", inputSize: 4, outputSize: 3)],
-                           inputShape: [6], loss: .softmaxCrossEntropy)
+        let m = Sequential(
+            layers: [
+                Dense(name: "fc1", inputSize: 6, outputSize: 4),
+                Activation(name: "act1", kind: .relu),
+                Dense(name: "fc2", inputSize: 4, outputSize: 3),
+            ],
+            inputShape: [6], loss: .softmaxCrossEntropy)
         Initializer.he.initialize(m, rng: &rng)
         return m
     }
@@ -24,9 +27,11 @@ import Training
         let images = Tensor(shape: [48, 6], scalars: (0..<288).map { _ in Float(rng.nextNormal()) })
         let labels = (0..<48).map { _ in rng.nextInt(below: 3) }
         let opt = SGD(parameters: model.parameters, momentum: 0.9)
-        let t = Trainer(model: model, optimizer: opt, schedule: LearningRateSchedule(base: 0.1),
-                        batcher: Batcher(images: images, labels: labels, batchSize: 16, shuffle: true,
-                                         rng: rng.derived("data")))
+        let t = Trainer(
+            model: model, optimizer: opt, schedule: LearningRateSchedule(base: 0.1),
+            batcher: Batcher(
+                images: images, labels: labels, batchSize: 16, shuffle: true,
+                rng: rng.derived("data")))
         return (t, opt)
     }
 
@@ -58,8 +63,9 @@ import Training
         let (trainer, _) = Self.trainer(model)
         let folder = try Self.folder()
         defer { try? FileManager.default.removeItem(at: folder.url) }
-        let rec = try TrajectoryRecorder(config: try Self.config(#"{"every": "5it", "samples_per_layer": 5}"#),
-                                         model: model, folder: folder, rng: RandomSource(seed: 1))
+        let rec = try TrajectoryRecorder(
+            config: try Self.config(#"{"every": "5it", "samples_per_layer": 5}"#),
+            model: model, folder: folder, rng: RandomSource(seed: 1))
         trainer.observers.append(rec)
         try trainer.train(steps: 30)
         #expect(!Self.exists(folder, "trajectories.csv"))
@@ -148,8 +154,9 @@ import Training
         #expect(ci.count == 7 && Set(ci).count == 7 && ci == ci.sorted() && ci.allSatisfy { (0..<12).contains($0) })
 
         // More samples than weights: every weight.
-        let all = try TrajectoryRecorder(config: try Self.config(#"{"samples_per_layer": 50}"#),
-                                         model: model, folder: folder, rng: RandomSource(seed: 4))
+        let all = try TrajectoryRecorder(
+            config: try Self.config(#"{"samples_per_layer": 50}"#),
+            model: model, folder: folder, rng: RandomSource(seed: 4))
         #expect(all.sampledIndices["fc2"] == Array(0..<12))
     }
 
@@ -236,8 +243,9 @@ import Training
         let model = Self.model()
         let folder = try Self.folder()
         defer { try? FileManager.default.removeItem(at: folder.url) }
-        let rec = try TrajectoryRecorder(config: try Self.config(#"{"every": "2it", "samples_per_layer": 0}"#),
-                                         model: model, folder: folder, rng: RandomSource(seed: 1))
+        let rec = try TrajectoryRecorder(
+            config: try Self.config(#"{"every": "2it", "samples_per_layer": 0}"#),
+            model: model, folder: folder, rng: RandomSource(seed: 1))
         let fc1 = try #require(model.parameter(named: "fc1.weight"))
         let fc2 = try #require(model.parameter(named: "fc2.weight"))
         var mask = Tensor(shape: fc1.value.shape, repeating: 1)
@@ -250,7 +258,7 @@ import Training
             let step = 2 * k
             fc1.value.scalars = start.enumerated().map { i, w in i < 6 ? 0 : w + Float(step) * 0.25 }
             rec.record(step: step)
-            rec.record(step: step)   // a repeated step is skipped
+            rec.record(step: step)  // a repeated step is skipped
         }
         try rec.finish()
         let (_, rows) = try Self.table(folder.file("layer-trajectories.csv"))
@@ -341,8 +349,9 @@ import Training
         }
         let model = Self.model()
         let (trainer, _) = Self.trainer(model)
-        let rec = try TrajectoryRecorder(config: try Self.config(#"{"every": "5it", "samples_per_layer": 3}"#),
-                                         model: model, folder: folder, rng: RandomSource(seed: 1))
+        let rec = try TrajectoryRecorder(
+            config: try Self.config(#"{"every": "5it", "samples_per_layer": 3}"#),
+            model: model, folder: folder, rng: RandomSource(seed: 1))
         trainer.observers.append(rec)
         try trainer.train(steps: 20)
         try rec.finish()

@@ -64,8 +64,10 @@ private func close(_ a: Float, _ b: Double, scale: Double, rel: Double = 1e-4) -
 }
 
 private func allFinite(_ s: TrajectoryStatistics) -> Bool {
-    let arrays = [s.displacement(), s.pathLength(), s.straightness(), s.slope(), s.rSquared(),
-                  s.meanAbsUpdate(), s.signFlipRate(), s.extrapolated(), s.currentValues()]
+    let arrays = [
+        s.displacement(), s.pathLength(), s.straightness(), s.slope(), s.rSquared(),
+        s.meanAbsUpdate(), s.signFlipRate(), s.extrapolated(), s.currentValues(),
+    ]
     return arrays.allSatisfy { $0.allSatisfy(\.isFinite) }
 }
 
@@ -119,8 +121,9 @@ private func allFinite(_ s: TrajectoryStatistics) -> Bool {
                 #expect(close(meanAbs[i], ref.meanAbsUpdate, scale: 0), "\(ctx): mean|u| \(meanAbs[i]) vs \(ref.meanAbsUpdate)")
                 #expect(close(flipRate[i], ref.signFlipRate, scale: 1), "\(ctx): flip rate \(flipRate[i]) vs \(ref.signFlipRate)")
                 let h = Double(horizon)
-                #expect(close(ahead[i], ref.current + ref.slope * h, scale: abs(ref.current) + slopeScale * h),
-                        "\(ctx): extrapolated \(ahead[i]) vs \(ref.current + ref.slope * h)")
+                #expect(
+                    close(ahead[i], ref.current + ref.slope * h, scale: abs(ref.current) + slopeScale * h),
+                    "\(ctx): extrapolated \(ahead[i]) vs \(ref.current + ref.slope * h)")
                 #expect(close(ahead7[i], ref.current + ref.slope * 7, scale: abs(ref.current) + slopeScale * 7))
                 // Only judge the direction where the reference slope is clearly nonzero.
                 if abs(ref.slope) > 1e-3 * slopeScale {

@@ -19,15 +19,33 @@ public enum CSVReader {
             if inQuotes {
                 if ch == "\"" {
                     if let n = it.next() {
-                        if n == "\"" { field.append("\"") } else {
+                        if n == "\"" {
+                            field.append("\"")
+                        } else {
                             inQuotes = false
-                            if n == "," { row.append(field); field = "" } else if n == "\n" { row.append(field); rows.append(row); row = []; field = "" } else { field.append(n) }
+                            if n == "," {
+                                row.append(field); field = ""
+                            } else if n == "\n" {
+                                row.append(field); rows.append(row); row = []; field = ""
+                            } else {
+                                field.append(n)
+                            }
                         }
-                    } else { inQuotes = false }
-                } else { field.append(ch) }
-            } else if ch == "\"" { inQuotes = true } else if ch == "," { row.append(field); field = "" } else if ch == "\n" {
+                    } else {
+                        inQuotes = false
+                    }
+                } else {
+                    field.append(ch)
+                }
+            } else if ch == "\"" {
+                inQuotes = true
+            } else if ch == "," {
+                row.append(field); field = ""
+            } else if ch == "\n" {
                 row.append(field); rows.append(row); row = []; field = ""
-            } else { field.append(ch) }
+            } else {
+                field.append(ch)
+            }
         }
         if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
         return rows

@@ -51,8 +51,10 @@ public enum Compare {
     }
 
     @discardableResult
-    public static func run(base doc: ConfigDocument, seeds: [UInt64], methods: [String], outDir: String,
-                           force: Bool, log: (String) -> Void = { _ in }) throws -> [ComparisonRow] {
+    public static func run(
+        base doc: ConfigDocument, seeds: [UInt64], methods: [String], outDir: String,
+        force: Bool, log: (String) -> Void = { _ in }
+    ) throws -> [ComparisonRow] {
         guard !seeds.isEmpty else { throw ConfigError(path: "--seeds", "give at least one seed") }
         let base = try ConfigLoader.decode(doc)
         let arms = try resolve(methods, base: base)
@@ -82,8 +84,9 @@ public enum Compare {
                 wall.append(ComparisonRow(method: arm.name, seed: Int(seed), values: times))
             }
         }
-        try writeReports(rows: rows, wall: wall, dir: dir,
-                         title: "\(base.name): \(methods.joined(separator: ", ")), seeds \(seeds.map(String.init).joined(separator: ", "))")
+        try writeReports(
+            rows: rows, wall: wall, dir: dir,
+            title: "\(base.name): \(methods.joined(separator: ", ")), seeds \(seeds.map(String.init).joined(separator: ", "))")
         return rows
     }
 
@@ -121,9 +124,13 @@ public enum Compare {
         let merged = zip(rows, wall).map { r, w in
             ComparisonRow(method: r.method, seed: r.seed, values: r.values.merging(w.values) { a, _ in a })
         }
-        let md = ComparisonReport.markdown(merged, metrics: ["test_accuracy", "sparsity", "train_flops", "wall_seconds", "jaccard_vs_han",
-                                                             "compact_weights", "infer_ms_b128", "compact_infer_ms_b128"],
-                                           baseline: "han", title: title)
+        let md = ComparisonReport.markdown(
+            merged,
+            metrics: [
+                "test_accuracy", "sparsity", "train_flops", "wall_seconds", "jaccard_vs_han",
+                "compact_weights", "infer_ms_b128", "compact_infer_ms_b128",
+            ],
+            baseline: "han", title: title)
         try AtomicFile.write(Data(md.utf8), to: dir.appendingPathComponent("comparison.md"))
     }
 }

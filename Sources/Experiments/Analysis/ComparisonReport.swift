@@ -53,8 +53,10 @@ public enum ComparisonReport {
     /// Numbers are formatted by metric name: containing `flops` → value / 1e9 with 1 decimal
     /// and a `G` suffix; containing `seconds` → 2 decimals; otherwise 4 decimals. Δ carries an
     /// explicit sign. The output depends only on the arguments (no dictionary order, no clock).
-    public static func markdown(_ rows: [ComparisonRow], metrics: [String], baseline: String = "han",
-                                title: String) -> String {
+    public static func markdown(
+        _ rows: [ComparisonRow], metrics: [String], baseline: String = "han",
+        title: String
+    ) -> String {
         var methods: [String] = []
         for r in rows where !methods.contains(r.method) { methods.append(r.method) }
 
@@ -72,7 +74,9 @@ public enum ComparisonReport {
             out += "|:--|--:|--:|--:|--:|--:|\n"
             for (method, sample) in zip(methods, samples) {
                 let xs = sample.map(\.value)
-                let summary = xs.isEmpty ? "—"
+                let summary =
+                    xs.isEmpty
+                    ? "—"
                     : "\(fmt.format(Statistics.mean(xs))) ± \(fmt.format(Statistics.standardDeviation(xs)))"
                 var delta = "—", interval = "", pairs = ""
                 if method == baseline {
@@ -98,7 +102,8 @@ public enum ComparisonReport {
             }
             out += "\n"
         }
-        out += "Mean ± sample standard deviation (n − 1) over seeds. Δ is the mean of the per-seed differences "
+        out +=
+            "Mean ± sample standard deviation (n − 1) over seeds. Δ is the mean of the per-seed differences "
             + "(method − \(baseline)) over the seeds both ran; 95% CI = Δ ± t(0.975, n − 1) · s_Δ / √n with n paired "
             + "seeds. FLOPs in GFLOP (G).\n"
         return out
@@ -108,7 +113,8 @@ public enum ComparisonReport {
     static func pairedInterval(_ d: [Double]) -> (mean: Double, lo: Double, hi: Double) {
         precondition(d.count >= 2, "a t-interval needs at least two differences, got \(d.count)")
         let m = Statistics.mean(d)
-        let half = Statistics.tQuantile975(degreesOfFreedom: d.count - 1)
+        let half =
+            Statistics.tQuantile975(degreesOfFreedom: d.count - 1)
             * Statistics.standardDeviation(d) / Double(d.count).squareRoot()
         return (m, m - half, m + half)
     }

@@ -19,11 +19,17 @@ public enum Inspect {
         let info = try RunInfo.read(from: URL(fileURLWithPath: runDir, isDirectory: true).appendingPathComponent("run.json"))
         switch info.status {
         case .running where !RunFolder(path: runDir).isHeldByLiveProcess():
-            return (.interrupted, "status interrupted (run.json says running, but its process \(info.pid.map(String.init) ?? "") is gone); continue with prunelab run --resume \(runDir)")
+            return (
+                .interrupted,
+                "status interrupted (run.json says running, but its process \(info.pid.map(String.init) ?? "") is gone); continue with prunelab run --resume \(runDir)"
+            )
         case .running:
             return (.running, "status running (pid \(info.pid.map(String.init) ?? "unknown"))")
         case .interrupted:
-            return (.interrupted, "status interrupted after step \(info.step.map(String.init) ?? "?"); continue with prunelab run --resume \(runDir)")
+            return (
+                .interrupted,
+                "status interrupted after step \(info.step.map(String.init) ?? "?"); continue with prunelab run --resume \(runDir)"
+            )
         case .failed:
             return (.failed, "status failed: \(info.error ?? "")")
         case .completed:
@@ -61,9 +67,11 @@ public enum Inspect {
         }
         let summary = try readSummary(dir.appendingPathComponent("summary.csv"))
         do {
-            let keys = ["method", "test_accuracy", "sparsity", "train_flops", "dense_bytes", "sparse_bytes", "wall_seconds",
-                        "infer_ms_b1", "infer_ms_b128", "compact_test_accuracy", "compact_weights", "compact_bytes",
-                        "compact_infer_ms_b1", "compact_infer_ms_b128"]
+            let keys = [
+                "method", "test_accuracy", "sparsity", "train_flops", "dense_bytes", "sparse_bytes", "wall_seconds",
+                "infer_ms_b1", "infer_ms_b128", "compact_test_accuracy", "compact_weights", "compact_bytes",
+                "compact_infer_ms_b1", "compact_infer_ms_b128",
+            ]
             let pairs = keys.compactMap { k in
                 summary[0].firstIndex(of: k).flatMap { $0 < summary[1].count && !summary[1][$0].isEmpty ? "\(k) \(summary[1][$0])" : nil }
             }
@@ -82,7 +90,9 @@ public enum Inspect {
         guard rows.count > 1 else { throw RunError("\(url.path): no data row after the header") }
         let text = (try? Data(contentsOf: url)) ?? Data()
         guard rows[1].count == header.count, text.last == UInt8(ascii: "\n") else {
-            throw RunError("\(url.path): truncated: the row has \(rows[1].count) of \(header.count) fields\(text.last == UInt8(ascii: "\n") ? "" : " and no final newline")")
+            throw RunError(
+                "\(url.path): truncated: the row has \(rows[1].count) of \(header.count) fields\(text.last == UInt8(ascii: "\n") ? "" : " and no final newline")"
+            )
         }
         return rows
     }

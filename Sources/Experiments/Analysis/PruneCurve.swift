@@ -12,8 +12,10 @@ import Pruning
 /// layer sensitivity of Han et al. 2015, figure 6. Weights and masks are restored after each
 /// point, so the model leaves as it came.
 public enum PruneCurve {
-    public static func compute(model: Sequential, parameters: [Parameter], grid: [Double], perLayer: Bool,
-                               testImages: Tensor, testLabels: [Int], workers: Int = 1) -> CSVTable {
+    public static func compute(
+        model: Sequential, parameters: [Parameter], grid: [Double], perLayer: Bool,
+        testImages: Tensor, testLabels: [Int], workers: Int = 1
+    ) -> CSVTable {
         var table = CSVTable(columns: ["scope", "layer", "sparsity", "achieved_sparsity", "test_accuracy", "test_loss"])
         let saved = parameters.map { ($0.value, $0.mask) }
         func restore() {
@@ -37,8 +39,10 @@ public enum PruneCurve {
                 for p in run.params { if let m = masks[p.name] { p.setMask(m) } }
                 let e = Evaluation.run(model, images: testImages, labels: testLabels, workers: workers)
                 let scopeName = run.label == "all" ? run.scope.rawValue : "only"
-                table.append([.string(scopeName), .string(run.label), .double(s),
-                              .double(Parameter.sparsity(run.params)), .double(e.accuracy), .double(e.loss)])
+                table.append([
+                    .string(scopeName), .string(run.label), .double(s),
+                    .double(Parameter.sparsity(run.params)), .double(e.accuracy), .double(e.loss),
+                ])
                 restore()
             }
         }

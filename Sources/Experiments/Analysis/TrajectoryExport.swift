@@ -6,8 +6,10 @@ public enum TrajectoryExport {
     /// whose layer is `layer` (any when nil) and whose step is a multiple of `every` (any when
     /// nil). Throws `RunError` naming `source` for a missing column, a non-integer step, a
     /// non-positive `every`, or a layer with no rows (listing the layers present).
-    public static func subset(_ rows: [[String]], layer: String? = nil, every: Int? = nil,
-                              source: String = TrajectoryRecorder.samplesFile) throws -> [[String]] {
+    public static func subset(
+        _ rows: [[String]], layer: String? = nil, every: Int? = nil,
+        source: String = TrajectoryRecorder.samplesFile
+    ) throws -> [[String]] {
         guard let header = rows.first else { throw RunError("\(source): empty file (no header row)") }
         guard let stepCol = header.firstIndex(of: "step"), let layerCol = header.firstIndex(of: "layer") else {
             throw RunError("\(source): no step and layer columns (header: \(header.joined(separator: ",")))")

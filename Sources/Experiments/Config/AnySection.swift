@@ -26,8 +26,10 @@ public struct AnySection: Equatable, Sendable, Encodable {
 
     /// Decodes `type`'s section from `key` of `container` (its defaults when the key is absent)
     /// and validates it at `path`.
-    static func decode<K: CodingKey>(_ type: any ConfigSection.Type, name: String, from container: KeyedDecodingContainer<K>,
-                                     key: K, path: String) throws -> AnySection {
+    static func decode<K: CodingKey>(
+        _ type: any ConfigSection.Type, name: String, from container: KeyedDecodingContainer<K>,
+        key: K, path: String
+    ) throws -> AnySection {
         func open<T: ConfigSection>(_: T.Type) throws -> any ConfigSection {
             try container.value(key, default: try T.defaults())
         }

@@ -56,9 +56,10 @@ public enum ConfigLoader {
                 return "--set \(o) has no effect: pruning.method is \(method)"
             }
             if parts[1] == DynamicMethod.name, parts.count >= 3,
-               let dynamic = config.pruning.settings.value as? DynamicSettings,
-               (CriterionRegistry.names + ScheduleRegistry.names).contains(parts[2]),
-               parts[2] != dynamic.criterion, parts[2] != dynamic.schedule {
+                let dynamic = config.pruning.settings.value as? DynamicSettings,
+                (CriterionRegistry.names + ScheduleRegistry.names).contains(parts[2]),
+                parts[2] != dynamic.criterion, parts[2] != dynamic.schedule
+            {
                 return "--set \(o) has no effect: the criterion is \(dynamic.criterion) and the schedule \(dynamic.schedule)"
             }
             return nil

@@ -8,7 +8,10 @@ import Schema
 public struct ExperimentConfig: ConfigSection {
     public static let keyHelp: [(key: String, help: String)] = [
         ("name", "run name, written to `summary.csv`"),
-        ("seed", "every random choice derives from it: initial weights (stream `init`), data order (`data`), criteria (`criterion.<name>`)"),
+        (
+            "seed",
+            "every random choice derives from it: initial weights (stream `init`), data order (`data`), criteria (`criterion.<name>`)"
+        ),
         ("data", "where the images come from, see `data`; required"),
         ("model", "the network, see `model`; required"),
         ("training", "optimizer, schedule and length, see `training`"),

@@ -22,8 +22,10 @@ public enum LayerSpec: Codable, Equatable, Sendable {
     /// The keys each kind accepts besides `type`, with their help (for the docs).
     static let keys: [Kind: [(key: CodingKeys, help: String)]] = [
         .dense: [(.units, "output units"), (.activation, "relu, sigmoid, tanh, none; softmax or sigmoid on the last layer")],
-        .conv: [(.filters, "output channels"), (.kernel, "square kernel size"), (.stride, "default 1"),
-                (.padding, "zeros on every side, default 0"), (.activation, "relu, sigmoid, tanh, none")],
+        .conv: [
+            (.filters, "output channels"), (.kernel, "square kernel size"), (.stride, "default 1"),
+            (.padding, "zeros on every side, default 0"), (.activation, "relu, sigmoid, tanh, none"),
+        ],
         .pool: [(.kernel, "max-pooling window"), (.stride, "default: the kernel")],
         .flatten: [],
     ]
@@ -74,12 +76,14 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         }
         switch kind {
         case .dense:
-            self = .dense(units: try c.required(.units) as Int,
-                          activation: try c.value(.activation, default: .none))
+            self = .dense(
+                units: try c.required(.units) as Int,
+                activation: try c.value(.activation, default: .none))
         case .conv:
-            self = .conv(filters: try c.required(.filters) as Int, kernel: try c.required(.kernel) as Int,
-                         stride: try c.value(.stride, default: 1), padding: try c.value(.padding, default: 0),
-                         activation: try c.value(.activation, default: .none))
+            self = .conv(
+                filters: try c.required(.filters) as Int, kernel: try c.required(.kernel) as Int,
+                stride: try c.value(.stride, default: 1), padding: try c.value(.padding, default: 0),
+                activation: try c.value(.activation, default: .none))
         case .pool:
             let k = try c.required(.kernel) as Int
             self = .pool(kernel: k, stride: try c.value(.stride, default: k))

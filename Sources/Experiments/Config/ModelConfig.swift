@@ -44,14 +44,16 @@ public struct ModelConfig: ConfigSection {
         case (.some, .some): throw ConfigError(path: "model", "give either \"preset\" or \"layers\", not both")
         case (.some(let p), nil):
             guard ModelRegistry.presetNames.contains(p) else {
-                throw ConfigError(path: "model.preset", "unknown preset \"\(p)\"; known: \(ModelRegistry.presetNames.joined(separator: ", "))")
+                throw ConfigError(
+                    path: "model.preset", "unknown preset \"\(p)\"; known: \(ModelRegistry.presetNames.joined(separator: ", "))")
             }
         case (nil, .some(let ls)):
             guard !ls.isEmpty else { throw ConfigError(path: "model.layers", "must not be empty") }
             for (i, l) in ls.enumerated() { try l.validate(index: i, isLast: i == ls.count - 1) }
             let n = ls.count - 1
             guard let last = ls.last, last.kind == .dense,
-                  last.activation == .softmax || last.activation == .sigmoid else {
+                last.activation == .softmax || last.activation == .sigmoid
+            else {
                 throw ConfigError(path: "model.layers[\(n)]", "the last layer must be dense with \"softmax\" or \"sigmoid\"")
             }
             if last.activation == .sigmoid && last.units != 1 {

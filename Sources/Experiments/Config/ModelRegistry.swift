@@ -39,7 +39,8 @@ public enum ModelRegistry {
     /// One line per preset, for `prunelab list presets` and the docs.
     public static let presetHelp: [String: String] = [
         "lenet-300-100": "784-300-100-10, ReLU hidden, softmax output (LeCun et al. 1998; Han et al. 2015 table 1)",
-        "lenet-5": "Caffe's LeNet-5: conv 20@5x5, pool 2, conv 50@5x5, pool 2, fc 500 ReLU, fc 10; 430,500 weights (Han et al. 2015 table 2)",
+        "lenet-5":
+            "Caffe's LeNet-5: conv 20@5x5, pool 2, conv 50@5x5, pool 2, fc 500 ReLU, fc 10; 430,500 weights (Han et al. 2015 table 2)",
         "seed-carvnocar": "the seed project's binary classifier: hidden 5-4-3-2 ReLU, one sigmoid output",
     ]
 
@@ -47,7 +48,8 @@ public enum ModelRegistry {
     public static func layerSpecs(_ config: ModelConfig) throws -> [LayerSpec] {
         if let layers = config.layers { return layers }
         guard let name = config.preset, let specs = presets[name] else {
-            throw ConfigError(path: "model.preset", "unknown preset \"\(config.preset ?? "")\"; known: \(presetNames.joined(separator: ", "))")
+            throw ConfigError(
+                path: "model.preset", "unknown preset \"\(config.preset ?? "")\"; known: \(presetNames.joined(separator: ", "))")
         }
         return specs
     }
@@ -65,7 +67,8 @@ public enum ModelRegistry {
         }
         switch last.activation {
         case .softmax where last.units != classCount:
-            throw ConfigError(path: at(specs.count - 1), "the softmax output has \(last.units ?? 0) units but the data has \(classCount) classes")
+            throw ConfigError(
+                path: at(specs.count - 1), "the softmax output has \(last.units ?? 0) units but the data has \(classCount) classes")
         case .sigmoid where classCount != 2:
             throw ConfigError(path: at(specs.count - 1), "a sigmoid output needs 2 classes, the data has \(classCount)")
         default: break
@@ -109,8 +112,10 @@ public enum ModelRegistry {
         switch spec {
         case .conv(let filters, let k, let s, let p, _):
             try checkImage(k, p)
-            layers.append(Conv2D(name: "conv\(names.next(.conv))", inChannels: shape[0], outChannels: filters,
-                                 kernel: k, stride: s, padding: p))
+            layers.append(
+                Conv2D(
+                    name: "conv\(names.next(.conv))", inChannels: shape[0], outChannels: filters,
+                    kernel: k, stride: s, padding: p))
         case .pool(let k, let s):
             try checkImage(k, 0)
             layers.append(MaxPool2D(name: "pool\(names.next(.pool))", kernel: k, stride: s))

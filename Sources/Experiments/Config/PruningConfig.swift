@@ -61,7 +61,8 @@ public struct PruningConfig: Codable, Equatable, Sendable {
                 throw ConfigError(path: path, "moved: this key is now \(moved)")
             }
             guard PruningConfig.commonKeys.contains(key.stringValue) || methods.contains(key.stringValue) else {
-                throw ConfigError(path: path, "unknown key; known keys here: \((PruningConfig.commonKeys + methods).sorted().joined(separator: ", "))")
+                throw ConfigError(
+                    path: path, "unknown key; known keys here: \((PruningConfig.commonKeys + methods).sorted().joined(separator: ", "))")
             }
         }
         let methodKey = AnyKey(stringValue: "method")
@@ -78,8 +79,9 @@ public struct PruningConfig: Codable, Equatable, Sendable {
         for entry in MethodRegistry.all {
             let key = AnyKey(stringValue: entry.name)
             guard entry.name == method || c.contains(key) else { continue }
-            let section = try AnySection.decode(entry.settingsType, name: entry.name, from: c, key: key,
-                                                path: "pruning.\(entry.name)")
+            let section = try AnySection.decode(
+                entry.settingsType, name: entry.name, from: c, key: key,
+                path: "pruning.\(entry.name)")
             if entry.name == chosen.name { mine = section }
         }
         settings = mine!

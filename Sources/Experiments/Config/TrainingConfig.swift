@@ -13,13 +13,22 @@ public struct TrainingConfig: ConfigSection {
         ("nesterov", "`sgd`: Nesterov momentum (needs momentum > 0)"),
         ("weight_decay", "L2 coefficient added to weight gradients (not biases)"),
         ("adam", "`adam` settings: `beta1`, `beta2`, `epsilon`"),
-        ("divergence_factor", "the run fails as diverged when an epoch's mean training loss exceeds this times ln(classes) (the loss of a uniform guess), or is not finite"),
+        (
+            "divergence_factor",
+            "the run fails as diverged when an epoch's mean training loss exceeds this times ln(classes) (the loss of a uniform guess), or is not finite"
+        ),
         ("schedule", "learning-rate schedule, see `training.schedule`"),
         ("eval_every", "test-set evaluation period (metrics.csv)"),
         ("log_every", "training loss/accuracy logging period (metrics.csv)"),
         ("threads", "threads (0: one per core); results are reproducible for the same count and parallelism"),
-        ("parallelism", "`data`: each thread takes a slice of every batch on its own model replica, single-threaded BLAS; `blas`: OpenBLAS threads inside each product"),
-        ("kernel", "products of masked layers: `auto` runs the sparse kernels (CSR forward and input gradient, weight gradient at unmasked entries) on a dense or conv layer once its density is at most 0.4, a fixed rule; `measured` where both kernels were timed for the layer's shape, batch and density band and sparse was faster (fastest, but a timing: two processes may choose differently and differ in the last bits, and a resumed run may not match exactly); `dense` always SGEMM; `sparse` the sparse kernels once masked. Unmasked layers always run SGEMM. `kernels.csv` records which kernel each layer ran from which step"),
+        (
+            "parallelism",
+            "`data`: each thread takes a slice of every batch on its own model replica, single-threaded BLAS; `blas`: OpenBLAS threads inside each product"
+        ),
+        (
+            "kernel",
+            "products of masked layers: `auto` runs the sparse kernels (CSR forward and input gradient, weight gradient at unmasked entries) on a dense or conv layer once its density is at most 0.4, a fixed rule; `measured` where both kernels were timed for the layer's shape, batch and density band and sparse was faster (fastest, but a timing: two processes may choose differently and differ in the last bits, and a resumed run may not match exactly); `dense` always SGEMM; `sparse` the sparse kernels once masked. Unmasked layers always run SGEMM. `kernels.csv` records which kernel each layer ran from which step"
+        ),
     ]
     /// Training length in epochs; ignored when `steps` > 0.
     public var epochs: Int
@@ -55,7 +64,8 @@ public struct TrainingConfig: ConfigSection {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, steps, batchSize = "batch_size", learningRate = "learning_rate", momentum, nesterov
         case kernel
-        case weightDecay = "weight_decay", optimizer, adam, divergenceFactor = "divergence_factor", schedule, evalEvery = "eval_every", logEvery = "log_every", threads, parallelism
+        case weightDecay = "weight_decay", optimizer, adam, divergenceFactor = "divergence_factor", schedule, evalEvery = "eval_every",
+            logEvery = "log_every", threads, parallelism
     }
 
     static func defaults() throws -> TrainingConfig {

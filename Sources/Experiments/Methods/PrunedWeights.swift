@@ -5,7 +5,9 @@ import NN
 /// (and the last layer with `exclude_output`). Names in `exclude`, `layer_sparsity` and
 /// `extraNames` must be layers of the model.
 enum PrunedWeights {
-    static func select(_ pruning: PruningConfig, model: Sequential, extraNames: [(path: String, names: [String])] = []) throws -> [Parameter] {
+    static func select(_ pruning: PruningConfig, model: Sequential, extraNames: [(path: String, names: [String])] = []) throws
+        -> [Parameter]
+    {
         let layerNames = model.weightedLayers.map(\.name)
         let checks = [("pruning.exclude", pruning.exclude), ("pruning.layer_sparsity", Array(pruning.layerSparsity.keys))] + extraNames
         for (path, names) in checks {

@@ -28,21 +28,29 @@ public final class KernelRecorder: TrainingObserver {
         for d in layers where current[d.name] != d.lastKernel {
             current[d.name] = d.lastKernel
             let density = d.weight.sparsityPattern?.density ?? 1
-            switches.append([.int(info.step), .string(d.name), .string(d.lastKernel.rawValue), .double(density),
-                             .string(policy.rawValue)])
+            switches.append([
+                .int(info.step), .string(d.name), .string(d.lastKernel.rawValue), .double(density),
+                .string(policy.rawValue),
+            ])
         }
         return .continue
     }
 
     /// The crossover measurements this run took (each model has its own cache).
     public func timings() -> CSVTable {
-        var t = CSVTable(columns: ["rows", "cols", "batch", "input_gradient", "density_band", "density",
-                                   "dense_seconds", "sparse_seconds", "choice"])
+        var t = CSVTable(columns: [
+            "rows", "cols", "batch", "input_gradient", "density_band", "density",
+            "dense_seconds", "sparse_seconds", "choice",
+        ])
         for m in choices?.measurements ?? [] {
-            t.append([.int(m.rows), .int(m.cols), .int(m.batch), .int(m.inputGradient ? 1 : 0),
-                      .string(String(format: "%.2f-%.2f", Double(m.band) * KernelCrossover.bandWidth,
-                                     Double(m.band + 1) * KernelCrossover.bandWidth)),
-                      .double(m.density), .double(m.denseSeconds), .double(m.sparseSeconds), .string(m.choice.rawValue)])
+            t.append([
+                .int(m.rows), .int(m.cols), .int(m.batch), .int(m.inputGradient ? 1 : 0),
+                .string(
+                    String(
+                        format: "%.2f-%.2f", Double(m.band) * KernelCrossover.bandWidth,
+                        Double(m.band + 1) * KernelCrossover.bandWidth)),
+                .double(m.density), .double(m.denseSeconds), .double(m.sparseSeconds), .string(m.choice.rawValue),
+            ])
         }
         return t
     }
@@ -56,7 +64,8 @@ public final class KernelRecorder: TrainingObserver {
 extension KernelRecorder: Checkpointable {
     public func save(into archive: StateArchive, prefix: String) {
         archive.set("\(prefix)/switches", text: switches.text)
-        archive.set("\(prefix)/current", text: current.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: "\n"))
+        archive.set(
+            "\(prefix)/current", text: current.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: "\n"))
         archive.set("\(prefix)/choices", choices?.exportChoices() ?? [])
     }
 

@@ -1,7 +1,6 @@
 import TensorCore
 import NN
 
-
 /// One fused pass over a layer: counts and sums against the previous record, then stores the
 /// current values and mask (1 where `mask` is nil) as the new previous ones.
 struct LayerPass {
@@ -15,8 +14,10 @@ struct LayerPass {
     init() {}
 
     /// SIMD8 lanes, partial sums in `Float` per block of 1024 weights, accumulated in `Double`.
-    init(values v: UnsafeBufferPointer<Float>, previous prev: UnsafeMutableBufferPointer<Float>,
-         mask m: UnsafeBufferPointer<Float>?, previousMask pm: UnsafeMutableBufferPointer<Float>) {
+    init(
+        values v: UnsafeBufferPointer<Float>, previous prev: UnsafeMutableBufferPointer<Float>,
+        mask m: UnsafeBufferPointer<Float>?, previousMask pm: UnsafeMutableBufferPointer<Float>
+    ) {
         let n = v.count
         precondition(prev.count == n && pm.count == n && (m?.count ?? n) == n, "LayerPass: buffer sizes differ")
         guard n > 0, let vb = v.baseAddress, let pb = prev.baseAddress, let pmb = pm.baseAddress else { return }
@@ -65,8 +66,10 @@ struct LayerPass {
     }
 
     /// Entries whose mask is not 0 (all when nil), and those of them with `r2 >= threshold`.
-    static func countNearLinear(_ r2: UnsafeBufferPointer<Float>, mask m: UnsafeBufferPointer<Float>?,
-                                threshold: Float) -> (unmasked: Int, near: Int) {
+    static func countNearLinear(
+        _ r2: UnsafeBufferPointer<Float>, mask m: UnsafeBufferPointer<Float>?,
+        threshold: Float
+    ) -> (unmasked: Int, near: Int) {
         let n = r2.count
         precondition((m?.count ?? n) == n, "countNearLinear: mask has \(m?.count ?? n) entries for \(n)")
         guard n > 0, let rb = r2.baseAddress else { return (0, 0) }

@@ -2,7 +2,7 @@ import Foundation
 import Training
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A one-line progress display on stderr: epoch, step, loss, accuracy and ETA.
@@ -39,10 +39,11 @@ public final class ProgressBar: TrainingObserver {
             let width = 24
             let filled = Int(frac * Double(width))
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-            let line = String(format: "\r%@ [%@] ep %d step %d/%d  loss %.4f  acc %.4f  ETA %@ ",
-                              label, bar, info.epoch, info.step, totalSteps,
-                              runningLoss / Double(max(runningSeen, 1)),
-                              Double(runningCorrect) / Double(max(runningSeen, 1)), ProgressBar.clock(eta))
+            let line = String(
+                format: "\r%@ [%@] ep %d step %d/%d  loss %.4f  acc %.4f  ETA %@ ",
+                label, bar, info.epoch, info.step, totalSteps,
+                runningLoss / Double(max(runningSeen, 1)),
+                Double(runningCorrect) / Double(max(runningSeen, 1)), ProgressBar.clock(eta))
             FileHandle.standardError.write(Data(line.utf8))
         }
         return .continue

@@ -1,7 +1,7 @@
 import Foundation
 import Schema
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import TensorCore
 import NN
@@ -54,8 +54,10 @@ public final class TrajectoryRecorder: TrainingObserver {
     public static let samplesFile = "trajectories.csv"
     public static let layersFile = "layer-trajectories.csv"
     public static let samplesColumns = ["step", "layer", "index", "row", "col", "value", "grad", "update", "masked"]
-    public static let layersColumns = ["step", "layer", "sparsity", "mean_abs_weight", "mean_abs_update",
-                                       "fraction_near_linear", "mask_churn"]
+    public static let layersColumns = [
+        "step", "layer", "sparsity", "mean_abs_weight", "mean_abs_update",
+        "fraction_near_linear", "mask_churn",
+    ]
     /// R^2 at or above which a weight counts as moving on a near-straight line.
     public static let nearLinearR2: Float = 0.9
     /// Effective window of the per-layer trajectory statistics, in records.
@@ -105,8 +107,10 @@ public final class TrajectoryRecorder: TrainingObserver {
     /// Throws `ConfigError` at `recording.layers` for a layer that does not exist or has no
     /// prunable weight, at `recording.indices.<layer>` for a layer not recorded or an index out
     /// of range, and `RunError` when a file cannot be created.
-    public init(config: RecordingConfig, model: Sequential, folder: RunFolder, rng: RandomSource,
-                resuming archive: StateArchive? = nil) throws {
+    public init(
+        config: RecordingConfig, model: Sequential, folder: RunFolder, rng: RandomSource,
+        resuming archive: StateArchive? = nil
+    ) throws {
         self.config = config
         var prunable: [(String, Parameter)] = []
         for layer in model.layers {
@@ -114,19 +118,22 @@ public final class TrajectoryRecorder: TrainingObserver {
         }
         let prunableNames = prunable.map(\.0)
         for name in config.layers where !prunableNames.contains(name) {
-            throw ConfigError(path: "recording.layers",
-                              "\"\(name)\" is not a prunable layer; prunable layers: \(prunableNames.joined(separator: ", "))")
+            throw ConfigError(
+                path: "recording.layers",
+                "\"\(name)\" is not a prunable layer; prunable layers: \(prunableNames.joined(separator: ", "))")
         }
         let chosen = config.layers.isEmpty ? prunable : prunable.filter { config.layers.contains($0.0) }
         let chosenNames = chosen.map(\.0)
         for (name, idx) in config.indices.sorted(by: { $0.key < $1.key }) {
             guard let p = chosen.first(where: { $0.0 == name })?.1 else {
-                throw ConfigError(path: "recording.indices.\(name)",
-                                  "\"\(name)\" is not a recorded layer; recorded layers: \(chosenNames.joined(separator: ", "))")
+                throw ConfigError(
+                    path: "recording.indices.\(name)",
+                    "\"\(name)\" is not a recorded layer; recorded layers: \(chosenNames.joined(separator: ", "))")
             }
             if let bad = idx.first(where: { $0 < 0 || $0 >= p.value.count }) {
-                throw ConfigError(path: "recording.indices.\(name)",
-                                  "index \(bad) is out of range for \(p.name) (\(p.value.count) weights, shape \(p.value.shape))")
+                throw ConfigError(
+                    path: "recording.indices.\(name)",
+                    "index \(bad) is out of range for \(p.name) (\(p.value.count) weights, shape \(p.value.shape))")
             }
         }
         tracks = chosen.map { name, p in
@@ -135,18 +142,21 @@ public final class TrajectoryRecorder: TrainingObserver {
                 picked = Array(Set(explicit)).sorted()
             } else {
                 var r = rng.derived("recording.\(name)")
-                picked = config.stratify
+                picked =
+                    config.stratify
                     ? TrajectoryRecorder.stratifiedSample(p.value, count: config.samplesPerLayer, rng: &r)
                     : TrajectoryRecorder.uniformSample(p.value.count, count: config.samplesPerLayer, rng: &r)
             }
             return Track(layer: name, parameter: p, samples: picked)
         }
         let sizes = try archive.map { try $0.ints("trajectories/sizes").map { UInt64($0) } }
-        samples = try StreamedFile(folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns,
-                                   resumeAt: sizes?[0])
+        samples = try StreamedFile(
+            folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns,
+            resumeAt: sizes?[0])
         do {
-            layerRows = try StreamedFile(folder: folder, name: TrajectoryRecorder.layersFile, header: TrajectoryRecorder.layersColumns,
-                                         resumeAt: sizes?[1])
+            layerRows = try StreamedFile(
+                folder: folder, name: TrajectoryRecorder.layersFile, header: TrajectoryRecorder.layersColumns,
+                resumeAt: sizes?[1])
         } catch {
             samples.abandon()
             throw error
@@ -202,7 +212,9 @@ public final class TrajectoryRecorder: TrainingObserver {
         let n = p.value.count
         let values = p.value.scalars, grads = p.grad.scalars, mask = p.mask?.scalars
         let stats: TrajectoryStatistics
-        if let s = t.statistics { stats = s } else {
+        if let s = t.statistics {
+            stats = s
+        } else {
             stats = TrajectoryStatistics(count: n, window: window, horizon: 0)
             t.statistics = stats
         }

@@ -12,8 +12,10 @@ import Datasets
 /// forward pass of `batch` test images (cycling through the test set). The previous BLAS
 /// thread count is restored afterwards.
 public enum InferenceTiming {
-    public static func medianMilliseconds(_ model: Sequential, images: Tensor, batch: Int,
-                                          repeats: Int, warmup: Int = 3) -> Double {
+    public static func medianMilliseconds(
+        _ model: Sequential, images: Tensor, batch: Int,
+        repeats: Int, warmup: Int = 3
+    ) -> Double {
         let n = images.rows, size = images.rowSize
         guard n > 0 else { return .nan }
         let b = min(batch, n)
@@ -44,7 +46,9 @@ enum InferenceReport {
     static let batchRepeats = 30
 
     static func measure(_ model: Sequential, data: DataSplit) -> (b1: Double, b128: Double) {
-        (InferenceTiming.medianMilliseconds(model, images: data.test.images, batch: 1, repeats: batchOneRepeats),
-         InferenceTiming.medianMilliseconds(model, images: data.test.images, batch: 128, repeats: batchRepeats))
+        (
+            InferenceTiming.medianMilliseconds(model, images: data.test.images, batch: 1, repeats: batchOneRepeats),
+            InferenceTiming.medianMilliseconds(model, images: data.test.images, batch: 128, repeats: batchRepeats)
+        )
     }
 }

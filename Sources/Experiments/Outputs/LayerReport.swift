@@ -19,9 +19,11 @@ public enum LayerReport {
             let nz = w.value.nonzeroCount
             let reuse = layer.weightReuse(inputShape: shape)
             let dense = layer.forwardFLOPs(inputShape: shape, activeOnly: false)
-            t.append([.string(layer.name), .string(w.value.shape.map(String.init).joined(separator: "x")),
-                      .int(total), .int(nz), .double(1 - Double(nz) / Double(total)),
-                      .int(dense), .int(dense - 2 * (total - nz) * reuse)])
+            t.append([
+                .string(layer.name), .string(w.value.shape.map(String.init).joined(separator: "x")),
+                .int(total), .int(nz), .double(1 - Double(nz) / Double(total)),
+                .int(dense), .int(dense - 2 * (total - nz) * reuse),
+            ])
         }
         return t
     }

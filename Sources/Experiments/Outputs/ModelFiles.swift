@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import TensorCore
 import NN
@@ -56,8 +56,10 @@ public enum ModelFiles {
         ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.intValue ?? -1
     }
 
-    public static func writeDense(model: Sequential, configJSON: String, path: String,
-                                  attributes: [(String, String)] = []) throws {
+    public static func writeDense(
+        model: Sequential, configJSON: String, path: String,
+        attributes: [(String, String)] = []
+    ) throws {
         let file = try HDF5File(creating: path)
         try file.setAttribute("format", ModelFormat.dense.rawValue)
         try file.setAttribute("config", configJSON)
@@ -127,7 +129,8 @@ public enum ModelFiles {
         let file = try HDF5File(path: path)
         let formatName = try file.attributeString("format")
         guard let format = ModelFormat(rawValue: formatName) else {
-            throw RunError("\(path): unknown model format \"\(formatName)\"; known: \(ModelFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw RunError(
+                "\(path): unknown model format \"\(formatName)\"; known: \(ModelFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         for l in model.weightedLayers {
             let (name, w, b) = (l.name, l.weight, l.bias)

@@ -10,13 +10,15 @@ extension DataConfig {
             split = try MNISTLoader.load(directory: dir ?? ".")
         case .hdf5:
             let keys = HDF5ImageSet.Keys(xTrain: xTrain, yTrain: yTrain, xTest: xTest, yTest: yTest)
-            split = try HDF5ImageSet.load(trainFile: trainFile ?? "", testFile: testFile, keys: keys,
-                                          classCount: classes > 0 ? classes : nil)
+            split = try HDF5ImageSet.load(
+                trainFile: trainFile ?? "", testFile: testFile, keys: keys,
+                classCount: classes > 0 ? classes : nil)
         }
         if classes > 0 {
             for (set, file) in [(split.train, "train"), (split.test, "test")] {
                 if let i = set.labels.firstIndex(where: { $0 >= classes }) {
-                    throw ConfigError(path: "data.classes", "the \(file) set has label \(set.labels[i]) at sample \(i), outside 0..<\(classes)")
+                    throw ConfigError(
+                        path: "data.classes", "the \(file) set has label \(set.labels[i]) at sample \(i), outside 0..<\(classes)")
                 }
             }
             split.train.classCount = classes

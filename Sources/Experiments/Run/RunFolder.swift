@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import TensorCore
 
@@ -66,7 +66,9 @@ public final class RunFolder: @unchecked Sendable {
             let entries = try contents()
             if !entries.isEmpty && !isRunFolder(entries) {
                 let shown = entries.sorted().prefix(3).joined(separator: ", ")
-                throw RunError("\(url.path): not empty and not a PruneLab run folder (holds \(shown)\(entries.count > 3 ? ", …" : "")); give a new or empty folder")
+                throw RunError(
+                    "\(url.path): not empty and not a PruneLab run folder (holds \(shown)\(entries.count > 3 ? ", …" : "")); give a new or empty folder"
+                )
             }
             try lock()
             if !force, let info = try? RunInfo.read(from: url.appendingPathComponent("run.json")), info.status == .completed {

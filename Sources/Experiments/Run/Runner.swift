@@ -72,13 +72,16 @@ public enum Runner {
         return try execute(config, data: data, folder: folder, options: options, resume: (archive, info))
     }
 
-    static func execute(_ config: ExperimentConfig, data: DataSplit, folder: RunFolder, options: RunOptions,
-                        resume: (archive: StateArchive?, info: RunInfo)?) throws -> RunOutcome {
-        var info = RunInfo(version: RunInfo.toolVersion, gitCommit: BuildInfo.gitCommit,
-                           command: options.command, seed: config.seed, threads: BLAS.threads,
-                           blasCore: BLAS.coreName, started: resume?.info.started ?? RunInfo.timestamp(), ended: nil,
-                           status: .running, error: nil, pid: getpid(), step: nil,
-                           resumed: resume.map { ($0.info.resumed ?? 0) + 1 })
+    static func execute(
+        _ config: ExperimentConfig, data: DataSplit, folder: RunFolder, options: RunOptions,
+        resume: (archive: StateArchive?, info: RunInfo)?
+    ) throws -> RunOutcome {
+        var info = RunInfo(
+            version: RunInfo.toolVersion, gitCommit: BuildInfo.gitCommit,
+            command: options.command, seed: config.seed, threads: BLAS.threads,
+            blasCore: BLAS.coreName, started: resume?.info.started ?? RunInfo.timestamp(), ended: nil,
+            status: .running, error: nil, pid: getpid(), step: nil,
+            resumed: resume.map { ($0.info.resumed ?? 0) + 1 })
         var metrics: MetricsRecorder?
         defer { folder.release() }
         do {
@@ -88,8 +91,9 @@ public enum Runner {
             try info.write(to: folder)
             let run = RunContext(config: config, data: data, session: session, folder: folder)
             let method = try MethodRegistry.entry(named: config.pruning.method)!.make(run)
-            let (recorder, trajectories) = try installObservers(run, method: method, progress: options.progress,
-                                                               resume: resume?.archive)
+            let (recorder, trajectories) = try installObservers(
+                run, method: method, progress: options.progress,
+                resume: resume?.archive)
             metrics = recorder
             let state = RunState(run: run, method: method, metrics: recorder, trajectories: trajectories)
             if let archive = resume?.archive { try state.restore(archive) }
@@ -120,17 +124,22 @@ public enum Runner {
 
     /// The loop's observers: the method's first, then metrics, trajectories, progress and
     /// the checkpointer (last, so it saves what the others did at the epoch's end).
-    static func installObservers(_ run: RunContext, method: any PruningMethod, progress: Bool,
-                                 resume: StateArchive?) throws -> (MetricsRecorder, TrajectoryRecorder?) {
+    static func installObservers(
+        _ run: RunContext, method: any PruningMethod, progress: Bool,
+        resume: StateArchive?
+    ) throws -> (MetricsRecorder, TrajectoryRecorder?) {
         let session = run.session, config = run.config, t = config.training
-        let metrics = MetricsRecorder(url: run.folder.file("metrics.csv"),
-                                      logSteps: t.logEvery.steps(perEpoch: session.stepsPerEpoch),
-                                      evalSteps: t.evalEvery.steps(perEpoch: session.stepsPerEpoch),
-                                      testImages: run.data.test.images, testLabels: run.data.test.labels,
-                                      workers: session.evaluationWorkers)
-        let trajectories = config.recording.enabled
-            ? try TrajectoryRecorder(config: config.recording, model: session.model, folder: run.folder,
-                                     rng: RandomSource(seed: config.seed).derived("recording"), resuming: resume)
+        let metrics = MetricsRecorder(
+            url: run.folder.file("metrics.csv"),
+            logSteps: t.logEvery.steps(perEpoch: session.stepsPerEpoch),
+            evalSteps: t.evalEvery.steps(perEpoch: session.stepsPerEpoch),
+            testImages: run.data.test.images, testLabels: run.data.test.labels,
+            workers: session.evaluationWorkers)
+        let trajectories =
+            config.recording.enabled
+            ? try TrajectoryRecorder(
+                config: config.recording, model: session.model, folder: run.folder,
+                rng: RandomSource(seed: config.seed).derived("recording"), resuming: resume)
             : nil
         let kernels = KernelRecorder(session: session)  // applies training.kernel
         run.kernels = kernels
@@ -151,14 +160,16 @@ public enum Runner {
         let session = run.session, trainer = session.trainer
         let checkpoint = {
             let t0 = Date()
-            try CheckpointFile.write(state.archive(wallSeconds: previousWall + Date().timeIntervalSince(clock)),
-                                     to: run.folder.file(CheckpointFile.name))
+            try CheckpointFile.write(
+                state.archive(wallSeconds: previousWall + Date().timeIntervalSince(clock)),
+                to: run.folder.file(CheckpointFile.name))
             run.recordCheckpoint(seconds: Date().timeIntervalSince(t0))
         }
         var checkpointer: Checkpointer?
         if run.config.checkpoint.enabled {
-            let c = Checkpointer(everySteps: run.config.checkpoint.every.steps(perEpoch: session.stepsPerEpoch),
-                                 startStep: trainer.step, write: checkpoint)
+            let c = Checkpointer(
+                everySteps: run.config.checkpoint.every.steps(perEpoch: session.stepsPerEpoch),
+                startStep: trainer.step, write: checkpoint)
             trainer.observers.append(c)
             run.checkpointHandler = checkpoint
             checkpointer = c
@@ -174,8 +185,10 @@ public enum Runner {
     static func method(_ state: RunState) -> any PruningMethod { state.method }
 
     /// The final evaluation and every output file; returns the outcome.
-    static func writeOutputs(_ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder,
-                             wall: Double) throws -> RunOutcome {
+    static func writeOutputs(
+        _ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder,
+        wall: Double
+    ) throws -> RunOutcome {
         let session = run.session, folder = run.folder
         let clock = Date()
         let test = session.evaluateTest()
@@ -185,8 +198,9 @@ public enum Runner {
             metrics.evaluate(session.model, step: session.trainer.step, epoch: session.trainer.epoch)
         }
         try metrics.save()
-        var summary = makeSummary(run, label: method.label, train: train, test: test,
-                                  wall: wall + Date().timeIntervalSince(clock))
+        var summary = makeSummary(
+            run, label: method.label, train: train, test: test,
+            wall: wall + Date().timeIntervalSince(clock))
         summary.prunedSparsity = Parameter.sparsity(method.pruned)
         let sizes = try ModelFiles.write(model: session.model, config: run.config, to: folder)
         summary.denseBytes = sizes.denseBytes
@@ -203,8 +217,10 @@ public enum Runner {
         return RunOutcome(folder: folder, summary: summary, masks: masks, warnings: run.warnings)
     }
 
-    static func makeSummary(_ run: RunContext, label: RunLabel, train: Evaluation, test: Evaluation,
-                            wall: Double) -> SummaryRow {
+    static func makeSummary(
+        _ run: RunContext, label: RunLabel, train: Evaluation, test: Evaluation,
+        wall: Double
+    ) -> SummaryRow {
         let session = run.session, config = run.config
         let (total, nonzero) = session.model.weightCounts
         var s = SummaryRow()

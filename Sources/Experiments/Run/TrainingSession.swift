@@ -25,21 +25,24 @@ public final class TrainingSession {
         self.data = data
         let t = config.training
         let root = RandomSource(seed: config.seed)
-        model = try ModelRegistry.build(config.model, inputShape: data.train.sampleShape,
-                                        classCount: data.train.classCount)
+        model = try ModelRegistry.build(
+            config.model, inputShape: data.train.sampleShape,
+            classCount: data.train.classCount)
         var initRNG = root.derived("init")
         ModelRegistry.initializer(config.model).initialize(model, rng: &initRNG)
         if let file = config.model.initFile { try ModelFiles.load(path: file, into: model) }
-        let batcher = Batcher(images: data.train.images, labels: data.train.labels,
-                              batchSize: t.batchSize.count, shuffle: true, rng: root.derived("data"))
+        let batcher = Batcher(
+            images: data.train.images, labels: data.train.labels,
+            batchSize: t.batchSize.count, shuffle: true, rng: root.derived("data"))
         let perEpoch = batcher.batchesPerEpoch
         plannedSteps = try StepBudget.plannedSteps(config, perEpoch: perEpoch)
         switch t.optimizer {
         case .sgd:
             optimizer = SGD(parameters: model.parameters, momentum: t.momentum, nesterov: t.nesterov, weightDecay: t.weightDecay)
         case .adam:
-            optimizer = Adam(parameters: model.parameters, beta1: t.adam.beta1, beta2: t.adam.beta2,
-                             epsilon: t.adam.epsilon, weightDecay: t.weightDecay)
+            optimizer = Adam(
+                parameters: model.parameters, beta1: t.adam.beta1, beta2: t.adam.beta2,
+                epsilon: t.adam.epsilon, weightDecay: t.weightDecay)
         }
         let kind: LearningRateSchedule.Kind
         switch t.schedule.kind {
@@ -47,8 +50,9 @@ public final class TrainingSession {
         case .step: kind = .step(every: t.schedule.every.steps(perEpoch: perEpoch), gamma: t.schedule.gamma)
         case .cosine: kind = .cosine(total: plannedSteps, minimum: t.schedule.minLearningRate)
         }
-        let schedule = LearningRateSchedule(base: t.learningRate, kind: kind,
-                                            warmupSteps: t.schedule.warmup.steps(perEpoch: perEpoch))
+        let schedule = LearningRateSchedule(
+            base: t.learningRate, kind: kind,
+            warmupSteps: t.schedule.warmup.steps(perEpoch: perEpoch))
         let threads = t.threads > 0 ? t.threads : ProcessInfo.processInfo.activeProcessorCount
         switch t.parallelism {
         case .data:

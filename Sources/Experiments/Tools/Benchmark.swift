@@ -35,14 +35,16 @@ public enum Benchmark {
 
     /// LeNet-5 starts from `normal` (std 1/sqrt(fan_in), near PyTorch's default uniform rule):
     /// with He's larger initial weights its linear conv stack diverges at the benchmark's lr 0.05.
-    public static func epochs(model: String = "lenet-300-100", dataDir: String, batchSize: Int, epochs: Int,
-                              repeats: Int, threads: Int, parallelism: String = "data") throws -> Result {
+    public static func epochs(
+        model: String = "lenet-300-100", dataDir: String, batchSize: Int, epochs: Int,
+        repeats: Int, threads: Int, parallelism: String = "data"
+    ) throws -> Result {
         let json = """
-        {"name": "bench", "seed": 1, "data": {"format": "idx", "dir": "\(dataDir)"},
-         "model": {"preset": "\(model)", "init": "\(model == "lenet-5" ? "normal" : "he")"},
-         "training": {"epochs": \(epochs), "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9,
-                      "threads": \(threads), "parallelism": "\(parallelism)"}}
-        """
+            {"name": "bench", "seed": 1, "data": {"format": "idx", "dir": "\(dataDir)"},
+             "model": {"preset": "\(model)", "init": "\(model == "lenet-5" ? "normal" : "he")"},
+             "training": {"epochs": \(epochs), "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9,
+                          "threads": \(threads), "parallelism": "\(parallelism)"}}
+            """
         let config = try ConfigLoader.decode(Data(json.utf8))
         let data = try config.data.load()
         var times: [Double] = []
@@ -63,10 +65,11 @@ public enum Benchmark {
         let median = Statistics.median(times)
         let workers = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
         BLAS.threads = workers
-        return Result(epochSeconds: times, medianEpochSeconds: median, flopsPerEpoch: flops,
-                      gflops: Double(flops) / median / 1e9, sgemmPeakGflops: sgemmRate(n: 2048, repeats: 7),
-                      blasCore: BLAS.coreName, threads: workers, peakRssMb: peakRSSMegabytes(),
-                      finalTrainLoss: lastLoss)
+        return Result(
+            epochSeconds: times, medianEpochSeconds: median, flopsPerEpoch: flops,
+            gflops: Double(flops) / median / 1e9, sgemmPeakGflops: sgemmRate(n: 2048, repeats: 7),
+            blasCore: BLAS.coreName, threads: workers, peakRssMb: peakRSSMegabytes(),
+            finalTrainLoss: lastLoss)
     }
 
     /// One row of `bench --sparsity`: epochs at a fixed mask sparsity with one kernel policy.
@@ -139,16 +142,18 @@ public enum Benchmark {
     /// Epoch times at fixed mask sparsities, each with the `dense`, `sparse` and `auto` kernel
     /// policies (sparsity 0 masks nothing out: the sparse kernel then runs at density 1), and
     /// per-layer step timings of both kernels at the data-parallel workers' batch.
-    public static func sparsityEpochs(model: String = "lenet-300-100", dataDir: String, batchSize: Int,
-                                      repeats: Int, threads: Int, sparsities: [Double],
-                                      kernels: [String] = ["dense", "sparse", "auto"],
-                                      log: (String) -> Void = { _ in }) throws -> SparsityReport {
+    public static func sparsityEpochs(
+        model: String = "lenet-300-100", dataDir: String, batchSize: Int,
+        repeats: Int, threads: Int, sparsities: [Double],
+        kernels: [String] = ["dense", "sparse", "auto"],
+        log: (String) -> Void = { _ in }
+    ) throws -> SparsityReport {
         let json = """
-        {"name": "bench", "seed": 1, "data": {"format": "idx", "dir": "\(dataDir)"},
-         "model": {"preset": "\(model)", "init": "\(model == "lenet-5" ? "normal" : "he")"},
-         "training": {"epochs": 1, "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9,
-                      "threads": \(threads), "parallelism": "data"}}
-        """
+            {"name": "bench", "seed": 1, "data": {"format": "idx", "dir": "\(dataDir)"},
+             "model": {"preset": "\(model)", "init": "\(model == "lenet-5" ? "normal" : "he")"},
+             "training": {"epochs": 1, "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9,
+                          "threads": \(threads), "parallelism": "data"}}
+            """
         let config = try ConfigLoader.decode(Data(json.utf8))
         let data = try config.data.load()
         var results: [SparsityResult] = []
@@ -159,22 +164,28 @@ public enum Benchmark {
                 guard let policy = KernelPolicy(rawValue: kernel) else {
                     throw ConfigError(path: "--kernels", "unknown kernel \"\(kernel)\"")
                 }
-                let r = try epochs(config: config, data: data, sparsity: s, kernel: kernel, policy: policy,
-                                   repeats: repeats, workers: &workers)
-                log(String(format: "sparsity %.2f %@: median epoch %.3f s (CPU %.3f s)", s, kernel, r.medianEpochSeconds,
-                           r.medianEpochCPUSeconds))
+                let r = try epochs(
+                    config: config, data: data, sparsity: s, kernel: kernel, policy: policy,
+                    repeats: repeats, workers: &workers)
+                log(
+                    String(
+                        format: "sparsity %.2f %@: median epoch %.3f s (CPU %.3f s)", s, kernel, r.medianEpochSeconds,
+                        r.medianEpochCPUSeconds))
                 results.append(r)
             }
             layers += try layerTimings(config: config, data: data, sparsity: s, batchSize: batchSize)
         }
-        return SparsityReport(blasCore: BLAS.coreName, blasCoreChoice: BLASCoreReport.current,
-                              sparseISA: SparseKernelISA.current, model: model, threads: workers,
-                              batchSize: batchSize, results: results, layers: layers, peakRssMb: peakRSSMegabytes())
+        return SparsityReport(
+            blasCore: BLAS.coreName, blasCoreChoice: BLASCoreReport.current,
+            sparseISA: SparseKernelISA.current, model: model, threads: workers,
+            batchSize: batchSize, results: results, layers: layers, peakRssMb: peakRSSMegabytes())
     }
 
     /// `repeats` epochs of a fresh model with its masks fixed at `sparsity` and `policy`.
-    static func epochs(config: ExperimentConfig, data: DataSplit, sparsity s: Double, kernel: String, policy: KernelPolicy,
-                       repeats: Int, workers: inout Int) throws -> SparsityResult {
+    static func epochs(
+        config: ExperimentConfig, data: DataSplit, sparsity s: Double, kernel: String, policy: KernelPolicy,
+        repeats: Int, workers: inout Int
+    ) throws -> SparsityResult {
         var times: [Double] = [], cpu: [Double] = []
         var flops = 0, lastLoss = Double.nan
         var kernelsUsed: [String: String] = [:]
@@ -194,10 +205,11 @@ public enum Benchmark {
             lastLoss = tracker.epochLoss
             for case let d as SparseCapableLayer in session.model.layers { kernelsUsed[d.name] = d.lastKernel.rawValue }
         }
-        return SparsityResult(sparsity: s, kernel: kernel, epochSeconds: times,
-                              medianEpochSeconds: Statistics.median(times), epochCPUSeconds: cpu,
-                              medianEpochCPUSeconds: Statistics.median(cpu), flopsPerEpoch: flops,
-                              finalTrainLoss: lastLoss, layerKernels: kernelsUsed)
+        return SparsityResult(
+            sparsity: s, kernel: kernel, epochSeconds: times,
+            medianEpochSeconds: Statistics.median(times), epochCPUSeconds: cpu,
+            medianEpochCPUSeconds: Statistics.median(cpu), flopsPerEpoch: flops,
+            finalTrainLoss: lastLoss, layerKernels: kernelsUsed)
     }
 
     /// Per-layer step timings of both kernels at the data-parallel workers' share of the batch.
@@ -213,19 +225,25 @@ public enum Benchmark {
                 let out = c.outputShape(for: shape)
                 let kk = c.weight.value.count / c.outChannels, p = out[1] * out[2]
                 let chunk = max(1, min(part, Conv2D.chunkFloats / max(1, kk * p)))
-                let t = Im2colSparseTiming.measure(weights: c.weight.value.scalars, mask: mask.scalars,
-                                                   outC: c.outChannels, kk: kk, positions: chunk * p)
+                let t = Im2colSparseTiming.measure(
+                    weights: c.weight.value.scalars, mask: mask.scalars,
+                    outC: c.outChannels, kk: kk, positions: chunk * p)
                 let chunks = Double((part + chunk - 1) / chunk)
-                layers.append(LayerTiming(layer: "\(c.name) (im2col, \(chunk) samples per chunk)",
-                                          shape: [c.outChannels, kk], batch: part, sparsity: s,
-                                          denseSeconds: t.dense * chunks, sparseSeconds: t.sparse * chunks))
+                layers.append(
+                    LayerTiming(
+                        layer: "\(c.name) (im2col, \(chunk) samples per chunk)",
+                        shape: [c.outChannels, kk], batch: part, sparsity: s,
+                        denseSeconds: t.dense * chunks, sparseSeconds: t.sparse * chunks))
                 continue
             }
             guard let d = layer as? Dense, let pattern = d.weight.sparsityPattern else { continue }
-            let t = KernelCrossover.measure(layer: d, pattern: pattern, batch: part,
-                                            inputGradient: i > session.model.firstTrainable)
-            layers.append(LayerTiming(layer: d.name, shape: [d.outputSize, d.inputSize], batch: part, sparsity: s,
-                                      denseSeconds: t.dense, sparseSeconds: t.sparse))
+            let t = KernelCrossover.measure(
+                layer: d, pattern: pattern, batch: part,
+                inputGradient: i > session.model.firstTrainable)
+            layers.append(
+                LayerTiming(
+                    layer: d.name, shape: [d.outputSize, d.inputSize], batch: part, sparsity: s,
+                    denseSeconds: t.dense, sparseSeconds: t.sparse))
         }
         return layers
     }
@@ -242,8 +260,9 @@ public enum Benchmark {
                 c.withUnsafeMutableBufferPointer { pc in
                     for i in 0...repeats {
                         let t0 = DispatchTime.now().uptimeNanoseconds
-                        BLAS.sgemm(transA: false, transB: false, m: n, n: n, k: n,
-                                   a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
+                        BLAS.sgemm(
+                            transA: false, transB: false, m: n, n: n, k: n,
+                            a: pa.baseAddress!, b: pb.baseAddress!, c: pc.baseAddress!)
                         if i > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9) }
                     }
                 }

@@ -20,8 +20,10 @@ public enum Catalog {
 
     static var sections: [Section] {
         var s: [Section] = [
-            Section(path: "", type: ExperimentConfig.self, minimal: #"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}}"#,
-                    title: "top level"),
+            Section(
+                path: "", type: ExperimentConfig.self,
+                minimal: #"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}}"#,
+                title: "top level"),
             Section(path: "data", type: DataConfig.self, minimal: #"{"format": "idx"}"#),
             Section(path: "model", type: ModelConfig.self),
             Section(path: "training", type: TrainingConfig.self),
@@ -46,7 +48,8 @@ public enum Catalog {
 
     /// The `## Keys` part of configs/README.md.
     public static func keysMarkdown() throws -> String {
-        var out = "Durations are strings: `\"2ep\"` (epochs) or `\"500it\"` (optimizer steps). "
+        var out =
+            "Durations are strings: `\"2ep\"` (epochs) or `\"500it\"` (optimizer steps). "
             + "Generated from the code (`prunelab list keys`); a test fails when this part differs.\n"
         for section in sections {
             out += "\n### \(section.title ?? "`\(section.path)`")\n\n| key | default | meaning |\n| --- | --- | --- |\n"
@@ -94,8 +97,12 @@ public enum Catalog {
         case "schedules":
             return table(ScheduleRegistry.all.map { ($0.name, $0.summary, keys(of: $0.settingsType)) })
         case "arms":
-            let config = try base ?? ConfigLoader.decode(Data(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-5"}}"#.utf8))
-            return table(try Compare.arms(for: config).map { ($0.name, ($0.isDefault ? "(default) " : "") + $0.overrides.joined(separator: " "), "") })
+            let config =
+                try base ?? ConfigLoader.decode(Data(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-5"}}"#.utf8))
+            return table(
+                try Compare.arms(for: config).map {
+                    ($0.name, ($0.isDefault ? "(default) " : "") + $0.overrides.joined(separator: " "), "")
+                })
         case "presets":
             return table(ModelRegistry.presetNames.map { ($0, ModelRegistry.presetHelp[$0] ?? "", "") })
         case "formats":
@@ -111,14 +118,16 @@ public enum Catalog {
     static func keys(of type: any ConfigSection.Type) -> String {
         let defaults = (try? defaultValues(Section(path: "", type: type))) ?? [:]
         return type.keyHelp.map { k in
-            defaults[k.key].map { "\(k.key)=\($0.hasPrefix("see ") ? "{…}" : $0.trimmingCharacters(in: CharacterSet(charactersIn: "`")))" } ?? k.key
+            defaults[k.key].map { "\(k.key)=\($0.hasPrefix("see ") ? "{…}" : $0.trimmingCharacters(in: CharacterSet(charactersIn: "`")))" }
+                ?? k.key
         }.joined(separator: ", ")
     }
 
     static func table(_ rows: [(String, String, String)]) -> String {
         let w = rows.map(\.0.count).max() ?? 0
         return rows.map { r in
-            r.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + r.1 + (r.2.isEmpty ? "" : "\n" + String(repeating: " ", count: w + 2) + "keys: " + r.2)
+            r.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + r.1
+                + (r.2.isEmpty ? "" : "\n" + String(repeating: " ", count: w + 2) + "keys: " + r.2)
         }.joined(separator: "\n")
     }
 }

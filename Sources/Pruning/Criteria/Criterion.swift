@@ -65,7 +65,9 @@ public func saveAccumulators(_ sums: [[Float]], rng: RandomSource? = nil, into a
 }
 
 /// What `saveAccumulators` wrote: the sums, and the random stream into `rng` when given.
-public func restoreAccumulators(from archive: StateArchive, prefix: String, rng: UnsafeMutablePointer<RandomSource>? = nil) throws -> [[Float]] {
+public func restoreAccumulators(from archive: StateArchive, prefix: String, rng: UnsafeMutablePointer<RandomSource>? = nil) throws
+    -> [[Float]]
+{
     if let rng { rng.pointee = try archive.rng("\(prefix)/rng") }
     return try (0..<archive.int("\(prefix)/count")).map { try archive.floats("\(prefix)/\($0)") }
 }
@@ -96,7 +98,8 @@ public struct CriterionContext {
     /// A `ConfigError` at `pruning.dynamic.<criterion>` unless gradients are available.
     public func requireGradients(_ criterion: String) throws -> GradientSource {
         guard let gradients else {
-            throw ConfigError(path: "pruning.dynamic.criterion", "\"\(criterion)\" needs gradients on probe batches, which this run cannot provide")
+            throw ConfigError(
+                path: "pruning.dynamic.criterion", "\"\(criterion)\" needs gradients on probe batches, which this run cannot provide")
         }
         return gradients
     }

@@ -34,7 +34,10 @@ public final class LinearCriterion: Criterion {
             ("horizon", "how far ahead the fitted line is extrapolated (`200it`, `1ep`)"),
             ("r2_threshold", "near-linear when R² of the fitted line is at least this (0-1) ..."),
             ("straightness_threshold", "... or when |displacement| / path length is at least this (0-1)"),
-            ("finish_tolerance", "`adaptive` schedule: finished when the prediction is within this fraction of the layer's mean live |w| of zero"),
+            (
+                "finish_tolerance",
+                "`adaptive` schedule: finished when the prediction is within this fraction of the layer's mean live |w| of zero"
+            ),
         ]
 
         public init(from decoder: Decoder) throws {
@@ -69,9 +72,10 @@ public final class LinearCriterion: Criterion {
 
     public init(settings: Settings, context: CriterionContext) {
         parameters = context.parameters
-        tracker = TrajectoryTracker(parameters: context.parameters, window: settings.window,
-                                    every: settings.statsEvery.steps(perEpoch: context.stepsPerEpoch),
-                                    horizon: settings.horizon.steps(perEpoch: context.stepsPerEpoch))
+        tracker = TrajectoryTracker(
+            parameters: context.parameters, window: settings.window,
+            every: settings.statsEvery.steps(perEpoch: context.stepsPerEpoch),
+            horizon: settings.horizon.steps(perEpoch: context.stepsPerEpoch))
         r2Threshold = Float(settings.r2Threshold)
         straightnessThreshold = Float(settings.straightnessThreshold)
         finishTolerance = Float(settings.finishTolerance)

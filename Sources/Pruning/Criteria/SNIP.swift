@@ -17,7 +17,7 @@ public final class SNIPCriterion: Criterion {
         enum CodingKeys: String, CodingKey, CaseIterable { case batches }
 
         public static let keyHelp: [(key: String, help: String)] = [
-            ("batches", "probe batches averaged for the gradient at initialisation (`init` schedule)"),
+            ("batches", "probe batches averaged for the gradient at initialisation (`init` schedule)")
         ]
 
         public init(from decoder: Decoder) throws {

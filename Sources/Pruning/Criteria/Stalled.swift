@@ -44,8 +44,9 @@ public final class StalledCriterion: Criterion {
 
     public init(settings: Settings, context: CriterionContext) {
         parameters = context.parameters
-        tracker = TrajectoryTracker(parameters: context.parameters, window: settings.window,
-                                    every: settings.statsEvery.steps(perEpoch: context.stepsPerEpoch), horizon: 0)
+        tracker = TrajectoryTracker(
+            parameters: context.parameters, window: settings.window,
+            every: settings.statsEvery.steps(perEpoch: context.stepsPerEpoch), horizon: 0)
         fraction = Float(settings.fraction)
     }
 

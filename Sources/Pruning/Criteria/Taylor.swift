@@ -13,7 +13,7 @@ public final class TaylorCriterion: Criterion {
         enum CodingKeys: String, CodingKey, CaseIterable { case decay }
 
         public static let keyHelp: [(key: String, help: String)] = [
-            ("decay", "decay of the moving average of (g·w)² per step, [0, 1)"),
+            ("decay", "decay of the moving average of (g·w)² per step, [0, 1)")
         ]
 
         public init(from decoder: Decoder) throws {

@@ -20,10 +20,14 @@ public final class DynamicMethod: PruningMethod {
         var arms: [MethodArm] = []
         for c in CriterionRegistry.all {
             for s in ScheduleRegistry.all where !s.needsFinished || c.decidesFinished {
-                arms.append(MethodArm(name: s.name == defaultSchedule ? c.name : "\(c.name)/\(s.name)",
-                                      overrides: ["pruning.method=dynamic", "pruning.dynamic.criterion=\(c.name)",
-                                                  "pruning.dynamic.schedule=\(s.name)"],
-                                      isDefault: s.name == c.preferredSchedule))
+                arms.append(
+                    MethodArm(
+                        name: s.name == defaultSchedule ? c.name : "\(c.name)/\(s.name)",
+                        overrides: [
+                            "pruning.method=dynamic", "pruning.dynamic.criterion=\(c.name)",
+                            "pruning.dynamic.schedule=\(s.name)",
+                        ],
+                        isDefault: s.name == c.preferredSchedule))
             }
         }
         return arms
@@ -34,17 +38,21 @@ public final class DynamicMethod: PruningMethod {
         let session = run.session
         let pruned = try PrunedWeights.select(run.pruning, model: session.model)
         let root = RandomSource(seed: run.config.seed)
-        let probe = GradientProbe(trainer: session.trainer, images: run.data.train.images,
-                                  labels: run.data.train.labels, pruned: pruned)
-        let context = CriterionContext(parameters: pruned, stepsPerEpoch: session.stepsPerEpoch,
-                                       rng: root.derived("criterion.\(settings.criterion)"), gradients: probe)
+        let probe = GradientProbe(
+            trainer: session.trainer, images: run.data.train.images,
+            labels: run.data.train.labels, pruned: pruned)
+        let context = CriterionContext(
+            parameters: pruned, stepsPerEpoch: session.stepsPerEpoch,
+            rng: root.derived("criterion.\(settings.criterion)"), gradients: probe)
         let criterion = try CriterionRegistry.entry(named: settings.criterion)!
             .make(settings: settings.criterionSettings.value, context: context)
         let schedule = try ScheduleRegistry.entry(named: settings.schedule)!
-            .make(settings: settings.scheduleSettings.value,
-                  context: ScheduleContext(stepsPerEpoch: session.stepsPerEpoch, plannedSteps: session.plannedSteps))
-        pruner = DynamicPruner(pruned: pruned, criterion: criterion, schedule: schedule, optimizer: session.optimizer,
-                               targets: pruned.map { run.pruning.finalTarget(layer: $0.layerName) })
+            .make(
+                settings: settings.scheduleSettings.value,
+                context: ScheduleContext(stepsPerEpoch: session.stepsPerEpoch, plannedSteps: session.plannedSteps))
+        pruner = DynamicPruner(
+            pruned: pruned, criterion: criterion, schedule: schedule, optimizer: session.optimizer,
+            targets: pruned.map { run.pruning.finalTarget(layer: $0.layerName) })
     }
 
     public var label: RunLabel { RunLabel(method: Self.name, criterion: settings.criterion, schedule: settings.schedule) }
@@ -60,12 +68,16 @@ public final class DynamicMethod: PruningMethod {
         // schedules with no target); a run that ends short says so.
         let total = pruned.reduce(0) { $0 + $1.value.count }
         let pruning = run.pruning
-        let requested = ScheduleRegistry.entry(named: settings.schedule)!.needsFinished ? Double.nan
+        let requested =
+            ScheduleRegistry.entry(named: settings.schedule)!.needsFinished
+            ? Double.nan
             : pruned.reduce(0.0) { $0 + pruning.finalTarget(layer: $1.layerName) * Double($1.value.count) } / Double(max(total, 1))
         summary.extra.append(SummaryColumn("target_sparsity", .double(requested)))
         let reached = Parameter.sparsity(pruned)
         if requested - reached > 1e-3 {
-            run.warn("\(label.name): the pruned layers reached sparsity \(String(format: "%.4f", reached)) of the requested \(String(format: "%.4f", requested)): the schedule's checks ran out (train longer, end the ramp earlier or raise max_per_check)")
+            run.warn(
+                "\(label.name): the pruned layers reached sparsity \(String(format: "%.4f", reached)) of the requested \(String(format: "%.4f", requested)): the schedule's checks ran out (train longer, end the ramp earlier or raise max_per_check)"
+            )
         }
     }
 }

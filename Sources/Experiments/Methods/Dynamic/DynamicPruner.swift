@@ -27,8 +27,9 @@ public final class DynamicPruner: TrainingObserver {
         self.schedule = schedule
         self.optimizer = optimizer
         self.targets = targets
-        events = CSVTable(columns: ["step", "layer", "pruned", "sparsity_after", "target_sparsity", "mean_abs_weight_pruned"]
-                          + criterion.reportColumns)
+        events = CSVTable(
+            columns: ["step", "layer", "pruned", "sparsity_after", "target_sparsity", "mean_abs_weight_pruned"]
+                + criterion.reportColumns)
     }
 
     public func trainingWillStart(_ trainer: Trainer) {
@@ -63,8 +64,11 @@ public final class DynamicPruner: TrainingObserver {
             for j in picked { mask.scalars[j] = 0 }
             p.setMask(mask)
             changed = true
-            events.append([.int(t), .string(p.layerName), .int(picked.count), .double(Parameter.sparsity([p])),
-                           .double(request.target), .double(meanAbs)] + stats.map { $0.map(CSVValue.double) ?? .string("") })
+            events.append(
+                [
+                    .int(t), .string(p.layerName), .int(picked.count), .double(Parameter.sparsity([p])),
+                    .double(request.target), .double(meanAbs),
+                ] + stats.map { $0.map(CSVValue.double) ?? .string("") })
         }
         criterion.checkDidEnd()
         if changed { optimizer.applyMasksToState() }

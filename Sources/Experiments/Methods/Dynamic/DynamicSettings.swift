@@ -13,35 +13,49 @@ public struct DynamicSettings: ConfigSection {
     public var scheduleSettings: AnySection
 
     public static let keyHelp: [(key: String, help: String)] = [
-        ("criterion", "which weights go: \(CriterionRegistry.names.joined(separator: ", ")) (`prunelab list criteria`); its keys go in `pruning.dynamic.<criterion>`"),
-        ("schedule", "when and how many: \(ScheduleRegistry.names.joined(separator: ", ")) (`prunelab list schedules`); its keys go in `pruning.dynamic.<schedule>`"),
+        (
+            "criterion",
+            "which weights go: \(CriterionRegistry.names.joined(separator: ", ")) (`prunelab list criteria`); its keys go in `pruning.dynamic.<criterion>`"
+        ),
+        (
+            "schedule",
+            "when and how many: \(ScheduleRegistry.names.joined(separator: ", ")) (`prunelab list schedules`); its keys go in `pruning.dynamic.<schedule>`"
+        ),
     ]
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
         let plugins = CriterionRegistry.names + ScheduleRegistry.names
         for key in c.allKeys where !["criterion", "schedule"].contains(key.stringValue) && !plugins.contains(key.stringValue) {
-            throw ConfigError(path: jsonPath(c.codingPath + [key]),
-                              "unknown key; known keys here: \((["criterion", "schedule"] + plugins).sorted().joined(separator: ", "))")
+            throw ConfigError(
+                path: jsonPath(c.codingPath + [key]),
+                "unknown key; known keys here: \((["criterion", "schedule"] + plugins).sorted().joined(separator: ", "))")
         }
         criterion = try c.value(AnyKey(stringValue: "criterion"), default: "linear")
         schedule = try c.value(AnyKey(stringValue: "schedule"), default: "cubic")
         guard let ce = CriterionRegistry.entry(named: criterion) else {
-            throw ConfigError(path: "pruning.dynamic.criterion", "unknown criterion \"\(criterion)\"; known: \(CriterionRegistry.names.joined(separator: ", "))")
+            throw ConfigError(
+                path: "pruning.dynamic.criterion",
+                "unknown criterion \"\(criterion)\"; known: \(CriterionRegistry.names.joined(separator: ", "))")
         }
         guard let se = ScheduleRegistry.entry(named: schedule) else {
-            throw ConfigError(path: "pruning.dynamic.schedule", "unknown schedule \"\(schedule)\"; known: \(ScheduleRegistry.names.joined(separator: ", "))")
+            throw ConfigError(
+                path: "pruning.dynamic.schedule",
+                "unknown schedule \"\(schedule)\"; known: \(ScheduleRegistry.names.joined(separator: ", "))")
         }
         if se.needsFinished && !ce.decidesFinished {
             let able = CriterionRegistry.all.filter(\.decidesFinished).map(\.name)
-            throw ConfigError(path: "pruning.dynamic.schedule",
-                              "\"\(schedule)\" prunes what the criterion calls finished; \"\(criterion)\" has no such rule (use \(able.joined(separator: " or ")))")
+            throw ConfigError(
+                path: "pruning.dynamic.schedule",
+                "\"\(schedule)\" prunes what the criterion calls finished; \"\(criterion)\" has no such rule (use \(able.joined(separator: " or ")))"
+            )
         }
         var chosen: [String: AnySection] = [:]
         let entries = CriterionRegistry.all.map { ($0.name, $0.settingsType) } + ScheduleRegistry.all.map { ($0.name, $0.settingsType) }
         for (name, type) in entries where name == criterion || name == schedule || c.contains(AnyKey(stringValue: name)) {
-            chosen[name] = try AnySection.decode(type, name: name, from: c, key: AnyKey(stringValue: name),
-                                                 path: "pruning.dynamic.\(name)")
+            chosen[name] = try AnySection.decode(
+                type, name: name, from: c, key: AnyKey(stringValue: name),
+                path: "pruning.dynamic.\(name)")
         }
         criterionSettings = chosen[criterion]!
         scheduleSettings = chosen[schedule]!

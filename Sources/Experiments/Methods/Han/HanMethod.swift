@@ -35,8 +35,9 @@ public final class HanMethod: PruningMethod {
         if settings.scope == .global && !pruning.layerSparsity.isEmpty {
             throw ConfigError(path: "pruning.han.scope", "per-layer sparsity (pruning.layer_sparsity) needs scope \"layer\"")
         }
-        pruned = try PrunedWeights.select(pruning, model: session.model,
-                                          extraNames: [("pruning.han.layer_q", Array(settings.layerQ.keys))])
+        pruned = try PrunedWeights.select(
+            pruning, model: session.model,
+            extraNames: [("pruning.han.layer_q", Array(settings.layerQ.keys))])
         rounds = CSVTable(columns: HanMethod.roundColumns(layers: session.model.prunableParameters.map(\.layerName)))
     }
 
@@ -48,9 +49,10 @@ public final class HanMethod: PruningMethod {
         if settings.curve.enabled && !progress.curveDone {
             try run.analysis {
                 let c = settings.curve
-                let curve = PruneCurve.compute(model: session.model, parameters: pruned, grid: c.grid, perLayer: c.perLayer,
-                                               testImages: run.data.test.images, testLabels: run.data.test.labels,
-                                               workers: session.evaluationWorkers)
+                let curve = PruneCurve.compute(
+                    model: session.model, parameters: pruned, grid: c.grid, perLayer: c.perLayer,
+                    testImages: run.data.test.images, testLabels: run.data.test.labels,
+                    workers: session.evaluationWorkers)
                 try curve.write(to: run.folder.file("prune-curve.csv"))
             }
             progress.curveDone = true
@@ -91,8 +93,10 @@ public final class HanMethod: PruningMethod {
     static func roundColumns(layers: [String]) -> [String] {
         var columns = ["round", "sparsity_before", "sparsity_after", "pruned_sparsity_after"]
         columns += layers.map { "\($0)_sparsity_before" } + layers.map { "\($0)_sparsity_after" }
-        return columns + ["test_accuracy_pruned", "test_accuracy_retrained", "test_loss_retrained",
-                          "retrain_steps", "round_train_flops"]
+        return columns + [
+            "test_accuracy_pruned", "test_accuracy_retrained", "test_loss_retrained",
+            "retrain_steps", "round_train_flops",
+        ]
     }
 
     /// Where the rounds stand (checkpointed): rounds finished, and the round being retrained.
@@ -126,8 +130,10 @@ public final class HanMethod: PruningMethod {
             let v = current.values
             var row: [CSVValue] = [.int(round), .double(v[0]), .double(v[1]), .double(Parameter.sparsity(pruned))]
             row += v[2..<(v.count - 1)].map(CSVValue.double)
-            row += [.double(v[v.count - 1]), .double(retrained.accuracy), .double(retrained.loss), .int(retrainSteps),
-                    .int(trainer.flops - current.flops)]
+            row += [
+                .double(v[v.count - 1]), .double(retrained.accuracy), .double(retrained.loss), .int(retrainSteps),
+                .int(trainer.flops - current.flops),
+            ]
             rounds.append(row)
             progress.current = nil
             progress.completed = round

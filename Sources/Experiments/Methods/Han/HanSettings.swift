@@ -28,7 +28,10 @@ public struct HanSettings: ConfigSection {
     }
 
     public static let keyHelp: [(key: String, help: String)] = [
-        ("rule", "`std`: prune |w| <= q·σ of the surviving weights (Han); `percentile`: below the p-th percentile of the surviving |w| (the seed's rule); `sparsity`: exactly enough to reach the target"),
+        (
+            "rule",
+            "`std`: prune |w| <= q·σ of the surviving weights (Han); `percentile`: below the p-th percentile of the surviving |w| (the seed's rule); `sparsity`: exactly enough to reach the target"
+        ),
         ("q", "`std` quality parameter for every layer, > 0"),
         ("layer_q", "per-layer q (`{\"fc1\": 1.2}`)"),
         ("percentile", "`percentile` rule, in (0, 100)"),
@@ -39,7 +42,10 @@ public struct HanSettings: ConfigSection {
         ("retrain_learning_rate", "learning rate of retraining, > 0"),
         ("retrain_schedule", "`constant`, or `cosine`: annealed to 0 within every round"),
         ("reset_momentum", "zero the optimizer state before each retraining"),
-        ("curve", "accuracy against sparsity without retraining, from the trained dense model (`prune-curve.csv`), see `pruning.han.curve`"),
+        (
+            "curve",
+            "accuracy against sparsity without retraining, from the trained dense model (`prune-curve.csv`), see `pruning.han.curve`"
+        ),
     ]
 
     public init(from decoder: Decoder) throws {

@@ -22,8 +22,9 @@ public final class StructuredMethod: PruningMethod {
         let listed = base.pruning.method == name && base.pruning.settings.typed(StructuredSettings.self).layers != nil
         let applies = specs.contains { $0.kind == .conv } || listed
         return UnitCriterionRegistry.all.map { c in
-            MethodArm(name: c.name, overrides: ["pruning.method=structured", "pruning.structured.criterion=\(c.name)"],
-                      isDefault: applies)
+            MethodArm(
+                name: c.name, overrides: ["pruning.method=structured", "pruning.structured.criterion=\(c.name)"],
+                isDefault: applies)
         }
     }
 
@@ -57,13 +58,15 @@ enum CompactionReport {
         let result = try Compaction.compact(model)
         let compact = result.model
         let probe = min(data.test.count, 1000)
-        let x = Tensor(shape: [probe] + data.test.sampleShape,
-                       scalars: Array(data.test.images.scalars[0..<(probe * data.test.sampleSize)]))
+        let x = Tensor(
+            shape: [probe] + data.test.sampleShape,
+            scalars: Array(data.test.images.scalars[0..<(probe * data.test.sampleSize)]))
         let a = model.forward(x, training: false), b = compact.forward(x, training: false)
         var diff: Float = 0
         for i in 0..<a.count { diff = max(diff, abs(a.scalars[i] - b.scalars[i])) }
-        let eval = Evaluation.run(compact, images: data.test.images, labels: data.test.labels,
-                                  workers: run.session.evaluationWorkers)
+        let eval = Evaluation.run(
+            compact, images: data.test.images, labels: data.test.labels,
+            workers: run.session.evaluationWorkers)
         let specs = try compactSpecs(config: run.config.model, units: result.units)
         let specJSON = String(decoding: try JSONEncoder().encode(specs), as: UTF8.self)
         let configJSON = String(decoding: try ConfigLoader.canonicalJSON(run.config), as: UTF8.self)

@@ -23,8 +23,10 @@ public final class StructuredPruner: TrainingObserver {
     var previous: [[Bool]]
     /// The step the final selection was made at (nil before it).
     var finetuneStart: Int?
-    public private(set) var events = CSVTable(columns: ["step", "layer", "units", "removed", "changed_since_last",
-                                                        "mean_score_removed", "mean_score_kept"])
+    public private(set) var events = CSVTable(columns: [
+        "step", "layer", "units", "removed", "changed_since_last",
+        "mean_score_removed", "mean_score_kept",
+    ])
 
     public init(config: StructuredSettings, session: TrainingSession) throws {
         self.config = config
@@ -40,7 +42,9 @@ public final class StructuredPruner: TrainingObserver {
         var chosen: [UnitLayer] = []
         for (i, n) in names.enumerated() {
             guard let l = all.first(where: { $0.name == n }) else {
-                throw ConfigError(path: "pruning.structured.layers[\(i)]", "no layer \"\(n)\"; weighted layers: \(all.map(\.name).joined(separator: ", "))")
+                throw ConfigError(
+                    path: "pruning.structured.layers[\(i)]",
+                    "no layer \"\(n)\"; weighted layers: \(all.map(\.name).joined(separator: ", "))")
             }
             if n == output.name {
                 throw ConfigError(path: "pruning.structured.layers[\(i)]", "\"\(n)\" is the output layer; its units are the classes")
@@ -48,7 +52,8 @@ public final class StructuredPruner: TrainingObserver {
             chosen.append(l)
         }
         for k in config.layerRatio.keys where !names.contains(k) {
-            throw ConfigError(path: "pruning.structured.layer_ratio.\(k)", "\"\(k)\" is not among the pruned layers (\(names.joined(separator: ", ")))")
+            throw ConfigError(
+                path: "pruning.structured.layer_ratio.\(k)", "\"\(k)\" is not among the pruned layers (\(names.joined(separator: ", ")))")
         }
         layers = chosen
         removeCounts = chosen.map { StructuredPruning.removeCount(units: $0.units, ratio: config.layerRatio[$0.name] ?? config.ratio) }
@@ -63,7 +68,8 @@ public final class StructuredPruner: TrainingObserver {
 
     public func stepDidEnd(_ info: StepInfo, trainer: Trainer) -> TrainingDecision {
         guard config.mode == .soft, info.step >= startStep, (info.step - startStep) % everySteps == 0,
-              info.step < session.plannedSteps else { return .continue }
+            info.step < session.plannedSteps
+        else { return .continue }
         select(step: info.step, permanent: false)
         return .continue
     }
@@ -84,8 +90,10 @@ public final class StructuredPruner: TrainingObserver {
             let removedScores = zip(scores, kept).filter { !$1 }.map { Double($0.0) }
             let keptScores = zip(scores, kept).filter { $1 }.map { Double($0.0) }
             let mean = { (xs: [Double]) in xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
-            events.append([.int(step), .string(layer.name), .int(layer.units), .int(removeCounts[i]), .int(changed),
-                           .double(mean(removedScores)), .double(mean(keptScores))])
+            events.append([
+                .int(step), .string(layer.name), .int(layer.units), .int(removeCounts[i]), .int(changed),
+                .double(mean(removedScores)), .double(mean(keptScores)),
+            ])
         }
         // Soft zeroing leaves the momentum alone, as the authors' code does (it multiplies the
         // weights by the mask after each epoch and nothing else); masks also clear it.

@@ -38,7 +38,10 @@ public struct StructuredSettings: ConfigSection {
         ("layers", "layers to prune, by name (absent: every conv layer); never the output layer"),
         ("ratio", "fraction of each listed layer's units removed, [0, 1)"),
         ("layer_ratio", "per-layer ratio (`{\"conv2\": 0.6}`)"),
-        ("mode", "`soft` (zero the lowest units at every `every`, free to recover, mask at the end; FPGM's schedule) or `hard` (select once after training)"),
+        (
+            "mode",
+            "`soft` (zero the lowest units at every `every`, free to recover, mask at the end; FPGM's schedule) or `hard` (select once after training)"
+        ),
         ("start", "`soft`: first selection"),
         ("every", "`soft`: selection period"),
         ("finetune", "training with the final masks held, after the selection"),
@@ -61,7 +64,9 @@ public struct StructuredSettings: ConfigSection {
 
     public func validate(at path: String) throws {
         guard UnitCriterionRegistry.criterion(named: criterion) != nil else {
-            throw ConfigError(path: child(path, "criterion"), "unknown criterion \"\(criterion)\"; known: \(UnitCriterionRegistry.names.joined(separator: ", "))")
+            throw ConfigError(
+                path: child(path, "criterion"),
+                "unknown criterion \"\(criterion)\"; known: \(UnitCriterionRegistry.names.joined(separator: ", "))")
         }
         if !(ratio >= 0 && ratio < 1) { throw ConfigError(path: "\(path).ratio", "must be in [0, 1), got \(ratio)") }
         for (k, v) in layerRatio where !(v >= 0 && v < 1) {
