@@ -359,6 +359,9 @@ public final class HDF5File {
         return shape
     }
 
+    /// The widest integer or float read as a number (16 bytes: x86 long double as h5py stores it).
+    static let widestNumber = 16
+
     /// Classifies an open datatype.
     func storedType(ofType type: hid_t, _ subject: HDF5Error.Subject) throws -> HDF5StoredType {
         let typeClass = H5Tget_class(type)
@@ -367,12 +370,16 @@ public final class HDF5File {
         case H5T_INTEGER:
             let size = H5Tget_size(type)
             guard size > 0 else { throw HDF5Library.failure(path, subject, "H5Tget_size") }
+            // A corrupt file can declare a number several gigabytes wide; libhdf5 1.10.8 then
+            // allocates conversion buffers of that size (found by fuzzing, results/fuzzing.md).
+            guard size <= HDF5File.widestNumber else { return .other("\(size)-byte integer") }
             let sign = H5Tget_sign(type)
             guard sign != H5T_SGN_ERROR else { throw HDF5Library.failure(path, subject, "H5Tget_sign") }
             return .integer(bits: size * 8, signed: sign != H5T_SGN_NONE)
         case H5T_FLOAT:
             let size = H5Tget_size(type)
             guard size > 0 else { throw HDF5Library.failure(path, subject, "H5Tget_size") }
+            guard size <= HDF5File.widestNumber else { return .other("\(size)-byte float") }
             return .float(bits: size * 8)
         case H5T_STRING: return .string
         case H5T_TIME: return .other("time")

@@ -30,6 +30,15 @@ public final class Activation: Layer {
     public func replica() -> Layer { Activation(name: name, kind: kind) }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        if kind == .relu {
+            // Out of place: `x` is still referenced by the caller, so `var y = x` would copy it.
+            var y = Tensor(uninitializedShape: x.shape)
+            x.scalars.withUnsafeBufferPointer { src in
+                y.scalars.withUnsafeMutableBufferPointer { Kernels.reluForward(src, into: $0) }
+            }
+            output = y
+            return y
+        }
         var y = x
         y.scalars.withUnsafeMutableBufferPointer { p in
             switch kind {
@@ -48,6 +57,15 @@ public final class Activation: Layer {
     public func backward(_ dy: Tensor, needInputGrad: Bool) -> Tensor? {
         guard needInputGrad else { return nil }
         precondition(dy.count == output.count, "\(name): gradient \(dy.shape) does not match output \(output.shape)")
+        if kind == .relu {
+            var dx = Tensor(uninitializedShape: dy.shape)
+            dy.scalars.withUnsafeBufferPointer { g in
+                output.scalars.withUnsafeBufferPointer { y in
+                    dx.scalars.withUnsafeMutableBufferPointer { Kernels.reluBackward(g, output: y, into: $0) }
+                }
+            }
+            return dx
+        }
         var dx = dy
         output.scalars.withUnsafeBufferPointer { y in
             dx.scalars.withUnsafeMutableBufferPointer { g in

@@ -21,8 +21,41 @@ public enum Selection {
             keys.append(UInt64(orderKey(scores[i])) << 32 | UInt64(i))
         }
         if count >= keys.count { return keys.map { Int($0 & 0xFFFF_FFFF) } }
-        keys.sort()
+        partitionSmallest(&keys, count: count)
+        keys[0..<count].sort()
         return keys[0..<count].map { Int($0 & 0xFFFF_FFFF) }
+    }
+
+    /// Moves the `count` smallest of the (distinct) keys to the front, in no order: Hoare's
+    /// quickselect with a median-of-three pivot, O(n) on average. The standard library has no
+    /// nth_element, and a check prunes at most a tenth of a layer, so this beats sorting all
+    /// keys (measured: the sort was 2.5% of a LeNet-300-100 `linear` run).
+    static func partitionSmallest(_ keys: inout [UInt64], count: Int) {
+        var lo = 0, hi = keys.count - 1
+        keys.withUnsafeMutableBufferPointer { k in
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2
+                let pivot = max(min(k[lo], k[mid]), min(max(k[lo], k[mid]), k[hi]))
+                var i = lo, j = hi
+                while i <= j {
+                    while k[i] < pivot { i += 1 }
+                    while k[j] > pivot { j -= 1 }
+                    if i <= j {
+                        k.swapAt(i, j)
+                        i += 1
+                        j -= 1
+                    }
+                }
+                // Now k[lo...j] <= pivot <= k[i...hi], and every key strictly between is the pivot.
+                if count - 1 <= j {
+                    hi = j
+                } else if count - 1 >= i {
+                    lo = i
+                } else {
+                    return
+                }
+            }
+        }
     }
 
     /// An unsigned integer with the same order as `x` (IEEE-754 bits with the sign folded in;

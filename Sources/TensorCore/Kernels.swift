@@ -22,6 +22,41 @@ public enum Kernels {
     }
 
     /// `g = y > 0 ? g : 0` in place (ReLU backward from its output `y`).
+    /// `y = max(x, 0)` out of place (one pass, where a copy then `reluForward` makes two).
+    public static func reluForward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) {
+        let n = x.count
+        precondition(y.count == n, "reluForward: \(n) inputs for \(y.count) outputs")
+        guard let xb = x.baseAddress, let yb = y.baseAddress else { return }
+        let xraw = UnsafeRawPointer(xb), yraw = UnsafeMutableRawPointer(yb)
+        var i = 0
+        let zero = SIMD8<Float>(repeating: 0)
+        while i + 8 <= n {
+            let v = xraw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            yraw.storeBytes(of: v.replacing(with: zero, where: v .< zero), toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { yb[i] = max(xb[i], 0); i += 1 }
+    }
+
+    /// `dx = dy * 1[y > 0]` out of place.
+    public static func reluBackward(
+        _ dy: UnsafeBufferPointer<Float>, output y: UnsafeBufferPointer<Float>, into dx: UnsafeMutableBufferPointer<Float>
+    ) {
+        let n = dy.count
+        precondition(y.count == n && dx.count == n, "reluBackward: \(n) gradients for \(y.count) outputs")
+        guard let gb = dy.baseAddress, let yb = y.baseAddress, let db = dx.baseAddress else { return }
+        let graw = UnsafeRawPointer(gb), yraw = UnsafeRawPointer(yb), draw = UnsafeMutableRawPointer(db)
+        var i = 0
+        let zero = SIMD8<Float>(repeating: 0)
+        while i + 8 <= n {
+            let gv = graw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let yv = yraw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            draw.storeBytes(of: gv.replacing(with: zero, where: yv .<= zero), toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { db[i] = yb[i] <= 0 ? 0 : gb[i]; i += 1 }
+    }
+
     public static func reluBackward(_ g: UnsafeMutableBufferPointer<Float>, output y: UnsafeBufferPointer<Float>) {
         let n = g.count
         precondition(y.count == n, "reluBackward: \(n) gradients for \(y.count) outputs")

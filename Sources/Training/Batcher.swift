@@ -57,4 +57,31 @@ public struct Batcher {
         }
         return (x, y[...])
     }
+
+    /// The batch of `order[range]` split into `parts` contiguous tensors (part `i` holds rows
+    /// `bounds[i]..<bounds[i+1]` of `Batcher.bounds`), each gathered straight from the set, so
+    /// data-parallel workers get their rows without a second copy of the batch.
+    public func batchParts(order: [Int], range: Range<Int>, parts k: Int) -> (parts: [Tensor], labels: ArraySlice<Int>) {
+        let bounds = Batcher.bounds(range.count, parts: k)
+        let size = images.rowSize
+        let sampleShape = Array(images.shape.dropFirst())
+        var y = [Int](repeating: 0, count: range.count)
+        let parts = images.scalars.withUnsafeBufferPointer { src in
+            (0..<k).map { i -> Tensor in
+                var x = Tensor(shape: [bounds[i + 1] - bounds[i]] + sampleShape)
+                x.scalars.withUnsafeMutableBufferPointer { dst in
+                    for r in bounds[i]..<bounds[i + 1] {
+                        let s = order[range.lowerBound + r]
+                        (dst.baseAddress! + (r - bounds[i]) * size).update(from: src.baseAddress! + s * size, count: size)
+                        y[r] = labels[s]
+                    }
+                }
+                return x
+            }
+        }
+        return (parts, y[...])
+    }
+
+    /// Row bounds of `n` rows split into `k` contiguous parts: part `i` is `b[i]..<b[i+1]`.
+    public static func bounds(_ n: Int, parts k: Int) -> [Int] { (0...k).map { $0 * n / k } }
 }

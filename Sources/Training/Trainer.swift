@@ -129,13 +129,23 @@ public final class Trainer {
             if r.loss.isFinite { model.backward(r.gradient) }
             return (r.loss, r.correct)
         }
-        let bounds = (0...k).map { $0 * n / k }
+        let bounds = Batcher.bounds(n, parts: k)
         let size = x.rowSize
         let sampleShape = Array(x.shape.dropFirst())
+        let parts = (0..<k).map { i in
+            Tensor(shape: [bounds[i + 1] - bounds[i]] + sampleShape, scalars: Array(x.scalars[(bounds[i] * size)..<(bounds[i + 1] * size)]))
+        }
+        return computeGradients(parts: parts, y)
+    }
+
+    /// `computeGradients(_:_:)` on a batch already split by `Batcher.bounds` into one part per
+    /// worker (`y` holds the labels of all parts in order).
+    func computeGradients(parts: [Tensor], _ y: ArraySlice<Int>) -> (loss: Double, correct: Int) {
+        let k = parts.count, n = y.count
+        let bounds = Batcher.bounds(n, parts: k)
         let results = parallel.run(parts: k) { i, m -> (Double, Int) in
             let lo = bounds[i], hi = bounds[i + 1]
-            let part = Tensor(shape: [hi - lo] + sampleShape, scalars: Array(x.scalars[(lo * size)..<(hi * size)]))
-            let logits = m.forward(part, training: true)
+            let logits = m.forward(parts[i], training: true)
             let r = m.loss.evaluate(logits: logits, labels: y[(y.startIndex + lo)..<(y.startIndex + hi)], wantGradient: true)
             if r.loss.isFinite { m.backward(r.gradient) }
             return (r.loss, r.correct)
@@ -148,6 +158,17 @@ public final class Trainer {
             correct += results[i].1
         }
         return (loss, correct)
+    }
+
+    /// Gathers the batch `order[range]` and computes its gradients; with several workers each
+    /// worker's rows are gathered into its own part directly.
+    private func gradients(order: [Int], range: Range<Int>) -> (result: (loss: Double, correct: Int), labels: ArraySlice<Int>) {
+        if workers > 1 && range.count >= 2 * workers {
+            let (parts, y) = batcher.batchParts(order: order, range: range, parts: workers)
+            return (computeGradients(parts: parts, y), y)
+        }
+        let (x, y) = batcher.batch(order: order, range: range)
+        return (computeGradients(x, y), y)
     }
 
     /// Runs until `steps` more optimizer steps were taken, or an observer says stop.
@@ -166,8 +187,7 @@ public final class Trainer {
             var b = 0
             while b < nb && step < target {
                 let lo = b * batcher.batchSize, hi = min(batcher.count, lo + batcher.batchSize)
-                let (x, y) = batcher.batch(order: order, range: lo..<hi)
-                let r = computeGradients(x, y)
+                let (r, y) = gradients(order: order, range: lo..<hi)
                 guard r.loss.isFinite else {
                     throw TrainingError.diverged(step: step + 1, epoch: epoch, loss: r.loss)
                 }

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Experiments
+import Datasets
 
 /// Inputs found by the fuzzers (scripts/fuzz.sh, results/fuzzing.md), kept as regression tests.
 @Suite struct FuzzRegressionTests {
@@ -35,6 +36,21 @@ import Foundation
                 #expect(stderr.hasPrefix("prunelab: error: \(hostile)"), "stderr: \(stderr)")
                 #expect(stderr.split(separator: "\n").count == 1, "stderr: \(stderr)")
             }
+        }
+    }
+
+    /// A mutated carvnocar_small.h5 whose label dataset declares a 4,110,417,920-byte integer: libhdf5
+    /// 1.10.8 then allocates conversion buffers of that width and the process ran out of memory.
+    /// PruneLab now refuses numbers wider than 16 bytes before reading.
+    @Test func oversizedNumberTypeIsACleanError() throws {
+        let path = EndToEndTests.root.appendingPathComponent("fuzz/crashes/oversized-number-type.h5").path
+        do {
+            _ = try HDF5ImageSet.load(trainFile: path)
+            Issue.record("loaded a file with a 4 GB number type")
+        } catch {
+            let message = "\(error)"
+            #expect(message.hasPrefix(path), "\(message)")
+            #expect(message.contains("4110417920-byte integer is not numeric"), "\(message)")
         }
     }
 }

@@ -2,7 +2,7 @@ import Testing
 import TensorCore
 import NN
 import Training
-import Pruning
+@testable import Pruning
 
 @Suite struct SelectionTests {
     @Test func percentileMatchesNumpyLinearInterpolation() {
@@ -24,6 +24,23 @@ import Pruning
         #expect(Selection.lowest(scores, alive: dead, count: 2) == [2, 4])
         #expect(Selection.lowest(scores, alive: dead, count: 99).count == 5)
         #expect(Selection.lowest(scores, alive: alive, count: 0).isEmpty)
+    }
+
+    /// The quickselect behind `lowest` against a full sort (brute force), on random keys, on
+    /// already sorted and reversed keys (all-equal scores give sorted keys) and tiny arrays.
+    @Test func partitionSmallestMatchesSorting() {
+        var rng = RandomSource(seed: 7)
+        for trial in 0..<300 {
+            let n = 1 + rng.nextInt(below: trial < 50 ? 8 : 3000)
+            var keys = (0..<n).map { UInt64(rng.nextInt(below: 1 << 20)) << 32 | UInt64($0) }
+            if trial % 3 == 1 { keys.sort() }
+            if trial % 3 == 2 { keys.sort(by: >) }
+            let count = 1 + rng.nextInt(below: n)
+            var selected = keys
+            Selection.partitionSmallest(&selected, count: count)
+            #expect(selected[0..<count].sorted() == Array(keys.sorted()[0..<count]), "n \(n) count \(count)")
+            #expect(selected.sorted() == keys.sorted())
+        }
     }
 
     /// Property: for random scores and k, exactly k alive entries go and every kept score is

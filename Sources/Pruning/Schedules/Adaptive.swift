@@ -76,4 +76,7 @@ public final class AdaptiveSchedule: Schedule {
         let cap = ExactCount.floor(n, times: maxPerCheck)
         return PruneRequest(pick: .finished, count: max(0, min(cap, layer.alive - floor)), target: .nan)
     }
+
+    /// No check comes after `end` (never, when `end` is not set).
+    public func isFinished(after t: Int, layers: [LayerState]) -> Bool { t >= endStep }
 }

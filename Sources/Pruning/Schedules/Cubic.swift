@@ -68,6 +68,12 @@ public final class CubicSchedule: Schedule {
         let k = min(max(0, layer.alive - keep), ExactCount.floor(n, times: maxPerCheck))
         return .lowest(k, target: target)
     }
+
+    /// From `end` on every check aims at the final target, so once each layer is there no
+    /// check prunes again.
+    public func isFinished(after t: Int, layers: [LayerState]) -> Bool {
+        t >= endStep && layers.allSatisfy(\.reachedFinalTarget)
+    }
 }
 
 /// The sparsity a layer should have at step `t`: Zhu & Gupta's cubic ramp from 0 at `start`

@@ -18,4 +18,7 @@ public final class InitSchedule: Schedule {
         let keep = ExactCount.kept(layer.total, sparsity: layer.finalTarget)
         return .lowest(max(0, layer.alive - keep), target: layer.finalTarget)
     }
+
+    /// The only check is at step 0.
+    public func isFinished(after t: Int, layers: [LayerState]) -> Bool { true }
 }

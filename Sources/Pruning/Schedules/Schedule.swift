@@ -19,11 +19,20 @@ public protocol Schedule: AnyObject {
     func isCheck(step t: Int) -> Bool
     /// What to prune from one layer at check step `t`.
     func request(step t: Int, layer: LayerState) -> PruneRequest
+    /// Whether no check after step `t` can prune anything from `layers` (the pruner then stops
+    /// feeding the criterion: its statistics would never be read again). False when unknown.
+    func isFinished(after t: Int, layers: [LayerState]) -> Bool
 }
 
 extension Schedule {
     public static var needsFinished: Bool { false }
     public var checksAtInitialization: Bool { false }
+    public func isFinished(after t: Int, layers: [LayerState]) -> Bool { false }
+}
+
+extension LayerState {
+    /// Whether the layer holds no more than its final target's share of weights.
+    public var reachedFinalTarget: Bool { alive <= ExactCount.kept(total, sparsity: finalTarget) }
 }
 
 /// The loop's timing, for converting durations.

@@ -20,6 +20,10 @@ public final class DynamicPruner: TrainingObserver {
     let targets: [Double]
     public private(set) var events: CSVTable
     var initialized = false
+    /// Set once the schedule says no later check can prune: from then on the criterion is no
+    /// longer fed (for `linear` and `stalled` that skips the trajectory statistics, about a
+    /// tenth of a LeNet-300-100 epoch) and checks are skipped. Results are unchanged.
+    public private(set) var finishedAtStep: Int?
 
     init(pruned: [Parameter], criterion: AnyCriterion, schedule: any Schedule, optimizer: any Optimizer, targets: [Double]) {
         self.pruned = pruned
@@ -42,6 +46,7 @@ public final class DynamicPruner: TrainingObserver {
     }
 
     public func stepDidEnd(_ info: StepInfo, trainer: Trainer) -> TrainingDecision {
+        guard finishedAtStep == nil else { return .continue }
         criterion.observe(step: info.step)
         if schedule.isCheck(step: info.step) { check(step: info.step) }
         return .continue
@@ -50,40 +55,52 @@ public final class DynamicPruner: TrainingObserver {
     /// One pruning check at step `t`.
     func check(step t: Int) {
         var changed = false
+        var after: [LayerState] = []
         for (i, p) in pruned.enumerated() {
             let alive = MagnitudePruner.alive(p)
             let aliveCount = alive.reduce(0) { $0 + ($1 ? 1 : 0) }
             let layer = LayerState(name: p.layerName, total: p.value.count, alive: aliveCount, finalTarget: targets[i])
-            let request = schedule.request(step: t, layer: layer)
-            guard request.count > 0 else { continue }
-            let picked = pick(request, index: i, alive: alive)
-            guard !picked.isEmpty else { continue }
-            let meanAbs = picked.reduce(0.0) { $0 + Double(abs(p.value.scalars[$1])) } / Double(picked.count)
-            let stats = criterion.report(index: i, pruned: picked)
-            var mask = p.keptMask
-            for j in picked { mask.scalars[j] = 0 }
-            p.setMask(mask)
-            changed = true
-            events.append(
-                [
-                    .int(t), .string(p.layerName), .int(picked.count), .double(Parameter.sparsity([p])),
-                    .double(request.target), .double(meanAbs),
-                ] + stats.map { $0.map(CSVValue.double) ?? .string("") })
+            let picked = prune(p, index: i, alive: alive, request: schedule.request(step: t, layer: layer), step: t)
+            changed = changed || !picked.isEmpty
+            after.append(LayerState(name: layer.name, total: layer.total, alive: aliveCount - picked.count, finalTarget: targets[i]))
         }
         criterion.checkDidEnd()
         if changed { optimizer.applyMasksToState() }
+        if schedule.isFinished(after: t, layers: after) { finishedAtStep = t }
+    }
+
+    /// Masks what `request` picks from parameter `p` (index `i`) and logs it; returns the picks.
+    func prune(_ p: Parameter, index i: Int, alive: [Bool], request: PruneRequest, step t: Int) -> [Int] {
+        guard request.count > 0 else { return [] }
+        let picked = pick(request, index: i, alive: alive)
+        guard !picked.isEmpty else { return [] }
+        let meanAbs = picked.reduce(0.0) { $0 + Double(abs(p.value.scalars[$1])) } / Double(picked.count)
+        let stats = criterion.report(index: i, pruned: picked)
+        var mask = p.keptMask
+        for j in picked { mask.scalars[j] = 0 }
+        p.setMask(mask)
+        events.append(
+            [
+                .int(t), .string(p.layerName), .int(picked.count), .double(Parameter.sparsity([p])),
+                .double(request.target), .double(meanAbs),
+            ] + stats.map { $0.map(CSVValue.double) ?? .string("") })
+        return picked
     }
 
     func save(into archive: StateArchive, prefix: String) {
         criterion.save(into: archive, prefix: "\(prefix)/criterion")
         archive.set("\(prefix)/events", text: events.text)
         archive.set("\(prefix)/initialized", initialized ? 1 : 0)
+        archive.set("\(prefix)/finished_at", finishedAtStep ?? -1)
     }
 
     func restore(from archive: StateArchive, prefix: String) throws {
         try criterion.restore(from: archive, prefix: "\(prefix)/criterion")
         events = try CSVTable(columns: events.columns, text: try archive.text("\(prefix)/events"))
         initialized = try archive.int("\(prefix)/initialized") == 1
+        // Checkpoints written before this key existed resume as "not finished" (same results).
+        let finished = archive.has("\(prefix)/finished_at") ? try archive.int("\(prefix)/finished_at") : -1
+        finishedAtStep = finished >= 0 ? finished : nil
     }
 
     /// The weights of parameter `i` that `request` prunes.
