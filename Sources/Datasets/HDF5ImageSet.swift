@@ -138,6 +138,12 @@ public enum HDF5ImageSet {
             }
         }
 
+        /// A whole-number label for a message: `-3`, or `-1e+300` and `inf` where `Int` cannot
+        /// hold it (found by fuzzing: `Int(-1e300)` traps).
+        static func whole(_ value: Double) -> String {
+            abs(value) < 0x1p62 ? String(Int(value)) : "\(value)"
+        }
+
         /// The labels as whole numbers in `0..<classCount` (any size below 2^31 when not given).
         func readLabels(classCount: Int?) throws -> [Int] {
             let raw = try file.readDoubles(labelsKey).values
@@ -148,10 +154,10 @@ public enum HDF5ImageSet {
                     throw error(labelsKey, "has label \(value) at sample \(index); labels must be whole numbers")
                 }
                 guard value >= 0 else {
-                    throw error(labelsKey, "has negative label \(Int(value)) at sample \(index)")
+                    throw error(labelsKey, "has negative label \(Part.whole(value)) at sample \(index)")
                 }
                 if let classCount, value >= Double(classCount) {
-                    throw error(labelsKey, "has label \(Int(value)) at sample \(index), outside 0..<\(classCount)")
+                    throw error(labelsKey, "has label \(Part.whole(value)) at sample \(index), outside 0..<\(classCount)")
                 }
                 guard value < 0x1p31 else {
                     throw error(labelsKey, "has label \(value) at sample \(index), too large for a class index")

@@ -53,4 +53,18 @@ import Datasets
             #expect(message.contains("4110417920-byte integer is not numeric"), "\(message)")
         }
     }
+
+    /// A mutated carvnocar_small.h5 whose labels hold a float far below Int.min: the error
+    /// message converted it with `Int(_:)`, which traps (a crash in PruneLab, found by fuzz-hdf5).
+    @Test func hugeNegativeLabelIsACleanError() throws {
+        let path = EndToEndTests.root.appendingPathComponent("fuzz/crashes/label-below-int-min.h5").path
+        do {
+            _ = try HDF5ImageSet.load(trainFile: path)
+            Issue.record("loaded labels below Int.min")
+        } catch {
+            let message = "\(error)"
+            #expect(message.hasPrefix(path), "\(message)")
+            #expect(message.contains("has negative label"), "\(message)")
+        }
+    }
 }

@@ -270,4 +270,34 @@ import Training
         #expect(opt.velocity[0].scalars == vr)
         _ = v0
     }
+
+    /// The masked update (layers denser than `SGD.liveUpdateDensity`) against the scalar
+    /// equations with `* mask` on both buffers: bit for bit, pruned entries exactly 0.
+    @Test(arguments: [false, true])
+    func maskedMomentumUpdateIsBitwiseTheScalarLoop(nesterov: Bool) {
+        var rng = RandomSource(seed: 78)
+        let n = 1003
+        let w0 = (0..<n).map { _ in Float(rng.nextNormal()) }, g0 = (0..<n).map { _ in Float(rng.nextNormal()) }
+        let mask = (0..<n).map { _ in Float(rng.nextUniform() < 0.6 ? 1 : 0) }
+        let p = Parameter(name: "fc1.weight", value: Tensor(shape: [n], scalars: w0), isPrunable: true)
+        p.setMask(Tensor(shape: [n], scalars: mask))
+        let opt = SGD(parameters: [p], momentum: 0.9, nesterov: nesterov, weightDecay: 5e-4)
+        var wr = p.value.scalars, vr = [Float](repeating: 0, count: n)
+        for _ in 0..<2 {
+            p.grad = Tensor(shape: [n], scalars: g0)
+            opt.step(learningRate: 0.05)
+            for j in 0..<n {
+                let gj = g0[j] + Float(5e-4) * wr[j]
+                var vj = Float(0.9) * vr[j] + gj
+                var wj = wr[j] - Float(0.05) * (nesterov ? gj + Float(0.9) * vj : vj)
+                vj *= mask[j]
+                wj *= mask[j]
+                vr[j] = vj
+                wr[j] = wj
+            }
+        }
+        #expect(p.value.scalars == wr)
+        #expect(opt.velocity[0].scalars == vr)
+        #expect((0..<n).allSatisfy { mask[$0] == 1 || (p.value.scalars[$0] == 0 && opt.velocity[0].scalars[$0] == 0) })
+    }
 }
