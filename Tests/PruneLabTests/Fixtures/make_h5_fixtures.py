@@ -64,6 +64,14 @@ def main():
     with h5py.File(path("mismatched_counts.h5"), "w") as f:
         car_layout(f, train_labels=[0, 1, 1, 0, 1])
 
+    # Float labels no Int can hold (fuzz-hdf5 found the error message trapping on these):
+    # -1e300 at train sample 3, and 1e300 at test sample 1 (outside 0..<2).
+    with h5py.File(path("huge_labels.h5"), "w") as f:
+        car_layout(f)
+        del f["y_train"], f["y_test"]
+        f.create_dataset("y_train", data=np.array([0, 1, 1, -1e300, 1, 0], dtype=np.float64))
+        f.create_dataset("y_test", data=np.array([1, 1e300, 0, 1], dtype=np.float64))
+
     with h5py.File(path("missing_y_test.h5"), "w") as f:
         car_layout(f, with_y_test=False)
 
