@@ -87,7 +87,7 @@ public final class RunContext {
     public let session: TrainingSession
     public let folder: RunFolder
     /// Seconds spent in analysis that is not part of the method's cost (the prune curve).
-    public private(set) var analysisSeconds = 0.0
+    public var analysisSeconds: Double { session.clock.analysisSeconds }
     /// Writes a checkpoint now (methods call it at their own boundaries, e.g. Han's rounds);
     /// a no-op when checkpoints are off.
     var checkpointHandler: () throws -> Void = {}
@@ -120,12 +120,6 @@ public final class RunContext {
 
     public var pruning: PruningConfig { config.pruning }
 
-    func restoreAnalysisSeconds(_ s: Double) { analysisSeconds = s }
-
     /// Runs `body` and counts its time as analysis.
-    public func analysis<T>(_ body: () throws -> T) rethrows -> T {
-        let clock = Date()
-        defer { analysisSeconds += Date().timeIntervalSince(clock) }
-        return try body()
-    }
+    public func analysis<T>(_ body: () throws -> T) rethrows -> T { try session.clock.analysis(body) }
 }

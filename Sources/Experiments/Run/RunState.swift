@@ -14,7 +14,7 @@ struct RunState {
     let metrics: MetricsRecorder
     let trajectories: TrajectoryRecorder?
 
-    func archive(wallSeconds: Double) -> StateArchive {
+    func archive() -> StateArchive {
         let a = StateArchive()
         let session = run.session, trainer = session.trainer
         for p in session.model.parameters {
@@ -28,8 +28,7 @@ struct RunState {
         method.save(into: a, prefix: "method")
         trajectories?.save(into: a, prefix: "trajectories")
         run.kernels?.save(into: a, prefix: "kernels")
-        a.set("run/wall_seconds", wallSeconds)
-        a.set("run/analysis_seconds", run.analysisSeconds)
+        session.clock.save(into: a, prefix: "run")
         return a
     }
 
@@ -47,7 +46,7 @@ struct RunState {
         try method.restore(from: a, prefix: "method")
         try trajectories?.restore(from: a, prefix: "trajectories")
         try run.kernels?.restore(from: a, prefix: "kernels")
-        run.restoreAnalysisSeconds(try a.double("run/analysis_seconds"))
+        try session.clock.restore(from: a, prefix: "run")
     }
 }
 

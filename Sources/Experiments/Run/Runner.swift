@@ -97,8 +97,8 @@ public enum Runner {
             metrics = recorder
             let state = RunState(run: run, method: method, metrics: recorder, trajectories: trajectories)
             if let archive = resume?.archive { try state.restore(archive) }
-            let wall = try train(run, state: state, previousWall: (try? resume?.archive?.double("run/wall_seconds")) ?? 0)
-            let outcome = try writeOutputs(run, method: method, metrics: recorder, wall: wall)
+            try train(run, state: state)
+            let outcome = try writeOutputs(run, method: method, metrics: recorder)
             try? FileManager.default.removeItem(at: folder.file(CheckpointFile.name))
             info.status = .completed
             info.ended = RunInfo.timestamp()
@@ -130,7 +130,7 @@ public enum Runner {
     ) throws -> (MetricsRecorder, TrajectoryRecorder?) {
         let session = run.session, config = run.config, t = config.training
         let metrics = MetricsRecorder(
-            url: run.folder.file("metrics.csv"),
+            url: run.folder.file("metrics.csv"), clock: session.clock,
             logSteps: t.logEvery.steps(perEpoch: session.stepsPerEpoch),
             evalSteps: t.evalEvery.steps(perEpoch: session.stepsPerEpoch),
             testImages: run.data.test.images, testLabels: run.data.test.labels,
@@ -153,16 +153,14 @@ public enum Runner {
     }
 
     /// Trains (what is left of) the configured steps, runs the method's after-training phase
-    /// and closes the trajectory files, checkpointing on the way; returns the wall seconds
-    /// spent over every process of the run, analysis excluded.
-    static func train(_ run: RunContext, state: RunState, previousWall: Double) throws -> Double {
-        let clock = Date()
+    /// and closes the trajectory files, checkpointing on the way. The session's clock starts
+    /// here (on top of the seconds a checkpoint restored).
+    static func train(_ run: RunContext, state: RunState) throws {
         let session = run.session, trainer = session.trainer
+        session.clock.begin()
         let checkpoint = {
             let t0 = Date()
-            try CheckpointFile.write(
-                state.archive(wallSeconds: previousWall + Date().timeIntervalSince(clock)),
-                to: run.folder.file(CheckpointFile.name))
+            try CheckpointFile.write(state.archive(), to: run.folder.file(CheckpointFile.name))
             run.recordCheckpoint(seconds: Date().timeIntervalSince(t0))
         }
         var checkpointer: Checkpointer?
@@ -179,28 +177,21 @@ public enum Runner {
         try state.method.afterTraining(run)
         if let failure = checkpointer?.failure { throw failure }
         try state.trajectories?.finish()
-        return previousWall + Date().timeIntervalSince(clock) - run.analysisSeconds
     }
 
     static func method(_ state: RunState) -> any PruningMethod { state.method }
 
     /// The final evaluation and every output file; returns the outcome.
-    static func writeOutputs(
-        _ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder,
-        wall: Double
-    ) throws -> RunOutcome {
+    static func writeOutputs(_ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder) throws -> RunOutcome {
         let session = run.session, folder = run.folder
-        let clock = Date()
         let test = session.evaluateTest()
         let train = session.evaluateTrain()
         let evalSteps = max(1, run.config.training.evalEvery.steps(perEpoch: session.stepsPerEpoch))
         if metrics.lastTest == nil || session.trainer.step % evalSteps != 0 {
-            metrics.evaluate(session.model, step: session.trainer.step, epoch: session.trainer.epoch)
+            metrics.evaluate(session.model, step: session.trainer.step, epoch: session.trainer.epoch, flops: session.trainer.flops)
         }
         try metrics.save()
-        var summary = makeSummary(
-            run, label: method.label, train: train, test: test,
-            wall: wall + Date().timeIntervalSince(clock))
+        var summary = makeSummary(run, label: method.label, train: train, test: test)
         summary.prunedSparsity = Parameter.sparsity(method.pruned)
         let sizes = try ModelFiles.write(model: session.model, config: run.config, to: folder)
         summary.denseBytes = sizes.denseBytes
@@ -217,10 +208,9 @@ public enum Runner {
         return RunOutcome(folder: folder, summary: summary, masks: masks, warnings: run.warnings)
     }
 
-    static func makeSummary(
-        _ run: RunContext, label: RunLabel, train: Evaluation, test: Evaluation,
-        wall: Double
-    ) -> SummaryRow {
+    /// The summary's common columns; `wall_seconds` is the run's seconds so far without the
+    /// analysis, `train_seconds` that without the evaluations.
+    static func makeSummary(_ run: RunContext, label: RunLabel, train: Evaluation, test: Evaluation) -> SummaryRow {
         let session = run.session, config = run.config
         let (total, nonzero) = session.model.weightCounts
         var s = SummaryRow()
@@ -239,7 +229,11 @@ public enum Runner {
         s.sparsity = 1 - Double(nonzero) / Double(total)
         s.trainFLOPs = session.trainer.flops
         s.denseTrainFLOPs = session.trainer.denseFLOPs
-        s.wallSeconds = wall
+        let clock = session.clock
+        s.wallSeconds = clock.wall - clock.analysisSeconds
+        s.evalSeconds = clock.evalSeconds
+        s.analysisSeconds = clock.analysisSeconds
+        s.trainSeconds = s.wallSeconds - s.evalSeconds
         return s
     }
 }
