@@ -35,6 +35,11 @@ public protocol PruningMethod: AnyObject {
     /// far, the Han round, ... so that a resumed run continues exactly.
     func save(into archive: StateArchive, prefix: String)
     func restore(from archive: StateArchive, prefix: String) throws
+    /// Histograms of the method's state at a record (a criterion's statistics over the live
+    /// weights, in TensorBoard).
+    func histograms(step: Int, into sink: HistogramSink)
+    /// A sink for histograms of the method's own events (what each check pruned).
+    func attach(_ sink: HistogramSink)
 }
 
 extension PruningMethod {
@@ -44,6 +49,8 @@ extension PruningMethod {
     public func finish(_ run: RunContext, summary: inout SummaryRow) throws {}
     public func save(into archive: StateArchive, prefix: String) {}
     public func restore(from archive: StateArchive, prefix: String) throws {}
+    public func histograms(step: Int, into sink: HistogramSink) {}
+    public func attach(_ sink: HistogramSink) {}
 }
 
 /// Method, criterion and schedule of a run; `name` is its compare arm (`linear`,

@@ -32,7 +32,7 @@ public final class MetricsRecorder: TrainingObserver {
     var flops = 0
     public private(set) var lastTest: Evaluation?
     /// Called with every row recorded (the TensorBoard writer mirrors them).
-    public var onRecord: ((_ step: Int, _ tag: String, _ value: Double, _ wall: Double) -> Void)?
+    public var onRecord: ((_ step: Int, _ tag: String, _ value: Double, _ wall: Double, _ flops: Int) -> Void)?
 
     let workers: Int
 
@@ -52,7 +52,7 @@ public final class MetricsRecorder: TrainingObserver {
     public func record(step: Int, epoch: Int, split: String, metric: String, value: Double) {
         let wall = clock.wall
         table.append([.int(step), .int(epoch), .string(split), .string(metric), .double(value), .double(wall), .int(flops)])
-        onRecord?(step, "\(split)/\(metric)", value, wall)
+        onRecord?(step, "\(split)/\(metric)", value, wall, flops)
     }
 
     public func stepDidEnd(_ info: StepInfo, trainer: Trainer) -> TrainingDecision {

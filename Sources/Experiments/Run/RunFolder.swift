@@ -132,6 +132,13 @@ public final class RunFolder: @unchecked Sendable {
         let names = try readManifest() ?? Self.legacyContract
         let fm = FileManager.default
         let entries = Set(try contents())
+        // files in subfolders (`tb/...`): the file, then its folder if that left it empty
+        for name in names where name.contains("/") {
+            let file = url.appendingPathComponent(name)
+            try? fm.removeItem(at: file)
+            let parent = file.deletingLastPathComponent()
+            if (try? fm.contentsOfDirectory(atPath: parent.path))?.isEmpty == true { try? fm.removeItem(at: parent) }
+        }
         for name in names {
             for e in entries where e == name || e.hasPrefix(".\(name).tmp-") || e == ".\(name).partial" || e == ".\(name).tmp" {
                 try? fm.removeItem(at: url.appendingPathComponent(e))

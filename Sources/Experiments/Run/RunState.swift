@@ -13,6 +13,7 @@ struct RunState {
     let method: any PruningMethod
     let metrics: MetricsRecorder
     let trajectories: TrajectoryRecorder?
+    let tensorBoard: TensorBoardRecorder?
 
     func archive() -> StateArchive {
         let a = StateArchive()
@@ -27,6 +28,7 @@ struct RunState {
         metrics.save(into: a, prefix: "metrics")
         method.save(into: a, prefix: "method")
         trajectories?.save(into: a, prefix: "trajectories")
+        tensorBoard?.save(into: a, prefix: "tensorboard")
         run.kernels?.save(into: a, prefix: "kernels")
         session.clock.save(into: a, prefix: "run")
         return a
@@ -45,6 +47,7 @@ struct RunState {
         try metrics.restore(from: a, prefix: "metrics")
         try method.restore(from: a, prefix: "method")
         try trajectories?.restore(from: a, prefix: "trajectories")
+        if a.has("tensorboard/last_histograms") { try tensorBoard?.restore(from: a, prefix: "tensorboard") }
         try run.kernels?.restore(from: a, prefix: "kernels")
         try session.clock.restore(from: a, prefix: "run")
     }

@@ -95,10 +95,13 @@ public enum Runner {
                 run, method: method, progress: options.progress,
                 resume: resume?.archive)
             metrics = recorder
-            let state = RunState(run: run, method: method, metrics: recorder, trajectories: trajectories)
+            let tensorBoard = try installTensorBoard(run, method: method, metrics: recorder)
+            let state = RunState(run: run, method: method, metrics: recorder, trajectories: trajectories, tensorBoard: tensorBoard)
             if let archive = resume?.archive { try state.restore(archive) }
+            if resume != nil { tensorBoard?.markResumed(at: session.trainer.step + 1) }
             try train(run, state: state)
             let outcome = try writeOutputs(run, method: method, metrics: recorder)
+            if let failure = tensorBoard?.failure { run.warn("\(tensorBoard?.name ?? "tb"): writing stopped: \(failure)") }
             try? FileManager.default.removeItem(at: folder.file(CheckpointFile.name))
             info.status = .completed
             info.ended = RunInfo.timestamp()
@@ -150,6 +153,19 @@ public enum Runner {
         }
         session.trainer.observers = observers
         return (metrics, trajectories)
+    }
+
+    /// The TensorBoard writer (with `tensorboard.enabled`): it mirrors every metrics row and
+    /// takes the method's histograms.
+    static func installTensorBoard(
+        _ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder
+    ) throws -> TensorBoardRecorder? {
+        guard run.config.tensorboard.enabled else { return nil }
+        let tb = try TensorBoardRecorder(config: run.config.tensorboard, folder: run.folder, session: run.session)
+        metrics.onRecord = { tb.metric(step: $0, tag: $1, value: $2, wall: $3, flops: $4) }
+        tb.methodHistograms = { method.histograms(step: $0, into: $1) }
+        method.attach(tb)
+        return tb
     }
 
     /// Trains (what is left of) the configured steps, runs the method's after-training phase
