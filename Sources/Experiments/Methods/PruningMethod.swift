@@ -113,6 +113,9 @@ public final class RunContext {
         checkpointSeconds += seconds
     }
 
+    /// The progress display, when the run draws one (methods report their phases to it).
+    public internal(set) var progress: ProgressBar?
+
     /// Things the user should hear about that do not stop the run (printed by the CLI).
     public private(set) var warnings: [String] = []
 

@@ -149,7 +149,12 @@ public enum Runner {
         var observers: [TrainingObserver] = method.observers + [metrics, kernels]
         if let trajectories { observers.append(trajectories) }
         if progress {
-            observers.append(ProgressBar(totalSteps: session.plannedSteps + method.extraSteps, label: config.name))
+            let bar = ProgressBar(totalSteps: session.plannedSteps + method.extraSteps, label: config.name) {
+                let (total, nonzero) = session.model.weightCounts
+                return (total > 0 ? 1 - Double(nonzero) / Double(total) : 0, metrics.lastTest?.accuracy)
+            }
+            run.progress = bar
+            observers.append(bar)
         }
         session.trainer.observers = observers
         return (metrics, trajectories)
