@@ -6,6 +6,8 @@ import Training
 /// Takes named histograms (the TensorBoard writer; methods report their own through it).
 public protocol HistogramSink: AnyObject {
     func histogram(_ tag: String, step: Int, values: [Float])
+    /// Runs `body` (which gathers values for `histogram`), counting its time as the sink's cost.
+    func timed(_ body: () -> Void)
 }
 
 /// Writes the run's TensorBoard event file, `tb/events.out.tfevents.<time>.<host>`.
@@ -35,6 +37,9 @@ public final class TensorBoardRecorder: HistogramSink {
     var methodHistograms: (Int, HistogramSink) -> Void = { _, _ in }
     /// The first write error (training goes on; the runner warns).
     public private(set) var failure: Error?
+    /// Seconds this process spent on TensorBoard: gathering, encoding and writing events
+    /// (`tensorboard_seconds` in summary.csv).
+    public private(set) var seconds = 0.0
 
     public init(config: TensorBoardConfig, folder: RunFolder, session: TrainingSession) throws {
         self.config = config
@@ -61,6 +66,16 @@ public final class TensorBoardRecorder: HistogramSink {
 
     /// Mirrors one `metrics.csv` row; a test accuracy row completes the evaluation's record.
     func metric(step: Int, tag: String, value: Double, wall: Double, flops: Int) {
+        timed { record(step: step, tag: tag, value: value, wall: wall, flops: flops) }
+    }
+
+    public func timed(_ body: () -> Void) {
+        let clock = Date()
+        body()
+        seconds += Date().timeIntervalSince(clock)
+    }
+
+    func record(step: Int, tag: String, value: Double, wall: Double, flops: Int) {
         add(step: step, tag: tag, value: value)
         guard tag == "test/accuracy" else { return }
         let all = model.prunableParameters

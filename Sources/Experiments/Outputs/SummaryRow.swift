@@ -32,7 +32,7 @@ public struct SummaryRow: Sendable {
     public static let timingColumns: Set<String> = [
         "wall_seconds", "train_seconds", "eval_seconds", "analysis_seconds",
         "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128",
-        "checkpoints", "checkpoint_seconds",
+        "checkpoints", "checkpoint_seconds", "tensorboard_seconds",
     ]
 
     /// Every column in order, with its value.

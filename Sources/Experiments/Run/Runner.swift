@@ -100,7 +100,7 @@ public enum Runner {
             if let archive = resume?.archive { try state.restore(archive) }
             if resume != nil { tensorBoard?.markResumed(at: session.trainer.step + 1) }
             try train(run, state: state)
-            let outcome = try writeOutputs(run, method: method, metrics: recorder)
+            let outcome = try writeOutputs(run, method: method, metrics: recorder, tensorBoard: tensorBoard)
             if let failure = tensorBoard?.failure { run.warn("\(tensorBoard?.name ?? "tb"): writing stopped: \(failure)") }
             try? FileManager.default.removeItem(at: folder.file(CheckpointFile.name))
             info.status = .completed
@@ -203,7 +203,9 @@ public enum Runner {
     static func method(_ state: RunState) -> any PruningMethod { state.method }
 
     /// The final evaluation and every output file; returns the outcome.
-    static func writeOutputs(_ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder) throws -> RunOutcome {
+    static func writeOutputs(
+        _ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder, tensorBoard: TensorBoardRecorder?
+    ) throws -> RunOutcome {
         let session = run.session, folder = run.folder
         let test = session.evaluateTest()
         let train = session.evaluateTrain()
@@ -220,6 +222,7 @@ public enum Runner {
         (summary.inferMsB1, summary.inferMsB128) = InferenceReport.measure(session.model, data: run.data)
         summary.extra.append(SummaryColumn("checkpoints", .int(run.checkpoints)))
         summary.extra.append(SummaryColumn("checkpoint_seconds", .double(run.checkpointSeconds)))
+        if let tb = tensorBoard { summary.extra.append(SummaryColumn("tensorboard_seconds", .double(tb.seconds))) }
         try method.finish(run, summary: &summary)
         try run.kernels?.write(to: folder)
         try summary.table.write(to: folder.file("summary.csv"))

@@ -63,7 +63,7 @@ public final class DynamicPruner: TrainingObserver {
             guard !picked.isEmpty else { continue }
             let meanAbs = picked.reduce(0.0) { $0 + Double(abs(p.value.scalars[$1])) } / Double(picked.count)
             let stats = criterion.report(index: i, pruned: picked)
-            if let sink { report(picked, of: p, index: i, step: t, to: sink) }
+            if let sink { sink.timed { report(picked, of: p, index: i, step: t, to: sink) } }
             var mask = p.keptMask
             for j in picked { mask.scalars[j] = 0 }
             p.setMask(mask)
