@@ -43,6 +43,18 @@ import Foundation
         }
     }
 
+    /// `compare` counts its runs and reports each finished one's headline numbers.
+    @Test func compareLinesCountRunsAndGiveHeadlineNumbers() {
+        var counter = RunCounter(total: 3)
+        #expect(counter.next() == "[1/3]")
+        let line = counter.finished(
+            "linear seed 2", ["test_accuracy": 0.98404, "sparsity": 0.918, "train_flops": 318.64e9, "wall_seconds": 14.73])
+        #expect(line.hasPrefix("[1/3] linear seed 2 done: test 0.9840  sparsity 0.918  train 318.6 GFLOP  14.7 s  ETA "))
+        #expect(counter.next() == "[2/3]")
+        #expect(counter.finished("han seed 2", [:]).contains("test -  sparsity -  train - GFLOP  - s"))
+        #expect(counter.next() == "[3/3]")
+    }
+
     /// Through a pipe (as under nohup or SLURM) the binary prints one flushed line per epoch
     /// (training and retraining), per Han round and per analysis series, each with the phase,
     /// sparsity and test accuracy.

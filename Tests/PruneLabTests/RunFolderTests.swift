@@ -49,11 +49,18 @@ import HDF5Support
         _ = try Runner.run(config, options: RunOptions(outDir: dir.path, progress: false))
         let notes = dir.appendingPathComponent("my-notes.txt")
         try Data("keep me".utf8).write(to: notes)
+        let tb = dir.appendingPathComponent("tb")
+        let oldEvents = try FileManager.default.contentsOfDirectory(atPath: tb.path)
+        #expect(oldEvents.count == 1)
+        try Data("mine".utf8).write(to: tb.appendingPathComponent("my-plot.png"))
         let manifest = try String(contentsOf: dir.appendingPathComponent(RunFolder.manifestName), encoding: .utf8)
         #expect(manifest.contains("summary.csv") && manifest.contains("model.h5") && !manifest.contains("my-notes"))
         #expect(throws: RunError.self) { try Runner.run(config, options: RunOptions(outDir: dir.path, progress: false)) }
         _ = try Runner.run(config, options: RunOptions(outDir: dir.path, force: true, progress: false))
         #expect(try String(contentsOf: notes, encoding: .utf8) == "keep me")
+        // the previous event file went (it is in the manifest as tb/...), the user's file in tb/ stayed
+        let events = try FileManager.default.contentsOfDirectory(atPath: tb.path)
+        #expect(events.contains("my-plot.png") && events.count == 2, "\(events), before \(oldEvents)")
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("summary.csv").path))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(CheckpointFile.name).path))
     }
