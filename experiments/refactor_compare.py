@@ -6,8 +6,8 @@ experiments/refactor_check.sh (before and after), run folder by run folder.
 
 Per run folder present in BEFORE: every summary.csv column of BEFORE except the timing columns
 and `method` (whose vocabulary changed: see RENAMED) must hold the same text in AFTER; every
-dataset of model.h5 (and model-compact.h5) must be equal array for array (h5py); metrics.csv,
-layers.csv, rounds.csv, events.csv, prune-curve.csv and layers-compact.csv must be identical
+dataset of model.h5 (and model-compact.h5) must be equal array for array (h5py); metrics.csv
+row for row in BEFORE's columns but its wall seconds; layers.csv, rounds.csv, events.csv, prune-curve.csv and layers-compact.csv must be identical
 byte for byte. Compare folders are matched arm by arm (`gmp` is now `magnitude`); arms only
 AFTER has are listed, not compared. Exits 1 on any difference.
 """
@@ -19,9 +19,11 @@ import h5py
 import numpy as np
 
 TIMING = {"wall_seconds", "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128",
-          "checkpoints", "checkpoint_seconds"}
+          "checkpoints", "checkpoint_seconds", "train_seconds", "eval_seconds", "analysis_seconds",
+          "tensorboard_seconds"}
+METRICS_TIMING = {"wall_seconds"}  # metrics.csv's timing column; every other column must match
 RENAMED = {"gmp": "magnitude"}  # compare arm names, old -> new
-BYTE_EQUAL = ["metrics.csv", "layers.csv", "rounds.csv", "events.csv", "prune-curve.csv", "layers-compact.csv",
+BYTE_EQUAL = ["layers.csv", "rounds.csv", "events.csv", "prune-curve.csv", "layers-compact.csv",
               "trajectories.csv", "layer-trajectories.csv"]
 
 
@@ -60,6 +62,13 @@ def compare_run(before, after, problems):
             if k in db and not (da[k].shape == db[k].shape and np.array_equal(da[k], db[k])):
                 problems.append(f"{pb}: {k} differs")
         checked.append(name)
+    pa, pb = os.path.join(before, "metrics.csv"), os.path.join(after, "metrics.csv")
+    if os.path.exists(pa):
+        ra, rb = rows(pa), rows(pb) if os.path.exists(pb) else []
+        keep = [k for k in (ra[0] if ra else {}) if k not in METRICS_TIMING]
+        if len(ra) != len(rb) or [[r.get(k) for k in keep] for r in ra] != [[r.get(k) for k in keep] for r in rb]:
+            problems.append(f"{pb}: differs from before (its {', '.join(sorted(METRICS_TIMING))} aside)")
+        checked.append("metrics.csv")
     for name in BYTE_EQUAL:
         pa, pb = os.path.join(before, name), os.path.join(after, name)
         if os.path.exists(pa):

@@ -17,3 +17,7 @@ fi
 if command -v python3 >/dev/null && ! python3 -c "import h5py, numpy" 2>/dev/null; then
   python3 -m pip install -q h5py numpy || echo "warning: could not install h5py; the h5py cross-checks will be skipped" >&2
 fi
+# TensorBoard's own reader checks the event files (tb/), pandas the Python helper (python/).
+if command -v python3 >/dev/null && ! python3 -c "import tensorboard, pandas" 2>/dev/null; then
+  python3 -m pip install -q tensorboard pandas || echo "warning: could not install tensorboard/pandas; their cross-checks will be skipped" >&2
+fi

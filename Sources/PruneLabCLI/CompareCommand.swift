@@ -29,6 +29,9 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "Overwrite finished run folders.")
     var force = false
 
+    @Flag(name: .customLong("no-progress"), help: "Do not draw each run's progress (the per-run lines stay).")
+    var noProgress = false
+
     func validate() throws {
         let list = seeds.split(separator: ",", omittingEmptySubsequences: false)
         guard !list.isEmpty, list.allSatisfy({ UInt64($0.trimmingCharacters(in: .whitespaces)) != nil }) else {
@@ -50,7 +53,7 @@ struct CompareCommand: ParsableCommand {
                     $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
                 }
                 ?? Compare.defaultArms(for: base)
-            try Compare.run(base: doc, seeds: seedList, methods: methodList, outDir: out, force: force) {
+            try Compare.run(base: doc, seeds: seedList, methods: methodList, outDir: out, force: force, progress: !noProgress) {
                 FileHandle.standardError.write(Data("\($0)\n".utf8))
             }
             print("comparison: \(out)/comparison.md, \(out)/comparison.csv, \(out)/timing.csv")

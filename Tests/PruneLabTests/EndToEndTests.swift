@@ -57,6 +57,22 @@ import Training
         #expect(info?["status"] as? String == "completed")
         let metrics = try readCSV("\(dir)/metrics.csv")
         #expect(metrics.filter { $0["split"] == "test" && $0["metric"] == "accuracy" }.count == 2)
+        // every row: cumulative FLOPs at its step (all 80 steps cost the same here) and the
+        // seconds since the run started, never decreasing, within the run's own seconds
+        let total = try #require(Int(s["train_flops"] ?? ""))
+        var lastWall = 0.0
+        for row in metrics {
+            let step = try #require(Int(row["step"] ?? ""))
+            #expect(Int(row["train_flops"] ?? "") == total / 80 * step, "train_flops at step \(step)")
+            let wall = try #require(Double(row["wall_seconds"] ?? ""))
+            #expect(wall >= lastWall && wall > 0)
+            lastWall = wall
+        }
+        let summaryWall = try #require(Double(s["wall_seconds"] ?? ""))
+        #expect(lastWall <= summaryWall)
+        let seconds = ["train_seconds", "eval_seconds", "analysis_seconds"].map { Double(s[$0] ?? "") ?? -1 }
+        #expect(seconds[0] > 0 && seconds[1] > 0 && seconds[2] == 0, "dense: no analysis")
+        #expect(abs(seconds[0] + seconds[1] - summaryWall) < 1e-6)
         // the same config and seed give the same results (all but wall time)
         let dir2 = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir2) }
@@ -64,7 +80,7 @@ import Training
         var s2 = try #require(try readCSV("\(dir2)/summary.csv").first)
         var s1 = s
         for timing in SummaryRow.timingColumns where s1[timing] != nil {
-            #expect(Double(s1[timing] ?? "") ?? 0 > 0, "\(timing) is measured")
+            #expect(Double(s1[timing] ?? "") ?? 0 > 0 || timing == "analysis_seconds", "\(timing) is measured")
             s1[timing] = nil
             s2[timing] = nil
         }

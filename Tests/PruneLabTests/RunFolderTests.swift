@@ -49,11 +49,18 @@ import HDF5Support
         _ = try Runner.run(config, options: RunOptions(outDir: dir.path, progress: false))
         let notes = dir.appendingPathComponent("my-notes.txt")
         try Data("keep me".utf8).write(to: notes)
+        let tb = dir.appendingPathComponent("tb")
+        let oldEvents = try FileManager.default.contentsOfDirectory(atPath: tb.path)
+        #expect(oldEvents.count == 1)
+        try Data("mine".utf8).write(to: tb.appendingPathComponent("my-plot.png"))
         let manifest = try String(contentsOf: dir.appendingPathComponent(RunFolder.manifestName), encoding: .utf8)
         #expect(manifest.contains("summary.csv") && manifest.contains("model.h5") && !manifest.contains("my-notes"))
         #expect(throws: RunError.self) { try Runner.run(config, options: RunOptions(outDir: dir.path, progress: false)) }
         _ = try Runner.run(config, options: RunOptions(outDir: dir.path, force: true, progress: false))
         #expect(try String(contentsOf: notes, encoding: .utf8) == "keep me")
+        // the previous event file went (it is in the manifest as tb/...), the user's file in tb/ stayed
+        let events = try FileManager.default.contentsOfDirectory(atPath: tb.path)
+        #expect(events.contains("my-plot.png") && events.count == 2, "\(events), before \(oldEvents)")
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("summary.csv").path))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(CheckpointFile.name).path))
     }
@@ -79,6 +86,25 @@ import HDF5Support
         try expectResumeIsExact(config: try Self.config(extra, epochs: epochs), stops: stops)
     }
 
+    /// Expects two CSV files equal byte for byte, except `metrics.csv`'s timing columns
+    /// (`MetricsRecorder.timingColumns`), which are dropped from both before comparing.
+    static func expectSameCSV(_ a: URL, _ b: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        guard a.lastPathComponent == "metrics.csv" else {
+            let x = try Data(contentsOf: a), y = try Data(contentsOf: b)
+            #expect(
+                x == y, "\(a.lastPathComponent) differs:\n\(String(decoding: x, as: UTF8.self))\nvs\n\(String(decoding: y, as: UTF8.self))",
+                sourceLocation: sourceLocation)
+            return
+        }
+        let x = try CSVReader.read(a), y = try CSVReader.read(b)
+        #expect(x.first == MetricsRecorder.columns && y.first == MetricsRecorder.columns, sourceLocation: sourceLocation)
+        let keep = MetricsRecorder.columns.indices.filter { !MetricsRecorder.timingColumns.contains(MetricsRecorder.columns[$0]) }
+        let strip = { (rows: [[String]]) in rows.map { r in keep.map { r[$0] } } }
+        #expect(
+            x.count == y.count && strip(x) == strip(y), "metrics.csv differs apart from its timing columns",
+            sourceLocation: sourceLocation)
+    }
+
     static func expectResumeIsExact(config: ExperimentConfig, stops: [Int]) throws {
         let whole = Self.tempDir(), pieces = Self.tempDir()
         defer { try? FileManager.default.removeItem(at: whole); try? FileManager.default.removeItem(at: pieces) }
@@ -96,10 +122,10 @@ import HDF5Support
         _ = try Runner.resume(dir: pieces.path, options: options)
         let files = try FileManager.default.contentsOfDirectory(atPath: whole.path).filter { !$0.hasPrefix(".") }
         #expect(Set(files) == Set(try FileManager.default.contentsOfDirectory(atPath: pieces.path).filter { !$0.hasPrefix(".") }))
-        // kernel-timings.csv holds timings; summary.csv is compared below without its timing columns
+        // kernel-timings.csv holds timings; summary.csv is compared below without its timing columns,
+        // metrics.csv without its wall seconds
         for f in files where f.hasSuffix(".csv") && f != "summary.csv" && f != "kernel-timings.csv" {
-            let a = try Data(contentsOf: whole.appendingPathComponent(f)), b = try Data(contentsOf: pieces.appendingPathComponent(f))
-            #expect(a == b, "\(f) differs after resume:\n\(String(decoding: a, as: UTF8.self))\nvs\n\(String(decoding: b, as: UTF8.self))")
+            try expectSameCSV(whole.appendingPathComponent(f), pieces.appendingPathComponent(f))
         }
         let sa = try CSVReader.read(whole.appendingPathComponent("summary.csv"))
         let sb = try CSVReader.read(pieces.appendingPathComponent("summary.csv"))

@@ -53,7 +53,7 @@ public enum Compare {
     @discardableResult
     public static func run(
         base doc: ConfigDocument, seeds: [UInt64], methods: [String], outDir: String,
-        force: Bool, log: (String) -> Void = { _ in }
+        force: Bool, progress: Bool = false, log: (String) -> Void = { _ in }
     ) throws -> [ComparisonRow] {
         guard !seeds.isEmpty else { throw ConfigError(path: "--seeds", "give at least one seed") }
         let base = try ConfigLoader.decode(doc)
@@ -61,15 +61,18 @@ public enum Compare {
         let dir = URL(fileURLWithPath: outDir, isDirectory: true)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var rows: [ComparisonRow] = [], wall: [ComparisonRow] = []
+        var counter = RunCounter(total: seeds.count * arms.count)
         for seed in seeds {
             var outcomes: [String: ArmResult] = [:]
             // Han first, so every other arm's mask can be compared with it.
             for arm in arms.sorted(by: { ($0.name == "han" ? 0 : 1) < ($1.name == "han" ? 0 : 1) }) {
                 let c = try config(doc, arm: arm, seed: seed, name: base.name)
                 let sub = dir.appendingPathComponent("\(arm.name.replacingOccurrences(of: "/", with: "-"))-seed\(seed)").path
-                log("\(arm.name) seed \(seed) ▶ \(sub)")
-                let result = try runOrReuse(c, dir: sub, force: force, command: "prunelab compare (\(arm.name), seed \(seed))")
+                log("\(counter.next()) \(arm.name) seed \(seed) ▶ \(sub)")
+                let result = try runOrReuse(
+                    c, dir: sub, force: force, progress: progress, command: "prunelab compare (\(arm.name), seed \(seed))")
                 for w in result.warnings { log("warning: \(w)") }
+                log(counter.finished("\(arm.name) seed \(seed)", result.numbers))
                 outcomes[arm.name] = result
             }
             let hanMasks = outcomes["han"]?.masks
@@ -100,9 +103,11 @@ public enum Compare {
     /// Runs one arm, unless its folder already holds it: a completed run of the same config is
     /// read back (not re-run), an interrupted or failed one is resumed from its checkpoint.
     /// A folder holding a different config is an error unless `force`, which re-runs it.
-    static func runOrReuse(_ config: ExperimentConfig, dir: String, force: Bool, command: String) throws -> ArmResult {
+    static func runOrReuse(_ config: ExperimentConfig, dir: String, force: Bool, progress: Bool = false, command: String) throws
+        -> ArmResult
+    {
         let folder = URL(fileURLWithPath: dir, isDirectory: true)
-        let options = RunOptions(outDir: dir, force: force, progress: false, command: command)
+        let options = RunOptions(outDir: dir, force: force, progress: progress, command: command)
         guard !force, let info = try? RunInfo.read(from: folder.appendingPathComponent("run.json")) else {
             return ArmResult(try Runner.run(config, options: options))
         }
@@ -151,5 +156,25 @@ extension Compare.ArmResult {
         var numbers: [String: Double] = [:]
         for (k, v) in zip(rows[0], rows[1]) { numbers[k] = Double(v) }
         self.init(numbers: numbers, masks: try ModelFiles.readMasks(path: folder.appendingPathComponent("model.h5").path))
+    }
+}
+
+/// Counts a comparison's runs for its log: `[k/N]` before each, and after each its headline
+/// numbers and the ETA of the rest (mean seconds per run so far, finished runs read back included).
+struct RunCounter {
+    let total: Int
+    var done = 0
+    let start = Date()
+
+    mutating func next() -> String { "[\(done + 1)/\(total)]" }
+
+    mutating func finished(_ name: String, _ n: [String: Double]) -> String {
+        done += 1
+        let elapsed = Date().timeIntervalSince(start)
+        let eta = elapsed / Double(done) * Double(total - done)
+        let value = { (k: String, f: String) in n[k].map { String(format: f, $0) } ?? "-" }
+        return "[\(done)/\(total)] \(name) done: test \(value("test_accuracy", "%.4f"))  sparsity \(value("sparsity", "%.3f"))  "
+            + "train \(n["train_flops"].map { String(format: "%.1f", $0 / 1e9) } ?? "-") GFLOP  \(value("wall_seconds", "%.1f")) s  "
+            + "ETA \(ProgressLine.clock(eta))"
     }
 }

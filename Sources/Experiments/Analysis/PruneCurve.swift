@@ -12,9 +12,12 @@ import Pruning
 /// layer sensitivity of Han et al. 2015, figure 6. Weights and masks are restored after each
 /// point, so the model leaves as it came.
 public enum PruneCurve {
+    /// `progress` hears after every point: points done, points in all, the series (`layer-wise`,
+    /// `global`, `only fc1`) and whether that point finished its series.
     public static func compute(
         model: Sequential, parameters: [Parameter], grid: [Double], perLayer: Bool,
-        testImages: Tensor, testLabels: [Int], workers: Int = 1
+        testImages: Tensor, testLabels: [Int], workers: Int = 1,
+        progress: (_ done: Int, _ total: Int, _ series: String, _ seriesFinished: Bool) -> Void = { _, _, _, _ in }
     ) -> CSVTable {
         var table = CSVTable(columns: ["scope", "layer", "sparsity", "achieved_sparsity", "test_accuracy", "test_loss"])
         let saved = parameters.map { ($0.value, $0.mask) }
@@ -30,8 +33,10 @@ public enum PruneCurve {
         if perLayer {
             for p in parameters { runs.append((.layer, p.layerName, [p])) }
         }
+        var done = 0
         for run in runs {
-            for s in grid {
+            let series = run.label == "all" ? "\(run.scope == .layer ? "layer-wise" : "global")" : "only \(run.label)"
+            for (k, s) in grid.enumerated() {
                 var rules: [String: ThresholdRule] = [:]
                 for p in run.params { rules[p.name] = .sparsity(s) }
                 let masks = MagnitudePruner(rules: rules, scope: run.scope)
@@ -44,6 +49,8 @@ public enum PruneCurve {
                     .double(Parameter.sparsity(run.params)), .double(e.accuracy), .double(e.loss),
                 ])
                 restore()
+                done += 1
+                progress(done, runs.count * grid.count, series, k == grid.count - 1)
             }
         }
         return table

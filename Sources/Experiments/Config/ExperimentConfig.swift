@@ -18,6 +18,7 @@ public struct ExperimentConfig: ConfigSection {
         ("pruning", "the method and its section, see `pruning`"),
         ("recording", "weight trajectories, see `recording`"),
         ("checkpoint", "checkpoints for `prunelab run --resume`, see `checkpoint`"),
+        ("tensorboard", "TensorBoard event files in `tb/`, see `tensorboard`"),
     ]
 
     public var name: String
@@ -28,9 +29,10 @@ public struct ExperimentConfig: ConfigSection {
     public var pruning: PruningConfig
     public var recording: RecordingConfig
     public var checkpoint: CheckpointConfig
+    public var tensorboard: TensorBoardConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, seed, data, model, training, pruning, recording, checkpoint
+        case name, seed, data, model, training, pruning, recording, checkpoint, tensorboard
     }
 
     public init(from decoder: Decoder) throws {
@@ -44,6 +46,7 @@ public struct ExperimentConfig: ConfigSection {
         pruning = try c.value(.pruning, default: try PruningConfig.defaults())
         recording = try c.value(.recording, default: try RecordingConfig.defaults())
         checkpoint = try c.value(.checkpoint, default: try CheckpointConfig.defaults())
+        tensorboard = try c.value(.tensorboard, default: try TensorBoardConfig.defaults())
     }
 
     /// Range checks that the type system cannot express; throws with the offending path.
@@ -55,5 +58,6 @@ public struct ExperimentConfig: ConfigSection {
         try pruning.validate()
         try recording.validate()
         try checkpoint.validate(at: "checkpoint")
+        try tensorboard.validate(at: "tensorboard")
     }
 }

@@ -35,6 +35,11 @@ public protocol PruningMethod: AnyObject {
     /// far, the Han round, ... so that a resumed run continues exactly.
     func save(into archive: StateArchive, prefix: String)
     func restore(from archive: StateArchive, prefix: String) throws
+    /// Histograms of the method's state at a record (a criterion's statistics over the live
+    /// weights, in TensorBoard).
+    func histograms(step: Int, into sink: HistogramSink)
+    /// A sink for histograms of the method's own events (what each check pruned).
+    func attach(_ sink: HistogramSink)
 }
 
 extension PruningMethod {
@@ -44,6 +49,8 @@ extension PruningMethod {
     public func finish(_ run: RunContext, summary: inout SummaryRow) throws {}
     public func save(into archive: StateArchive, prefix: String) {}
     public func restore(from archive: StateArchive, prefix: String) throws {}
+    public func histograms(step: Int, into sink: HistogramSink) {}
+    public func attach(_ sink: HistogramSink) {}
 }
 
 /// Method, criterion and schedule of a run; `name` is its compare arm (`linear`,
@@ -87,7 +94,7 @@ public final class RunContext {
     public let session: TrainingSession
     public let folder: RunFolder
     /// Seconds spent in analysis that is not part of the method's cost (the prune curve).
-    public private(set) var analysisSeconds = 0.0
+    public var analysisSeconds: Double { session.clock.analysisSeconds }
     /// Writes a checkpoint now (methods call it at their own boundaries, e.g. Han's rounds);
     /// a no-op when checkpoints are off.
     var checkpointHandler: () throws -> Void = {}
@@ -106,6 +113,9 @@ public final class RunContext {
         checkpointSeconds += seconds
     }
 
+    /// The progress display, when the run draws one (methods report their phases to it).
+    public internal(set) var progress: ProgressBar?
+
     /// Things the user should hear about that do not stop the run (printed by the CLI).
     public private(set) var warnings: [String] = []
 
@@ -120,12 +130,6 @@ public final class RunContext {
 
     public var pruning: PruningConfig { config.pruning }
 
-    func restoreAnalysisSeconds(_ s: Double) { analysisSeconds = s }
-
     /// Runs `body` and counts its time as analysis.
-    public func analysis<T>(_ body: () throws -> T) rethrows -> T {
-        let clock = Date()
-        defer { analysisSeconds += Date().timeIntervalSince(clock) }
-        return try body()
-    }
+    public func analysis<T>(_ body: () throws -> T) rethrows -> T { try session.clock.analysis(body) }
 }

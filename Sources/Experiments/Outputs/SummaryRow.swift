@@ -11,7 +11,14 @@ public struct SummaryRow: Sendable {
     public var totalWeights = 0, nonzeroWeights = 0
     public var sparsity = 0.0
     public var trainFLOPs = 0, denseTrainFLOPs = 0
+    /// Seconds of the run without the analysis (training, evaluations, checkpoints, outputs).
     public var wallSeconds = 0.0
+    /// `wallSeconds` without the evaluations.
+    public var trainSeconds = 0.0
+    /// Seconds spent evaluating (test set during training, Han's rounds, the final evaluations).
+    public var evalSeconds = 0.0
+    /// Seconds spent in analysis outside the method's cost (Han's accuracy-vs-sparsity curve).
+    public var analysisSeconds = 0.0
     public var prunedSparsity = 0.0
     public var denseBytes = 0, sparseBytes = 0
     public var inferMsB1 = 0.0, inferMsB128 = 0.0
@@ -23,8 +30,9 @@ public struct SummaryRow: Sendable {
     /// Columns that measure time on this machine; they differ between two runs of the same
     /// config and seed, everything else must not.
     public static let timingColumns: Set<String> = [
-        "wall_seconds", "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128",
-        "checkpoints", "checkpoint_seconds",
+        "wall_seconds", "train_seconds", "eval_seconds", "analysis_seconds",
+        "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128",
+        "checkpoints", "checkpoint_seconds", "tensorboard_seconds",
     ]
 
     /// Every column in order, with its value.
@@ -36,6 +44,8 @@ public struct SummaryRow: Sendable {
             ("train_accuracy", .double(trainAccuracy)), ("test_accuracy", .double(testAccuracy)), ("test_loss", .double(testLoss)),
             ("total_weights", .int(totalWeights)), ("nonzero_weights", .int(nonzeroWeights)), ("sparsity", .double(sparsity)),
             ("train_flops", .int(trainFLOPs)), ("dense_train_flops", .int(denseTrainFLOPs)), ("wall_seconds", .double(wallSeconds)),
+            ("train_seconds", .double(trainSeconds)), ("eval_seconds", .double(evalSeconds)),
+            ("analysis_seconds", .double(analysisSeconds)),
             ("pruned_sparsity", .double(prunedSparsity)), ("dense_bytes", .int(denseBytes)), ("sparse_bytes", .int(sparseBytes)),
             ("infer_ms_b1", .double(inferMsB1)), ("infer_ms_b128", .double(inferMsB128)),
         ]

@@ -120,10 +120,15 @@ public final class RunFolder: @unchecked Sendable {
         entries.contains(Self.manifestName) || entries.contains("run.json")
     }
 
+    /// The manifest's names: files of the folder, or of one of its subfolders (`tb/x`); a name
+    /// that would leave the folder (`..`, an absolute path, deeper paths) is ignored.
     func readManifest() throws -> [String]? {
         let u = url.appendingPathComponent(Self.manifestName)
         guard let text = try? String(contentsOf: u, encoding: .utf8) else { return nil }
-        return text.split(separator: "\n").map(String.init).filter { !$0.isEmpty && !$0.contains("/") }
+        return text.split(separator: "\n").map(String.init).filter { name in
+            let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+            return parts.count <= 2 && parts.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+        }
     }
 
     /// Removes the previous run's files: its manifest's names (or the legacy contract) and
@@ -132,6 +137,13 @@ public final class RunFolder: @unchecked Sendable {
         let names = try readManifest() ?? Self.legacyContract
         let fm = FileManager.default
         let entries = Set(try contents())
+        // files in subfolders (`tb/...`): the file, then its folder if that left it empty
+        for name in names where name.contains("/") {
+            let file = url.appendingPathComponent(name)
+            try? fm.removeItem(at: file)
+            let parent = file.deletingLastPathComponent()
+            if (try? fm.contentsOfDirectory(atPath: parent.path))?.isEmpty == true { try? fm.removeItem(at: parent) }
+        }
         for name in names {
             for e in entries where e == name || e.hasPrefix(".\(name).tmp-") || e == ".\(name).partial" || e == ".\(name).tmp" {
                 try? fm.removeItem(at: url.appendingPathComponent(e))

@@ -13,8 +13,9 @@ struct RunState {
     let method: any PruningMethod
     let metrics: MetricsRecorder
     let trajectories: TrajectoryRecorder?
+    let tensorBoard: TensorBoardRecorder?
 
-    func archive(wallSeconds: Double) -> StateArchive {
+    func archive() -> StateArchive {
         let a = StateArchive()
         let session = run.session, trainer = session.trainer
         for p in session.model.parameters {
@@ -27,9 +28,9 @@ struct RunState {
         metrics.save(into: a, prefix: "metrics")
         method.save(into: a, prefix: "method")
         trajectories?.save(into: a, prefix: "trajectories")
+        tensorBoard?.save(into: a, prefix: "tensorboard")
         run.kernels?.save(into: a, prefix: "kernels")
-        a.set("run/wall_seconds", wallSeconds)
-        a.set("run/analysis_seconds", run.analysisSeconds)
+        session.clock.save(into: a, prefix: "run")
         return a
     }
 
@@ -46,8 +47,9 @@ struct RunState {
         try metrics.restore(from: a, prefix: "metrics")
         try method.restore(from: a, prefix: "method")
         try trajectories?.restore(from: a, prefix: "trajectories")
+        if a.has("tensorboard/last_histograms") { try tensorBoard?.restore(from: a, prefix: "tensorboard") }
         try run.kernels?.restore(from: a, prefix: "kernels")
-        run.restoreAnalysisSeconds(try a.double("run/analysis_seconds"))
+        try session.clock.restore(from: a, prefix: "run")
     }
 }
 

@@ -95,10 +95,13 @@ public enum Runner {
                 run, method: method, progress: options.progress,
                 resume: resume?.archive)
             metrics = recorder
-            let state = RunState(run: run, method: method, metrics: recorder, trajectories: trajectories)
+            let tensorBoard = try installTensorBoard(run, method: method, metrics: recorder)
+            let state = RunState(run: run, method: method, metrics: recorder, trajectories: trajectories, tensorBoard: tensorBoard)
             if let archive = resume?.archive { try state.restore(archive) }
-            let wall = try train(run, state: state, previousWall: (try? resume?.archive?.double("run/wall_seconds")) ?? 0)
-            let outcome = try writeOutputs(run, method: method, metrics: recorder, wall: wall)
+            if resume != nil { tensorBoard?.markResumed(at: session.trainer.step + 1) }
+            try train(run, state: state)
+            let outcome = try writeOutputs(run, method: method, metrics: recorder, tensorBoard: tensorBoard)
+            if let failure = tensorBoard?.failure { run.warn("\(tensorBoard?.name ?? "tb"): writing stopped: \(failure)") }
             try? FileManager.default.removeItem(at: folder.file(CheckpointFile.name))
             info.status = .completed
             info.ended = RunInfo.timestamp()
@@ -130,7 +133,7 @@ public enum Runner {
     ) throws -> (MetricsRecorder, TrajectoryRecorder?) {
         let session = run.session, config = run.config, t = config.training
         let metrics = MetricsRecorder(
-            url: run.folder.file("metrics.csv"),
+            url: run.folder.file("metrics.csv"), clock: session.clock,
             logSteps: t.logEvery.steps(perEpoch: session.stepsPerEpoch),
             evalSteps: t.evalEvery.steps(perEpoch: session.stepsPerEpoch),
             testImages: run.data.test.images, testLabels: run.data.test.labels,
@@ -146,23 +149,39 @@ public enum Runner {
         var observers: [TrainingObserver] = method.observers + [metrics, kernels]
         if let trajectories { observers.append(trajectories) }
         if progress {
-            observers.append(ProgressBar(totalSteps: session.plannedSteps + method.extraSteps, label: config.name))
+            let bar = ProgressBar(totalSteps: session.plannedSteps + method.extraSteps, label: config.name) {
+                let (total, nonzero) = session.model.weightCounts
+                return (total > 0 ? 1 - Double(nonzero) / Double(total) : 0, metrics.lastTest?.accuracy)
+            }
+            run.progress = bar
+            observers.append(bar)
         }
         session.trainer.observers = observers
         return (metrics, trajectories)
     }
 
+    /// The TensorBoard writer (with `tensorboard.enabled`): it mirrors every metrics row and
+    /// takes the method's histograms.
+    static func installTensorBoard(
+        _ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder
+    ) throws -> TensorBoardRecorder? {
+        guard run.config.tensorboard.enabled else { return nil }
+        let tb = try TensorBoardRecorder(config: run.config.tensorboard, folder: run.folder, session: run.session)
+        metrics.onRecord = { tb.metric(step: $0, tag: $1, value: $2, wall: $3, flops: $4) }
+        tb.methodHistograms = { method.histograms(step: $0, into: $1) }
+        method.attach(tb)
+        return tb
+    }
+
     /// Trains (what is left of) the configured steps, runs the method's after-training phase
-    /// and closes the trajectory files, checkpointing on the way; returns the wall seconds
-    /// spent over every process of the run, analysis excluded.
-    static func train(_ run: RunContext, state: RunState, previousWall: Double) throws -> Double {
-        let clock = Date()
+    /// and closes the trajectory files, checkpointing on the way. The session's clock starts
+    /// here (on top of the seconds a checkpoint restored).
+    static func train(_ run: RunContext, state: RunState) throws {
         let session = run.session, trainer = session.trainer
+        session.clock.begin()
         let checkpoint = {
             let t0 = Date()
-            try CheckpointFile.write(
-                state.archive(wallSeconds: previousWall + Date().timeIntervalSince(clock)),
-                to: run.folder.file(CheckpointFile.name))
+            try CheckpointFile.write(state.archive(), to: run.folder.file(CheckpointFile.name))
             run.recordCheckpoint(seconds: Date().timeIntervalSince(t0))
         }
         var checkpointer: Checkpointer?
@@ -179,28 +198,23 @@ public enum Runner {
         try state.method.afterTraining(run)
         if let failure = checkpointer?.failure { throw failure }
         try state.trajectories?.finish()
-        return previousWall + Date().timeIntervalSince(clock) - run.analysisSeconds
     }
 
     static func method(_ state: RunState) -> any PruningMethod { state.method }
 
     /// The final evaluation and every output file; returns the outcome.
     static func writeOutputs(
-        _ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder,
-        wall: Double
+        _ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder, tensorBoard: TensorBoardRecorder?
     ) throws -> RunOutcome {
         let session = run.session, folder = run.folder
-        let clock = Date()
         let test = session.evaluateTest()
         let train = session.evaluateTrain()
         let evalSteps = max(1, run.config.training.evalEvery.steps(perEpoch: session.stepsPerEpoch))
         if metrics.lastTest == nil || session.trainer.step % evalSteps != 0 {
-            metrics.evaluate(session.model, step: session.trainer.step, epoch: session.trainer.epoch)
+            metrics.evaluate(session.model, step: session.trainer.step, epoch: session.trainer.epoch, flops: session.trainer.flops)
         }
         try metrics.save()
-        var summary = makeSummary(
-            run, label: method.label, train: train, test: test,
-            wall: wall + Date().timeIntervalSince(clock))
+        var summary = makeSummary(run, label: method.label, train: train, test: test)
         summary.prunedSparsity = Parameter.sparsity(method.pruned)
         let sizes = try ModelFiles.write(model: session.model, config: run.config, to: folder)
         summary.denseBytes = sizes.denseBytes
@@ -208,6 +222,7 @@ public enum Runner {
         (summary.inferMsB1, summary.inferMsB128) = InferenceReport.measure(session.model, data: run.data)
         summary.extra.append(SummaryColumn("checkpoints", .int(run.checkpoints)))
         summary.extra.append(SummaryColumn("checkpoint_seconds", .double(run.checkpointSeconds)))
+        if let tb = tensorBoard { summary.extra.append(SummaryColumn("tensorboard_seconds", .double(tb.seconds))) }
         try method.finish(run, summary: &summary)
         try run.kernels?.write(to: folder)
         try summary.table.write(to: folder.file("summary.csv"))
@@ -217,10 +232,9 @@ public enum Runner {
         return RunOutcome(folder: folder, summary: summary, masks: masks, warnings: run.warnings)
     }
 
-    static func makeSummary(
-        _ run: RunContext, label: RunLabel, train: Evaluation, test: Evaluation,
-        wall: Double
-    ) -> SummaryRow {
+    /// The summary's common columns; `wall_seconds` is the run's seconds so far without the
+    /// analysis, `train_seconds` that without the evaluations.
+    static func makeSummary(_ run: RunContext, label: RunLabel, train: Evaluation, test: Evaluation) -> SummaryRow {
         let session = run.session, config = run.config
         let (total, nonzero) = session.model.weightCounts
         var s = SummaryRow()
@@ -239,7 +253,11 @@ public enum Runner {
         s.sparsity = 1 - Double(nonzero) / Double(total)
         s.trainFLOPs = session.trainer.flops
         s.denseTrainFLOPs = session.trainer.denseFLOPs
-        s.wallSeconds = wall
+        let clock = session.clock
+        s.wallSeconds = clock.wall - clock.analysisSeconds
+        s.evalSeconds = clock.evalSeconds
+        s.analysisSeconds = clock.analysisSeconds
+        s.trainSeconds = s.wallSeconds - s.evalSeconds
         return s
     }
 }

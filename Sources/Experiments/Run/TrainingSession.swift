@@ -19,6 +19,8 @@ public final class TrainingSession {
     public let plannedSteps: Int
     /// Threads the session trains with (data-parallel workers or BLAS threads).
     public let threads: Int
+    /// Wall, evaluation and analysis seconds of the run.
+    public let clock = RunClock()
 
     public init(config: ExperimentConfig, data: DataSplit) throws {
         self.config = config
@@ -72,11 +74,13 @@ public final class TrainingSession {
     /// 1 with BLAS threading, which already uses every thread.
     public var evaluationWorkers: Int { config.training.parallelism == .data ? threads : 1 }
 
+    /// Evaluates the test set (its time counts as evaluation in `clock`).
     public func evaluateTest() -> Evaluation {
-        Evaluation.run(model, images: data.test.images, labels: data.test.labels, workers: evaluationWorkers)
+        clock.evaluation { Evaluation.run(model, images: data.test.images, labels: data.test.labels, workers: evaluationWorkers) }
     }
 
+    /// Evaluates the training set (its time counts as evaluation in `clock`).
     public func evaluateTrain() -> Evaluation {
-        Evaluation.run(model, images: data.train.images, labels: data.train.labels, workers: evaluationWorkers)
+        clock.evaluation { Evaluation.run(model, images: data.train.images, labels: data.train.labels, workers: evaluationWorkers) }
     }
 }

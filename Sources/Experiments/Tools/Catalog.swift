@@ -43,6 +43,7 @@ public enum Catalog {
         }
         s.append(Section(path: "recording", type: RecordingConfig.self))
         s.append(Section(path: "checkpoint", type: CheckpointConfig.self))
+        s.append(Section(path: "tensorboard", type: TensorBoardConfig.self))
         return s
     }
 

@@ -35,6 +35,9 @@ public protocol Criterion: AnyObject {
     /// Which weights the criterion calls finished (for the `adaptive` schedule); nil when the
     /// criterion has no such notion.
     func finished(index: Int) -> [Bool]?
+    /// The per-weight statistics the scores of parameter `index` rest on, by name, each in
+    /// the parameter's layout (TensorBoard histograms); none by default.
+    func statistics(index: Int) -> [(name: String, values: [Float])]
     /// After every check, when the scores were used (criteria that accumulate over the time
     /// between checks reset here).
     func checkDidEnd()
@@ -51,6 +54,7 @@ extension Criterion {
     public func prepareAtInitialization() {}
     public func report(index: Int, pruned: [Int]) -> [Double?] { [] }
     public func finished(index: Int) -> [Bool]? { nil }
+    public func statistics(index: Int) -> [(name: String, values: [Float])] { [] }
     public func checkDidEnd() {}
     public func save(into archive: StateArchive, prefix: String) {}
     public func restore(from archive: StateArchive, prefix: String) throws {}

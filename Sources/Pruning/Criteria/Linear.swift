@@ -121,6 +121,12 @@ public final class LinearCriterion: Criterion {
         return [meanAt(s.rSquared(), pruned), meanAt(s.straightness(), pruned)]
     }
 
+    /// R² of the fitted line, straightness and the value predicted at the horizon.
+    public func statistics(index: Int) -> [(name: String, values: [Float])] {
+        let s = tracker.statistics[index]
+        return [("r2", s.rSquared()), ("straightness", s.straightness()), ("predicted", s.extrapolated(horizon: tracker.horizon))]
+    }
+
     public func save(into archive: StateArchive, prefix: String) { tracker.save(into: archive, prefix: prefix) }
 
     public func restore(from archive: StateArchive, prefix: String) throws { try tracker.restore(from: archive, prefix: prefix) }

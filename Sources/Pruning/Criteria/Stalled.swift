@@ -73,6 +73,11 @@ public final class StalledCriterion: Criterion {
         return zip(stalled(index: index), w).map { $0 && $1 != 0 }
     }
 
+    /// The mean |update| per step over the window.
+    public func statistics(index: Int) -> [(name: String, values: [Float])] {
+        [("mean_abs_update", tracker.statistics[index].meanAbsUpdate())]
+    }
+
     public func report(index: Int, pruned: [Int]) -> [Double?] {
         [meanAt(tracker.statistics[index].meanAbsUpdate(), pruned)]
     }

@@ -59,6 +59,19 @@ public final class DynamicMethod: PruningMethod {
     public var observers: [TrainingObserver] { [pruner] }
     public var pruned: [Parameter] { pruner.pruned }
 
+    /// The criterion's statistics over each layer's live weights (`criterion/<name>/<stat>/<layer>`).
+    public func histograms(step: Int, into sink: HistogramSink) {
+        for (i, p) in pruned.enumerated() {
+            let live = p.mask?.scalars
+            for stat in pruner.criterion.statistics(index: i) {
+                let values = live.map { m in zip(stat.values, m).compactMap { $1 != 0 ? $0 : nil } } ?? stat.values
+                sink.histogram("criterion/\(settings.criterion)/\(stat.name)/\(p.layerName)", step: step, values: values)
+            }
+        }
+    }
+
+    public func attach(_ sink: HistogramSink) { pruner.sink = sink }
+
     public func save(into archive: StateArchive, prefix: String) { pruner.save(into: archive, prefix: prefix) }
     public func restore(from archive: StateArchive, prefix: String) throws { try pruner.restore(from: archive, prefix: prefix) }
 

@@ -24,6 +24,9 @@ public final class DynamicPruner: TrainingObserver {
     /// longer fed (for `linear` and `stalled` that skips the trajectory statistics, about a
     /// tenth of a LeNet-300-100 epoch) and checks are skipped. Results are unchanged.
     public private(set) var finishedAtStep: Int?
+    /// Receives, at each check, histograms of what it pruned: `pruned/<layer>/weight` and the
+    /// criterion's statistics of those weights (`pruned/<layer>/<stat>`).
+    weak var sink: HistogramSink?
 
     init(pruned: [Parameter], criterion: AnyCriterion, schedule: any Schedule, optimizer: any Optimizer, targets: [Double]) {
         self.pruned = pruned
@@ -76,6 +79,7 @@ public final class DynamicPruner: TrainingObserver {
         guard !picked.isEmpty else { return [] }
         let meanAbs = picked.reduce(0.0) { $0 + Double(abs(p.value.scalars[$1])) } / Double(picked.count)
         let stats = criterion.report(index: i, pruned: picked)
+        if let sink { sink.timed { report(picked, of: p, index: i, step: t, to: sink) } }
         var mask = p.keptMask
         for j in picked { mask.scalars[j] = 0 }
         p.setMask(mask)
@@ -85,6 +89,15 @@ public final class DynamicPruner: TrainingObserver {
                 .double(request.target), .double(meanAbs),
             ] + stats.map { $0.map(CSVValue.double) ?? .string("") })
         return picked
+    }
+
+    /// Histograms of the weights `picked` from parameter `index` at step `t`, before the mask.
+    func report(_ picked: [Int], of p: Parameter, index: Int, step t: Int, to sink: HistogramSink) {
+        let w = p.value.scalars
+        sink.histogram("pruned/\(p.layerName)/weight", step: t, values: picked.map { w[$0] })
+        for stat in criterion.statistics(index: index) {
+            sink.histogram("pruned/\(p.layerName)/\(stat.name)", step: t, values: picked.map { stat.values[$0] })
+        }
     }
 
     func save(into archive: StateArchive, prefix: String) {

@@ -49,10 +49,12 @@ public final class HanMethod: PruningMethod {
         if settings.curve.enabled && !progress.curveDone {
             try run.analysis {
                 let c = settings.curve
+                run.progress?.phase = .analysis
                 let curve = PruneCurve.compute(
                     model: session.model, parameters: pruned, grid: c.grid, perLayer: c.perLayer,
                     testImages: run.data.test.images, testLabels: run.data.test.labels,
-                    workers: session.evaluationWorkers)
+                    workers: session.evaluationWorkers
+                ) { run.progress?.analysis(done: $0, total: $1, series: $2, seriesFinished: $3) }
                 try curve.write(to: run.folder.file("prune-curve.csv"))
             }
             progress.curveDone = true
@@ -119,6 +121,7 @@ public final class HanMethod: PruningMethod {
             kind: settings.retrainSchedule == .cosine ? .cosine(total: retrainSteps, minimum: 0) : .constant)
         while progress.completed < settings.rounds && !progress.stopped {
             let round = progress.completed + 1
+            run.progress?.phase = .hanRound(round, of: settings.rounds)
             if progress.current == nil { try beginRound(round) }
             let current = progress.current!
             trainer.scheduleOffset = -current.start  // each round's schedule starts at its step 0
@@ -138,6 +141,7 @@ public final class HanMethod: PruningMethod {
             progress.current = nil
             progress.completed = round
             progress.stopped = settings.stopAtSparsity > 0 && Parameter.sparsity(pruned) >= settings.stopAtSparsity
+            run.progress?.roundDidEnd(round, of: settings.rounds, sparsity: v[1], testAccuracy: retrained.accuracy)
             try run.checkpoint()
         }
     }

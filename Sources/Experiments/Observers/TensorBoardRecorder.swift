@@ -1,0 +1,146 @@
+import Foundation
+import TensorCore
+import NN
+import Training
+
+/// Takes named histograms (the TensorBoard writer; methods report their own through it).
+public protocol HistogramSink: AnyObject {
+    func histogram(_ tag: String, step: Int, values: [Float])
+    /// Runs `body` (which gathers values for `histogram`), counting its time as the sink's cost.
+    func timed(_ body: () -> Void)
+}
+
+/// Writes the run's TensorBoard event file, `tb/events.out.tfevents.<time>.<host>`.
+///
+/// Scalars: every row of `metrics.csv` under `<split>/<metric>` (`train/loss`,
+/// `test/accuracy`, `train/learning_rate`, ...), and at every test evaluation `sparsity/overall`,
+/// `sparsity/<layer>`, `train_flops` (cumulative) and `wall_seconds`, with the values and the
+/// step of `metrics.csv` (as float32: TensorBoard's `simple_value`). Histograms, at the first
+/// test evaluation `histograms_every` after the previous ones: `weights/<layer>` over the live
+/// (unmasked) weights, and whatever the method adds (a trajectory criterion's statistics, what
+/// each check pruned). Events are written and flushed at every test evaluation, so a killed run
+/// keeps what it had evaluated; a resumed run writes a second file that starts with a
+/// `SessionLog` START at the step after its checkpoint, which makes TensorBoard drop the first
+/// process's events past that checkpoint (they were computed again).
+public final class TensorBoardRecorder: HistogramSink {
+    let config: TensorBoardConfig
+    let model: Sequential
+    let clock: RunClock
+    let histogramSteps: Int
+    let handle: FileHandle
+    /// The event file's name in the run folder (`tb/...`).
+    public let name: String
+    var pending: [TensorBoardEvent] = []
+    var scalars: (step: Int, values: [(tag: String, value: Double)]) = (0, [])
+    var lastHistograms: Int?
+    /// Histograms of the method's state, asked for with the weight histograms.
+    var methodHistograms: (Int, HistogramSink) -> Void = { _, _ in }
+    /// The first write error (training goes on; the runner warns).
+    public private(set) var failure: Error?
+    /// Seconds this process spent on TensorBoard: gathering, encoding and writing events
+    /// (`tensorboard_seconds` in summary.csv).
+    public private(set) var seconds = 0.0
+
+    public init(config: TensorBoardConfig, folder: RunFolder, session: TrainingSession) throws {
+        self.config = config
+        model = session.model
+        clock = session.clock
+        histogramSteps = max(1, config.histogramsEvery.steps(perEpoch: session.stepsPerEpoch))
+        let dir = folder.url.appendingPathComponent("tb", isDirectory: true)
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw RunError("\(dir.path): cannot create: \(error.localizedDescription)")
+        }
+        var base = "tb/events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(ProcessInfo.processInfo.hostName)"
+        if FileManager.default.fileExists(atPath: folder.url.appendingPathComponent(base).path) { base += ".\(getpid())" }
+        name = base
+        let url = folder.file(name)
+        guard FileManager.default.createFile(atPath: url.path, contents: nil), let h = try? FileHandle(forWritingTo: url) else {
+            throw RunError("\(url.path): cannot create")
+        }
+        handle = h
+        pending.append(TensorBoardEvent(wallTime: Date().timeIntervalSince1970, step: 0, payload: .fileVersion("brain.Event:2")))
+        flush()
+    }
+
+    deinit { try? handle.close() }
+
+    /// Mirrors one `metrics.csv` row; a test accuracy row completes the evaluation's record.
+    func metric(step: Int, tag: String, value: Double, wall: Double, flops: Int) {
+        timed { record(step: step, tag: tag, value: value, wall: wall, flops: flops) }
+    }
+
+    public func timed(_ body: () -> Void) {
+        let clock = Date()
+        body()
+        seconds += Date().timeIntervalSince(clock)
+    }
+
+    func record(step: Int, tag: String, value: Double, wall: Double, flops: Int) {
+        add(step: step, tag: tag, value: value)
+        guard tag == "test/accuracy" else { return }
+        let all = model.prunableParameters
+        add(step: step, tag: "sparsity/overall", value: Parameter.sparsity(all))
+        for p in all { add(step: step, tag: "sparsity/\(p.layerName)", value: Parameter.sparsity([p])) }
+        add(step: step, tag: "train_flops", value: Double(flops))
+        add(step: step, tag: "wall_seconds", value: wall)
+        if config.histograms && lastHistograms.map({ step - $0 >= histogramSteps }) ?? true {
+            lastHistograms = step
+            for p in all { histogram("weights/\(p.layerName)", step: step, values: p.liveValues) }
+            methodHistograms(step, self)
+        }
+        flush()
+    }
+
+    func add(step: Int, tag: String, value: Double) {
+        if step != scalars.step { endScalars() }
+        scalars.step = step
+        scalars.values.append((tag, value))
+    }
+
+    func endScalars() {
+        guard !scalars.values.isEmpty else { return }
+        pending.append(TensorBoardEvent(wallTime: Date().timeIntervalSince1970, step: scalars.step, payload: .scalars(scalars.values)))
+        scalars.values = []
+    }
+
+    public func histogram(_ tag: String, step: Int, values: [Float]) {
+        guard config.histograms, !values.isEmpty else { return }
+        let h = TensorBoardEvent.Histogram(values, buckets: config.buckets)
+        pending.append(TensorBoardEvent(wallTime: Date().timeIntervalSince1970, step: step, payload: .histograms([(tag, h)])))
+    }
+
+    /// Writes every pending event (one write, then the data reaches the file system).
+    func flush() {
+        endScalars()
+        guard failure == nil, !pending.isEmpty else { return }
+        var bytes: [UInt8] = []
+        for e in pending { bytes += TFRecord.frame(e.encoded) }
+        pending = []
+        do { try handle.write(contentsOf: bytes) } catch { failure = error }
+    }
+}
+
+extension TensorBoardRecorder: Checkpointable {
+    public func save(into archive: StateArchive, prefix: String) {
+        archive.set("\(prefix)/last_histograms", lastHistograms ?? -1)
+    }
+
+    public func restore(from archive: StateArchive, prefix: String) throws {
+        let v = try archive.int("\(prefix)/last_histograms")
+        lastHistograms = v < 0 ? nil : v
+    }
+
+    /// Marks a resumed run: events from step `step` on replace the earlier process's.
+    func markResumed(at step: Int) {
+        pending.append(TensorBoardEvent(wallTime: Date().timeIntervalSince1970, step: step, payload: .sessionStart))
+        flush()
+    }
+}
+
+extension Parameter {
+    /// The values of the unmasked weights (all of them without a mask).
+    var liveValues: [Float] {
+        guard let m = mask?.scalars else { return value.scalars }
+        return zip(value.scalars, m).compactMap { $1 != 0 ? $0 : nil }
+    }
+}
