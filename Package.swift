@@ -29,17 +29,21 @@ let package = Package(
         .target(name: "Training", dependencies: ["TensorCore", "NN"]),
         .target(name: "Schema"),
         .target(name: "Pruning", dependencies: ["TensorCore", "NN", "Schema"]),
+        // Post-training quantization and binarization of weight tensors: codes, scales, packing.
+        .target(name: "Quantization"),
         .target(name: "HDF5Support", dependencies: ["CHDF5"]),
         .target(name: "Datasets", dependencies: ["TensorCore", "HDF5Support", "CZlib"]),
         .target(name: "Experiments",
-                dependencies: ["Schema", "TensorCore", "NN", "Training", "Pruning", "HDF5Support", "Datasets"]),
+                dependencies: [
+                    "Schema", "TensorCore", "NN", "Training", "Pruning", "Quantization", "HDF5Support", "Datasets",
+                ]),
         .executableTarget(name: "PruneLabCLI", dependencies: [
             "Experiments",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PruneLabTests",
-                    dependencies: ["Schema", "TensorCore", "NN", "Training", "Pruning", "HDF5Support",
-                                   "Datasets", "Experiments"],
+                    dependencies: ["Schema", "TensorCore", "NN", "Training", "Pruning", "Quantization",
+                                   "HDF5Support", "Datasets", "Experiments"],
                     resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
