@@ -93,6 +93,24 @@ public enum PostTrainingQuantization {
         return outcome
     }
 
+    /// A quantization-aware run's `model-quantized.h5` at its `training.quantize` settings, and
+    /// the summary columns `quantized_test_accuracy` (the file re-loaded and evaluated) and
+    /// `quantized_bytes` (its size).
+    static func writeQuantized(_ run: RunContext, summary: inout SummaryRow) throws {
+        let config = run.config, target = run.folder.file(QuantizedModelFile.name)
+        let configJSON = String(decoding: try ConfigLoader.canonicalJSON(config), as: UTF8.self)
+        var after: Evaluation?
+        try ModelFiles.atomically(target) { tmp in
+            _ = try QuantizedModelFile.write(
+                model: run.session.model, spec: config.training.quantize.spec, configJSON: configJSON, path: tmp)
+            let check = try TrainingSession(config: config, data: run.data)
+            try ModelFiles.load(path: tmp, into: check.model)
+            after = check.evaluateTest()
+        }
+        summary.extra.append(SummaryColumn("quantized_test_accuracy", .double(after?.accuracy ?? .nan)))
+        summary.extra.append(SummaryColumn("quantized_bytes", .int(ModelFiles.fileSize(target))))
+    }
+
     /// The run's config and model file, or a one-line error naming what is missing.
     static func inputs(of run: URL) throws -> (ExperimentConfig, URL) {
         var isDir: ObjCBool = false
