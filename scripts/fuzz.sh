@@ -34,7 +34,7 @@ scratch=.build-fuzz
 nice -n 19 swift build -c release --scratch-path "$scratch" --target Experiments -Xswiftc -sanitize=fuzzer >&2
 bindir=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
 mkdir -p "$scratch/bin" "$scratch/artifacts"
-modules=(Experiments Datasets HDF5Support Schema TensorCore NN Training Pruning CAllocator CSparseKernels)
+modules=(Experiments Datasets HDF5Support Schema TensorCore NN Training Pruning Quantization CAllocator CSparseKernels)
 objects=()
 for m in "${modules[@]}"; do objects+=("$bindir/$m.build"/*.o); done
 flags=(-I "$bindir/Modules"
