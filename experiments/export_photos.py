@@ -4,7 +4,7 @@
     python3 experiments/export_photos.py data/catvnoncat/test_catvnoncat.h5 test_set_x test_set_y OUT_DIR [--format png|jpeg]
 
 Each image (N, H, W, C) uint8 becomes OUT_DIR/NNN.png (lossless) or NNN.jpg (Pillow's JPEG
-encoder, quality 95, 4:4:4); OUT_DIR/labels.csv lists file,label.
+encoder, quality 95, 4:4:4); OUT_DIR-labels.csv, beside the folder, lists file,label.
 """
 import argparse, csv, os
 import h5py
@@ -18,7 +18,7 @@ f = h5py.File(a.file, "r")
 x, y = f[a.x][()], f[a.y][()].ravel()
 os.makedirs(a.out, exist_ok=True)
 ext = "png" if a.format == "png" else "jpg"
-with open(os.path.join(a.out, "labels.csv"), "w", newline="") as out:
+with open(a.out.rstrip("/") + "-labels.csv", "w", newline="") as out:
     w = csv.writer(out)
     w.writerow(["file", "label"])
     for i, (img, label) in enumerate(zip(x, y)):

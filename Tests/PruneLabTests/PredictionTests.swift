@@ -84,6 +84,35 @@ import Datasets
         }
     }
 
+    @Test func commandPredictsTheGoodImagesAndExitsOneForTheBad() throws {
+        try withScratchFolder("predict-cli") { dir in
+            let (run, _) = try Self.catRun(in: dir)
+            let export = Self.root.appendingPathComponent("experiments/export_photos.py").path
+            let h5 = Self.root.appendingPathComponent("data/catvnoncat/test_catvnoncat.h5").path
+            guard try Self.pillow("pass", []) != nil else { return }
+            _ = try HDF5WriterTests.runPython([export, h5, "test_set_x", "test_set_y", dir.appendingPathComponent("png").path])
+            let empty = dir.appendingPathComponent("empty.jpg")
+            try Data().write(to: empty)
+            let exe = try #require(CLITests.binary, "the prunelab executable was not built next to the tests")
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = [
+                "predict", run, dir.appendingPathComponent("png/000.png").path, empty.path, dir.appendingPathComponent("png/001.png").path,
+            ]
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 1)
+            #expect(stderr == "prunelab: error: \(empty.path): empty file (0 bytes)\n")
+            #expect(stdout.split(separator: "\n").filter { $0.contains("probability") }.count == 2)
+            #expect(FileManager.default.fileExists(atPath: "\(run)/predictions.csv"))
+        }
+    }
+
     @Test func jpegDecodesAsPillowDecodesIt() throws {
         try withScratchFolder("jpeg") { dir in
             let script = """
