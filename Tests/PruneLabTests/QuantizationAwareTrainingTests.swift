@@ -107,11 +107,15 @@ import Quantization
         }
     }
 
-    @Test func aQuantizationAwareRunWritesItsQuantizedModel() throws {
+    @Test func aPruningRunWithQuantizationAwareTrainingWritesItsQuantizedModel() throws {
         try withScratchFolder("qat-run") { dir in
             let run = dir.appendingPathComponent("run").path
+            let pruning = """
+                , "pruning": {"method": "han", "layer_sparsity": {"fc1": 0.9, "fc2": 0.8}, "exclude": ["fc3"],
+                  "han": {"rule": "sparsity", "rounds": 1, "retrain": "1ep", "retrain_learning_rate": 0.01}}
+                """
             let config = try ConfigLoader.decode(
-                Data(EndToEndTests.mnistConfig(epochs: 1).utf8),
+                Data(EndToEndTests.mnistConfig(pruning, epochs: 1).utf8),
                 overrides: ["training.quantize.bits=4", "training.quantize.per_channel=false"])
             let outcome = try Runner.run(config, options: RunOptions(outDir: run, progress: false))
             let quantizedAccuracy = try #require(outcome.summary.extra.first { $0.name == "quantized_test_accuracy" })
@@ -120,6 +124,9 @@ import Quantization
                 .init(runDir: run, bits: 4, perChannel: false, outDir: dir.appendingPathComponent("again").path))
             #expect(quantizedAccuracy.value == .double(again.after.accuracy))
             #expect(again.after.accuracy > 0.7)
+            // pruning and quantization-aware training together: the pruned weights have no code
+            #expect(again.layers.reduce(0) { $0 + $1.live } == outcome.summary.nonzeroWeights)
+            #expect(outcome.summary.sparsity > 0.85)
         }
     }
 
