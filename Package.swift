@@ -21,7 +21,14 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+
         .target(name: "CAllocator"),
+        // JPEG/PNG decoding with libjpeg's setjmp error handling, which Swift cannot express.
+        .target(name: "CImageDecode", dependencies: ["CJPEG", "CPNG"]),
         // Sparse kernels for pruned layers (AVX-512 / AVX2 / portable paths chosen at run time).
         .target(name: "CSparseKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "TensorCore", dependencies: ["CBLAS", "CAllocator"]),
@@ -29,17 +36,21 @@ let package = Package(
         .target(name: "Training", dependencies: ["TensorCore", "NN"]),
         .target(name: "Schema"),
         .target(name: "Pruning", dependencies: ["TensorCore", "NN", "Schema"]),
+        // Post-training quantization and binarization of weight tensors: codes, scales, packing.
+        .target(name: "Quantization"),
         .target(name: "HDF5Support", dependencies: ["CHDF5"]),
-        .target(name: "Datasets", dependencies: ["TensorCore", "HDF5Support", "CZlib"]),
+        .target(name: "Datasets", dependencies: ["TensorCore", "HDF5Support", "CZlib", "CImageDecode"]),
         .target(name: "Experiments",
-                dependencies: ["Schema", "TensorCore", "NN", "Training", "Pruning", "HDF5Support", "Datasets"]),
+                dependencies: [
+                    "Schema", "TensorCore", "NN", "Training", "Pruning", "Quantization", "HDF5Support", "Datasets",
+                ]),
         .executableTarget(name: "PruneLabCLI", dependencies: [
             "Experiments",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PruneLabTests",
-                    dependencies: ["Schema", "TensorCore", "NN", "Training", "Pruning", "HDF5Support",
-                                   "Datasets", "Experiments"],
+                    dependencies: ["Schema", "TensorCore", "NN", "Training", "Pruning", "Quantization",
+                                   "HDF5Support", "Datasets", "Experiments"],
                     resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages PruneLab builds against, if any is missing (needs root or sudo).
 set -euo pipefail
-pkgs=(libopenblas-dev libhdf5-dev zlib1g-dev pkg-config)
+pkgs=(libopenblas-dev libhdf5-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,4 +20,8 @@ fi
 # TensorBoard's own reader checks the event files (tb/), pandas the Python helper (python/).
 if command -v python3 >/dev/null && ! python3 -c "import tensorboard, pandas" 2>/dev/null; then
   python3 -m pip install -q tensorboard pandas || echo "warning: could not install tensorboard/pandas; their cross-checks will be skipped" >&2
+fi
+# Pillow writes and decodes the images that `prunelab predict`'s tests compare against (PyPI).
+if command -v python3 >/dev/null && ! python3 -c "import PIL" 2>/dev/null; then
+  python3 -m pip install -q pillow || echo "warning: could not install Pillow; the image tests will fail" >&2
 fi

@@ -10,6 +10,7 @@ struct PruneLab: ParsableCommand {
         version: RunInfo.toolVersion,
         subcommands: [
             RunCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, TrajectoriesCommand.self, ListCommand.self,
+            QuantizeCommand.self, PredictCommand.self,
         ]
     )
 

@@ -52,6 +52,17 @@ extension TrainingObserver {
     public func trainingDidEnd(_ trainer: Trainer) {}
 }
 
+/// Swaps the weights the gradient is computed at and swaps them back before the optimizer
+/// step: quantization-aware training's straight-through estimator puts the quantized weights
+/// in for the forward and backward passes, and the optimizer then updates the float weights
+/// with that gradient.
+public protocol GradientPointHook: AnyObject {
+    /// Before the step's forward pass (the model holds the float weights).
+    func willComputeGradients(_ trainer: Trainer)
+    /// After the backward pass, before the optimizer step; must restore the float weights.
+    func didComputeGradients(_ trainer: Trainer)
+}
+
 /// Training failed in a way the user must hear about.
 public enum TrainingError: Error, CustomStringConvertible {
     case diverged(step: Int, epoch: Int, loss: Double)
@@ -75,6 +86,8 @@ public final class Trainer {
     public var schedule: LearningRateSchedule
     public var batcher: Batcher
     public var observers: [TrainingObserver] = []
+    /// Hooks around each step's gradient computation, in order (reverse order after it).
+    public var gradientHooks: [GradientPointHook] = []
 
     /// Optimizer steps taken by this trainer.
     public private(set) var step = 0
@@ -187,7 +200,9 @@ public final class Trainer {
             var b = 0
             while b < nb && step < target {
                 let lo = b * batcher.batchSize, hi = min(batcher.count, lo + batcher.batchSize)
+                for h in gradientHooks { h.willComputeGradients(self) }
                 let (r, y) = gradients(order: order, range: lo..<hi)
+                for h in gradientHooks.reversed() { h.didComputeGradients(self) }
                 guard r.loss.isFinite else {
                     throw TrainingError.diverged(step: step + 1, epoch: epoch, loss: r.loss)
                 }

@@ -265,4 +265,13 @@ func h5pyModelCheck(dir: String) throws -> [String: Any]? {
         #expect(r.status == 1)
         #expect(r.stderr == "prunelab: error: /no/such/config.json: no such file\n")
     }
+
+    @Test func quantizeBadInputIsOneLine() throws {
+        let r = try run(["quantize", "/no/such/run", "--bits", "4"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "prunelab: error: /no/such/run: no such run folder\n")
+        let bits = try run(["quantize", "/no/such/run", "--bits", "3"])
+        #expect(bits.status == 1)
+        #expect(bits.stderr.hasPrefix("prunelab: error: --bits 3: unsupported; use 1, 2, 4 or 8\n"))
+    }
 }

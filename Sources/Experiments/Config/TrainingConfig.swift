@@ -25,6 +25,7 @@ public struct TrainingConfig: ConfigSection {
             "parallelism",
             "`data`: each thread takes a slice of every batch on its own model replica, single-threaded BLAS; `blas`: OpenBLAS threads inside each product"
         ),
+        ("quantize", "quantization-aware training, see `training.quantize`"),
         (
             "kernel",
             "products of masked layers: `auto` runs the sparse kernels (CSR forward and input gradient, weight gradient at unmasked entries) on a dense or conv layer once its density is at most 0.4, a fixed rule; `measured` where both kernels were timed for the layer's shape, batch and density band and sparse was faster (fastest, but a timing: two processes may choose differently and differ in the last bits, and a resumed run may not match exactly); `dense` always SGEMM; `sparse` the sparse kernels once masked. Unmasked layers always run SGEMM. `kernels.csv` records which kernel each layer ran from which step"
@@ -60,10 +61,12 @@ public struct TrainingConfig: ConfigSection {
     /// An epoch's mean training loss above `divergence_factor · ln(classes)` is divergence.
     public var divergenceFactor: Double
     public var adam: AdamConfig
+    /// Quantization-aware training (off unless `bits` > 0).
+    public var quantize: QuantizeConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, steps, batchSize = "batch_size", learningRate = "learning_rate", momentum, nesterov
-        case kernel
+        case kernel, quantize
         case weightDecay = "weight_decay", optimizer, adam, divergenceFactor = "divergence_factor", schedule, evalEvery = "eval_every",
             logEvery = "log_every", threads, parallelism
     }
@@ -91,6 +94,7 @@ public struct TrainingConfig: ConfigSection {
         threads = try c.value(.threads, default: 0)
         parallelism = try c.value(.parallelism, default: .data)
         kernel = try c.value(.kernel, default: .auto)
+        quantize = try c.value(.quantize, default: try QuantizeConfig.defaults())
     }
 
     public func validate(at path: String = "training") throws {
@@ -112,6 +116,7 @@ public struct TrainingConfig: ConfigSection {
         if threads > 256 { throw ConfigError(path: "training.threads", "must be <= 256, got \(threads)") }
         try schedule.validate(base: learningRate)
         try adam.validate(at: "training.adam")
+        try quantize.validate(at: "training.quantize")
         if !(divergenceFactor > 1) { throw ConfigError(path: "training.divergence_factor", "must be > 1, got \(divergenceFactor)") }
     }
 }

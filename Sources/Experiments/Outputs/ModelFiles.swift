@@ -24,6 +24,8 @@ public enum ModelFormat: String, CaseIterable, Sendable {
     case dense = "prunelab-dense-1"
     /// `model-sparse.h5`: compressed sparse rows per layer.
     case csr = "prunelab-csr-1"
+    /// `model-quantized.h5`: packed codes, scales and the live-weight index per layer.
+    case quantized = "prunelab-quantized-1"
 }
 
 public enum ModelFiles {
@@ -150,6 +152,8 @@ public enum ModelFiles {
                 } else {
                     w.setMask(nil)
                 }
+            case .quantized:
+                try QuantizedModelFile.load(file, path: path, layer: name, into: w)
             case .csr:
                 let rows = w.value.shape[0], cols = w.value.count / rows
                 let values = try file.readFloats("\(name)/values").values

@@ -98,6 +98,14 @@ public final class RunFolder: @unchecked Sendable {
         }
     }
 
+    /// Takes a finished run's folder to add files to it (`prunelab quantize`): the lock, and the
+    /// manifest the new names join, so that `--force` later removes them too.
+    public func openToAdd() throws {
+        try lock()
+        let existing = Set(try contents())
+        manifest = try readManifest() ?? Self.legacyContract.filter(existing.contains)
+    }
+
     /// Whether a live process holds the folder's lock (without taking it).
     public func isHeldByLiveProcess() -> Bool {
         let fd = Glibc.open(url.appendingPathComponent(Self.lockName).path, O_RDWR)

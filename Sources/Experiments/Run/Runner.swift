@@ -220,6 +220,7 @@ public enum Runner {
         summary.denseBytes = sizes.denseBytes
         summary.sparseBytes = sizes.sparseBytes
         (summary.inferMsB1, summary.inferMsB128) = InferenceReport.measure(session.model, data: run.data)
+        if run.config.training.quantize.enabled { try PostTrainingQuantization.writeQuantized(run, summary: &summary) }
         summary.extra.append(SummaryColumn("checkpoints", .int(run.checkpoints)))
         summary.extra.append(SummaryColumn("checkpoint_seconds", .double(run.checkpointSeconds)))
         if let tb = tensorBoard { summary.extra.append(SummaryColumn("tensorboard_seconds", .double(tb.seconds))) }

@@ -65,6 +65,9 @@ public final class TrainingSession {
             trainer = Trainer(model: model, optimizer: optimizer, schedule: schedule, batcher: batcher)
         }
         self.threads = threads
+        if t.quantize.enabled {
+            trainer.gradientHooks = [QuantizationHook(spec: t.quantize.spec, startStep: (t.quantize.startEpoch - 1) * perEpoch)]
+        }
         trainer.divergenceLimit = t.divergenceFactor * log(Double(max(2, data.train.classCount)))
     }
 

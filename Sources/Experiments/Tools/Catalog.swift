@@ -29,6 +29,7 @@ public enum Catalog {
             Section(path: "training", type: TrainingConfig.self),
             Section(path: "training.schedule", type: ScheduleConfig.self),
             Section(path: "training.adam", type: AdamConfig.self),
+            Section(path: "training.quantize", type: QuantizeConfig.self),
             Section(path: "pruning", type: PruningSettingsDoc.self),
         ]
         for m in MethodRegistry.all where m.settingsType.keyHelp.count > 0 {
