@@ -77,13 +77,9 @@ public enum ModelRegistry {
         var shape = inputShape
         var names = LayerNames()
         for (i, spec) in specs.enumerated() {
-            try append(spec, at: at(i), shape: &shape, layers: &layers, names: &names)
-            switch spec.activation {
-            case .relu: layers.append(Activation(name: "act\(i + 1)", kind: .relu))
-            case .sigmoid where i < specs.count - 1: layers.append(Activation(name: "act\(i + 1)", kind: .sigmoid))
-            case .tanh: layers.append(Activation(name: "act\(i + 1)", kind: .tanh))
-            default: break
-            }
+            try appendWithActivation(
+                spec, at: at(i), activationName: "act\(i + 1)", isLast: i == specs.count - 1,
+                shape: &shape, layers: &layers, names: &names)
         }
         let loss: LossKind = last.activation == .sigmoid ? .sigmoidBinaryCrossEntropy : .softmaxCrossEntropy
         return Sequential(layers: layers, inputShape: inputShape, loss: loss)
@@ -96,6 +92,44 @@ public enum ModelRegistry {
             counts[kind, default: 0] += 1
             return counts[kind]!
         }
+    }
+
+    /// Appends the layers of one spec (a `dense_block` stands for its concat blocks) and its
+    /// activation layer, named `activationName` (a sigmoid on the last layer is the loss's).
+    static func appendWithActivation(
+        _ spec: LayerSpec, at: String, activationName: String, isLast: Bool,
+        shape: inout [Int], layers: inout [Layer], names: inout LayerNames
+    ) throws {
+        for part in spec.expanded { try append(part, at: at, shape: &shape, layers: &layers, names: &names) }
+        switch spec.activation {
+        case .relu: layers.append(Activation(name: activationName, kind: .relu))
+        case .sigmoid where !isLast: layers.append(Activation(name: activationName, kind: .sigmoid))
+        case .tanh: layers.append(Activation(name: activationName, kind: .tanh))
+        default: break
+        }
+    }
+
+    /// Builds a residual or concat block from its body's specs (named `res1`, `cat1`, …; the
+    /// body's activations `res1.act1`, …), checking that the body keeps the shape it must.
+    static func block(
+        _ merge: Block.Merge, body: [LayerSpec], at: String, shape: [Int], names: inout LayerNames
+    ) throws -> Block {
+        let name = merge == .add ? "res\(names.next(.residual))" : "cat\(names.next(.concat))"
+        var inner: [Layer] = []
+        var s = shape
+        for (j, spec) in body.enumerated() {
+            try appendWithActivation(
+                spec, at: "\(at).layers[\(j)]", activationName: "\(name).act\(j + 1)", isLast: false,
+                shape: &s, layers: &inner, names: &names)
+        }
+        switch merge {
+        case .add where s != shape:
+            throw ConfigError(path: at, "a residual body must keep the shape \(shape) of its input; it gives \(s)")
+        case .concat where s.count != shape.count || s.dropFirst() != shape.dropFirst():
+            throw ConfigError(path: at, "a concat body must keep the size \(Array(shape.dropFirst())) of its input; it gives \(s)")
+        default: break
+        }
+        return Block(name: name, merge: merge, body: inner)
     }
 
     /// Appends the layers of one spec (a dense layer after an image gets a Flatten first) and
@@ -121,6 +155,22 @@ public enum ModelRegistry {
             layers.append(MaxPool2D(name: "pool\(names.next(.pool))", kernel: k, stride: s))
         case .flatten:
             layers.append(Flatten(name: "flatten\(names.next(.flatten))"))
+        case .batchnorm(let momentum, let epsilon, _):
+            guard shape.count == 3 || shape.count == 1 else {
+                throw ConfigError(path: at, "a batchnorm layer needs [C, H, W] or [F] input, got \(shape)")
+            }
+            layers.append(BatchNorm(name: "bn\(names.next(.batchnorm))", channels: shape[0], momentum: momentum, epsilon: epsilon))
+        case .dropout(let rate):
+            layers.append(Dropout(name: "drop\(names.next(.dropout))", rate: rate))
+        case .globalAvgPool:
+            try checkImage(1, 0)
+            layers.append(GlobalAvgPool(name: "gap\(names.next(.globalAvgPool))"))
+        case .residual(let body):
+            layers.append(try block(.add, body: body, at: at, shape: shape, names: &names))
+        case .concat(let body):
+            layers.append(try block(.concat, body: body, at: at, shape: shape, names: &names))
+        case .denseBlock:
+            preconditionFailure("dense_block is expanded before append")
         case .dense(let units, _):
             if shape.count > 1 {
                 layers.append(Flatten(name: "flatten\(names.next(.flatten))"))
