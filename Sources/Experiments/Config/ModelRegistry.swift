@@ -108,8 +108,10 @@ public enum ModelRegistry {
         "lenet-5":
             "Caffe's LeNet-5: conv 20@5x5, pool 2, conv 50@5x5, pool 2, fc 500 ReLU, fc 10; 430,500 weights (Han et al. 2015 table 2)",
         "seed-carvnocar": "the seed project's binary classifier: hidden 5-4-3-2 ReLU, one sigmoid output",
-        "vgg11-cifar": "VGG-11 at 1/4 width with batch norm, 32x32 RGB: 8 conv3x3-BN-ReLU (16..128), 5 pools, fc 128-BN-ReLU, dropout 0.5, fc 10",
-        "vgg11-cat64": "VGG-11 at 1/8 width with batch norm, 64x64 RGB: 8 conv3x3-BN-ReLU (8..64), 5 pools, fc 64-BN-ReLU, dropout 0.5, 1 sigmoid",
+        "vgg11-cifar":
+            "VGG-11 at 1/4 width with batch norm, 32x32 RGB: 8 conv3x3-BN-ReLU (16..128), 5 pools, fc 128-BN-ReLU, dropout 0.5, fc 10",
+        "vgg11-cat64":
+            "VGG-11 at 1/8 width with batch norm, 64x64 RGB: 8 conv3x3-BN-ReLU (8..64), 5 pools, fc 64-BN-ReLU, dropout 0.5, 1 sigmoid",
         "densenet-cifar":
             "DenseNet-BC-style, 32x32 RGB: conv 24, 3 dense blocks of 4 bottleneck layers (growth 12), max-pool transitions, GAP, fc 10",
         "densenet-cat64":
