@@ -234,4 +234,26 @@ import Pruning
             #expect(model.layers.contains { $0 is GlobalAvgPool } && model.layers.contains { $0 is Block })
         }
     }
+
+    /// `footprint.csv`'s numbers: the dense file's size at 0 sparsity is that of writing the
+    /// model itself, CSR shrinks with sparsity, and the model leaves as it came.
+    @Test func footprintMeasuresTheFilesOfThePrunedModel() throws {
+        let model = try bnNet(seed: 50)
+        var rng = RandomSource(seed: 51)
+        let images = FiniteDifference.randomTensor([8, 3, 8, 8], &rng)
+        let before = model.parameters.map(\.value)
+        let t = try Footprint.table(
+            model: model, parameters: model.prunableParameters, sparsities: [0, 0.9], scope: .global,
+            testImages: images, testLabels: Array(repeating: 1, count: 8))
+        #expect(model.parameters.map(\.value) == before && model.prunableParameters.allSatisfy { $0.mask == nil })
+        let rows = t.rows.map { Dictionary(uniqueKeysWithValues: zip(Footprint.columns, $0)) }
+        try withScratchFolder("footprint") { dir in
+            let path = dir.appendingPathComponent("m.h5").path
+            try ModelFiles.writeDense(model: model, configJSON: "{}", path: path)
+            #expect(rows[0]["dense_bytes"] == String(ModelFiles.fileSize(URL(fileURLWithPath: path))))
+        }
+        #expect(abs((Double(rows[1]["achieved_sparsity"] ?? "") ?? 0) - 0.9) < 0.01)
+        #expect((Int(rows[1]["csr_bytes"] ?? "") ?? .max) < (Int(rows[0]["csr_bytes"] ?? "") ?? 0))
+        #expect(rows[0]["dense_bytes"] == rows[1]["dense_bytes"])
+    }
 }

@@ -54,6 +54,13 @@ public final class HanMethod: PruningMethod {
                     testImages: run.data.test.images, testLabels: run.data.test.labels,
                     workers: session.evaluationWorkers)
                 try curve.write(to: run.folder.file("prune-curve.csv"))
+                if !c.footprint.isEmpty {
+                    let table = try Footprint.table(
+                        model: session.model, parameters: pruned, sparsities: c.footprint, scope: settings.scope,
+                        testImages: run.data.test.images, testLabels: run.data.test.labels,
+                        workers: session.evaluationWorkers)
+                    try table.write(to: run.folder.file("footprint.csv"))
+                }
             }
             progress.curveDone = true
         }
