@@ -51,6 +51,46 @@ extension Sequential {
     }
 }
 
+extension Sequential {
+    /// Re-estimates every batch norm's running statistics as the exact mean and unbiased
+    /// variance of its input over `images` (fed in chunks of `chunk` samples, every other layer
+    /// in evaluation mode: dropout off), e.g. after pruning changed what the layers before it
+    /// compute. No weight changes.
+    public func recalibrateBatchNorms(images: Tensor, chunk: Int = 256) {
+        let norms = leafLayers.compactMap { $0 as? BatchNorm }
+        guard !norms.isEmpty, images.rows > 0 else { return }
+        var parts = [[(mean: [Double], variance: [Double], count: Int)]](repeating: [], count: norms.count)
+        for bn in norms { bn.alwaysUseBatchStatistics = true }
+        defer { for bn in norms { bn.alwaysUseBatchStatistics = false } }
+        let size = images.rowSize, sample = Array(images.shape.dropFirst())
+        for lo in stride(from: 0, to: images.rows, by: chunk) {
+            let hi = min(images.rows, lo + chunk)
+            _ = forward(Tensor(shape: [hi - lo] + sample, scalars: Array(images.scalars[(lo * size)..<(hi * size)])), training: false)
+            for (i, bn) in norms.enumerated() { parts[i].append((bn.batchMean, bn.batchVar, bn.batchCount)) }
+        }
+        for (bn, p) in zip(norms, parts) { bn.setRunningStatistics(pooling: p) }
+    }
+}
+
+extension BatchNorm {
+    /// Sets the running statistics to the pooled mean and unbiased variance of `parts`
+    /// (each a per-channel mean, biased variance and count), and clears the pending batch.
+    public func setRunningStatistics(pooling parts: [(mean: [Double], variance: [Double], count: Int)]) {
+        let n = Double(parts.reduce(0) { $0 + $1.count })
+        guard n > 0 else { return }
+        var rm = [Float](repeating: 0, count: channels), rv = rm
+        for c in 0..<channels {
+            let mean = parts.reduce(0.0) { $0 + Double($1.count) * $1.mean[c] } / n
+            let biased = parts.reduce(0.0) { $0 + Double($1.count) * ($1.variance[c] + ($1.mean[c] - mean) * ($1.mean[c] - mean)) } / n
+            rm[c] = Float(mean)
+            rv[c] = Float(n > 1 ? biased * n / (n - 1) : biased)
+        }
+        runningMean = Tensor(shape: [channels], scalars: rm)
+        runningVar = Tensor(shape: [channels], scalars: rv)
+        clearPendingStatistics()
+    }
+}
+
 extension Layer {
     /// A new layer of the same shape holding this one's parameter values and masks and its
     /// non-trained state (running statistics), composites' layers included.

@@ -30,6 +30,9 @@ public final class BatchNorm: Layer, Checkpointable {
     private var normalized = Tensor(shape: [0])
     private var invStd: [Float] = []
     private var usedBatchStatistics = true
+    /// Normalize with the batch's statistics even in evaluation passes (for re-estimating
+    /// the running statistics with everything else in evaluation mode).
+    public var alwaysUseBatchStatistics = false
 
     public init(name: String, channels: Int, momentum: Double = 0.1, epsilon: Double = 1e-5) {
         precondition(channels > 0, "\(name): channels must be positive, got \(channels)")
@@ -69,9 +72,9 @@ public final class BatchNorm: Layer, Checkpointable {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let p = plane(x), batch = x.shape[0], n = batch * p
-        usedBatchStatistics = training
+        usedBatchStatistics = training || alwaysUseBatchStatistics
         var mean = [Double](repeating: 0, count: channels), variance = mean
-        if training {
+        if usedBatchStatistics {
             (mean, variance) = statistics(x, plane: p)
             batchMean = mean
             batchVar = variance
@@ -190,6 +193,9 @@ public final class BatchNorm: Layer, Checkpointable {
         runningVar = Tensor(shape: [channels], scalars: rv)
         for q in parts { q.batchCount = 0 }
     }
+
+    /// Drops the last training pass's statistics without using them.
+    public func clearPendingStatistics() { batchCount = 0 }
 
     /// The per-channel affine map of evaluation mode, `y = scale * x + shift`:
     /// `scale = gamma / sqrt(running_var + eps)`, `shift = beta - scale * running_mean`.

@@ -256,4 +256,24 @@ import Pruning
         #expect((Int(rows[1]["csr_bytes"] ?? "") ?? .max) < (Int(rows[0]["csr_bytes"] ?? "") ?? 0))
         #expect(rows[0]["dense_bytes"] == rows[1]["dense_bytes"])
     }
+
+    /// Re-estimated statistics are the exact mean and unbiased variance of each batch norm's
+    /// input over the images, in chunks, with dropout off.
+    @Test func recalibrationSetsTheExactStatisticsOfTheInputs() throws {
+        let model = try bnNet(seed: 52)
+        var rng = RandomSource(seed: 53)
+        let images = FiniteDifference.randomTensor([7, 3, 8, 8], &rng)
+        model.recalibrateBatchNorms(images: images, chunk: 3)
+        let bn1 = try #require(model.layers[1] as? BatchNorm)
+        let z = model.layers[0].forward(images, training: false)  // conv1's output, bn1's input
+        for c in 0..<6 {
+            var v: [Double] = []
+            for s in 0..<7 { for t in 0..<64 { v.append(Double(z.scalars[(s * 6 + c) * 64 + t])) } }
+            let mean = v.reduce(0, +) / Double(v.count)
+            let unbiased = v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count - 1)
+            #expect(abs(Double(bn1.runningMean.scalars[c]) - mean) <= 1e-5 * max(1, abs(mean)))
+            #expect(abs(Double(bn1.runningVar.scalars[c]) - unbiased) <= 1e-4 * max(1, unbiased))
+        }
+        #expect(!bn1.alwaysUseBatchStatistics && bn1.batchCount == 0)
+    }
 }

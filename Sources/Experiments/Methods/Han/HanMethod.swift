@@ -52,7 +52,8 @@ public final class HanMethod: PruningMethod {
                 let curve = PruneCurve.compute(
                     model: session.model, parameters: pruned, grid: c.grid, perLayer: c.perLayer,
                     testImages: run.data.test.images, testLabels: run.data.test.labels,
-                    workers: session.evaluationWorkers)
+                    workers: session.evaluationWorkers,
+                    recalibrationImages: c.recalibrateBN ? run.data.train.images : nil)
                 try curve.write(to: run.folder.file("prune-curve.csv"))
                 if !c.footprint.isEmpty {
                     let table = try Footprint.table(

@@ -95,8 +95,12 @@ public struct CurveConfig: ConfigSection {
     public var perLayer: Bool
     /// Sparsities at which `footprint.csv` gives the pruned model's bytes (empty: no file).
     public var footprint: [Double]
+    /// Also evaluate each point after re-estimating batch norm statistics on the training set.
+    public var recalibrateBN: Bool
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case enabled, from, to, step, perLayer = "per_layer", footprint }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled, from, to, step, perLayer = "per_layer", footprint, recalibrateBN = "recalibrate_bn"
+    }
 
     public static let keyHelp: [(key: String, help: String)] = [
         ("enabled", "write `prune-curve.csv`: test accuracy vs sparsity without retraining, from the trained dense model"),
@@ -104,7 +108,8 @@ public struct CurveConfig: ConfigSection {
         ("to", "last sparsity of the grid (< 1); narrow from/to to zoom in"),
         ("step", "grid spacing"),
         ("per_layer", "also prune each layer alone (sensitivity)"),
-        ("footprint", "sparsities for `footprint.csv`: dense, CSR and compacted bytes of the model pruned (scope `pruning.han.scope`) without retraining"),
+        ("footprint", "sparsities for `footprint.csv`: bytes of the model pruned (scope `pruning.han.scope`) without retraining"),
+        ("recalibrate_bn", "also give each point with batch norm statistics re-estimated on the training set (no weight is trained)"),
     ]
 
     public init(from decoder: Decoder) throws {
@@ -116,6 +121,7 @@ public struct CurveConfig: ConfigSection {
         step = try c.value(.step, default: 0.01)
         perLayer = try c.value(.perLayer, default: true)
         footprint = try c.value(.footprint, default: [])
+        recalibrateBN = try c.value(.recalibrateBN, default: false)
     }
 
     public func validate(at path: String) throws {

@@ -68,7 +68,9 @@ enum CompactionReport {
             compact, images: data.test.images, labels: data.test.labels,
             workers: run.session.evaluationWorkers)
         let specs = try compactSpecs(config: run.config.model, units: result.units)
-        let specJSON = String(decoding: try JSONEncoder().encode(specs), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys  // the same bytes every run (dictionary order is seeded per process)
+        let specJSON = String(decoding: try encoder.encode(specs), as: UTF8.self)
         let configJSON = String(decoding: try ConfigLoader.canonicalJSON(run.config), as: UTF8.self)
         let file = run.folder.file("model-compact.h5")
         try AtomicFile.write(to: file) { path in
