@@ -1,6 +1,7 @@
 import TensorCore
 
-/// How initial weights are drawn; biases start at 0.
+/// How initial weights are drawn; biases start at 0, other non-prunable parameters at their
+/// `initialValue` (batch norm's scale at 1).
 ///
 /// `he`: normal with std `sqrt(2 / fan_in)` (He et al. 2015). `xavier`: uniform in
 /// `±sqrt(6 / (fan_in + fan_out))` (Glorot & Bengio 2010). `normal`: normal with std `scale`,
@@ -15,7 +16,7 @@ public enum Initializer: Sendable, Equatable {
         for layer in model.layers {
             for p in layer.parameters {
                 if !p.isPrunable {
-                    p.value.fill(0)
+                    p.value.fill(p.initialValue)
                     continue
                 }
                 let fanOut = p.value.shape[0]

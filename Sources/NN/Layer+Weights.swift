@@ -1,10 +1,11 @@
 import TensorCore
 
 extension Layer {
-    /// The layer's prunable weight (`fc1.weight`, `conv1.weight`), nil for a layer without one.
-    public var prunableWeight: Parameter? { parameters.first(where: \.isPrunable) }
-    /// The layer's bias, if it has one (the parameter that is not prunable).
-    public var biasParameter: Parameter? { parameters.first { !$0.isPrunable } }
+    /// The layer's prunable weight (`fc1.weight`, `conv1.weight`), nil for a layer without one
+    /// and for a composite (whose layers have their own).
+    public var prunableWeight: Parameter? { sublayers.isEmpty ? parameters.first(where: \.isPrunable) : nil }
+    /// The bias of a layer with a prunable weight (its parameter that is not prunable).
+    public var biasParameter: Parameter? { prunableWeight == nil ? nil : parameters.first { !$0.isPrunable } }
 }
 
 extension Parameter {
@@ -31,8 +32,8 @@ public struct WeightedLayer {
 }
 
 extension Sequential {
-    /// Every layer with a prunable weight, in order.
+    /// Every layer with a prunable weight, in order, composites' layers included.
     public var weightedLayers: [WeightedLayer] {
-        layers.compactMap { l in l.prunableWeight.map { WeightedLayer(layer: l, weight: $0, bias: l.biasParameter) } }
+        leafLayers.compactMap { l in l.prunableWeight.map { WeightedLayer(layer: l, weight: $0, bias: l.biasParameter) } }
     }
 }

@@ -23,9 +23,25 @@ public protocol Layer: AnyObject {
     /// A layer of the same shape with its own caches and gradients, for a data-parallel worker.
     /// Its parameters' values are shared with this layer's through `Sequential.shareWeights`.
     func replica() -> Layer
+    /// The layers inside a composite (`Block`), in order; empty for a plain layer.
+    var sublayers: [Layer] { get }
+    /// Copies the non-trained state a replica needs from the master layer of the same shape
+    /// (batch norm's running statistics, dropout's stream position); a no-op for most layers.
+    func shareState(from master: Layer)
 }
 
 extension Layer {
     public var parameters: [Parameter] { [] }
     public func weightReuse(inputShape: [Int]) -> Int { 1 }
+    public var sublayers: [Layer] { [] }
+    public func shareState(from master: Layer) {}
+
+    /// This layer, or for a composite every layer inside it (depth first).
+    public var flattened: [Layer] { sublayers.isEmpty ? [self] : sublayers.flatMap(\.flattened) }
+
+    /// `flattened`, each layer with its per-sample input shape, given this layer's input shape.
+    public func leaves(inputShape: [Int]) -> [(layer: Layer, inputShape: [Int])] {
+        guard let block = self as? Block else { return [(self, inputShape)] }
+        return zip(block.body, block.bodyInputShapes(for: inputShape)).flatMap { $0.leaves(inputShape: $1) }
+    }
 }

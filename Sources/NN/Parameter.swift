@@ -13,6 +13,9 @@ public final class Parameter {
     /// Weights are prunable (chosen by unstructured pruning and counted in sparsity); biases
     /// are not, though structured pruning masks the bias of a removed filter or neuron too.
     public let isPrunable: Bool
+    /// The value a non-prunable parameter starts from (0 for biases and batch norm's shift,
+    /// 1 for its scale); initializers fill it in.
+    public let initialValue: Float
     public private(set) var mask: Tensor?
     /// Entries the mask keeps (all entries when dense); FLOP counts use it.
     public private(set) var activeCount: Int
@@ -20,11 +23,12 @@ public final class Parameter {
     /// the master's (set by `sharePattern(from:)`, as the replica itself carries no mask).
     private var pattern: SparsityPattern?
 
-    public init(name: String, value: Tensor, isPrunable: Bool) {
+    public init(name: String, value: Tensor, isPrunable: Bool, initialValue: Float = 0) {
         self.name = name
         self.value = value
         self.grad = Tensor(shape: value.shape)
         self.isPrunable = isPrunable
+        self.initialValue = initialValue
         self.activeCount = value.count
     }
 

@@ -10,6 +10,10 @@ public final class Sequential {
     public let loss: LossKind
     /// Per-sample input shape of each layer.
     public let layerInputShapes: [[Int]]
+    /// Every layer with the layers inside composites (`Block`) expanded, depth first, and the
+    /// per-sample input shape of each.
+    public let leafLayers: [Layer]
+    public let leafInputShapes: [[Int]]
     /// Index of the first layer with parameters; backward stops there.
     public let firstTrainable: Int
 
@@ -25,9 +29,12 @@ public final class Sequential {
             s = layer.outputShape(for: s)
         }
         layerInputShapes = shapes
+        let leaves = zip(layers, shapes).flatMap { $0.leaves(inputShape: $1) }
+        leafLayers = leaves.map(\.layer)
+        leafInputShapes = leaves.map(\.inputShape)
         firstTrainable = layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count
         let choices = KernelChoices()
-        for case let d as SparseCapableLayer in layers { d.kernelChoices = choices }
+        for case let d as SparseCapableLayer in leafLayers { d.kernelChoices = choices }
         let names = parameters.map(\.name)
         precondition(Set(names).count == names.count, "duplicate parameter names in \(names)")
     }
@@ -45,7 +52,8 @@ public final class Sequential {
             mine.value = theirs.value
             mine.sharePattern(from: theirs)
         }
-        for (mine, theirs) in zip(layers, master.layers) {
+        for (mine, theirs) in zip(leafLayers, master.leafLayers) {
+            mine.shareState(from: theirs)
             if let d = mine as? SparseCapableLayer, let m = theirs as? SparseCapableLayer {
                 d.kernelPolicy = m.kernelPolicy
                 d.kernelChoices = m.kernelChoices
@@ -53,14 +61,36 @@ public final class Sequential {
         }
     }
 
+    /// Folds the batch statistics of the last training pass into every batch norm's running
+    /// statistics, pooled with the same layers of the `replicas` that ran parts of the batch.
+    public func commitBatchStatistics(replicas: [Sequential] = []) {
+        for (i, layer) in leafLayers.enumerated() {
+            guard let bn = layer as? BatchNorm else { continue }
+            bn.commitStatistics(pooledWith: replicas.compactMap { $0.leafLayers[i] as? BatchNorm })
+        }
+    }
+
+    /// Seeds every dropout layer from `rng` (`rng ▶ layer name`), so dropout masks follow the
+    /// config's seed.
+    public func seedDropout(_ rng: RandomSource) {
+        for case let d as Dropout in leafLayers {
+            var r = rng.derived(d.name)
+            d.seed = r.next()
+        }
+    }
+
+    /// The layers holding state besides their parameters (batch norm's running statistics,
+    /// dropout's stream position), for checkpoints.
+    public var statefulLayers: [any Layer & Checkpointable] { leafLayers.compactMap { $0 as? any Layer & Checkpointable } }
+
     /// The measured kernel choices of the model (its first sparse-capable layer's; `Sequential`
     /// gives all of them one cache when it is built).
-    public var kernelChoices: KernelChoices? { layers.lazy.compactMap { $0 as? SparseCapableLayer }.first?.kernelChoices }
+    public var kernelChoices: KernelChoices? { leafLayers.lazy.compactMap { $0 as? SparseCapableLayer }.first?.kernelChoices }
 
     /// Sets the kernel policy of every sparse-capable layer (dense and conv; see `KernelPolicy`).
     public var kernelPolicy: KernelPolicy {
-        get { layers.lazy.compactMap { $0 as? SparseCapableLayer }.first?.kernelPolicy ?? .auto }
-        set { for case let d as SparseCapableLayer in layers { d.kernelPolicy = newValue } }
+        get { leafLayers.lazy.compactMap { $0 as? SparseCapableLayer }.first?.kernelPolicy ?? .auto }
+        set { for case let d as SparseCapableLayer in leafLayers { d.kernelPolicy = newValue } }
     }
 
     /// Drops the shared buffers so that the master's next in-place update does not copy them.

@@ -11,6 +11,13 @@ import NN
 /// network's outputs unchanged: the compacted model computes the same function with fewer
 /// weights. Masks of the kept entries carry over, so unstructured sparsity inside the kept
 /// units survives. The last weighted layer keeps all its outputs (they are the classes).
+///
+/// Batch norm: one right after a conv or dense layer is folded into it first
+/// (`Sequential.foldingBatchNorms`), so the compacted model has no such layer; any other batch
+/// norm keeps the channels that survive. A unit followed by a batch norm is removable only
+/// when that batch norm's `gamma` and `beta` for it are 0 too (structured pruning masks them
+/// with the unit), since the normalization of a 0 channel is `beta - gamma * mean / sigma`.
+/// Residual and concat blocks are not compacted (an error).
 public enum Compaction {
     public struct Result {
         public let model: Sequential
@@ -21,7 +28,8 @@ public enum Compaction {
     }
 
     /// Throws `PruningError` for a weighted layer that is not `Compactable`.
-    public static func compact(_ model: Sequential) throws -> Result {
+    public static func compact(_ unfolded: Sequential) throws -> Result {
+        let model = unfolded.foldingBatchNorms()
         let layers = model.layers
         let lastWeighted = layers.indices.last { layers[$0].prunableWeight != nil }
         var kept: [String: [Int]] = [:]
@@ -38,20 +46,27 @@ public enum Compaction {
                     // Dense flattens [C, H, W] itself: channel c owns columns c*H*W ..< (c+1)*H*W.
                     inKeep = expand(channels, by: inShape[1] * inShape[2])
                 }
+                let followers = StructuredPruning.followingBatchNorm(of: layer, in: layers).map { [$0.gamma, $0.beta] } ?? []
                 let outKeep =
                     i == lastWeighted || !zeroMapsToZero(after: i, in: layers)
-                    ? Array(0..<c.outputUnits) : liveUnits(weight: c.weight, bias: c.bias)
+                    ? Array(0..<c.outputUnits) : liveUnits(weight: c.weight, bias: c.bias, followers: followers)
                 newLayers.append(c.compacted(outputs: outKeep, inputs: inKeep))
                 kept[c.name] = outKeep
                 units.append((c.name, c.outputUnits, outKeep.count))
                 keptIn = outKeep
+            } else if let bn = layer as? BatchNorm {
+                newLayers.append(bn.compacted(channels: keptIn ?? Array(0..<bn.channels)))
+            } else if layer is Block {
+                throw PruningError(
+                    "compaction does not reach into the block \(layer.name); prune and compact models without residual or concat blocks")
             } else if layer.prunableWeight != nil {
                 throw PruningError("compaction does not know the weighted layer \(layer.name) (\(type(of: layer))); make it Compactable")
             } else if let flatten = layer as? Flatten {
                 if let channels = keptIn, inShape.count == 3 { keptIn = expand(channels, by: inShape[1] * inShape[2]) }
                 newLayers.append(Flatten(name: flatten.name))
             } else {
-                // Pooling and activations act per channel / per feature: the kept set passes through.
+                // Pooling, activations and dropout act per channel / per feature: the kept set
+                // passes through (global average pooling turns channels into features 1:1).
                 newLayers.append(layer.replica())
             }
         }
@@ -64,13 +79,14 @@ public enum Compaction {
         channels.flatMap { c in (c * hw)..<((c + 1) * hw) }
     }
 
-    /// Units whose weight row and bias are all exactly 0 are dropped; the rest are kept. At
-    /// least one unit is always kept, so the layer stays a layer.
-    static func liveUnits(weight: Parameter, bias: Parameter) -> [Int] {
+    /// Units whose weight row, bias and follower entries (a batch norm's gamma and beta) are
+    /// all exactly 0 are dropped; the rest are kept. At least one unit is always kept, so the
+    /// layer stays a layer.
+    static func liveUnits(weight: Parameter, bias: Parameter, followers: [Parameter] = []) -> [Int] {
         let n = weight.value.shape[0], d = weight.value.count / n
-        let b = bias.value.scalars
+        let b = ([bias] + followers).map(\.value.scalars)
         let live = weight.value.scalars.withUnsafeBufferPointer { w in
-            (0..<n).filter { u in b[u] != 0 || (0..<d).contains { w[u * d + $0] != 0 } }
+            (0..<n).filter { u in b.contains { $0[u] != 0 } || (0..<d).contains { w[u * d + $0] != 0 } }
         }
         return live.isEmpty ? [0] : live
     }

@@ -2,16 +2,20 @@ import TensorCore
 import NN
 
 /// One prunable unit group: the layer whose output units (rows of `weight`, entries of `bias`)
-/// are removed whole.
+/// are removed whole, and the per-unit parameters of the batch norm that follows it
+/// (`followers`: its `gamma` and `beta`, one entry per unit), removed with them so that a
+/// removed unit's channel is exactly 0 after the normalization too.
 public struct UnitLayer {
     public let name: String
     public let weight: Parameter
     public let bias: Parameter?
+    public let followers: [Parameter]
 
-    public init(name: String, weight: Parameter, bias: Parameter?) {
+    public init(name: String, weight: Parameter, bias: Parameter?, followers: [Parameter] = []) {
         self.name = name
         self.weight = weight
         self.bias = bias
+        self.followers = followers
     }
 
     /// Output units: filters of a conv layer (`weight[o, ...]`), neurons of a dense layer.
@@ -70,9 +74,9 @@ public enum StructuredPruning {
             }
         }
         layer.weight.setMask(mask)
-        if let bias = layer.bias {
-            let bm = Tensor(shape: bias.value.shape, scalars: kept.map { $0 ? 1 : 0 })
-            bias.setMask(kept.allSatisfy { $0 } ? nil : bm)
+        for p in ([layer.bias].compactMap { $0 } + layer.followers) {
+            let bm = Tensor(shape: p.value.shape, scalars: kept.map { $0 ? 1 : 0 })
+            p.setMask(kept.allSatisfy { $0 } ? nil : bm)
         }
     }
 
@@ -87,16 +91,31 @@ public enum StructuredPruning {
                 for i in 0..<d { w[u * d + i] = 0 }
             }
         }
-        if let bias = layer.bias {
-            bias.value.scalars.withUnsafeMutableBufferPointer { b in
+        for p in ([layer.bias].compactMap { $0 } + layer.followers) {
+            p.value.scalars.withUnsafeMutableBufferPointer { b in
                 for u in 0..<n where !kept[u] { b[u] = 0 }
             }
         }
         return kept.lazy.filter { !$0 }.count
     }
 
-    /// The unit layers of a model, in order: every layer with a prunable weight.
+    /// The unit layers of a model, in order: every layer with a prunable weight, with the
+    /// batch norm that follows it (before the next weighted layer) as its followers.
     public static func unitLayers(_ model: Sequential) -> [UnitLayer] {
-        model.weightedLayers.map { UnitLayer(name: $0.name, weight: $0.weight, bias: $0.bias) }
+        model.weightedLayers.map { w in
+            let bn = followingBatchNorm(of: w.layer, in: model.layers)
+            return UnitLayer(name: w.name, weight: w.weight, bias: w.bias, followers: bn.map { [$0.gamma, $0.beta] } ?? [])
+        }
+    }
+
+    /// The first batch norm after top-level `layer` and before the next layer with weights
+    /// (nil inside composites, which compaction does not reach into).
+    public static func followingBatchNorm(of layer: Layer, in layers: [Layer]) -> BatchNorm? {
+        guard let i = layers.firstIndex(where: { $0 === layer }) else { return nil }
+        for l in layers[(i + 1)...] {
+            if let bn = l as? BatchNorm { return bn }
+            if !l.parameters.isEmpty { return nil }
+        }
+        return nil
     }
 }

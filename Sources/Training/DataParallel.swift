@@ -61,6 +61,14 @@ extension DataParallel {
     }
 }
 
+extension DataParallel {
+    /// Folds the batch statistics of the last `parts` training passes (master and replicas)
+    /// into the master's batch norms' running statistics.
+    public func commitBatchStatistics(parts: Int) {
+        master.commitBatchStatistics(replicas: Array(replicas.prefix(max(0, parts - 1))))
+    }
+}
+
 /// The parts of one fan-out, shared by its threads.
 private struct FanOut<R> {
     let models: [Sequential]

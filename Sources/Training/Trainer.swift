@@ -131,13 +131,15 @@ public final class Trainer {
     }
 
     /// Forward, loss and backward for one batch, leaving the batch-mean gradient in the
-    /// model's parameters (no optimizer step). Also used by criteria that need gradients on
+    /// model's parameters (no optimizer step) and the batch's statistics in every batch norm's
+    /// running statistics (pooled over the data-parallel parts). Also used by criteria that need gradients on
     /// batches of their own.
     public func computeGradients(_ x: Tensor, _ y: ArraySlice<Int>) -> (loss: Double, correct: Int) {
         let n = y.count
         let k = workers
         guard k > 1, n >= 2 * k else {
             let logits = model.forward(x, training: true)
+            model.commitBatchStatistics()
             let r = model.loss.evaluate(logits: logits, labels: y, wantGradient: true)
             if r.loss.isFinite { model.backward(r.gradient) }
             return (r.loss, r.correct)
@@ -165,6 +167,7 @@ public final class Trainer {
         }
         let weights = (0..<k).map { Float(bounds[$0 + 1] - bounds[$0]) / Float(n) }
         parallel.reduceGradients(weights: weights)
+        parallel.commitBatchStatistics(parts: k)
         var loss = 0.0, correct = 0
         for i in 0..<k {
             loss += results[i].0 * Double(weights[i])

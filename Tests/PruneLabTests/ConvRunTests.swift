@@ -16,7 +16,16 @@ import HDF5Support
          {"type": "dense", "units": 32, "activation": "relu"}, {"type": "dense", "units": 10, "activation": "softmax"}]
         """
 
-    static func config(_ pruning: String, recording: String = "") -> String {
+    /// Conv-BN-ReLU twice, dense-BN-ReLU, dropout: the layers batch norm folding and
+    /// compaction go through, trained on two data-parallel workers.
+    static let bnLayers = """
+        [{"type": "conv", "filters": 6, "kernel": 5}, {"type": "batchnorm", "activation": "relu"}, {"type": "pool", "kernel": 2},
+         {"type": "conv", "filters": 8, "kernel": 5}, {"type": "batchnorm", "activation": "relu"}, {"type": "pool", "kernel": 2},
+         {"type": "dense", "units": 32}, {"type": "batchnorm", "activation": "relu"}, {"type": "dropout", "rate": 0.2},
+         {"type": "dense", "units": 10, "activation": "softmax"}]
+        """
+
+    static func config(_ pruning: String, recording: String = "", layers: String = layers) -> String {
         """
         {"name": "conv-e2e", "seed": 4,
          "data": {"format": "idx", "dir": "\(EndToEndTests.root.path)/data/mnist", "train_limit": 1000, "test_limit": 300},
@@ -36,6 +45,29 @@ import HDF5Support
     func csv(_ path: String) throws -> [[String: String]] {
         let rows = try CSVReader.read(URL(fileURLWithPath: path))
         return rows.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(rows[0], $0)) }
+    }
+
+    /// FPGM through batch norm: removed filters take their batch norm channels along, the
+    /// batch norms fold into the compacted convs and dense layer, the outputs stay the same,
+    /// and the compacted layer list with `model-compact.h5` rebuilds that model.
+    @Test func fpgmRunThroughBatchNormCompactsWithTheSameOutputs() throws {
+        let pruning = """
+            {"method": "structured", "structured": {"criterion": "fpgm", "ratio": 0.5, "layers": ["conv1", "conv2", "fc1"], "finetune": "1ep"}}
+            """
+        var json = Self.config(pruning, layers: Self.bnLayers)
+        json = json.replacingOccurrences(of: #""momentum": 0.9}"#, with: #""momentum": 0.9, "threads": 2}"#)
+        let (dir, s) = try run(json)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try #require(Double(s["compact_max_abs_diff"] ?? "")) <= 1e-4)
+        #expect(s["compact_test_accuracy"] == s["test_accuracy"])
+        #expect(try #require(Double(s["test_accuracy"] ?? "")) > 0.5)
+        let expected: Int = 3 * 25 + 4 * 3 * 25 + 16 * 64 + 10 * 16
+        #expect(s["compact_weights"] == String(expected))
+        let file = try HDF5File(path: "\(dir)/model-compact.h5")
+        let specs = try JSONDecoder().decode([LayerSpec].self, from: Data(try file.attributeString("layers").utf8))
+        #expect(!specs.contains { $0.kind == .batchnorm } && specs.contains { $0.kind == .dropout })
+        let full = try HDF5File(path: "\(dir)/model.h5")
+        #expect(try full.readFloats("bn1/running_var").shape == [6])
     }
 
     @Test func fpgmRunCompactsToASmallerModelWithTheSameOutputs() throws {

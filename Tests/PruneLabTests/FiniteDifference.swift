@@ -23,9 +23,15 @@ enum FiniteDifference {
         #expect(abs(Double(analytic) - numeric) <= tol, "\(what): analytic \(analytic) vs numeric \(numeric)")
     }
 
-    /// Checks d(sum(c*layer(x)))/dx and /dparams for every entry.
-    static func check(_ layer: Layer, input: Tensor, rng: inout RandomSource) {
-        let y = layer.forward(input, training: true)
+    /// Checks d(sum(c*layer(x)))/dx and /dparams for every entry, every forward pass in
+    /// `training` mode and preceded by `reset` (which puts a random layer back on the same
+    /// stream position, so each pass draws the same mask).
+    static func check(_ layer: Layer, input: Tensor, rng: inout RandomSource, training: Bool = true, reset: () -> Void = {}) {
+        func f(_ x: Tensor) -> Tensor {
+            reset()
+            return layer.forward(x, training: training)
+        }
+        let y = f(input)
         let c = randomTensor(y.shape, &rng)
         guard let dx = layer.backward(c, needInputGrad: true) else {
             Issue.record("\(layer.name) returned no input gradient")
@@ -38,16 +44,16 @@ enum FiniteDifference {
             xp.scalars[i] += eps
             xm.scalars[i] -= eps
             let num =
-                (weightedSum(layer.forward(xp, training: true), c) - weightedSum(layer.forward(xm, training: true), c)) / Double(2 * eps)
+                (weightedSum(f(xp), c) - weightedSum(f(xm), c)) / Double(2 * eps)
             expectClose(dx.scalars[i], num, "\(layer.name) dx[\(i)]")
         }
         for (p, g) in zip(layer.parameters, grads) {
             for i in 0..<p.value.count {
                 let saved = p.value.scalars[i]
                 p.value.scalars[i] = saved + eps
-                let lp = weightedSum(layer.forward(input, training: true), c)
+                let lp = weightedSum(f(input), c)
                 p.value.scalars[i] = saved - eps
-                let lm = weightedSum(layer.forward(input, training: true), c)
+                let lm = weightedSum(f(input), c)
                 p.value.scalars[i] = saved
                 expectClose(g.scalars[i], (lp - lm) / Double(2 * eps), "\(p.name)[\(i)]")
             }

@@ -172,6 +172,15 @@ import HDF5Support
         try Self.expectResumeIsExact(config: try ConfigLoader.decode(Data(json.utf8)), stops: [25, 45])
     }
 
+    /// Batch norm running statistics and dropout stream positions are checkpointed.
+    @Test func batchNormAndDropoutResumeExactly() throws {
+        let json = ConvRunTests.config(
+            """
+            {"method": "structured", "structured": {"criterion": "l1", "ratio": 0.5, "layers": ["conv1", "conv2"], "finetune": "1ep"}}
+            """, layers: ConvRunTests.bnLayers)
+        try Self.expectResumeIsExact(config: try ConfigLoader.decode(Data(json.utf8)), stops: [25, 45])
+    }
+
     @Test func movementAndRandomResumeExactly() throws {
         for criterion in ["movement", "random", "snip"] {
             try Self.expectResumeIsExact(

@@ -6,17 +6,23 @@ import Schema
 /// `format` `idx`: `dir` holds the four MNIST-format files (gzip or raw, canonical or dotted
 /// names). `format` `hdf5`: `train_file` holds `x_train`/`y_train` and `test_file` (default:
 /// the same file) holds `x_test`/`y_test`. Relative paths in a config file are taken from the
-/// file's folder; given with `--set`, from the current directory (`ConfigLoader`).
+/// file's folder; given with `--set`, from the current directory (`ConfigLoader`). `format`
+/// `cifar10`: `dir` is the unpacked `cifar-10-batches-bin` folder (`CIFAR10Reader`).
 public struct DataConfig: ConfigSection {
-    public enum Format: String, Codable, Sendable, CaseIterable { case idx, hdf5 }
+    public enum Format: String, Codable, Sendable, CaseIterable { case idx, hdf5, cifar10 }
     /// One line per format, for `prunelab list formats`.
     public static let formatHelp: [Format: String] = [
         .idx: "MNIST-format IDX files (idx3 images, idx1 labels), raw or gzip, canonical or dotted names (MNIST, Fashion-MNIST)",
         .hdf5: "an HDF5 image set: image and label datasets for train and test (carvnocar.h5, the cat-vs-non-cat course files)",
+        .cifar10:
+            "CIFAR-10's binary batches (data_batch_1.bin … data_batch_5.bin, test_batch.bin) from https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
     ]
     public static let keyHelp: [(key: String, help: String)] = [
-        ("format", "`idx` (MNIST-format files, raw or gzip) or `hdf5` (an image set such as carvnocar.h5); required"),
-        ("dir", "`idx`: folder with `train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`, `t10k-…` (or the dotted names)"),
+        ("format", "`idx` (MNIST-format files, raw or gzip), `hdf5` (an image set such as carvnocar.h5) or `cifar10`; required"),
+        (
+            "dir",
+            "`idx`: folder with `train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`, `t10k-…` (or the dotted names); `cifar10`: the unpacked `cifar-10-batches-bin` folder"
+        ),
         ("train_file", "`hdf5`: file holding the training images and labels"),
         ("test_file", "`hdf5`: file holding the test set (absent: `train_file`)"),
         ("x_train", "`hdf5` dataset of training images, `(N, H, W, C)` or `(N, H, W)`, any numeric type"),
@@ -66,8 +72,8 @@ public struct DataConfig: ConfigSection {
 
     public func validate(at path: String = "data") throws {
         switch format {
-        case .idx:
-            guard dir != nil else { throw ConfigError(path: "data.dir", "required when data.format is \"idx\"") }
+        case .idx, .cifar10:
+            guard dir != nil else { throw ConfigError(path: "data.dir", "required when data.format is \"\(format.rawValue)\"") }
         case .hdf5:
             guard trainFile != nil else { throw ConfigError(path: "data.train_file", "required when data.format is \"hdf5\"") }
         }
@@ -78,7 +84,7 @@ public struct DataConfig: ConfigSection {
 
     /// A short name for summaries: the IDX folder or the HDF5 train file, without extension.
     public var displayName: String {
-        let path = (format == .idx ? dir : trainFile) ?? "data"
+        let path = (format == .hdf5 ? trainFile : dir) ?? "data"
         let last = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         return last
     }

@@ -8,16 +8,38 @@ import Schema
 ///   side, default 0), `activation` (default `none`).
 /// - `pool`: max pooling over `kernel` x `kernel` windows, `stride` (default `kernel`).
 /// - `flatten`: no keys; inserted by itself before the first dense layer after a conv or pool.
-public enum LayerSpec: Codable, Equatable, Sendable {
+/// - `batchnorm`: per channel (or feature), `momentum` (default 0.1), `epsilon` (1e-5),
+///   `activation` after it (default `none`). Right after a conv or dense layer without an
+///   activation it folds into that layer for compaction.
+/// - `dropout`: `rate` (default 0.5); the identity at evaluation.
+/// - `global_avg_pool`: no keys; `[C, H, W]` to `[C]`.
+/// - `residual`: `layers` (a list of these specs), `y = x + layers(x)`.
+/// - `concat`: `layers`, `y = [x, layers(x)]` along the channels.
+/// - `dense_block`: DenseNet-BC layers (Huang et al. 2017), `count` (default 4) concat blocks
+///   of batchnorm+ReLU, conv 1x1 of `bottleneck` x `growth_rate` filters (default 4; 0: no
+///   bottleneck conv), batchnorm+ReLU, conv 3x3 (padding 1) of `growth_rate` filters.
+public indirect enum LayerSpec: Codable, Equatable, Sendable {
     case dense(units: Int, activation: ActivationName)
     case conv(filters: Int, kernel: Int, stride: Int, padding: Int, activation: ActivationName)
     case pool(kernel: Int, stride: Int)
     case flatten
+    case batchnorm(momentum: Double, epsilon: Double, activation: ActivationName)
+    case dropout(rate: Double)
+    case globalAvgPool
+    case residual(layers: [LayerSpec])
+    case concat(layers: [LayerSpec])
+    case denseBlock(growthRate: Int, count: Int, bottleneck: Int)
 
-    public enum Kind: String, Codable, Sendable, CaseIterable { case dense, conv, pool, flatten }
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case dense, conv, pool, flatten, batchnorm, dropout
+        case globalAvgPool = "global_avg_pool", residual, concat, denseBlock = "dense_block"
+    }
     public enum ActivationName: String, Codable, Sendable, CaseIterable { case relu, sigmoid, tanh, none, softmax }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case type, units, filters, kernel, stride, padding, activation }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case type, units, filters, kernel, stride, padding, activation, momentum, epsilon, rate, layers
+        case growthRate = "growth_rate", count, bottleneck
+    }
 
     /// The keys each kind accepts besides `type`, with their help (for the docs).
     static let keys: [Kind: [(key: CodingKeys, help: String)]] = [
@@ -28,6 +50,18 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         ],
         .pool: [(.kernel, "max-pooling window"), (.stride, "default: the kernel")],
         .flatten: [],
+        .batchnorm: [
+            (.momentum, "weight of the batch in the running statistics, default 0.1"), (.epsilon, "default 1e-5"),
+            (.activation, "after the normalization, default none; folds into a conv or dense layer right before it"),
+        ],
+        .dropout: [(.rate, "fraction of entries zeroed in training, default 0.5; identity at evaluation")],
+        .globalAvgPool: [],
+        .residual: [(.layers, "the body, a list of layers: y = x + body(x)")],
+        .concat: [(.layers, "the body, a list of layers: y = [x, body(x)] along the channels")],
+        .denseBlock: [
+            (.growthRate, "filters each layer adds"), (.count, "layers (concat blocks), default 4"),
+            (.bottleneck, "1x1 conv of bottleneck x growth_rate filters first, default 4; 0: none"),
+        ],
     ]
 
     public static func pool(kernel: Int) -> LayerSpec { .pool(kernel: kernel, stride: kernel) }
@@ -38,13 +72,19 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         case .conv: return .conv
         case .pool: return .pool
         case .flatten: return .flatten
+        case .batchnorm: return .batchnorm
+        case .dropout: return .dropout
+        case .globalAvgPool: return .globalAvgPool
+        case .residual: return .residual
+        case .concat: return .concat
+        case .denseBlock: return .denseBlock
         }
     }
 
     public var activation: ActivationName {
         switch self {
-        case .dense(_, let a), .conv(_, _, _, _, let a): return a
-        case .pool, .flatten: return .none
+        case .dense(_, let a), .conv(_, _, _, _, let a), .batchnorm(_, _, let a): return a
+        default: return .none
         }
     }
 
@@ -53,7 +93,7 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         switch self {
         case .dense(let u, _): return u
         case .conv(let f, _, _, _, _): return f
-        case .pool, .flatten: return nil
+        default: return nil
         }
     }
 
@@ -62,8 +102,29 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         switch self {
         case .dense(_, let a): return .dense(units: n, activation: a)
         case .conv(_, let k, let s, let p, let a): return .conv(filters: n, kernel: k, stride: s, padding: p, activation: a)
-        case .pool, .flatten: return self
+        default: return self
         }
+    }
+
+    /// The same weighted layer with another activation.
+    public func withActivation(_ a: ActivationName) -> LayerSpec {
+        switch self {
+        case .dense(let u, _): return .dense(units: u, activation: a)
+        case .conv(let f, let k, let s, let p, _): return .conv(filters: f, kernel: k, stride: s, padding: p, activation: a)
+        case .batchnorm(let m, let e, _): return .batchnorm(momentum: m, epsilon: e, activation: a)
+        default: return self
+        }
+    }
+
+    /// The specs a `dense_block` stands for (other specs: themselves).
+    public var expanded: [LayerSpec] {
+        guard case .denseBlock(let growth, let count, let bottleneck) = self else { return [self] }
+        let bnRelu = LayerSpec.batchnorm(momentum: 0.1, epsilon: 1e-5, activation: .relu)
+        let wide: [LayerSpec] =
+            bottleneck > 0
+            ? [bnRelu, .conv(filters: bottleneck * growth, kernel: 1, stride: 1, padding: 0, activation: .none)] : []
+        let body = wide + [bnRelu, .conv(filters: growth, kernel: 3, stride: 1, padding: 1, activation: .none)]
+        return Array(repeating: .concat(layers: body), count: count)
     }
 
     public init(from decoder: Decoder) throws {
@@ -76,9 +137,7 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         }
         switch kind {
         case .dense:
-            self = .dense(
-                units: try c.required(.units) as Int,
-                activation: try c.value(.activation, default: .none))
+            self = .dense(units: try c.required(.units) as Int, activation: try c.value(.activation, default: .none))
         case .conv:
             self = .conv(
                 filters: try c.required(.filters) as Int, kernel: try c.required(.kernel) as Int,
@@ -87,8 +146,19 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         case .pool:
             let k = try c.required(.kernel) as Int
             self = .pool(kernel: k, stride: try c.value(.stride, default: k))
-        case .flatten:
-            self = .flatten
+        case .flatten: self = .flatten
+        case .batchnorm:
+            self = .batchnorm(
+                momentum: try c.value(.momentum, default: 0.1), epsilon: try c.value(.epsilon, default: 1e-5),
+                activation: try c.value(.activation, default: .none))
+        case .dropout: self = .dropout(rate: try c.value(.rate, default: 0.5))
+        case .globalAvgPool: self = .globalAvgPool
+        case .residual: self = .residual(layers: try c.required(.layers))
+        case .concat: self = .concat(layers: try c.required(.layers))
+        case .denseBlock:
+            self = .denseBlock(
+                growthRate: try c.required(.growthRate) as Int, count: try c.value(.count, default: 4),
+                bottleneck: try c.value(.bottleneck, default: 4))
         }
     }
 
@@ -108,16 +178,31 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         case .pool(let kernel, let stride):
             try c.encode(kernel, forKey: .kernel)
             try c.encode(stride, forKey: .stride)
-        case .flatten:
+        case .flatten, .globalAvgPool:
             break
+        case .batchnorm(let momentum, let epsilon, let activation):
+            try c.encode(momentum, forKey: .momentum)
+            try c.encode(epsilon, forKey: .epsilon)
+            try c.encode(activation, forKey: .activation)
+        case .dropout(let rate):
+            try c.encode(rate, forKey: .rate)
+        case .residual(let layers), .concat(let layers):
+            try c.encode(layers, forKey: .layers)
+        case .denseBlock(let growth, let count, let bottleneck):
+            try c.encode(growth, forKey: .growthRate)
+            try c.encode(count, forKey: .count)
+            try c.encode(bottleneck, forKey: .bottleneck)
         }
     }
 
-    /// Checks the numbers of layer `i` (shapes are checked against the data when the model is built).
-    func validate(index i: Int, isLast: Bool) throws {
-        let at = "model.layers[\(i)]"
+    /// Checks the numbers of the layer at `at` (`model.layers[i]`; shapes are checked against
+    /// the data when the model is built).
+    func validate(at: String, isLast: Bool) throws {
         func positive(_ v: Int, _ key: String) throws {
             if v <= 0 { throw ConfigError(path: "\(at).\(key)", "must be > 0, got \(v)") }
+        }
+        func within(_ v: Double, _ key: String, _ ok: Bool, _ range: String) throws {
+            if !ok { throw ConfigError(path: "\(at).\(key)", "must be in \(range), got \(v)") }
         }
         switch self {
         case .dense(let units, _):
@@ -130,8 +215,20 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         case .pool(let kernel, let stride):
             try positive(kernel, "kernel")
             try positive(stride, "stride")
-        case .flatten:
+        case .flatten, .globalAvgPool:
             break
+        case .batchnorm(let momentum, let epsilon, _):
+            try within(momentum, "momentum", momentum >= 0 && momentum <= 1, "[0, 1]")
+            try within(epsilon, "epsilon", epsilon > 0, "(0, inf)")
+        case .dropout(let rate):
+            try within(rate, "rate", rate >= 0 && rate < 1, "[0, 1)")
+        case .residual(let layers), .concat(let layers):
+            if layers.isEmpty { throw ConfigError(path: "\(at).layers", "must not be empty") }
+            for (j, l) in layers.enumerated() { try l.validate(at: "\(at).layers[\(j)]", isLast: false) }
+        case .denseBlock(let growth, let count, let bottleneck):
+            try positive(growth, "growth_rate")
+            try positive(count, "count")
+            if bottleneck < 0 { throw ConfigError(path: "\(at).bottleneck", "must be >= 0, got \(bottleneck)") }
         }
         if !isLast && activation == .softmax {
             throw ConfigError(path: "\(at).activation", "softmax is only allowed on the last layer")

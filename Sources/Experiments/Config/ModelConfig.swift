@@ -49,7 +49,7 @@ public struct ModelConfig: ConfigSection {
             }
         case (nil, .some(let ls)):
             guard !ls.isEmpty else { throw ConfigError(path: "model.layers", "must not be empty") }
-            for (i, l) in ls.enumerated() { try l.validate(index: i, isLast: i == ls.count - 1) }
+            for (i, l) in ls.enumerated() { try l.validate(at: "model.layers[\(i)]", isLast: i == ls.count - 1) }
             let n = ls.count - 1
             guard let last = ls.last, last.kind == .dense,
                 last.activation == .softmax || last.activation == .sigmoid

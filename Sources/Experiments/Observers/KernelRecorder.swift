@@ -20,7 +20,7 @@ public final class KernelRecorder: TrainingObserver {
     public init(session: TrainingSession) {
         policy = KernelPolicy(rawValue: session.config.training.kernel.rawValue) ?? .auto
         session.model.kernelPolicy = policy
-        layers = session.model.layers.compactMap { $0 as? SparseCapableLayer }
+        layers = session.model.leafLayers.compactMap { $0 as? SparseCapableLayer }
         choices = session.model.kernelChoices
     }
 

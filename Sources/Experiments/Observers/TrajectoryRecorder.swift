@@ -113,7 +113,7 @@ public final class TrajectoryRecorder: TrainingObserver {
     ) throws {
         self.config = config
         var prunable: [(String, Parameter)] = []
-        for layer in model.layers {
+        for layer in model.leafLayers {
             if let p = layer.prunableWeight { prunable.append((layer.name, p)) }
         }
         let prunableNames = prunable.map(\.0)

@@ -13,7 +13,7 @@ public enum LayerReport {
 
     public static func table(_ model: Sequential) -> CSVTable {
         var t = CSVTable(columns: columns)
-        for (layer, shape) in zip(model.layers, model.layerInputShapes) {
+        for (layer, shape) in zip(model.leafLayers, model.leafInputShapes) {
             guard let w = layer.prunableWeight else { continue }
             let total = w.value.count
             let nz = w.value.nonzeroCount

@@ -10,7 +10,9 @@ import HDF5Support
 ///
 /// `model.h5`, readable with h5py: one group per layer (`fc1/weight` `[out, in]` float32,
 /// `fc1/bias` `[out]` float32, `fc1/mask` `[out, in]` uint8 for prunable weights), the resolved
-/// config as the root attribute `config` (JSON) and `format` = `prunelab-dense-1`.
+/// config as the root attribute `config` (JSON) and `format` = `prunelab-dense-1`. Batch norm
+/// layers add `bn1/gamma`, `bn1/beta`, `bn1/running_mean`, `bn1/running_var` (float32 `[C]`),
+/// in both files.
 ///
 /// `model-sparse.h5`: per layer the CSR form of the weight — `values` (float32, the nonzeros
 /// in row-major order), `col_index` (the column of each value) and `row_ptr` (`out + 1`
@@ -74,6 +76,7 @@ public enum ModelFiles {
             let mask = w.keptMask.scalars.map { UInt8($0 != 0 ? 1 : 0) }
             try file.writeDataset("\(name)/mask", shape: w.value.shape, values: mask)
         }
+        try writeBatchNorms(model, to: file)
         try file.close()  // writes the file: a full disk is an error here, not a truncated file
     }
 
@@ -101,7 +104,41 @@ public enum ModelFiles {
             try writeNarrow(file, "\(name)/row_ptr", rowPtr, largest: values.count)
             if let b { try file.writeDataset("\(name)/bias", shape: b.value.shape, values: b.value.scalars) }
         }
+        try writeBatchNorms(model, to: file)
         try file.close()
+    }
+
+    /// Batch norm layers as groups `bn1/gamma`, `bn1/beta`, `bn1/running_mean`,
+    /// `bn1/running_var` (float32 `[C]`), in both formats.
+    static func writeBatchNorms(_ model: Sequential, to file: HDF5File) throws {
+        for case let bn as BatchNorm in model.leafLayers {
+            try file.createGroup(bn.name)
+            for (key, t) in batchNormTensors(bn) {
+                try file.writeDataset("\(bn.name)/\(key)", shape: t.shape, values: t.scalars)
+            }
+        }
+    }
+
+    static func batchNormTensors(_ bn: BatchNorm) -> [(String, Tensor)] {
+        [("gamma", bn.gamma.value), ("beta", bn.beta.value), ("running_mean", bn.runningMean), ("running_var", bn.runningVar)]
+    }
+
+    /// Reads every batch norm layer of `model` back (each must be in the file).
+    static func loadBatchNorms(_ file: HDF5File, path: String, into model: Sequential) throws {
+        for case let bn as BatchNorm in model.leafLayers {
+            var read: [String: Tensor] = [:]
+            for (key, t) in batchNormTensors(bn) {
+                let name = "\(bn.name)/\(key)"
+                guard file.hasDataset(name) else { throw RunError("\(path): no dataset \(name); the model has batch norm \(bn.name)") }
+                let v = try file.readFloats(name)
+                guard v.shape == t.shape else { throw RunError("\(path): \(name) has shape \(v.shape), the model expects \(t.shape)") }
+                read[key] = Tensor(shape: v.shape, scalars: v.values)
+            }
+            bn.gamma.value = read["gamma"]!
+            bn.beta.value = read["beta"]!
+            bn.runningMean = read["running_mean"]!
+            bn.runningVar = read["running_var"]!
+        }
     }
 
     /// Index arrays in uint8, uint16 or uint32, whichever is the narrowest that holds `largest`.
@@ -183,5 +220,6 @@ public enum ModelFiles {
                 b.value = Tensor(shape: bias.shape, scalars: bias.values)
             }
         }
+        try loadBatchNorms(file, path: path, into: model)
     }
 }

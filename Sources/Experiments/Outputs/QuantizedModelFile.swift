@@ -49,6 +49,8 @@ public enum QuantizedModelFile {
         for l in model.weightedLayers {
             report.append(try writeLayer(l, spec: spec, to: file))
         }
+        // Batch norms stay float (gamma, beta, running statistics), as in the other model files.
+        try ModelFiles.writeBatchNorms(model, to: file)
         try file.close()
         return report
     }

@@ -8,6 +8,8 @@ extension DataConfig {
         switch format {
         case .idx:
             split = try MNISTLoader.load(directory: dir ?? ".")
+        case .cifar10:
+            split = try CIFAR10Reader.load(directory: dir ?? ".")
         case .hdf5:
             let keys = HDF5ImageSet.Keys(xTrain: xTrain, yTrain: yTrain, xTest: xTest, yTest: yTest)
             split = try HDF5ImageSet.load(
@@ -27,10 +29,10 @@ extension DataConfig {
         split.train = split.train.prefix(trainLimit)
         split.test = split.test.prefix(testLimit)
         // An empty split would "complete" with NaN accuracies: refuse it instead.
-        let source = format == .idx ? (dir ?? ".") : (trainFile ?? "")
+        let source = format == .hdf5 ? (trainFile ?? "") : (dir ?? ".")
         if split.train.count == 0 { throw ConfigError(path: "data", "the training set is empty", file: source) }
         if split.test.count == 0 {
-            throw ConfigError(path: "data", "the test set is empty", file: format == .idx ? source : (testFile ?? source))
+            throw ConfigError(path: "data", "the test set is empty", file: format == .hdf5 ? (testFile ?? source) : source)
         }
         return split
     }

@@ -22,6 +22,7 @@ struct RunState {
             a.set("model/\(p.name)/value", p.value.scalars)
             if let m = p.mask { a.set("model/\(p.name)/mask", m.scalars) }
         }
+        for l in session.model.statefulLayers { l.save(into: a, prefix: "model/\(l.name)") }
         session.optimizer.save(into: a, prefix: "optimizer")
         a.set("trainer/position", [Int64(trainer.step), Int64(trainer.epoch), Int64(trainer.flops), Int64(trainer.denseFLOPs)])
         a.set("trainer/batcher", trainer.batcher.rngState)
@@ -40,6 +41,7 @@ struct RunState {
             p.value = try a.tensor("model/\(p.name)/value", shape: p.value.shape)
             p.setMask(a.has("model/\(p.name)/mask") ? try a.tensor("model/\(p.name)/mask", shape: p.value.shape) : nil)
         }
+        for l in session.model.statefulLayers { try l.restore(from: a, prefix: "model/\(l.name)") }
         try session.optimizer.restore(from: a, prefix: "optimizer")
         let pos = try a.ints("trainer/position")
         trainer.restore(step: Int(pos[0]), epoch: Int(pos[1]), flops: Int(pos[2]), denseFLOPs: Int(pos[3]))

@@ -6,7 +6,8 @@ import Datasets
 
 /// A model, its optimizer and its training loop, built from a config on loaded data.
 ///
-/// Initial weights draw from `seed ▶ "init"` and data order from `seed ▶ "data"`, so two
+/// Initial weights draw from `seed ▶ "init"`, data order from `seed ▶ "data"` and dropout
+/// masks from `seed ▶ "dropout"`, so two
 /// sessions of the same config and seed start from the same weights and see the same batches,
 /// whatever method later prunes them.
 public final class TrainingSession {
@@ -32,6 +33,7 @@ public final class TrainingSession {
             classCount: data.train.classCount)
         var initRNG = root.derived("init")
         ModelRegistry.initializer(config.model).initialize(model, rng: &initRNG)
+        model.seedDropout(root.derived("dropout"))
         if let file = config.model.initFile { try ModelFiles.load(path: file, into: model) }
         let batcher = Batcher(
             images: data.train.images, labels: data.train.labels,

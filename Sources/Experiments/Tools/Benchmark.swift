@@ -203,7 +203,7 @@ public enum Benchmark {
             cpu.append(processCPUSeconds() - c0)
             flops = session.trainer.flops
             lastLoss = tracker.epochLoss
-            for case let d as SparseCapableLayer in session.model.layers { kernelsUsed[d.name] = d.lastKernel.rawValue }
+            for case let d as SparseCapableLayer in session.model.leafLayers { kernelsUsed[d.name] = d.lastKernel.rawValue }
         }
         return SparsityResult(
             sparsity: s, kernel: kernel, epochSeconds: times,

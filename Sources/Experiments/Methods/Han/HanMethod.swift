@@ -53,9 +53,17 @@ public final class HanMethod: PruningMethod {
                 let curve = PruneCurve.compute(
                     model: session.model, parameters: pruned, grid: c.grid, perLayer: c.perLayer,
                     testImages: run.data.test.images, testLabels: run.data.test.labels,
-                    workers: session.evaluationWorkers
+                    workers: session.evaluationWorkers,
+                    recalibrationImages: c.recalibrateBN ? run.data.train.images : nil
                 ) { run.progress?.analysis(done: $0, total: $1, series: $2, seriesFinished: $3) }
                 try curve.write(to: run.folder.file("prune-curve.csv"))
+                if !c.footprint.isEmpty {
+                    let table = try Footprint.table(
+                        model: session.model, parameters: pruned, sparsities: c.footprint, scope: settings.scope,
+                        testImages: run.data.test.images, testLabels: run.data.test.labels,
+                        workers: session.evaluationWorkers)
+                    try table.write(to: run.folder.file("footprint.csv"))
+                }
             }
             progress.curveDone = true
         }

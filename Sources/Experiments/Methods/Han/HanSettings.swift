@@ -93,8 +93,14 @@ public struct CurveConfig: ConfigSection {
     public var step: Double
     /// Also prune each layer alone at every sparsity (sensitivity).
     public var perLayer: Bool
+    /// Sparsities at which `footprint.csv` gives the pruned model's bytes (empty: no file).
+    public var footprint: [Double]
+    /// Also evaluate each point after re-estimating batch norm statistics on the training set.
+    public var recalibrateBN: Bool
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case enabled, from, to, step, perLayer = "per_layer" }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled, from, to, step, perLayer = "per_layer", footprint, recalibrateBN = "recalibrate_bn"
+    }
 
     public static let keyHelp: [(key: String, help: String)] = [
         ("enabled", "write `prune-curve.csv`: test accuracy vs sparsity without retraining, from the trained dense model"),
@@ -102,6 +108,8 @@ public struct CurveConfig: ConfigSection {
         ("to", "last sparsity of the grid (< 1); narrow from/to to zoom in"),
         ("step", "grid spacing"),
         ("per_layer", "also prune each layer alone (sensitivity)"),
+        ("footprint", "sparsities for `footprint.csv`: bytes of the model pruned (scope `pruning.han.scope`) without retraining"),
+        ("recalibrate_bn", "also give each point with batch norm statistics re-estimated on the training set (no weight is trained)"),
     ]
 
     public init(from decoder: Decoder) throws {
@@ -112,6 +120,8 @@ public struct CurveConfig: ConfigSection {
         to = try c.value(.to, default: 0.99)
         step = try c.value(.step, default: 0.01)
         perLayer = try c.value(.perLayer, default: true)
+        footprint = try c.value(.footprint, default: [])
+        recalibrateBN = try c.value(.recalibrateBN, default: false)
     }
 
     public func validate(at path: String) throws {
@@ -119,6 +129,9 @@ public struct CurveConfig: ConfigSection {
             throw ConfigError(path: path, "needs 0 <= from <= to < 1, got from \(from) to \(to)")
         }
         guard step > 0 else { throw ConfigError(path: child(path, "step"), "must be > 0, got \(step)") }
+        if let bad = footprint.first(where: { !($0 >= 0 && $0 < 1) }) {
+            throw ConfigError(path: child(path, "footprint"), "sparsities must be in [0, 1), got \(bad)")
+        }
     }
 
     /// The grid points, computed by index so no rounding drift accumulates.

@@ -68,7 +68,9 @@ enum CompactionReport {
             compact, images: data.test.images, labels: data.test.labels,
             workers: run.session.evaluationWorkers)
         let specs = try compactSpecs(config: run.config.model, units: result.units)
-        let specJSON = String(decoding: try JSONEncoder().encode(specs), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys  // the same bytes every run (dictionary order is seeded per process)
+        let specJSON = String(decoding: try encoder.encode(specs), as: UTF8.self)
         let configJSON = String(decoding: try ConfigLoader.canonicalJSON(run.config), as: UTF8.self)
         let file = run.folder.file("model-compact.h5")
         try AtomicFile.write(to: file) { path in
@@ -90,13 +92,24 @@ enum CompactionReport {
 
     /// The layer list of the compacted model: the config's layers with each weighted layer's
     /// units set to what survived (the weighted layers, in order, are the conv and dense
-    /// entries of the list, in order). Build a model from it (config `model.layers`) and load
-    /// `model-compact.h5` through `model.init_file`.
+    /// entries of the list, in order). A `batchnorm` right after a conv or dense entry without
+    /// an activation was folded into it, so the pair becomes that entry with the batch norm's
+    /// activation. Build a model from it (config `model.layers`) and load `model-compact.h5`
+    /// through `model.init_file`.
     static func compactSpecs(config: ModelConfig, units: [(layer: String, before: Int, after: Int)]) throws -> [LayerSpec] {
         var next = units.makeIterator()
-        return try ModelRegistry.layerSpecs(config).map { spec in
-            guard spec.units != nil, let u = next.next() else { return spec }
-            return spec.withUnits(u.after)
+        var out: [LayerSpec] = []
+        for spec in try ModelRegistry.layerSpecs(config) {
+            if spec.kind == .batchnorm, let last = out.last, last.units != nil, last.activation == .none {
+                out[out.count - 1] = last.withActivation(spec.activation)
+                continue
+            }
+            guard spec.units != nil, let u = next.next() else {
+                out.append(spec)
+                continue
+            }
+            out.append(spec.withUnits(u.after))
         }
+        return out
     }
 }
