@@ -29,6 +29,9 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "Overwrite finished run folders.")
     var force = false
 
+    @Option(help: "Arms run at once as separate processes (jobs × threads ≤ cores); compare is a sweep preset.")
+    var jobs = 1
+
     func validate() throws {
         let list = seeds.split(separator: ",", omittingEmptySubsequences: false)
         guard !list.isEmpty, list.allSatisfy({ UInt64($0.trimmingCharacters(in: .whitespaces)) != nil }) else {
@@ -50,7 +53,9 @@ struct CompareCommand: ParsableCommand {
                     $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
                 }
                 ?? Compare.defaultArms(for: base)
-            try Compare.run(base: doc, seeds: seedList, methods: methodList, outDir: out, force: force) {
+            try Compare.run(
+                base: doc, seeds: seedList, methods: methodList, outDir: out, force: force, jobs: jobs, executable: currentExecutable()
+            ) {
                 FileHandle.standardError.write(Data("\($0)\n".utf8))
             }
             print("comparison: \(out)/comparison.md, \(out)/comparison.csv, \(out)/timing.csv")
