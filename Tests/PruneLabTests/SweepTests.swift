@@ -42,6 +42,11 @@ import Schema
         #expect(p.config.pruning.method == "han" && p.config.seed == 2 && p.config.training.batchSize == .samples(40))
         #expect(p.config.training.learningRate == 0.1 && p.config.training.momentum == 0.5)
         #expect(p.config.name == "e2e-han")
+        // a relative data.dir in an axis is taken from the sweep file's folder; the folder name uses its last component
+        let rel = try Self.sweepFile(#""axes": {"data.dir": ["mnist", "/abs/fashion-mnist"], "seed": [1]}"#, in: dir)
+        let paths = try SweepPlan.make(try SweepSpec.load(path: rel)).points
+        #expect(paths.map(\.config.data.dir) == [dir.appendingPathComponent("mnist").path, "/abs/fashion-mnist"])
+        #expect(paths.map(\.name) == ["dirmnist-seed1", "dirfashion-mnist-seed1"])
     }
 
     /// Bad sweep files are one-line ConfigErrors naming the file and the key.
@@ -55,6 +60,7 @@ import Schema
             (#""axes": {"seed": [1, 1]}"#, "axes.seed"),
             (#""axes": {"seed": [1], "training.epochs": [1, 2]}, "zip": [["seed", "training.epochs"]]"#, "zip[0]"),
             (#""axes": {"arm": ["gmp"]}"#, "axes.arm"),
+            (#""axes": {"arm": ["han", "han"], "training.epochs": [1, 1]}, "zip": [["arm", "training.epochs"]]"#, "zip[0]"),
             (#""axes": {"training.lerning_rate": [0.1]}"#, "training.lerning_rate"),
             (#""axes": {"training.momentum": [0.5, 1.5]}"#, "training.momentum"),
             (#""axes": {"seed": [1]}, "slurm": {"cpus_per_task": 0}"#, "slurm.cpus_per_task"),

@@ -8,8 +8,9 @@ import Schema
 /// summary `label`). Per group and numeric summary column (`seed` aside) it gives n, the mean,
 /// the sample standard deviation s (n − 1) and the 95% Student-t interval mean ± t₀.₉₇₅,ₙ₋₁·s/√n
 /// (n ≥ 2). Against the baseline (the group labelled `baseline` with the same values on every
-/// axis that does not choose the method: `arm`, `pruning.method`, `pruning.dynamic.criterion`,
-/// `pruning.dynamic.schedule`, `pruning.structured.criterion`) it gives the paired differences
+/// axis that does not choose the method — `arm`, `pruning.method`, `pruning.dynamic.criterion`,
+/// `pruning.dynamic.schedule`, `pruning.structured.criterion` — or follow from it, see
+/// `baselineGroup`) it gives the paired differences
 /// dᵢ = xᵢ − baselineᵢ over the seeds both ran, Δ = mean(d) and Δ ± t₀.₉₇₅,ₚ₋₁·s_d/√p for p ≥ 2
 /// pairs (Δ alone for one pair).
 public enum Aggregate {
@@ -78,10 +79,15 @@ public enum Aggregate {
         return out
     }
 
-    /// The group's baseline: labelled `baseline`, equal on every non-method axis.
+    /// The group's baseline: labelled `baseline`, equal on every axis that neither chooses the
+    /// method nor follows from it (an axis whose value is the same for every group of a label,
+    /// e.g. `training.epochs` zipped with `arm` to give each method its own budget).
     static func baselineGroup(of g: Group, in all: [Group], axes: [String], baseline: String?) -> Group? {
         guard let baseline else { return nil }
-        let fixed = axes.indices.filter { !methodAxes.contains(axes[$0]) }
+        let byLabel = Dictionary(grouping: all, by: \.label).values
+        let fixed = axes.indices.filter { i in
+            !methodAxes.contains(axes[i]) && !byLabel.allSatisfy { Set($0.map { $0.values[i] }).count == 1 }
+        }
         return all.first { b in b.label == baseline && fixed.allSatisfy { b.values[$0] == g.values[$0] } }
     }
 

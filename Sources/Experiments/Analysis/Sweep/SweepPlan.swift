@@ -86,12 +86,13 @@ public struct SweepPlan: Sendable {
     }
 
     /// `<arm>-<key><value>-...-seed<k>`: an arm's name (`/` as `-`), other keys by their last
-    /// component unless two axes share it, `null` as `default`; characters outside
+    /// component unless two axes share it, `null` as `default`, a path by its last component; characters outside
     /// `A-Za-z0-9._+-` become `_`.
     static func folderName(_ values: [SweepPoint.AxisValue]) -> String {
         let last = values.map { $0.key.split(separator: ".").last.map(String.init) ?? $0.key }
         let parts = values.enumerated().map { i, v -> String in
-            let value = v.value == "null" ? "default" : v.value
+            let isPath = ConfigLoader.pathKeys.contains(v.key.split(separator: ".").map(String.init))
+            let value = v.value == "null" ? "default" : isPath ? URL(fileURLWithPath: v.value).lastPathComponent : v.value
             switch v.key {
             case "arm": return value.replacingOccurrences(of: "/", with: "-")
             case "seed": return "seed\(value)"

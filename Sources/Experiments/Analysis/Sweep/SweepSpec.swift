@@ -13,7 +13,8 @@ import Schema
 /// An axis key is any config key path (`pruning.dynamic.criterion`, `training.learning_rate`,
 /// `seed`), or `arm`, whose values are compare arms (`prunelab list arms`: `han`, `linear`,
 /// `linear/adaptive`, ...) that expand to the arm's overrides. Axis values are JSON values;
-/// `null` removes the key so its default applies. Axes are ordered `arm` first, then the
+/// `null` removes the key so its default applies; a relative path given to a path key
+/// (`data.dir`, `model.init_file`, ...) is taken from the sweep file's folder. Axes are ordered `arm` first, then the
 /// other keys sorted, `seed` last (JSON objects have no order); a zip group sits where its
 /// first key would. Points enumerate the first axis outermost.
 public struct SweepSpec: Sendable {
@@ -69,32 +70,38 @@ public struct SweepSpec: Sendable {
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         let basePath = ConfigLoader.absolutePath(base, against: folder)
-        let set = try overrides(root["set"], key: "set")
+        let set = try overrides(root["set"], key: "set", folder: folder)
         let doc: ConfigDocument
         do { doc = try ConfigLoader.document(path: basePath, overrides: set) } catch let e as ConfigError {
             throw ConfigError(path: e.path.isEmpty ? "base" : e.path, "\(e.file.map { "\($0): " } ?? "")\(e.message)")
         }
-        let dims = try dimensions(try axes(root["axes"]), zip: root["zip"])
+        let dims = try dimensions(try axes(root["axes"], folder: folder), zip: root["zip"])
         return SweepSpec(base: doc, file: path, dimensions: dims, slurm: try SlurmResources(json: root["slurm"]))
     }
 
     /// `{"a.b": value, ...}` as `a.b=<JSON>` overrides, sorted by key.
-    static func overrides(_ node: Any?, key: String) throws -> [String] {
+    static func overrides(_ node: Any?, key: String, folder: URL) throws -> [String] {
         guard let node else { return [] }
         guard let dict = node as? [String: Any] else { throw ConfigError(path: key, "must be an object of key.path: value") }
-        return try dict.keys.sorted().map { k in "\(k)=\(try jsonText(dict[k]!, key: "\(key).\(k)"))" }
+        return try dict.keys.sorted().map { k in "\(k)=\(try jsonText(resolved(dict[k]!, key: k, folder: folder), key: "\(key).\(k)"))" }
+    }
+
+    /// A relative path given to a path key (`data.dir`, ...) made absolute against the sweep
+    /// file's folder, as paths inside a config are against the config's.
+    static func resolved(_ value: Any, key: String, folder: URL) -> Any {
+        guard let s = value as? String, ConfigLoader.pathKeys.contains(key.split(separator: ".").map(String.init)) else { return value }
+        return ConfigLoader.absolutePath(s, against: folder)
     }
 
     /// `{"key": [v1, v2, ...]}`: each value as JSON text.
-    static func axes(_ node: Any?) throws -> [String: [String]] {
+    static func axes(_ node: Any?, folder: URL) throws -> [String: [String]] {
         guard let dict = node as? [String: Any], !dict.isEmpty else {
             throw ConfigError(path: "axes", "must be a non-empty object of key.path: [values]")
         }
         var out: [String: [String]] = [:]
         for (k, v) in dict {
             guard let list = v as? [Any], !list.isEmpty else { throw ConfigError(path: "axes.\(k)", "must be a non-empty list of values") }
-            let texts = try list.enumerated().map { try jsonText($1, key: "axes.\(k)[\($0)]") }
-            if let dup = texts.firstDuplicate { throw ConfigError(path: "axes.\(k)", "lists \(dup) twice") }
+            let texts = try list.enumerated().map { try jsonText(resolved($1, key: k, folder: folder), key: "axes.\(k)[\($0)]") }
             if k == "arm", let bad = list.first(where: { !($0 is String) }) {
                 throw ConfigError(path: "axes.arm", "arm names are strings, got \(bad)")
             }
@@ -130,7 +137,12 @@ public struct SweepSpec: Sendable {
         for k in axes.keys.sorted(by: axisOrder) where !dims.contains(where: { $0.keys.contains(k) }) {
             let keys = groups.first { $0.contains(k) } ?? [k]
             let n = axes[keys[0]]!.count
-            dims.append(SweepDimension(keys: keys, rows: (0..<n).map { i in keys.map { axes[$0]![i] } }))
+            let rows = (0..<n).map { i in keys.map { axes[$0]![i] } }
+            if let dup = rows.firstDuplicate {
+                let path = keys.count == 1 ? "axes.\(k)" : "zip[\(groups.firstIndex(of: keys)!)]"
+                throw ConfigError(path: path, "lists \(dup.joined(separator: ", ")) twice")
+            }
+            dims.append(SweepDimension(keys: keys, rows: rows))
         }
         return dims
     }
