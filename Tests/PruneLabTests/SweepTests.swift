@@ -199,4 +199,48 @@ import Schema
         }
         #expect(try noTiming(agg(out)) == noTiming(agg(seq.dir)))
     }
+
+    /// `kill` (SIGTERM) of a `--jobs 2` sweep stops its jobs resumably; the same command then
+    /// finishes the sweep without re-running the points that were complete.
+    @Test func killedParallelSweepFinishesOnRerun() throws {
+        let exe = try #require(CLITests.binary, "the prunelab executable was not built next to the tests")
+        let dir = Self.temp("kill")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(#""axes": {"arm": ["dense", "han"], "seed": [1, 2, 3]}"#, in: dir, epochs: 3)
+        let out = dir.appendingPathComponent("out")
+        let log = dir.appendingPathComponent("sweep.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        func sweep() throws -> Process {
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = ["sweep", path, "--out", out.path, "--jobs", "2"]
+            p.standardOutput = FileHandle.nullDevice
+            let handle = try FileHandle(forWritingTo: log)
+            handle.seekToEndOfFile()
+            p.standardError = handle
+            try p.run()
+            return p
+        }
+        let first = try sweep()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, first.isRunning, (try? SweepStatus.read(dir: out.path))?.contains(where: { $0.state == .done }) != true {
+            usleep(50_000)
+        }
+        first.terminate()
+        first.waitUntilExit()
+        let before = try SweepStatus.read(dir: out.path)
+        let ended = try Dictionary(
+            uniqueKeysWithValues: before.filter { $0.state == .done }.map {
+                ($0.point, try RunInfo.read(from: out.appendingPathComponent("\($0.point)/run.json")).ended)
+            })
+        #expect(!ended.isEmpty)
+        #expect(!before.contains { $0.state == .running })
+        let second = try sweep()
+        second.waitUntilExit()
+        #expect(second.terminationStatus == 0, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        #expect(try SweepStatus.read(dir: out.path).allSatisfy { $0.state == .done })
+        for (point, end) in ended {
+            #expect(try RunInfo.read(from: out.appendingPathComponent("\(point)/run.json")).ended == end, "\(point) was re-run")
+        }
+    }
 }

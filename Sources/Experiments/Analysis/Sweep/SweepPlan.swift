@@ -33,42 +33,47 @@ public struct SweepPlan: Sendable {
         var points: [SweepPoint] = []
         for (index, combo) in combinations(spec.dimensions).enumerated() {
             var overrides: [String] = []
-            var values: [SweepPoint.AxisValue] = []
             for (key, text) in combo {
-                values.append(.init(key: key, value: display(text)))
                 guard key == "arm" else {
                     overrides.append("\(key)=\(text)")
                     continue
                 }
-                let name = display(text)
-                guard let arm = arms.first(where: { $0.name == name }) else {
-                    throw ConfigError(
-                        path: "axes.arm", "unknown arm \"\(name)\"; known: \(arms.map(\.name).joined(separator: ", "))", file: spec.file)
+                guard let arm = arms.first(where: { $0.name == display(text) }) else {
+                    let known = arms.map(\.name).joined(separator: ", ")
+                    throw ConfigError(path: "axes.arm", "unknown arm \(text); known: \(known)", file: spec.file)
                 }
                 overrides += arm.overrides + ["name=\(base.name)-\(arm.name)"]
             }
-            let label = values.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
-            var config: ExperimentConfig
-            do { config = try ConfigLoader.decode(try spec.base.applying(overrides)) } catch var e as ConfigError {
-                e.message += " (at the point \(label))"
-                e.file = e.file ?? spec.file
-                throw e
-            }
-            if let threads {
-                if config.training.threads == 0 { config.training.threads = threads }
-                guard config.training.threads <= threads else {
-                    throw ConfigError(
-                        path: "training.threads",
-                        "is \(config.training.threads), more than the \(threads) each parallel job may use (at the point \(label))",
-                        file: spec.file)
-                }
-            }
+            let values = combo.map { SweepPoint.AxisValue(key: $0.0, value: display($0.1)) }
+            let config = try pointConfig(spec, overrides: overrides, values: values, threads: threads)
             points.append(SweepPoint(index: index, name: folderName(values), values: values, config: config))
         }
         if let dup = points.map(\.name).firstDuplicate {
             throw ConfigError(path: "axes", "two points share the folder name \"\(dup)\"; make the axis values distinct", file: spec.file)
         }
         return SweepPlan(axes: spec.axisKeys, points: points)
+    }
+
+    /// One point's config: the base with the point's overrides, decoded strictly, with its threads.
+    static func pointConfig(_ spec: SweepSpec, overrides: [String], values: [SweepPoint.AxisValue], threads: Int?) throws
+        -> ExperimentConfig
+    {
+        let label = values.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+        var config: ExperimentConfig
+        do { config = try ConfigLoader.decode(try spec.base.applying(overrides)) } catch var e as ConfigError {
+            e.message += " (at the point \(label))"
+            e.file = e.file ?? spec.file
+            throw e
+        }
+        guard let threads else { return config }
+        if config.training.threads == 0 { config.training.threads = threads }
+        guard config.training.threads <= threads else {
+            throw ConfigError(
+                path: "training.threads",
+                "is \(config.training.threads), more than the \(threads) each parallel job may use (at the point \(label))", file: spec.file
+            )
+        }
+        return config
     }
 
     /// The product of the dimensions, first outermost: per point, (key, JSON text) in order.
