@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages PruneLab builds against, if any is missing (needs root or sudo).
+# Installs the Debian packages PruneLab builds against and the Fashion-MNIST data set
+# (dataset-fashion-mnist: IDX gzip files under /usr/share/datasets/fashion-mnist), if any is
+# missing (needs root or sudo).
 set -euo pipefail
-pkgs=(libopenblas-dev libhdf5-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev pkg-config)
+pkgs=(libopenblas-dev libhdf5-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev pkg-config dataset-fashion-mnist)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -31,6 +31,8 @@ struct CompareCommand: ParsableCommand {
 
     @Flag(name: .customLong("no-progress"), help: "Do not draw each run's progress (the per-run lines stay).")
     var noProgress = false
+    @Option(help: "Arms run at once as separate processes (jobs × threads ≤ cores); compare is a sweep preset.")
+    var jobs = 1
 
     func validate() throws {
         let list = seeds.split(separator: ",", omittingEmptySubsequences: false)
@@ -53,7 +55,10 @@ struct CompareCommand: ParsableCommand {
                     $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
                 }
                 ?? Compare.defaultArms(for: base)
-            try Compare.run(base: doc, seeds: seedList, methods: methodList, outDir: out, force: force, progress: !noProgress) {
+            try Compare.run(
+                base: doc, seeds: seedList, methods: methodList, outDir: out, force: force, jobs: jobs,
+                executable: currentExecutable(), progress: !noProgress
+            ) {
                 FileHandle.standardError.write(Data("\($0)\n".utf8))
             }
             print("comparison: \(out)/comparison.md, \(out)/comparison.csv, \(out)/timing.csv")

@@ -50,30 +50,38 @@ public enum Compare {
         }
     }
 
+    /// The comparison as a sweep: axes `arm` (the methods, in order) and `seed`; Han's prune
+    /// curve off. Run folders are `<arm>-seed<k>` (`/` becomes `-`).
+    public static func preset(_ doc: ConfigDocument, methods: [String], seeds: [UInt64], file: String = "compare") throws -> SweepSpec {
+        let base = try doc.applying(["pruning.han.curve.enabled=false"])
+        let armTexts = try methods.map { try SweepSpec.jsonText($0, key: "--methods") }
+        return SweepSpec(base: base, file: file, axes: [("arm", armTexts), ("seed", seeds.map(String.init))])
+    }
+
+    /// Runs the comparison (a sweep preset, see `preset`): completed arms are read back, not
+    /// re-run; unfinished ones are resumed; `jobs > 1` runs arms as parallel processes of
+    /// `executable`. Then writes `comparison.csv`, `timing.csv` and `comparison.md`.
     @discardableResult
     public static func run(
         base doc: ConfigDocument, seeds: [UInt64], methods: [String], outDir: String,
-        force: Bool, progress: Bool = false, log: (String) -> Void = { _ in }
+        force: Bool, jobs: Int = 1, executable: URL? = nil, progress: Bool = false, log: (String) -> Void = { _ in }
     ) throws -> [ComparisonRow] {
         guard !seeds.isEmpty else { throw ConfigError(path: "--seeds", "give at least one seed") }
         let base = try ConfigLoader.decode(doc)
         let arms = try resolve(methods, base: base)
-        let dir = URL(fileURLWithPath: outDir, isDirectory: true)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var options = SweepOptions(outDir: outDir, jobs: jobs, force: force, executable: executable)
+        options.progress = progress
+        let plan = try Sweep.prepare(
+            try preset(doc, methods: methods, seeds: seeds), options: options,
+            threads: Sweep.threads(jobs: jobs, cores: options.cores))
+        let report = try Sweep.run(plan, options: options, log: log)
+        if let f = report.failed.first { throw RunError("\(f.name): \(f.error)") }
         var rows: [ComparisonRow] = [], wall: [ComparisonRow] = []
-        var counter = RunCounter(total: seeds.count * arms.count)
         for seed in seeds {
             var outcomes: [String: ArmResult] = [:]
-            // Han first, so every other arm's mask can be compared with it.
-            for arm in arms.sorted(by: { ($0.name == "han" ? 0 : 1) < ($1.name == "han" ? 0 : 1) }) {
-                let c = try config(doc, arm: arm, seed: seed, name: base.name)
-                let sub = dir.appendingPathComponent("\(arm.name.replacingOccurrences(of: "/", with: "-"))-seed\(seed)").path
-                log("\(counter.next()) \(arm.name) seed \(seed) ▶ \(sub)")
-                let result = try runOrReuse(
-                    c, dir: sub, force: force, progress: progress, command: "prunelab compare (\(arm.name), seed \(seed))")
-                for w in result.warnings { log("warning: \(w)") }
-                log(counter.finished("\(arm.name) seed \(seed)", result.numbers))
-                outcomes[arm.name] = result
+            for arm in arms {
+                let sub = options.dir.appendingPathComponent("\(arm.name.replacingOccurrences(of: "/", with: "-"))-seed\(seed)")
+                outcomes[arm.name] = try ArmResult(completedRunIn: sub)
             }
             let hanMasks = outcomes["han"]?.masks
             for arm in arms {
@@ -88,7 +96,7 @@ public enum Compare {
             }
         }
         try writeReports(
-            rows: rows, wall: wall, dir: dir,
+            rows: rows, wall: wall, dir: options.dir,
             title: "\(base.name): \(methods.joined(separator: ", ")), seeds \(seeds.map(String.init).joined(separator: ", "))")
         return rows
     }
@@ -97,30 +105,6 @@ public enum Compare {
     struct ArmResult {
         var numbers: [String: Double]
         var masks: [String: Tensor]
-        var warnings: [String] = []
-    }
-
-    /// Runs one arm, unless its folder already holds it: a completed run of the same config is
-    /// read back (not re-run), an interrupted or failed one is resumed from its checkpoint.
-    /// A folder holding a different config is an error unless `force`, which re-runs it.
-    static func runOrReuse(_ config: ExperimentConfig, dir: String, force: Bool, progress: Bool = false, command: String) throws
-        -> ArmResult
-    {
-        let folder = URL(fileURLWithPath: dir, isDirectory: true)
-        let options = RunOptions(outDir: dir, force: force, progress: progress, command: command)
-        guard !force, let info = try? RunInfo.read(from: folder.appendingPathComponent("run.json")) else {
-            return ArmResult(try Runner.run(config, options: options))
-        }
-        let same = (try? Data(contentsOf: folder.appendingPathComponent("config.json"))) == (try? ConfigLoader.canonicalJSON(config))
-        guard same else { throw RunError("\(dir): holds a run of another config; pass --force to replace it") }
-        switch info.status {
-        case .completed:
-            return try ArmResult(completedRunIn: folder)
-        case .running where RunFolder(path: dir).isHeldByLiveProcess():
-            throw RunError("\(dir): in use by another prunelab run (pid \(info.pid.map(String.init) ?? "unknown"))")
-        default:
-            return ArmResult(try Runner.resume(dir: dir, options: options))
-        }
     }
 
     static func writeReports(rows: [ComparisonRow], wall: [ComparisonRow], dir: URL, title: String) throws {
@@ -141,12 +125,6 @@ public enum Compare {
 }
 
 extension Compare.ArmResult {
-    init(_ outcome: RunOutcome) {
-        var numbers: [String: Double] = [:]
-        for c in outcome.summary.columns { numbers[c.name] = outcome.summary.number(c.name) }
-        self.init(numbers: numbers, masks: outcome.masks, warnings: outcome.warnings)
-    }
-
     /// A completed run's `summary.csv` numbers and `model.h5` masks.
     init(completedRunIn folder: URL) throws {
         let rows = try CSVReader.read(folder.appendingPathComponent("summary.csv"))

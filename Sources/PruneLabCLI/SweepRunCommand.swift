@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Experiments
+
+struct SweepRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run every unfinished point of a sweep file (the default: `prunelab sweep SWEEP.json --out DIR`).")
+
+    @Argument(help: "The sweep file (JSON): base, set, axes, zip, slurm; see README.")
+    var sweep: String
+
+    @Option(name: .long, help: "The sweep folder: one run folder per point.")
+    var out: String
+
+    @Option(help: "Points run at once as separate processes (jobs × threads ≤ cores).")
+    var jobs = 1
+
+    @Option(help: "local (this machine) or slurm (writes sweep.sbatch and submits it with sbatch).")
+    var backend = "local"
+
+    @Flag(name: .customLong("dry-run"), help: "List the points (slurm: write the plan and the script, do not submit).")
+    var dryRun = false
+
+    @Flag(help: "Re-run completed points.")
+    var force = false
+
+    @Option(help: "The baseline label of the aggregate (default: han when present).")
+    var baseline: String?
+
+    @OptionGroup var slurm: SlurmFlags
+
+    func validate() throws {
+        guard ["local", "slurm"].contains(backend) else { throw ValidationError("--backend is local or slurm, got \"\(backend)\"") }
+        guard jobs >= 1 else { throw ValidationError("--jobs must be >= 1, got \(jobs)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let spec = try SweepSpec.load(path: sweep)
+            let resources = try slurm.applied(to: spec.slurm)
+            let options = SweepOptions(outDir: out, jobs: jobs, force: force, executable: currentExecutable())
+            let threads = backend == "slurm" ? resources.cpusPerTask : Sweep.threads(jobs: jobs, cores: options.cores)
+            if dryRun && backend == "local" {
+                let plan = try SweepPlan.make(spec, threads: threads)
+                for p in plan.points {
+                    print("\(p.index)\t\(p.name)\t" + p.values.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                }
+                print("\(plan.points.count) points")
+                return
+            }
+            let plan = try Sweep.prepare(spec, options: options, threads: threads)
+            if backend == "slurm" {
+                let r = try Slurm.submit(plan, options: options, resources: resources, dryRun: dryRun)
+                print(r.tasks == 0 ? "every point is complete" : "sbatch script: \(r.script.path) (\(r.tasks) array tasks)")
+                if let id = r.jobID { print("submitted job \(id); watch it with: prunelab sweep status \(out)") }
+                return
+            }
+            let report = try Sweep.run(plan, options: options) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+            print("sweep \(out): \(report.line)")
+            if !report.actions.isEmpty {
+                let files = try Aggregate.write(dir: out, baseline: baseline)
+                print("aggregate: " + files.map(\.path).joined(separator: ", "))
+            }
+            if let f = report.failed.first {
+                throw SweepFailed(message: "\(report.failed.count) point(s) failed, first \(f.name): \(f.error); re-run to retry")
+            }
+        }
+    }
+}
+
+/// Flags that override a sweep file's `slurm` block.
+struct SlurmFlags: ParsableArguments {
+    @Option(help: "SLURM partition.") var partition: String?
+    @Option(help: "SLURM time limit per task (00:30:00).") var time: String?
+    @Option(help: "SLURM memory per task (2G).") var mem: String?
+    @Option(name: .customLong("cpus-per-task"), help: "SLURM CPUs per task, also each point's threads.") var cpusPerTask: Int?
+    @Option(name: .customLong("max-parallel"), help: "Array tasks running at once (the %M of --array).") var maxParallel: Int?
+
+    func applied(to base: SlurmResources) throws -> SlurmResources {
+        var r = base
+        if let partition { r.partition = partition }
+        if let time { r.time = time }
+        if let mem { r.mem = mem }
+        if let cpusPerTask {
+            guard cpusPerTask >= 1 else { throw ValidationError("--cpus-per-task must be >= 1, got \(cpusPerTask)") }
+            r.cpusPerTask = cpusPerTask
+        }
+        if let maxParallel {
+            guard maxParallel >= 1 else { throw ValidationError("--max-parallel must be >= 1, got \(maxParallel)") }
+            r.maxParallel = maxParallel
+        }
+        return r
+    }
+}
+
+/// A sweep that ran with failed points: reported as one line, exit 1.
+struct SweepFailed: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// This process's executable, which parallel jobs and SLURM tasks start.
+func currentExecutable() -> URL {
+    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+import Foundation
+import Experiments
+
+struct SweepStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Report each point of a sweep folder as done, running, failed or missing.")
+
+    @Argument(help: "The sweep folder.")
+    var dir: String
+
+    func run() throws {
+        try reportingErrors {
+            let entries = try SweepStatus.read(dir: dir)
+            for e in entries { print("\(e.state.rawValue)\t\(e.point)" + (e.detail.isEmpty ? "" : "\t\(e.detail)")) }
+            print(SweepStatus.counts(entries))
+        }
+    }
+}

@@ -1,0 +1,246 @@
+import Testing
+import Foundation
+import Schema
+@testable import Experiments
+
+/// Sweep files, plans, skip-and-resume, parallel jobs and the SLURM script (issue 13, items 1-2).
+@Suite struct SweepTests {
+    static func temp(_ label: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("sweep-\(label)-\(UUID().uuidString)", isDirectory: true)
+    }
+
+    /// A folder holding `base.json` (a tiny MNIST run) and `sweep.json` with `body` after `"base"`.
+    static func sweepFile(_ body: String, in dir: URL, epochs: Int = 1) throws -> String {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let base = EndToEndTests.mnistConfig(
+            #", "pruning": {"target_sparsity": 0.5, "han": {"rounds": 1, "retrain": "2it"}}"#, epochs: epochs
+        ).replacingOccurrences(of: "\"train_limit\": 2000, \"test_limit\": 500", with: "\"train_limit\": 200, \"test_limit\": 100")
+        try base.write(to: dir.appendingPathComponent("base.json"), atomically: true, encoding: .utf8)
+        let path = dir.appendingPathComponent("sweep.json").path
+        try "{\"base\": \"base.json\", \(body)}".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// The product enumerates `arm` first and `seed` last whatever the file's order; folder names
+    /// come from the values; a zip group moves together; the base resolves from the sweep's folder.
+    @Test func pointsAreTheProductInAxisOrder() throws {
+        let dir = Self.temp("plan")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(
+            #""axes": {"seed": [1, 2], "training.learning_rate": [0.05, 0.1], "training.momentum": [0.9, 0.5], "arm": ["dense", "han"]},"#
+                + #" "zip": [["training.learning_rate", "training.momentum"]], "set": {"training.batch_size": 40}"#, in: dir)
+        let plan = try SweepPlan.make(try SweepSpec.load(path: path))
+        #expect(plan.axes == ["arm", "training.learning_rate", "training.momentum", "seed"])
+        var expected: [String] = []
+        for arm in ["dense", "han"] {
+            for (lr, m) in [("0.05", "0.9"), ("0.1", "0.5")] {
+                for seed in [1, 2] { expected.append("\(arm)-learning_rate\(lr)-momentum\(m)-seed\(seed)") }
+            }
+        }
+        #expect(plan.points.map(\.name) == expected)
+        let p = plan.points[7]
+        #expect(p.config.pruning.method == "han" && p.config.seed == 2 && p.config.training.batchSize == .samples(40))
+        #expect(p.config.training.learningRate == 0.1 && p.config.training.momentum == 0.5)
+        #expect(p.config.name == "e2e-han")
+        // a relative data.dir in an axis is taken from the sweep file's folder; the folder name uses its last component
+        let rel = try Self.sweepFile(#""axes": {"data.dir": ["mnist", "/abs/fashion-mnist"], "seed": [1]}"#, in: dir)
+        let paths = try SweepPlan.make(try SweepSpec.load(path: rel)).points
+        #expect(paths.map(\.config.data.dir) == [dir.appendingPathComponent("mnist").path, "/abs/fashion-mnist"])
+        #expect(paths.map(\.name) == ["dirmnist-seed1", "dirfashion-mnist-seed1"])
+    }
+
+    /// Bad sweep files are one-line ConfigErrors naming the file and the key.
+    @Test func badSweepFilesNameTheKey() throws {
+        let dir = Self.temp("bad")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [(String, String)] = [
+            (#""axes": {"seed": [1]}, "sets": {}"#, "sets"),
+            (#""axes": {"seed": 1}"#, "axes.seed"),
+            (#""axes": {}"#, "axes"),
+            (#""axes": {"seed": [1, 1]}"#, "axes.seed"),
+            (#""axes": {"seed": [1], "training.epochs": [1, 2]}, "zip": [["seed", "training.epochs"]]"#, "zip[0]"),
+            (#""axes": {"arm": ["gmp"]}"#, "axes.arm"),
+            (#""axes": {"arm": ["han", "han"], "training.epochs": [1, 1]}, "zip": [["arm", "training.epochs"]]"#, "zip[0]"),
+            (#""axes": {"training.lerning_rate": [0.1]}"#, "training.lerning_rate"),
+            (#""axes": {"training.momentum": [0.5, 1.5]}"#, "training.momentum"),
+            (#""axes": {"seed": [1]}, "slurm": {"cpus_per_task": 0}"#, "slurm.cpus_per_task"),
+        ]
+        for (body, key) in cases {
+            let path = try Self.sweepFile(body, in: dir)
+            do {
+                _ = try SweepPlan.make(try SweepSpec.load(path: path))
+                Issue.record("no error for \(body)")
+            } catch let e as ConfigError {
+                #expect(e.path == key, "\(body): \(e)")
+                #expect(e.file == path, "\(body): \(e)")
+                #expect(!"\(e)".contains("\n"))
+            }
+        }
+    }
+
+    /// With parallel jobs, points whose config says 0 threads get cores / jobs; more is refused.
+    @Test func threadsAreDividedAmongJobs() throws {
+        let dir = Self.temp("threads")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(#""axes": {"seed": [1, 2]}"#, in: dir)
+        let spec = try SweepSpec.load(path: path)
+        #expect(Sweep.threads(jobs: 2, cores: 2) == 1 && Sweep.threads(jobs: 3, cores: 8) == 2 && Sweep.threads(jobs: 1, cores: 8) == nil)
+        #expect(try SweepPlan.make(spec, threads: 1).points.allSatisfy { $0.config.training.threads == 1 })
+        #expect(try SweepPlan.make(spec).points.allSatisfy { $0.config.training.threads == 0 })
+        let explicit = try Self.sweepFile(#""axes": {"seed": [1]}, "set": {"training.threads": 2}"#, in: dir)
+        #expect(throws: ConfigError.self) { try SweepPlan.make(try SweepSpec.load(path: explicit), threads: 1) }
+        #expect(throws: ConfigError.self) {
+            try Sweep.prepare(spec, options: SweepOptions(outDir: dir.path, jobs: 3, cores: 2), threads: 1)
+        }
+    }
+
+    /// The plan survives a write and read, and the SLURM script runs one array task per point.
+    @Test func planRoundTripsAndSlurmScriptListsEveryPoint() throws {
+        let dir = Self.temp("slurm")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(
+            #""axes": {"arm": ["dense", "han", "magnitude"], "seed": [1, 2]}, "slurm": {"max_parallel": 2, "time": "00:05:00"}"#, in: dir)
+        let spec = try SweepSpec.load(path: path)
+        let out = dir.appendingPathComponent("out")
+        let options = SweepOptions(outDir: out.path, executable: URL(fileURLWithPath: "/opt/prune lab/prunelab"))
+        let plan = try Sweep.prepare(spec, options: options, threads: spec.slurm.cpusPerTask)
+        let read = try SweepPlan.read(dir: out)
+        #expect(read.points.map(\.name) == plan.points.map(\.name) && read.axes == plan.axes)
+        #expect(
+            try read.points.map { try ConfigLoader.canonicalJSON($0.config) }
+                == plan.points.map { try ConfigLoader.canonicalJSON($0.config) })
+        let r = try Slurm.submit(plan, options: options, resources: spec.slurm, dryRun: true)
+        #expect(r.jobID == nil && r.tasks == 6)
+        let script = try String(contentsOf: r.script, encoding: .utf8)
+        #expect(script.contains("#SBATCH --array=0-5%2\n") && script.contains("#SBATCH --time=00:05:00\n"))
+        #expect(script.contains("exec '/opt/prune lab/prunelab' sweep task '\(out.path)' \"$SLURM_ARRAY_TASK_ID\"\n"))
+        #expect(Slurm.arraySpec([1, 3, 4], maxParallel: nil) == "1,3,4" && Slurm.arraySpec([2, 3, 4], maxParallel: 1) == "2-4%1")
+        #expect(try SweepStatus.read(dir: out.path).allSatisfy { $0.state == .missing })
+    }
+
+    /// A non-empty folder that is neither a sweep nor a comparison folder is refused, untouched.
+    @Test func foreignFolderIsRefused() throws {
+        let dir = Self.temp("foreign")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(#""axes": {"seed": [1]}"#, in: dir)
+        #expect(throws: RunError.self) {
+            try Sweep.prepare(try SweepSpec.load(path: path), options: SweepOptions(outDir: dir.path), threads: nil)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["base.json", "sweep.json"])
+    }
+
+    /// Deterministic columns of runs.csv (timing aside), by point.
+    static func results(_ dir: URL) throws -> [String: [String: String]] {
+        let rows = try CSVReader.read(dir.appendingPathComponent("runs.csv"))
+        var out: [String: [String: String]] = [:]
+        for r in rows.dropFirst() {
+            let d = Dictionary(uniqueKeysWithValues: zip(rows[0], r)).filter { !SummaryRow.timingColumns.contains($0.key) }
+            out[d["point"]!] = d
+        }
+        return out
+    }
+
+    /// An interrupted sweep re-run skips its completed points, resumes the interrupted one and
+    /// ends with the results of an uninterrupted sweep; a third run re-runs nothing.
+    @Test func rerunSkipsCompletedAndResumesInterrupted() throws {
+        let dir = Self.temp("resume")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(
+            #""axes": {"arm": ["dense", "magnitude"], "seed": [1, 2]}, "set": {"pruning.dynamic.cubic.start": "1it", "pruning.dynamic.cubic.end": "3it", "pruning.dynamic.cubic.every": "1it"}"#,
+            in: dir)
+        let spec = try SweepSpec.load(path: path)
+        let a = SweepOptions(outDir: dir.appendingPathComponent("a").path), b = SweepOptions(outDir: dir.appendingPathComponent("b").path)
+        let planA = try Sweep.prepare(spec, options: a, threads: nil)
+        #expect(try Sweep.run(planA, options: a).line == "4 ran, 0 resumed, 0 already complete, 0 failed")
+        try Aggregate.write(dir: a.outDir)
+        // b: point 0 finished, point 3 stopped by a signal after step 2
+        let planB = try Sweep.prepare(spec, options: b, threads: nil)
+        try Sweep.runTask(dir: b.outDir, index: 0, force: false)
+        var stopped = RunOptions(outDir: b.dir.appendingPathComponent(planB.points[3].name).path, progress: false)
+        stopped.interruptAfterStep = 2
+        #expect(throws: RunInterrupted.self) { try Runner.run(planB.points[3].config, options: stopped) }
+        #expect(try SweepStatus.read(dir: b.outDir).map(\.state) == [.done, .missing, .missing, .failed])
+        let ended = try RunInfo.read(from: b.dir.appendingPathComponent("\(planB.points[0].name)/run.json")).ended
+        let report = try Sweep.run(planB, options: b)
+        #expect(report.actions[planB.points[0].name] == .reused && report.actions[planB.points[3].name] == .resumed)
+        #expect(report.line == "2 ran, 1 resumed, 1 already complete, 0 failed")
+        #expect(try RunInfo.read(from: b.dir.appendingPathComponent("\(planB.points[0].name)/run.json")).ended == ended)
+        try Aggregate.write(dir: b.outDir)
+        #expect(try Self.results(a.dir) == Self.results(b.dir))
+        #expect(try Sweep.run(planB, options: b).line == "0 ran, 0 resumed, 4 already complete, 0 failed")
+    }
+
+    /// `--jobs 2` through the real binary: two processes, one thread each, the same results as
+    /// the points run one after another in this process with one thread.
+    @Test func parallelJobsMatchSequentialRuns() throws {
+        let exe = try #require(CLITests.binary, "the prunelab executable was not built next to the tests")
+        let dir = Self.temp("jobs")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(#""axes": {"arm": ["dense", "han"], "seed": [1, 2]}"#, in: dir)
+        let out = dir.appendingPathComponent("par")
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = ["sweep", path, "--out", out.path, "--jobs", "2"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(try SweepStatus.read(dir: out.path).allSatisfy { $0.state == .done })
+        let seq = SweepOptions(outDir: dir.appendingPathComponent("seq").path)
+        let spec = try SweepSpec.load(path: path)
+        let plan = try Sweep.prepare(spec, options: seq, threads: 1)
+        _ = try Sweep.run(plan, options: seq)
+        try Aggregate.write(dir: seq.outDir)
+        #expect(try Self.results(out) == Self.results(seq.dir))
+        let agg = { (d: URL) in try String(contentsOf: d.appendingPathComponent("aggregate.csv"), encoding: .utf8) }
+        let noTiming = { (s: String) in
+            s.split(separator: "\n").filter { l in !SummaryRow.timingColumns.contains { l.contains(",\($0),") } }
+        }
+        #expect(try noTiming(agg(out)) == noTiming(agg(seq.dir)))
+    }
+
+    /// `kill` (SIGTERM) of a `--jobs 2` sweep stops its jobs resumably; the same command then
+    /// finishes the sweep without re-running the points that were complete.
+    @Test func killedParallelSweepFinishesOnRerun() throws {
+        let exe = try #require(CLITests.binary, "the prunelab executable was not built next to the tests")
+        let dir = Self.temp("kill")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(#""axes": {"arm": ["dense", "han"], "seed": [1, 2, 3]}"#, in: dir, epochs: 3)
+        let out = dir.appendingPathComponent("out")
+        let log = dir.appendingPathComponent("sweep.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        func sweep() throws -> Process {
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = ["sweep", path, "--out", out.path, "--jobs", "2"]
+            p.standardOutput = FileHandle.nullDevice
+            let handle = try FileHandle(forWritingTo: log)
+            handle.seekToEndOfFile()
+            p.standardError = handle
+            try p.run()
+            return p
+        }
+        let first = try sweep()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, first.isRunning, (try? SweepStatus.read(dir: out.path))?.contains(where: { $0.state == .done }) != true {
+            usleep(50_000)
+        }
+        first.terminate()
+        first.waitUntilExit()
+        let before = try SweepStatus.read(dir: out.path)
+        let ended = try Dictionary(
+            uniqueKeysWithValues: before.filter { $0.state == .done }.map {
+                ($0.point, try RunInfo.read(from: out.appendingPathComponent("\($0.point)/run.json")).ended)
+            })
+        #expect(!ended.isEmpty)
+        #expect(!before.contains { $0.state == .running })
+        let second = try sweep()
+        second.waitUntilExit()
+        #expect(second.terminationStatus == 0, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        #expect(try SweepStatus.read(dir: out.path).allSatisfy { $0.state == .done })
+        for (point, end) in ended {
+            #expect(try RunInfo.read(from: out.appendingPathComponent("\(point)/run.json")).ended == end, "\(point) was re-run")
+        }
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The pruning-during-training study of issue 13, as sweeps (release build, from the repo root).
+#
+#   bash experiments/study/run.sh reduced            # 32 runs, --jobs 1: results/study-reduced/
+#   bash experiments/study/run.sh full [FLAGS...]    # 304 runs; FLAGS go to every `prunelab sweep`,
+#                                                    # e.g. --jobs 2, or --backend slurm --partition cpu
+#
+# full: LeNet-300-100 on MNIST and on Fashion-MNIST at target sparsity 0.8/0.9/0.95/0.98 with
+# han, magnitude (GMP), linear, stalled, movement, random and snip/init, 5 seeds, every method
+# at Han's 50 epochs (20 + 6 rounds x 5 retraining); LeNet-5 on MNIST at 0.9/0.95 with han,
+# magnitude, linear and movement, 3 seeds, at Han's 16 epochs. Re-run the same command after an
+# interruption: completed points are kept. Each sweep folder gets runs.csv, aggregate.csv,
+# curve.csv and aggregate.md (baseline han; `prunelab aggregate DIR --baseline magnitude` for GMP).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mode=${1:-reduced}
+shift || true
+swift build -c release --product prunelab >/dev/null
+bin=.build/release/prunelab
+case "$mode" in
+  reduced)
+    start=$(date +%s)
+    nice -n 10 "$bin" sweep experiments/study/reduced-lenet300.json --out runs/study-reduced --jobs 1 "$@"
+    echo "wall time: $(( $(date +%s) - start )) s"
+    mkdir -p results/study-reduced
+    "$bin" aggregate runs/study-reduced --baseline magnitude >/dev/null
+    cp runs/study-reduced/aggregate.csv results/study-reduced/aggregate-vs-magnitude.csv
+    cp runs/study-reduced/aggregate.md results/study-reduced/aggregate-vs-magnitude.md
+    "$bin" aggregate runs/study-reduced >/dev/null
+    cp runs/study-reduced/{runs.csv,aggregate.csv,curve.csv,aggregate.md} results/study-reduced/
+    ;;
+  full)
+    for s in mnist-lenet300 fashion-lenet300 mnist-lenet5; do
+      "$bin" sweep "experiments/study/$s.json" --out "runs/study-$s" "$@"
+    done
+    ;;
+  *) echo "usage: $0 reduced|full [prunelab sweep flags]" >&2; exit 2 ;;
+esac
