@@ -157,7 +157,8 @@ public enum Sweep {
                 let status = r.process.terminationStatus
                 if status == 0 {
                     report.actions[r.point.name] = r.action
-                    log(counter.finished("\(r.point.name) (\(r.action.rawValue))", PointRun.headline(options.dir.appendingPathComponent(r.point.name).path)))
+                    let numbers = PointRun.headline(options.dir.appendingPathComponent(r.point.name).path)
+                    log(counter.finished("\(r.point.name) (\(r.action.rawValue))", numbers))
                 } else {
                     let detail = lastLine(of: logURL(r.point, options))
                     report.failed.append((r.point.name, detail))
