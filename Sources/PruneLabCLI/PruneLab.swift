@@ -9,7 +9,8 @@ struct PruneLab: ParsableCommand {
         abstract: "Prune neural networks while they train, and compare against post-training pruning.",
         version: RunInfo.toolVersion,
         subcommands: [
-            RunCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, TrajectoriesCommand.self, ListCommand.self,
+            RunCommand.self, CompareCommand.self, InspectCommand.self, BenchCommand.self, TrajectoriesCommand.self, ReportCommand.self,
+            ListCommand.self,
         ]
     )
 

@@ -1,0 +1,76 @@
+import Foundation
+
+/// The report's HTML tables: headline numbers per arm, per-layer weights/FLOPs/nonzeros, model
+/// sizes on disk.
+enum ReportTables {
+    /// An HTML table with a header row; cells are escaped; columns after the first are right-aligned.
+    static func html(_ header: [String], _ rows: [[String]], caption: String) -> String {
+        var s = "<table><caption>\(SVG.escape(caption))</caption><thead><tr>"
+        s += header.map { "<th>\(SVG.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
+        for r in rows { s += "<tr>" + r.map { "<td>\(SVG.escape($0))</td>" }.joined() + "</tr>" }
+        return s + "</tbody></table>"
+    }
+
+    static func fixed(_ x: Double?, _ decimals: Int, scale: Double = 1) -> String {
+        guard let x, x.isFinite else { return "—" }
+        return String(format: "%.\(decimals)f", x * scale)
+    }
+
+    /// "mean ± sd" over the group's seeds (just the value for one seed).
+    static func meanSD(_ g: ReportGroup, _ column: String, _ decimals: Int, scale: Double = 1) -> String {
+        let xs = g.runs.compactMap { $0.number(column) }.filter(\.isFinite)
+        guard !xs.isEmpty else { return "—" }
+        let m = fixed(Statistics.mean(xs), decimals, scale: scale)
+        return xs.count == 1 ? m : "\(m) ± \(fixed(Statistics.standardDeviation(xs), decimals, scale: scale))"
+    }
+
+    static func headline(_ input: ReportInput) -> String? {
+        guard !input.groups.isEmpty else { return nil }
+        let rows = input.groups.map { g -> [String] in
+            let dense = g.runs.compactMap { r in r.number("dense_train_flops").flatMap { d in r.number("train_flops").map { $0 / d } } }
+            return [
+                g.label, g.seeds.map(String.init).joined(separator: ","), meanSD(g, "test_accuracy", 2, scale: 100),
+                meanSD(g, "sparsity", 2, scale: 100), meanSD(g, "train_flops", 1, scale: 1e-9),
+                dense.isEmpty ? "—" : fixed(Statistics.mean(dense), 3), meanSD(g, "wall_seconds", 1),
+            ]
+        }
+        return html(
+            ["arm", "seeds", "test accuracy (%)", "sparsity (%)", "training GFLOP", "× dense FLOPs", "wall time (s)"], rows,
+            caption: "Per arm: mean ± sample standard deviation over seeds, from each run's summary.csv.")
+    }
+
+    static func layers(_ input: ReportInput) -> String? {
+        var rows: [[String]] = []
+        for g in input.groups {
+            guard let t = g.first.layers else { continue }
+            for r in t.rows {
+                let v = Dictionary(zip(t.header, r), uniquingKeysWith: { a, _ in a })
+                rows.append([
+                    g.label, v["layer"] ?? "", v["shape"] ?? "", v["weights"] ?? "", v["nonzero"] ?? "",
+                    fixed(Double(v["sparsity"] ?? ""), 2, scale: 100), v["dense_flops"] ?? "", v["sparse_flops"] ?? "",
+                ])
+            }
+        }
+        guard !rows.isEmpty else { return nil }
+        return html(
+            ["arm", "layer", "shape", "weights", "nonzero", "sparsity (%)", "dense FLOPs / sample", "sparse FLOPs / sample"], rows,
+            caption: "Per layer at the end of training, seed \(input.groups[0].first.seed) of each arm, from layers.csv "
+                + "(forward FLOPs per sample; a multiply-add counts 2).")
+    }
+
+    static func sizes(_ input: ReportInput) -> String? {
+        guard !input.groups.isEmpty else { return nil }
+        let kb = { (x: Int?) in x.map { String(format: "%.1f", Double($0) / 1000) } ?? "—" }
+        let rows = input.groups.map { g -> [String] in
+            let r = g.first
+            return [
+                g.label, kb(r.fileSize("model.h5")), kb(r.fileSize("model-sparse.h5")),
+                kb(r.number("dense_bytes").map { Int($0) }), kb(r.number("sparse_bytes").map { Int($0) }),
+            ]
+        }
+        return html(
+            ["arm", "model.h5 on disk (kB)", "model-sparse.h5 on disk (kB)", "dense weights (kB)", "sparse weights (kB)"], rows,
+            caption: "Model files of seed \(input.groups[0].first.seed) of each arm (1 kB = 1000 bytes): file sizes on disk, and "
+                + "summary.csv's dense_bytes and sparse_bytes (the weights alone).")
+    }
+}
