@@ -19,18 +19,19 @@ extension ReportRun {
     }
 
     /// Per layer, its sparsity over training as (step, sparsity) points, from the finest source the
-    /// folder has: `layer-trajectories.csv` (every record), else `events.csv` (every check), else
-    /// `rounds.csv` (every Han round), else 0 throughout (dense). Returns the source file's name.
+    /// folder has for that layer: `layer-trajectories.csv` (every record of a recorded layer), else
+    /// `events.csv` (every check), else `rounds.csv` (every Han round), else 0 throughout (dense).
+    /// Also returns the source files used, in that order.
     func layerSparsity() -> (series: [String: [(Double, Double)]], source: String) {
         let names = layerWeights.map(\.layer)
         let end = number("steps") ?? 0
+        var sources: [(String, [String: [(Double, Double)]])] = []
         if let t = layerTrajectories, let s = try? t.numbers("step"), let l = try? t.strings("layer"), let v = try? t.numbers("sparsity") {
-            return (grouped(zip(l, zip(s, v)).map { ($0.0, $0.1.0, $0.1.1) }), TrajectoryRecorder.layersFile)
+            sources.append((TrajectoryRecorder.layersFile, grouped(zip(l, zip(s, v)).map { ($0.0, $0.1.0, $0.1.1) })))
         }
         if let e = events, let s = try? e.numbers("step"), let l = try? e.strings("layer"), let v = try? e.numbers("sparsity_after") {
-            var g = grouped(zip(l, zip(s, v)).map { ($0.0, $0.1.0, $0.1.1) })
-            for k in g.keys { g[k] = [(0, 0)] + g[k]! + [(end, g[k]!.last?.1 ?? 0)] }
-            return (g, "events.csv")
+            let g = grouped(zip(l, zip(s, v)).map { ($0.0, $0.1.0, $0.1.1) })
+            sources.append(("events.csv", g.mapValues { [(0, 0)] + $0 + [(end, $0.last?.1 ?? 0)] }))
         }
         if let r = rounds {
             let steps = roundSteps.dropLast().map(Double.init)
@@ -39,9 +40,16 @@ extension ReportRun {
                 guard let after = try? r.numbers("\(n)_sparsity_after") else { continue }
                 g[n] = [(0, 0)] + zip(steps, after).map { ($0, $1) } + [(end, after.last ?? 0)]
             }
-            return (g, "rounds.csv")
+            sources.append(("rounds.csv", g))
         }
-        return (Dictionary(uniqueKeysWithValues: names.map { ($0, [(0.0, 0.0), (end, 0.0)]) }), "summary.csv")
+        sources.append(("summary.csv", Dictionary(uniqueKeysWithValues: names.map { ($0, [(0.0, 0.0), (end, 0.0)]) })))
+        var out: [String: [(Double, Double)]] = [:], used: [String] = []
+        for n in names {
+            guard let (file, series) = sources.first(where: { $0.1[n] != nil }) else { continue }
+            out[n] = series[n]
+            if !used.contains(file) { used.append(file) }
+        }
+        return (out, used.joined(separator: ", "))
     }
 
     private func grouped(_ rows: [(String, Double, Double)]) -> [String: [(Double, Double)]] {

@@ -25,7 +25,7 @@ enum ReportFigures {
                 maskChurn(input),
                 missing: "No mask churn: no run has layer-trajectories.csv or events.csv (record with recording.enabled=true).")
         }
-        let curves = groups.filter { $0.first.curve != nil }.compactMap { pruneCurve(input, $0) }
+        let curves = groups.filter { $0.runs.contains { $0.curve != nil } }.compactMap { pruneCurve(input, $0) }
         if curves.isEmpty && !groups.isEmpty {
             notes.append("No accuracy against sparsity without retraining: no run has prune-curve.csv (pruning.han.curve.enabled=true).")
         }

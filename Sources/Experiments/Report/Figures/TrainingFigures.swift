@@ -90,7 +90,7 @@ extension ReportFigures {
                 } + hanRules(groups)
             return c
         }
-        let from = zip(groups, series).map { "\($0.label): \(input.display($0.first.folder.appendingPathComponent($1.source)))" }
+        let from = zip(groups, series).map { "\($0.label): \(input.display($0.first.folder)) (\($1.source))" }
         return ReportFigure(
             title: "Sparsity per layer during training", charts: Array(charts),
             caption: "Fraction of each layer's weights that are zero, seed \(groups[0].first.seed) of each arm. Sources: "
