@@ -89,14 +89,14 @@ import Foundation
         let flops = try ReportRun(folder: runDir)
         let last = try #require(flops.cumulativeFlops(at: [Int(flops.number("steps")!)]))
         #expect(abs(last.values[0] - flops.number("train_flops")!) <= 1e-6 * flops.number("train_flops")!)
-        // compare: the 4 training figures, trajectories of 3 arms, shapes of the 2 that prune,
+        // compare: the 4 training figures, trajectories and shapes of the 2 arms that prune,
         // the forest plot (no prune curve: compare turns it off)
         let compare = try Report.write(paths: [cmp.path])
-        #expect(compare.figures == 10 && compare.runs == 6)
+        #expect(compare.figures == 9 && compare.runs == 6)
         // the sweep folder: 7 runs, han with 3 seeds' worth of folders (1 + 2) and its curve
         let sweep = try Report.write(
             paths: [root.appendingPathComponent("sweep").path], out: root.appendingPathComponent("sweep.html").path)
-        #expect(sweep.figures == 11 && sweep.runs == 7)
+        #expect(sweep.figures == 10 && sweep.runs == 7)
         for page in [run, compare, sweep] {
             let html = try String(contentsOfFile: page.path, encoding: .utf8)
             #expect(![" src=", " href=", "<script", "<link", "@import", "url(http"].contains { html.contains($0) })

@@ -46,7 +46,7 @@ public enum Report {
         body += "<p>\(SVG.escape(intro(input)))</p>"
         body += [ReportTables.headline(input)].compactMap { $0 }.joined()
         for (i, f) in figures.enumerated() {
-            let charts = f.charts.enumerated().map { j, c in c.svg(id: "clip\(i)-\(j)") }.joined()
+            let charts = charts(f.charts, figure: i)
             body += "<figure><h3>Figure \(i + 1). \(SVG.escape(f.title))</h3><div class=\"charts\">\(charts)</div>"
             body += "<figcaption>\(SVG.escape(f.caption))</figcaption></figure>"
         }
@@ -57,6 +57,19 @@ public enum Report {
         }
         return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>PruneLab report: \(SVG.escape(names))</title>"
             + "<style>\(style)</style></head><body>\(body)</body></html>\n"
+    }
+
+    /// The SVG of a figure's charts; when every panel has the same legend, it is drawn once,
+    /// full width, under the panels.
+    static func charts(_ charts: [Chart], figure i: Int) -> String {
+        let first = charts.first?.legend.map(\.name) ?? []
+        let shared = charts.count > 1 && !first.isEmpty && charts.allSatisfy { $0.legend.map(\.name) == first }
+        let svgs = charts.enumerated().map { j, c in
+            var c = c
+            if shared { c.legend = [] }
+            return c.svg(id: "clip\(i)-\(j)")
+        }.joined()
+        return shared ? svgs + ChartLayout.legendStrip(charts[0].legend, width: ReportFigures.wideWidth) : svgs
     }
 
     static func intro(_ input: ReportInput) -> String {

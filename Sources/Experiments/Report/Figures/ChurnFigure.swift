@@ -33,14 +33,12 @@ extension ReportFigures {
         guard !pairs.isEmpty else { return nil }
         let layers = layerNames(pairs.map(\.0))
         let charts = layers.prefix(6).map { layer in
+            let merged = mergeIdentical(pairs.compactMap { g, s in s.series[layer].map { (g, $0.filter { $0.1 > 0 }) } })
             var c = Chart(x: .steps, y: AxisUnit(name: "mask entries changed", unit: "% of layer"))
-            c.legend = pairs.map { LegendEntry(name: $0.0.label, color: $0.0.color, swatch: .dot) }
+            c.legend = merged.map { LegendEntry(name: $0.name, color: $0.color, swatch: .dot) }
             c.title = layer
             c.width = 370
-            c.marks =
-                pairs.compactMap { g, s in
-                    s.series[layer].map { pts in Mark.dots(points: pts.filter { $0.1 > 0 }, color: g.color, radius: 2.5) }
-                } + hanRules(pairs.map(\.0))
+            c.marks = merged.map { Mark.dots(points: $0.points, color: $0.color, radius: 2.5) } + hanRules(pairs.map(\.0))
             let top = pairs.compactMap { $0.1.series[layer]?.map(\.1).max() }.max() ?? 1
             c.yDomain = LinearScale.nice(0, top)
             c.xDomain = (0, pairs.compactMap { $0.0.first.number("steps") }.max() ?? 1)

@@ -3,6 +3,8 @@ import Foundation
 /// Figures over training time: test accuracy against steps and FLOPs, sparsity, mask churn.
 extension ReportFigures {
     typealias Band = [(x: Double, mean: Double, lo: Double, hi: Double)]
+    /// The size of a figure's single full-width chart, in px.
+    static let wideWidth = 1100.0, wideHeight = 380.0
 
     /// Han's pruning moments as rules: "R1" at the end of dense training, "Rk" after round k-1's
     /// retraining (from the first Han group's first run).
@@ -18,6 +20,7 @@ extension ReportFigures {
             SeedAggregate.band(g.runs.map { r in r.metric("test", "accuracy").map { (Double($0.step), $0.value * 100) } })
         }
         var chart = Chart(x: .steps, y: .percent("test accuracy"), legend: groupLegend(groups))
+        (chart.width, chart.height) = (wideWidth, wideHeight)
         chart.marks = zip(groups, bands).flatMap { g, b in lineMarks(b, color: g.color, band: g.runs.count > 1) } + hanRules(groups)
         let floorValue = clippedFloor(bands)
         if let f = floorValue { chart.yDomain = LinearScale.nice(f, bands.flatMap { $0.map(\.hi) }.max() ?? 100) }
@@ -51,6 +54,7 @@ extension ReportFigures {
         let unit = AxisUnit.flops("cumulative training FLOPs", maximum: maxFlops)
         let scaled: [Band] = bands.map { $0.map { (x: $0.x * unit.factor, mean: $0.mean, lo: $0.lo, hi: $0.hi) } }
         var chart = Chart(x: unit, y: .percent("test accuracy"), legend: groupLegend(used))
+        (chart.width, chart.height) = (wideWidth, wideHeight)
         chart.marks = zip(used, scaled).flatMap { g, b in lineMarks(b, color: g.color, band: g.runs.count > 1) }
         if let f = clippedFloor(scaled) { chart.yDomain = LinearScale.nice(f, scaled.flatMap { $0.map(\.hi) }.max() ?? 100) }
         let how =
@@ -77,16 +81,15 @@ extension ReportFigures {
         guard !layers.isEmpty else { return nil }
         let series = groups.map { $0.first.layerSparsity() }
         let charts = layers.prefix(6).map { layer in
-            var c = Chart(x: .steps, y: .percent("sparsity"), legend: groups.map { LegendEntry(name: $0.label, color: $0.color) })
+            let merged = mergeIdentical(zip(groups, series).compactMap { g, s in s.series[layer].map { (g, $0) } })
+            var c = Chart(x: .steps, y: .percent("sparsity"), legend: merged.map { LegendEntry(name: $0.name, color: $0.color) })
             c.title = layer
             c.width = 370
             c.yDomain = (0, 100)
             c.marks =
-                zip(groups, series).compactMap { g, s in
-                    s.series[layer].map {
-                        Mark.line(
-                            points: stepShape($0).map { ($0.0, $0.1 * 100) }, color: g.color, width: 1.8, dashed: false, opacity: 0.85)
-                    }
+                merged.map {
+                    Mark.line(
+                        points: stepShape($0.points).map { ($0.0, $0.1 * 100) }, color: $0.color, width: 1.8, dashed: false, opacity: 0.85)
                 } + hanRules(groups)
             return c
         }
@@ -96,6 +99,21 @@ extension ReportFigures {
             caption: "Fraction of each layer's weights that are zero, seed \(groups[0].first.seed) of each arm. Sources: "
                 + from.joined(separator: "; ") + " (layer-trajectories.csv: every record; events.csv: every pruning check; "
                 + "rounds.csv: every Han round).")
+    }
+
+    /// Arms whose series are identical (the same schedule), merged into one entry named after all
+    /// of them and drawn in the first one's colour.
+    static func mergeIdentical(_ series: [(ReportGroup, [(Double, Double)])]) -> [(name: String, color: String, points: [(Double, Double)])]
+    {
+        var out: [(name: String, color: String, points: [(Double, Double)])] = []
+        for (g, p) in series {
+            if let k = out.firstIndex(where: { $0.points.elementsEqual(p, by: { $0 == $1 }) }) {
+                out[k].name += ", \(g.label)"
+            } else {
+                out.append((g.label, g.color, p))
+            }
+        }
+        return out
     }
 
     /// Points drawn as a step function (each value held until the next point).

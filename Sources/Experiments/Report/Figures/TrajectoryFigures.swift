@@ -27,7 +27,8 @@ extension ReportFigures {
     }
 
     static func trajectories(_ input: ReportInput, _ g: ReportGroup) -> ReportFigure? {
-        guard let table = g.first.trajectories, let all = try? WeightHistory.all(table), !all.isEmpty else { return nil }
+        guard let table = g.first.trajectories, let all = try? WeightHistory.all(table), all.contains(where: { $0.prunedRecord != nil })
+        else { return nil }
         var fates: [String] = []
         for h in all {
             if let p = h.prunedRecord { let f = fate(g.first, prunedAt: h.steps[p]); if !fates.contains(f) { fates.append(f) } }

@@ -21,7 +21,7 @@ extension ChartLayout {
         case .dots(let p, let color, let radius, let cross):
             return p.filter { $0.0.isFinite && $0.1.isFinite }.map { pt in
                 cross
-                    ? SVG.tag("path", ["d": crossPath(xs(pt.0), ys(pt.1), radius), "stroke": color, "stroke-width": "1.6"])
+                    ? SVG.tag("path", ["d": ChartLayout.crossPath(xs(pt.0), ys(pt.1), radius), "stroke": color, "stroke-width": "1.6"])
                     : SVG.tag(
                         "circle",
                         ["cx": SVG.num(xs(pt.0)), "cy": SVG.num(ys(pt.1)), "r": SVG.num(radius), "fill": color, "fill-opacity": "0.8"])

@@ -110,20 +110,33 @@ struct ChartLayout {
         return s
     }
 
+    /// A legend alone, as an `<svg>` of `width` px (a figure's panels sharing one legend).
+    static func legendStrip(_ entries: [LegendEntry], width: Double) -> String {
+        let rows = ChartLayout.rows(entries, from: 60, width: width - 70)
+        let h = Double(rows.count) * legendRowHeight + 8
+        var s = ""
+        for (i, row) in rows.enumerated() {
+            let y = Double(i) * legendRowHeight + 12
+            for (e, x) in row { s += swatch(e, x: x, y: y) + SVG.text(e.name, x: x + 26, y: y + 4) }
+        }
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(SVG.num(width))\" height=\"\(SVG.num(h))\" "
+            + "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" role=\"img\">" + s + "</svg>"
+    }
+
     /// The legend rows under the x axis title.
     func legend() -> String {
         var s = ""
         for (i, row) in legendRows.enumerated() {
             let y = chart.height + Double(i) * ChartLayout.legendRowHeight + 8
             for (e, x) in row {
-                s += swatch(e, x: x, y: y)
+                s += ChartLayout.swatch(e, x: x, y: y)
                 s += SVG.text(e.name, x: x + 26, y: y + 4)
             }
         }
         return s
     }
 
-    func swatch(_ e: LegendEntry, x: Double, y: Double) -> String {
+    static func swatch(_ e: LegendEntry, x: Double, y: Double) -> String {
         switch e.swatch {
         case .line, .dashed:
             return SVG.tag(
@@ -142,7 +155,7 @@ struct ChartLayout {
         }
     }
 
-    func crossPath(_ x: Double, _ y: Double, _ r: Double) -> String {
+    static func crossPath(_ x: Double, _ y: Double, _ r: Double) -> String {
         "M\(SVG.num(x - r)) \(SVG.num(y - r))L\(SVG.num(x + r)) \(SVG.num(y + r))M\(SVG.num(x - r)) \(SVG.num(y + r))L\(SVG.num(x + r)) \(SVG.num(y - r))"
     }
 }

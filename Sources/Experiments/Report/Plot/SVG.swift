@@ -65,9 +65,13 @@ enum SVG {
     }
 }
 
-/// The report's categorical colours (Okabe-Ito, readable by colour-blind readers), in order.
+/// The report's categorical colours: Okabe-Ito (readable by colour-blind readers) without its
+/// pale yellow, then four of Paul Tol's muted scheme, so a 12-arm comparison repeats no colour.
 enum Palette {
-    static let colors = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442", "#999999"]
+    static let colors = [
+        "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999",
+        "#882255", "#44AA99", "#332288", "#999933",
+    ]
 
     /// The i-th colour, cycling.
     static func color(_ i: Int) -> String { colors[((i % colors.count) + colors.count) % colors.count] }
