@@ -92,6 +92,8 @@ public final class TrajectoryRecorder: TrainingObserver {
     let tracks: [Track]
     let samples: StreamedFile
     let layerRows: StreamedFile
+    /// Every weight of the recorded layers (`recording.format: hdf5`), else nil.
+    let store: TrajectoryStore?
     /// Added to the trainer's step in the files (for pipelines of several loops).
     public var stepOffset = 0
     /// `config.every` in optimizer steps, known once the loop starts.
@@ -161,6 +163,26 @@ public final class TrajectoryRecorder: TrainingObserver {
             samples.abandon()
             throw error
         }
+        do {
+            store = try TrajectoryRecorder.makeStore(config, tracks: tracks, folder: folder, resuming: archive != nil)
+        } catch {
+            samples.abandon()
+            layerRows.abandon()
+            throw error
+        }
+    }
+
+    /// The HDF5 store for `recording.format: hdf5` (nil for csv). A resumed run cannot cut an
+    /// HDF5 store back to its checkpoint, so resuming one is refused.
+    static func makeStore(_ config: RecordingConfig, tracks: [Track], folder: RunFolder, resuming: Bool) throws -> TrajectoryStore? {
+        guard config.format == .hdf5 else { return nil }
+        if resuming {
+            throw RunError(
+                "\(folder.url.path): cannot resume a run recording trajectories.h5 (recording.format=hdf5); "
+                    + "its store keeps the records up to the last flush in .trajectories.h5.partial; rerun with --force")
+        }
+        return try TrajectoryStore(
+            folder: folder, layers: tracks.map { ($0.layer, $0.parameter.value.shape) }, flushRecords: config.flushRecords)
     }
 
     /// The recorded layers' sampled flat indices, ascending.
@@ -200,6 +222,7 @@ public final class TrajectoryRecorder: TrainingObserver {
         lastRecordedStep = step
         recordCount += 1
         do {
+            try store?.endRecord(step: step)
             try samples.flushIfFull()
             try layerRows.flushIfFull()
         } catch {
@@ -231,6 +254,14 @@ public final class TrajectoryRecorder: TrainingObserver {
                             let masked = (m.map { $0[i] == 0 } ?? false) ? 1 : 0
                             rows += "\(prefix)\(i),\(i / t.columns),\(i % t.columns),\(v[i]),\(g[i]),\(u),\(masked)\n"
                         }
+                        if let store, failure == nil {
+                            do {
+                                try store.append(
+                                    layer: t.layer, step: step, values: v, grads: g,
+                                    updates: first ? [Float](repeating: 0, count: n) : zip(v, prev).map { $0 - $1 },
+                                    mask: m)
+                            } catch { failure = error }
+                        }
                         t.previousMask.withUnsafeMutableBufferPointer { pm in
                             pass = LayerPass(values: v, previous: prev, mask: m, previousMask: pm)
                         }
@@ -261,14 +292,17 @@ public final class TrajectoryRecorder: TrainingObserver {
         if let failure {
             samples.abandon()
             layerRows.abandon()
+            store?.abandon()
             throw failure
         }
         do {
+            try store?.finish()
             try layerRows.commit()
             try samples.commit()
         } catch {
             samples.abandon()
             layerRows.abandon()
+            store?.abandon()
             throw error
         }
     }
@@ -278,6 +312,7 @@ extension TrajectoryRecorder: Checkpointable {
     public func save(into archive: StateArchive, prefix: String) {
         // A write error here surfaces at `finish()`, like any other recording I/O error.
         let sizes: [UInt64] = (try? [samples.flushedSize(), layerRows.flushedSize()]) ?? [0, 0]
+        try? store?.flush()
         archive.set("\(prefix)/sizes", sizes.map { Int64(bitPattern: $0) })
         archive.set("\(prefix)/position", [Int64(lastRecordedStep ?? -1), Int64(recordCount), Int64(everySteps ?? -1)])
         for t in tracks {
