@@ -108,7 +108,7 @@ import Foundation
         try p.run()
         let partial = dir.appendingPathComponent(".trajectories.h5.partial").path
         let deadline = Date().addingTimeInterval(120)
-        // wait for a few flushes (4 records of fc2 and fc3 are ~1.5 MB of floats, ~1.1 MB compressed)
+        // wait for at least one flush (4 records of fc2 and fc3 are ~1.5 MB of floats)
         while p.isRunning, Date() < deadline, ((try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? Int) ?? 0) < 1_500_000
         {
             usleep(50_000)
