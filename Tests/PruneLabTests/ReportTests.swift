@@ -48,6 +48,47 @@ import Foundation
         }
     }
 
+    /// A hand-made run folder: two layers (100 and 300 weights), half of each pruned at step 50,
+    /// 100 steps; a step costs 2 + 10 * live FLOPs, so the totals are D = 1200 and F = 950.
+    static func fabricatedRun(metricsFlops: Bool) throws -> URL {
+        let dir = tempDir("flops")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        func put(_ name: String, _ text: String) throws {
+            try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        try put("run.json", "{}")
+        try put("summary.csv", "method,label,seed,steps,train_flops,dense_train_flops\ndynamic,linear,1,100,950,1200\n")
+        try put(
+            "layers.csv", "layer,shape,weights,nonzero,sparsity,dense_flops,sparse_flops\na,10x10,100,50,0.5,1,1\nb,10x30,300,150,0.5,1,1\n"
+        )
+        try put("events.csv", "step,layer,pruned,sparsity_after,target_sparsity\n50,a,50,0.5,0.5\n50,b,150,0.5,0.5\n")
+        let rows = [25, 50, 75, 100].map { s in
+            let flops = s <= 50 ? 12 * s : 600 + 7 * (s - 50)
+            return "\(s),1,test,accuracy,0.5" + (metricsFlops ? ",\(flops + 1)" : "")
+        }
+        try put(
+            "metrics.csv",
+            "step,epoch,split,metric,value" + (metricsFlops ? ",train_flops" : "") + "\n" + rows.joined(separator: "\n") + "\n")
+        return dir
+    }
+
+    @Test func cumulativeFlopsComeFromMetricsOrAreSolvedFromTheSummary() throws {
+        let estimated = try Self.fabricatedRun(metricsFlops: false)
+        let measured = try Self.fabricatedRun(metricsFlops: true)
+        defer {
+            try? FileManager.default.removeItem(at: estimated)
+            try? FileManager.default.removeItem(at: measured)
+        }
+        // brute force: the per-step cost 2 + 10 * live(t), summed
+        let truth = [25, 50, 75, 100].map { s in (1...s).reduce(0.0) { $0 + 2 + 10 * ($1 <= 50 ? 1 : 0.5) } }
+        let e = try #require(try ReportRun(folder: estimated).cumulativeFlops(at: [25, 50, 75, 100]))
+        #expect(!e.measured)
+        for (a, b) in zip(e.values, truth) { #expect(abs(a - b) < 1e-9, "\(e.values) vs \(truth)") }
+        // a train_flops column in metrics.csv (the timing columns of issue 12) is used as it is
+        let m = try #require(try ReportRun(folder: measured).cumulativeFlops(at: [25, 50, 75, 100]))
+        #expect(m.measured && m.values == truth.map { $0 + 1 })
+    }
+
     @Test func badInputIsOneLineAndWritesNothing() throws {
         let dir = Self.tempDir("bad")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -26,16 +26,19 @@ enum ReportTables {
 
     static func headline(_ input: ReportInput) -> String? {
         guard !input.groups.isEmpty else { return nil }
+        // time split into training, evaluation and analysis, in summaries that have it
+        let timing = ["train_seconds", "eval_seconds", "analysis_seconds"].filter { c in input.runs.contains { $0.number(c) != nil } }
         let rows = input.groups.map { g -> [String] in
             let dense = g.runs.compactMap { r in r.number("dense_train_flops").flatMap { d in r.number("train_flops").map { $0 / d } } }
             return [
                 g.label, g.seeds.map(String.init).joined(separator: ","), meanSD(g, "test_accuracy", 2, scale: 100),
                 meanSD(g, "sparsity", 2, scale: 100), meanSD(g, "train_flops", 1, scale: 1e-9),
                 dense.isEmpty ? "—" : fixed(Statistics.mean(dense), 3), meanSD(g, "wall_seconds", 1),
-            ]
+            ] + timing.map { meanSD(g, $0, 1) }
         }
         return html(
-            ["arm", "seeds", "test accuracy (%)", "sparsity (%)", "training GFLOP", "× dense FLOPs", "wall time (s)"], rows,
+            ["arm", "seeds", "test accuracy (%)", "sparsity (%)", "training GFLOP", "× dense FLOPs", "wall time (s)"]
+                + timing.map { $0.replacingOccurrences(of: "_seconds", with: "") + " (s)" }, rows,
             caption: "Per arm: mean ± sample standard deviation over seeds, from each run's summary.csv.")
     }
 
