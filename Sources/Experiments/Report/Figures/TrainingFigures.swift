@@ -29,7 +29,24 @@ extension ReportFigures {
             caption += " Dashed rules R1, R2, ...: Han's pruning rounds (end of dense training and of each retraining, from rounds.csv)."
         }
         if floorValue != nil { caption += " The y axis starts above the first evaluations' accuracy, which lie below it." }
-        return ReportFigure(title: "Test accuracy during training", charts: [chart], caption: caption)
+        var charts = [chart]
+        if let z = topZoom(chart, bands) {
+            charts.append(z)
+            caption += " Second panel: the top 1.2 percentage points, where the best arms finish."
+        }
+        return ReportFigure(title: "Test accuracy during training", charts: charts, caption: caption)
+    }
+
+    /// `chart` zoomed to the 1.2 percentage points below the best final mean accuracy (nil for one
+    /// arm, or when the full chart already spans less than 3 points).
+    static func topZoom(_ chart: Chart, _ bands: [Band]) -> Chart? {
+        guard bands.count > 1, let best = bands.compactMap({ $0.last?.mean }).max(), let d = chart.yDomain, d.1 - d.0 > 3 else {
+            return nil
+        }
+        var z = chart
+        z.yDomain = (floor((best - 1.2) * 10) / 10, ceil((best + 0.2) * 10) / 10)
+        z.height = 300
+        return z
     }
 
     static func accuracyVsFlops(_ input: ReportInput) -> ReportFigure? {
