@@ -138,19 +138,7 @@ public final class TrajectoryRecorder: TrainingObserver {
                     "index \(bad) is out of range for \(p.name) (\(p.value.count) weights, shape \(p.value.shape))")
             }
         }
-        tracks = chosen.map { name, p in
-            let picked: [Int]
-            if let explicit = config.indices[name] {
-                picked = Array(Set(explicit)).sorted()
-            } else {
-                var r = rng.derived("recording.\(name)")
-                picked =
-                    config.stratify
-                    ? TrajectoryRecorder.stratifiedSample(p.value, count: config.samplesPerLayer, rng: &r)
-                    : TrajectoryRecorder.uniformSample(p.value.count, count: config.samplesPerLayer, rng: &r)
-            }
-            return Track(layer: name, parameter: p, samples: picked)
-        }
+        tracks = chosen.map { name, p in Track(layer: name, parameter: p, samples: TrajectoryRecorder.pick(config, name, p, rng)) }
         let sizes = try archive.map { try $0.ints("trajectories/sizes").map { UInt64($0) } }
         samples = try StreamedFile(
             folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns,
@@ -170,6 +158,16 @@ public final class TrajectoryRecorder: TrainingObserver {
             layerRows.abandon()
             throw error
         }
+    }
+
+    /// The sampled indices of layer `name` (parameter `p`): the explicit ones, else a stratified or
+    /// uniform sample from `rng ▶ "recording.<name>"`.
+    static func pick(_ config: RecordingConfig, _ name: String, _ p: Parameter, _ rng: RandomSource) -> [Int] {
+        if let explicit = config.indices[name] { return Array(Set(explicit)).sorted() }
+        var r = rng.derived("recording.\(name)")
+        return config.stratify
+            ? TrajectoryRecorder.stratifiedSample(p.value, count: config.samplesPerLayer, rng: &r)
+            : TrajectoryRecorder.uniformSample(p.value.count, count: config.samplesPerLayer, rng: &r)
     }
 
     /// The HDF5 store for `recording.format: hdf5` (nil for csv). A resumed run cannot cut an
