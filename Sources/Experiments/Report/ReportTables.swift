@@ -42,38 +42,51 @@ enum ReportTables {
             caption: "Per arm: mean ± sample standard deviation over seeds, from each run's summary.csv.")
     }
 
-    static func layers(_ input: ReportInput) -> String? {
-        var rows: [[String]] = []
-        for g in input.groups {
-            guard let t = g.first.layers else { continue }
-            for r in t.rows {
-                let v = Dictionary(zip(t.header, r), uniquingKeysWith: { a, _ in a })
-                rows.append([
-                    g.label, v["layer"] ?? "", v["shape"] ?? "", v["weights"] ?? "", v["nonzero"] ?? "",
-                    fixed(Double(v["sparsity"] ?? ""), 2, scale: 100), v["dense_flops"] ?? "", v["sparse_flops"] ?? "",
-                ])
+    /// Arms whose rows (without the arm column) are identical, merged: one block of rows whose
+    /// first cell names all of them.
+    static func merged(_ blocks: [(label: String, rows: [[String]])]) -> [[String]] {
+        var out: [(labels: [String], rows: [[String]])] = []
+        for b in blocks where !b.rows.isEmpty {
+            if let k = out.firstIndex(where: { $0.rows == b.rows }) {
+                out[k].labels.append(b.label)
+            } else {
+                out.append(([b.label], b.rows))
             }
         }
+        return out.flatMap { o in o.rows.map { [o.labels.joined(separator: ", ")] + $0 } }
+    }
+
+    static func layers(_ input: ReportInput) -> String? {
+        let blocks = input.groups.map { g -> (label: String, rows: [[String]]) in
+            guard let t = g.first.layers else { return (g.label, []) }
+            return (
+                g.label,
+                t.rows.map { r in
+                    let v = Dictionary(zip(t.header, r), uniquingKeysWith: { a, _ in a })
+                    return [
+                        v["layer"] ?? "", v["shape"] ?? "", v["weights"] ?? "", v["nonzero"] ?? "",
+                        fixed(Double(v["sparsity"] ?? ""), 2, scale: 100), v["dense_flops"] ?? "", v["sparse_flops"] ?? "",
+                    ]
+                }
+            )
+        }
+        let rows = merged(blocks)
         guard !rows.isEmpty else { return nil }
         return html(
             ["arm", "layer", "shape", "weights", "nonzero", "sparsity (%)", "dense FLOPs / sample", "sparse FLOPs / sample"], rows,
             caption: "Per layer at the end of training, seed \(input.groups[0].first.seed) of each arm, from layers.csv "
-                + "(forward FLOPs per sample; a multiply-add counts 2).")
+                + "(forward FLOPs per sample; a multiply-add counts 2); arms with identical rows share them.")
     }
 
     static func sizes(_ input: ReportInput) -> String? {
         guard !input.groups.isEmpty else { return nil }
         let kb = { (x: Int?) in x.map { String(format: "%.1f", Double($0) / 1000) } ?? "—" }
-        let rows = input.groups.map { g -> [String] in
-            let r = g.first
-            return [
-                g.label, kb(r.fileSize("model.h5")), kb(r.fileSize("model-sparse.h5")),
-                kb(r.number("dense_bytes").map { Int($0) }), kb(r.number("sparse_bytes").map { Int($0) }),
-            ]
-        }
+        let rows = merged(
+            input.groups.map { g in (g.label, [[kb(g.first.fileSize("model.h5")), kb(g.first.fileSize("model-sparse.h5"))]]) })
         return html(
-            ["arm", "model.h5 on disk (kB)", "model-sparse.h5 on disk (kB)", "dense weights (kB)", "sparse weights (kB)"], rows,
-            caption: "Model files of seed \(input.groups[0].first.seed) of each arm (1 kB = 1000 bytes): file sizes on disk, and "
-                + "summary.csv's dense_bytes and sparse_bytes (the weights alone).")
+            ["arm", "model.h5 (kB)", "model-sparse.h5 (kB)"], rows,
+            caption: "Sizes on disk of the model files of seed \(input.groups[0].first.seed) of each arm (1 kB = 1000 bytes; "
+                + "summary.csv's dense_bytes and sparse_bytes): dense weights, biases and masks, and compressed rows with the "
+                + "narrowest index types.")
     }
 }

@@ -36,6 +36,24 @@ extension ReportFigures {
         return (rows, input.display(c.file) + (input.timing.map { " and " + input.display($0.file) } ?? ""))
     }
 
+    /// The x domain of a forest panel: 0 and every interval, except intervals wider than 5 times
+    /// the median width (or lying beyond 5 median widths of the others), which are cut at the frame
+    /// and named; padded by 10%.
+    static func forestDomain(_ marks: [Mark], names: [String]) -> (domain: (Double, Double), cut: [String]) {
+        var spans: [(row: Int, lo: Double, hi: Double)] = []
+        for m in marks {
+            if case .interval(let row, let lo, _, let hi, _) = m { spans.append((row, lo, hi)) }
+            if case .dots(let p, _, _, _) = m, let pt = p.first { spans.append((Int(pt.1), pt.0, pt.0)) }
+        }
+        let widths = spans.map { max($0.hi - $0.lo, abs($0.lo + $0.hi) / 2) }.sorted()
+        let typical = widths.isEmpty ? 0 : widths[widths.count / 2]
+        let keep = spans.filter { typical == 0 || max($0.hi - $0.lo, abs($0.lo + $0.hi) / 2) <= 5 * typical }
+        let lo = min(0, keep.map(\.lo).min() ?? 0), hi = max(0, keep.map(\.hi).max() ?? 0)
+        let pad = max(hi - lo, 1e-12) * 0.1
+        let cut = spans.filter { s in !keep.contains { $0.row == s.row } }.map { names[$0.row] }
+        return (LinearScale.nice(lo - pad, hi + pad), cut)
+    }
+
     static func forest(_ input: ReportInput) -> ReportFigure? {
         guard let (rows, source) = comparisonRows(input) else { return nil }
         var methods: [String] = []
@@ -43,7 +61,7 @@ extension ReportFigures {
         let baseline = methods.contains("han") ? "han" : methods.first ?? ""
         let others = methods.filter { $0 != baseline }
         guard !others.isEmpty else { return nil }
-        var charts: [Chart] = [], singles = false
+        var charts: [Chart] = [], singles = false, clipped: [String] = []
         for m in forestMetrics {
             let base = ComparisonReport.seedValues(rows, method: baseline, metric: m.column)
             let raw = others.map {
@@ -67,10 +85,9 @@ extension ReportFigures {
             }
             guard marks.count > 1 else { continue }
             var c = Chart(x: AxisUnit(name: "\(m.name) vs \(baseline)", unit: unit.unit), y: AxisUnit(name: "arm", unit: ""), marks: marks)
-            if let e = c.extents().x {
-                let pad = max(e.1 - e.0, abs(e.0), abs(e.1), 1e-12) * 0.1
-                c.xDomain = LinearScale.nice(e.0 - pad, e.1 + pad)
-            }
+            let (domain, cut) = forestDomain(marks, names: others)
+            c.xDomain = domain
+            if !cut.isEmpty { clipped.append("\(m.name): \(cut.joined(separator: ", "))") }
             c.categories = others
             c.width = 370
             c.height = max(160, 60 + 30 * Double(others.count))
@@ -82,6 +99,8 @@ extension ReportFigures {
             title: "Paired differences from \(baseline)", charts: charts,
             caption: "Mean of the per-seed differences (arm − \(baseline)) over the seeds both ran, with the 95% Student-t interval "
                 + "Δ ± t(0.975, n − 1) · s_Δ / √n (square: mean, whiskers: interval)"
-                + (singles ? "; a dot alone: a single paired seed, no interval" : "") + ". From \(source).")
+                + (singles ? "; a dot alone: a single paired seed, no interval" : "")
+                + (clipped.isEmpty ? "" : "; cut at the frame, so the other arms stay readable: " + clipped.joined(separator: "; "))
+                + ". From \(source).")
     }
 }
