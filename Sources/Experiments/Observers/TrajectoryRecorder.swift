@@ -114,6 +114,13 @@ public final class TrajectoryRecorder: TrainingObserver {
         resuming archive: StateArchive? = nil
     ) throws {
         self.config = config
+        if config.format == .hdf5 && archive != nil {
+            // checked before any file is opened, so the interrupted run's partial files stay as they are
+            throw RunError(
+                "\(folder.url.path): cannot resume a run recording trajectories.h5 (recording.format=hdf5): its store "
+                    + "cannot be cut back to the checkpoint; it keeps the records up to the last flush in "
+                    + ".trajectories.h5.partial; rerun with --force")
+        }
         var prunable: [(String, Parameter)] = []
         for layer in model.layers {
             if let p = layer.prunableWeight { prunable.append((layer.name, p)) }
@@ -152,7 +159,7 @@ public final class TrajectoryRecorder: TrainingObserver {
             throw error
         }
         do {
-            store = try TrajectoryRecorder.makeStore(config, tracks: tracks, folder: folder, resuming: archive != nil)
+            store = try TrajectoryRecorder.makeStore(config, tracks: tracks, folder: folder)
         } catch {
             samples.abandon()
             layerRows.abandon()
@@ -170,15 +177,9 @@ public final class TrajectoryRecorder: TrainingObserver {
             : TrajectoryRecorder.uniformSample(p.value.count, count: config.samplesPerLayer, rng: &r)
     }
 
-    /// The HDF5 store for `recording.format: hdf5` (nil for csv). A resumed run cannot cut an
-    /// HDF5 store back to its checkpoint, so resuming one is refused.
-    static func makeStore(_ config: RecordingConfig, tracks: [Track], folder: RunFolder, resuming: Bool) throws -> TrajectoryStore? {
+    /// The HDF5 store for `recording.format: hdf5` (nil for csv).
+    static func makeStore(_ config: RecordingConfig, tracks: [Track], folder: RunFolder) throws -> TrajectoryStore? {
         guard config.format == .hdf5 else { return nil }
-        if resuming {
-            throw RunError(
-                "\(folder.url.path): cannot resume a run recording trajectories.h5 (recording.format=hdf5); "
-                    + "its store keeps the records up to the last flush in .trajectories.h5.partial; rerun with --force")
-        }
         return try TrajectoryStore(
             folder: folder, layers: tracks.map { ($0.layer, $0.parameter.value.shape) }, flushRecords: config.flushRecords)
     }
