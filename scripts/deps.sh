@@ -3,7 +3,8 @@
 # (dataset-fashion-mnist: IDX gzip files under /usr/share/datasets/fashion-mnist), if any is
 # missing (needs root or sudo).
 set -euo pipefail
-pkgs=(libopenblas-dev libhdf5-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev pkg-config dataset-fashion-mnist)
+# chromium: the report tests render prunelab report's pages to PNG in a real browser.
+pkgs=(libopenblas-dev libhdf5-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev pkg-config dataset-fashion-mnist chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,7 +24,8 @@ fi
 if command -v python3 >/dev/null && ! python3 -c "import tensorboard, pandas" 2>/dev/null; then
   python3 -m pip install -q tensorboard pandas || echo "warning: could not install tensorboard/pandas; their cross-checks will be skipped" >&2
 fi
-# Pillow writes and decodes the images that `prunelab predict`'s tests compare against (PyPI).
+# Pillow writes and decodes the images that `prunelab predict`'s tests compare against, and
+# decodes the report tests' browser screenshots (PyPI).
 if command -v python3 >/dev/null && ! python3 -c "import PIL" 2>/dev/null; then
   python3 -m pip install -q pillow || echo "warning: could not install Pillow; the image tests will fail" >&2
 fi

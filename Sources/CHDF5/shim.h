@@ -27,4 +27,8 @@ static inline unsigned prunelab_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned prunelab_h5f_acc_trunc(void)  { return H5F_ACC_TRUNC; }
 // Silence HDF5's own stderr error-stack printing; PruneLab reports errors itself.
 static inline void prunelab_h5_silence_errors(void)  { H5open(); H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+// The unlimited dimension size and the SWMR-write open flag (macros).
+static inline hsize_t prunelab_h5s_unlimited(void)   { return H5S_UNLIMITED; }
+static inline H5F_libver_t prunelab_h5f_libver_latest(void) { return H5F_LIBVER_LATEST; }
+static inline unsigned prunelab_h5f_acc_swmr_read(void) { return H5F_ACC_SWMR_READ; }
 #endif

@@ -78,6 +78,42 @@ public final class HDF5File {
         }
     }
 
+    /// Creates a disk-backed HDF5 file (truncating any file at `path`) for a store written
+    /// incrementally: the latest file format (needed for SWMR), the default POSIX driver.
+    ///
+    /// Create its datasets (`createExtendableDataset`), then call `startSingleWriter()`; from
+    /// then on every `flush()` leaves a file that a reader opening it with SWMR read access
+    /// (`h5py.File(path, "r", swmr=True)`) sees complete up to that flush, even when this
+    /// process is killed before `close()`. Unlike `init(creating:)`, a disk that fills up while
+    /// HDF5 flushes is reported by the failing call only (see that initializer on why).
+    public init(store path: String) throws {
+        self.path = path
+        self.isWritable = true
+        self.fileID = try HDF5Library.locked {
+            let fapl = try HDF5Handle.make(
+                H5Pcreate(prunelab_h5p_file_access()), .propertyList, file: path, .file, call: "H5Pcreate")
+            try checkStatus(
+                H5Pset_libver_bounds(fapl.id, prunelab_h5f_libver_latest(), prunelab_h5f_libver_latest()), file: path, .file,
+                call: "H5Pset_libver_bounds")
+            let id = H5Fcreate(path, prunelab_h5f_acc_trunc(), prunelab_h5p_default(), fapl.id)
+            guard id >= 0 else { throw HDF5Library.failure(path, .file, "H5Fcreate") }
+            return id
+        }
+    }
+
+    /// Opens an existing HDF5 file read-only with SWMR read access, which also opens a store
+    /// whose writer was killed before closing it (it then reads up to the writer's last flush).
+    public init(readingStore path: String) throws {
+        self.path = path
+        self.isWritable = false
+        self.fileID = try HDF5Library.locked {
+            guard FileManager.default.fileExists(atPath: path) else { throw HDF5Error(file: path, .file, "no such file") }
+            let id = H5Fopen(path, prunelab_h5f_acc_rdonly() | prunelab_h5f_acc_swmr_read(), prunelab_h5p_default())
+            guard id >= 0 else { throw HDF5Library.failure(path, .file, "H5Fopen") }
+            return id
+        }
+    }
+
     deinit {
         let id = fileID
         if id >= 0 {

@@ -1,4 +1,5 @@
 import Foundation
+import HDF5Support
 
 /// Subsets of `trajectories.csv` for `prunelab trajectories`.
 public enum TrajectoryExport {
@@ -48,5 +49,42 @@ public enum TrajectoryExport {
         var s = ""
         for r in rows { s += r.map(CSVTable.escape).joined(separator: ",") + "\n" }
         return s
+    }
+}
+
+extension TrajectoryExport {
+    /// Every weight of `layer` from `runDir/trajectories.h5` as CSV text in the long format of
+    /// `trajectories.csv` (`step,layer,index,row,col,value,grad,update,masked`), records whose
+    /// step is a multiple of `every` (all when nil). `masked` is 1 from the weight's
+    /// `pruned_step` on. Throws `RunError` naming the file for a missing store or layer.
+    public static func fromStore(runDir: String, layer: String, every: Int? = nil) throws -> String {
+        let url = URL(fileURLWithPath: runDir, isDirectory: true).appendingPathComponent(TrajectoryStore.fileName)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw RunError("\(url.path): no such file (record with recording.format=hdf5)")
+        }
+        if let every, every <= 0 { throw RunError("every must be positive, got \(every)") }
+        do {
+            let f = try HDF5File(path: url.path)
+            guard f.hasGroup(layer) else {
+                throw RunError("\(url.path): no layer \"\(layer)\"; layers: \((try? f.groupNames()) ?? [])")
+            }
+            let steps = try f.readInt64s("steps").values
+            let value = try f.readFloats("\(layer)/value"), grad = try f.readFloats("\(layer)/grad").values
+            let update = try f.readFloats("\(layer)/update").values, pruned = try f.readInt64s("\(layer)/pruned_step").values
+            let columns = Int(try f.attributeString("shape", on: layer).split(separator: ",").last ?? "1") ?? 1
+            let n = value.shape.last ?? 0
+            var s = TrajectoryRecorder.samplesColumns.joined(separator: ",") + "\n"
+            for (r, step) in steps.enumerated() where r < value.shape[0] && every.map({ step % Int64($0) == 0 }) ?? true {
+                for i in 0..<n {
+                    let k = r * n + i
+                    let masked = pruned[i] >= 0 && step >= pruned[i] ? 1 : 0
+                    s +=
+                        "\(step),\(CSVTable.escape(layer)),\(i),\(i / columns),\(i % columns),\(value.values[k]),\(grad[k]),\(update[k]),\(masked)\n"
+                }
+            }
+            return s
+        } catch let e as HDF5Error {
+            throw RunError("\(e)")
+        }
     }
 }

@@ -10,6 +10,8 @@ public struct RecordingConfig: ConfigSection {
         ("stratify", "sample one weight per stratum of initial |w| (else uniformly)"),
         ("indices", "explicit flat row-major indices per layer (`{\"fc1\": [0, 17]}`) instead of sampling"),
         ("layers", "layers to record (empty: every prunable layer)"),
+        ("format", "`csv`: sampled weights in trajectories.csv; `hdf5`: also every weight of the recorded layers in trajectories.h5"),
+        ("flush_records", "(hdf5) flush trajectories.h5 to disk every this many records"),
     ]
     /// Record at all.
     public var enabled: Bool
@@ -23,9 +25,16 @@ public struct RecordingConfig: ConfigSection {
     public var indices: [String: [Int]]
     /// Layers to record (empty: every prunable layer).
     public var layers: [String]
+    /// Where trajectories go: `csv` (sampled weights, `trajectories.csv`) or `hdf5` (the same,
+    /// plus every weight of every recorded layer in `trajectories.h5`).
+    public var format: TrajectoryFormat
+    /// (hdf5) Records between flushes of `trajectories.h5` (default 50); a killed run keeps every
+    /// record up to the last flush.
+    public var flushRecords: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case enabled, every, samplesPerLayer = "samples_per_layer", stratify, indices, layers
+        case enabled, every, samplesPerLayer = "samples_per_layer", stratify, indices, layers, format
+        case flushRecords = "flush_records"
     }
 
     static func defaults() throws -> RecordingConfig {
@@ -41,13 +50,21 @@ public struct RecordingConfig: ConfigSection {
         stratify = try c.value(.stratify, default: true)
         indices = try c.value(.indices, default: [:])
         layers = try c.value(.layers, default: [])
+        format = try c.value(.format, default: .csv)
+        flushRecords = try c.value(.flushRecords, default: 50)
     }
 
     public func validate(at path: String = "recording") throws {
         if every.amount <= 0 { throw ConfigError(path: "recording.every", "must be positive, got \(every)") }
         if samplesPerLayer < 0 { throw ConfigError(path: "recording.samples_per_layer", "must be >= 0, got \(samplesPerLayer)") }
+        if flushRecords < 1 { throw ConfigError(path: "recording.flush_records", "must be >= 1, got \(flushRecords)") }
         for (layer, idx) in indices where idx.contains(where: { $0 < 0 }) {
             throw ConfigError(path: "recording.indices.\(layer)", "indices must be >= 0")
         }
     }
+}
+
+/// The trajectory store's format (`recording.format`).
+public enum TrajectoryFormat: String, Codable, CaseIterable, Sendable {
+    case csv, hdf5
 }

@@ -92,6 +92,8 @@ public final class TrajectoryRecorder: TrainingObserver {
     let tracks: [Track]
     let samples: StreamedFile
     let layerRows: StreamedFile
+    /// Every weight of the recorded layers (`recording.format: hdf5`), else nil.
+    let store: TrajectoryStore?
     /// Added to the trainer's step in the files (for pipelines of several loops).
     public var stepOffset = 0
     /// `config.every` in optimizer steps, known once the loop starts.
@@ -112,6 +114,13 @@ public final class TrajectoryRecorder: TrainingObserver {
         resuming archive: StateArchive? = nil
     ) throws {
         self.config = config
+        if config.format == .hdf5 && archive != nil {
+            // checked before any file is opened, so the interrupted run's partial files stay as they are
+            throw RunError(
+                "\(folder.url.path): cannot resume a run recording trajectories.h5 (recording.format=hdf5): its store "
+                    + "cannot be cut back to the checkpoint; it keeps the records up to the last flush in "
+                    + ".trajectories.h5.partial; rerun with --force")
+        }
         var prunable: [(String, Parameter)] = []
         for layer in model.leafLayers {
             if let p = layer.prunableWeight { prunable.append((layer.name, p)) }
@@ -136,19 +145,7 @@ public final class TrajectoryRecorder: TrainingObserver {
                     "index \(bad) is out of range for \(p.name) (\(p.value.count) weights, shape \(p.value.shape))")
             }
         }
-        tracks = chosen.map { name, p in
-            let picked: [Int]
-            if let explicit = config.indices[name] {
-                picked = Array(Set(explicit)).sorted()
-            } else {
-                var r = rng.derived("recording.\(name)")
-                picked =
-                    config.stratify
-                    ? TrajectoryRecorder.stratifiedSample(p.value, count: config.samplesPerLayer, rng: &r)
-                    : TrajectoryRecorder.uniformSample(p.value.count, count: config.samplesPerLayer, rng: &r)
-            }
-            return Track(layer: name, parameter: p, samples: picked)
-        }
+        tracks = chosen.map { name, p in Track(layer: name, parameter: p, samples: TrajectoryRecorder.pick(config, name, p, rng)) }
         let sizes = try archive.map { try $0.ints("trajectories/sizes").map { UInt64($0) } }
         samples = try StreamedFile(
             folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns,
@@ -161,6 +158,30 @@ public final class TrajectoryRecorder: TrainingObserver {
             samples.abandon()
             throw error
         }
+        do {
+            store = try TrajectoryRecorder.makeStore(config, tracks: tracks, folder: folder)
+        } catch {
+            samples.abandon()
+            layerRows.abandon()
+            throw error
+        }
+    }
+
+    /// The sampled indices of layer `name` (parameter `p`): the explicit ones, else a stratified or
+    /// uniform sample from `rng ▶ "recording.<name>"`.
+    static func pick(_ config: RecordingConfig, _ name: String, _ p: Parameter, _ rng: RandomSource) -> [Int] {
+        if let explicit = config.indices[name] { return Array(Set(explicit)).sorted() }
+        var r = rng.derived("recording.\(name)")
+        return config.stratify
+            ? TrajectoryRecorder.stratifiedSample(p.value, count: config.samplesPerLayer, rng: &r)
+            : TrajectoryRecorder.uniformSample(p.value.count, count: config.samplesPerLayer, rng: &r)
+    }
+
+    /// The HDF5 store for `recording.format: hdf5` (nil for csv).
+    static func makeStore(_ config: RecordingConfig, tracks: [Track], folder: RunFolder) throws -> TrajectoryStore? {
+        guard config.format == .hdf5 else { return nil }
+        return try TrajectoryStore(
+            folder: folder, layers: tracks.map { ($0.layer, $0.parameter.value.shape) }, flushRecords: config.flushRecords)
     }
 
     /// The recorded layers' sampled flat indices, ascending.
@@ -200,6 +221,7 @@ public final class TrajectoryRecorder: TrainingObserver {
         lastRecordedStep = step
         recordCount += 1
         do {
+            try store?.endRecord(step: step)
             try samples.flushIfFull()
             try layerRows.flushIfFull()
         } catch {
@@ -231,6 +253,14 @@ public final class TrajectoryRecorder: TrainingObserver {
                             let masked = (m.map { $0[i] == 0 } ?? false) ? 1 : 0
                             rows += "\(prefix)\(i),\(i / t.columns),\(i % t.columns),\(v[i]),\(g[i]),\(u),\(masked)\n"
                         }
+                        if let store, failure == nil {
+                            do {
+                                try store.append(
+                                    layer: t.layer, step: step, values: v, grads: g,
+                                    updates: first ? [Float](repeating: 0, count: n) : zip(v, prev).map { $0 - $1 },
+                                    mask: m)
+                            } catch { failure = error }
+                        }
                         t.previousMask.withUnsafeMutableBufferPointer { pm in
                             pass = LayerPass(values: v, previous: prev, mask: m, previousMask: pm)
                         }
@@ -261,14 +291,17 @@ public final class TrajectoryRecorder: TrainingObserver {
         if let failure {
             samples.abandon()
             layerRows.abandon()
+            store?.abandon()
             throw failure
         }
         do {
+            try store?.finish()
             try layerRows.commit()
             try samples.commit()
         } catch {
             samples.abandon()
             layerRows.abandon()
+            store?.abandon()
             throw error
         }
     }
@@ -278,6 +311,7 @@ extension TrajectoryRecorder: Checkpointable {
     public func save(into archive: StateArchive, prefix: String) {
         // A write error here surfaces at `finish()`, like any other recording I/O error.
         let sizes: [UInt64] = (try? [samples.flushedSize(), layerRows.flushedSize()]) ?? [0, 0]
+        try? store?.flush()
         archive.set("\(prefix)/sizes", sizes.map { Int64(bitPattern: $0) })
         archive.set("\(prefix)/position", [Int64(lastRecordedStep ?? -1), Int64(recordCount), Int64(everySteps ?? -1)])
         for t in tracks {

@@ -1,0 +1,92 @@
+import Foundation
+
+/// The report's HTML tables: headline numbers per arm, per-layer weights/FLOPs/nonzeros, model
+/// sizes on disk.
+enum ReportTables {
+    /// An HTML table with a header row; cells are escaped; columns after the first are right-aligned.
+    static func html(_ header: [String], _ rows: [[String]], caption: String) -> String {
+        var s = "<table><caption>\(SVG.escape(caption))</caption><thead><tr>"
+        s += header.map { "<th>\(SVG.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
+        for r in rows { s += "<tr>" + r.map { "<td>\(SVG.escape($0))</td>" }.joined() + "</tr>" }
+        return s + "</tbody></table>"
+    }
+
+    static func fixed(_ x: Double?, _ decimals: Int, scale: Double = 1) -> String {
+        guard let x, x.isFinite else { return "—" }
+        return String(format: "%.\(decimals)f", x * scale)
+    }
+
+    /// "mean ± sd" over the group's seeds (just the value for one seed).
+    static func meanSD(_ g: ReportGroup, _ column: String, _ decimals: Int, scale: Double = 1) -> String {
+        let xs = g.runs.compactMap { $0.number(column) }.filter(\.isFinite)
+        guard !xs.isEmpty else { return "—" }
+        let m = fixed(Statistics.mean(xs), decimals, scale: scale)
+        return xs.count == 1 ? m : "\(m) ± \(fixed(Statistics.standardDeviation(xs), decimals, scale: scale))"
+    }
+
+    static func headline(_ input: ReportInput) -> String? {
+        guard !input.groups.isEmpty else { return nil }
+        // time split into training, evaluation and analysis, in summaries that have it
+        let timing = ["train_seconds", "eval_seconds", "analysis_seconds"].filter { c in input.runs.contains { $0.number(c) != nil } }
+        let rows = input.groups.map { g -> [String] in
+            let dense = g.runs.compactMap { r in r.number("dense_train_flops").flatMap { d in r.number("train_flops").map { $0 / d } } }
+            return [
+                g.label, g.seeds.map(String.init).joined(separator: ","), meanSD(g, "test_accuracy", 2, scale: 100),
+                meanSD(g, "sparsity", 2, scale: 100), meanSD(g, "train_flops", 1, scale: 1e-9),
+                dense.isEmpty ? "—" : fixed(Statistics.mean(dense), 3), meanSD(g, "wall_seconds", 1),
+            ] + timing.map { meanSD(g, $0, 1) }
+        }
+        return html(
+            ["arm", "seeds", "test accuracy (%)", "sparsity (%)", "training GFLOP", "× dense FLOPs", "wall time (s)"]
+                + timing.map { $0.replacingOccurrences(of: "_seconds", with: "") + " (s)" }, rows,
+            caption: "Per arm: mean ± sample standard deviation over seeds, from each run's summary.csv.")
+    }
+
+    /// Arms whose rows (without the arm column) are identical, merged: one block of rows whose
+    /// first cell names all of them.
+    static func merged(_ blocks: [(label: String, rows: [[String]])]) -> [[String]] {
+        var out: [(labels: [String], rows: [[String]])] = []
+        for b in blocks where !b.rows.isEmpty {
+            if let k = out.firstIndex(where: { $0.rows == b.rows }) {
+                out[k].labels.append(b.label)
+            } else {
+                out.append(([b.label], b.rows))
+            }
+        }
+        return out.flatMap { o in o.rows.map { [o.labels.joined(separator: ", ")] + $0 } }
+    }
+
+    static func layers(_ input: ReportInput) -> String? {
+        let blocks = input.groups.map { g -> (label: String, rows: [[String]]) in
+            guard let t = g.first.layers else { return (g.label, []) }
+            return (
+                g.label,
+                t.rows.map { r in
+                    let v = Dictionary(zip(t.header, r), uniquingKeysWith: { a, _ in a })
+                    return [
+                        v["layer"] ?? "", v["shape"] ?? "", v["weights"] ?? "", v["nonzero"] ?? "",
+                        fixed(Double(v["sparsity"] ?? ""), 2, scale: 100), v["dense_flops"] ?? "", v["sparse_flops"] ?? "",
+                    ]
+                }
+            )
+        }
+        let rows = merged(blocks)
+        guard !rows.isEmpty else { return nil }
+        return html(
+            ["arm", "layer", "shape", "weights", "nonzero", "sparsity (%)", "dense FLOPs / sample", "sparse FLOPs / sample"], rows,
+            caption: "Per layer at the end of training, seed \(input.groups[0].first.seed) of each arm, from layers.csv "
+                + "(forward FLOPs per sample; a multiply-add counts 2); arms with identical rows share them.")
+    }
+
+    static func sizes(_ input: ReportInput) -> String? {
+        guard !input.groups.isEmpty else { return nil }
+        let kb = { (x: Int?) in x.map { String(format: "%.1f", Double($0) / 1000) } ?? "—" }
+        let rows = merged(
+            input.groups.map { g in (g.label, [[kb(g.first.fileSize("model.h5")), kb(g.first.fileSize("model-sparse.h5"))]]) })
+        return html(
+            ["arm", "model.h5 (kB)", "model-sparse.h5 (kB)"], rows,
+            caption: "Sizes on disk of the model files of seed \(input.groups[0].first.seed) of each arm (1 kB = 1000 bytes; "
+                + "summary.csv's dense_bytes and sparse_bytes): dense weights, biases and masks, and compressed rows with the "
+                + "narrowest index types.")
+    }
+}
