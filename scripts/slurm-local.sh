@@ -127,7 +127,7 @@ echo "$status" | tail -1 | grep -q '^done 6, running 0, failed 0, missing 0$' ||
   exit 1
 }
 "$bin" aggregate "$work/slurm" >/dev/null
-timing='wall_seconds|infer_ms_b1|infer_ms_b128|compact_infer_ms_b1|compact_infer_ms_b128|checkpoints|checkpoint_seconds'
+timing='[a-z_]*seconds|[a-z_]*infer_ms_b[0-9]+|checkpoints'  # every timing column (wall, train, eval, analysis, tensorboard, checkpoint seconds; inference ms)
 if diff <(grep -vE ",($timing)," "$work/local/aggregate.csv") <(grep -vE ",($timing)," "$work/slurm/aggregate.csv") >&2; then
   echo "slurm-local: OK: the SLURM array's aggregate equals the local --jobs 2 one"
   rm -rf "$work"
