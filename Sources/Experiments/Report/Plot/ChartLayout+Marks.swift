@@ -5,6 +5,9 @@ extension ChartLayout {
     func draw(_ mark: Mark) -> String {
         switch mark {
         case .line(let p, let color, let width, let dashed, let opacity):
+            // A series with one point (a run evaluated once) has no line to draw: a dot instead.
+            let finite = p.filter { $0.0.isFinite && $0.1.isFinite }
+            if finite.count == 1 { return draw(.dots(points: finite, color: color, radius: 3.5, cross: false)) }
             let d = SVG.pathData(p.map { (xs($0.0), ys($0.1)) })
             guard !d.isEmpty else { return "" }
             return SVG.tag(
