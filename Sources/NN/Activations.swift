@@ -29,25 +29,20 @@ public final class Activation: Layer {
 
     public func replica() -> Layer { Activation(name: name, kind: kind) }
 
+    /// Out of place: `x` is still referenced by the caller, so writing into `var y = x` would
+    /// first copy it (a second pass over every activation).
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        if kind == .relu {
-            // Out of place: `x` is still referenced by the caller, so `var y = x` would copy it.
-            var y = Tensor(uninitializedShape: x.shape)
-            x.scalars.withUnsafeBufferPointer { src in
-                y.scalars.withUnsafeMutableBufferPointer { Kernels.reluForward(src, into: $0) }
-            }
-            output = y
-            return y
-        }
-        var y = x
-        y.scalars.withUnsafeMutableBufferPointer { p in
-            switch kind {
-            case .relu:
-                Kernels.reluForward(p)
-            case .sigmoid:
-                for i in 0..<p.count { p[i] = Activation.sigmoid(p[i]) }
-            case .tanh:
-                for i in 0..<p.count { p[i] = tanhf(p[i]) }
+        var y = Tensor(uninitializedShape: x.shape)
+        x.scalars.withUnsafeBufferPointer { src in
+            y.scalars.withUnsafeMutableBufferPointer { dst in
+                switch kind {
+                case .relu:
+                    Kernels.reluForward(src, into: dst)
+                case .sigmoid:
+                    for i in 0..<src.count { dst[i] = Activation.sigmoid(src[i]) }
+                case .tanh:
+                    for i in 0..<src.count { dst[i] = tanhf(src[i]) }
+                }
             }
         }
         output = y
@@ -57,25 +52,18 @@ public final class Activation: Layer {
     public func backward(_ dy: Tensor, needInputGrad: Bool) -> Tensor? {
         guard needInputGrad else { return nil }
         precondition(dy.count == output.count, "\(name): gradient \(dy.shape) does not match output \(output.shape)")
-        if kind == .relu {
-            var dx = Tensor(uninitializedShape: dy.shape)
-            dy.scalars.withUnsafeBufferPointer { g in
-                output.scalars.withUnsafeBufferPointer { y in
-                    dx.scalars.withUnsafeMutableBufferPointer { Kernels.reluBackward(g, output: y, into: $0) }
-                }
-            }
-            return dx
-        }
-        var dx = dy
-        output.scalars.withUnsafeBufferPointer { y in
-            dx.scalars.withUnsafeMutableBufferPointer { g in
-                switch kind {
-                case .relu:
-                    Kernels.reluBackward(g, output: y)
-                case .sigmoid:
-                    for i in 0..<g.count { g[i] *= y[i] * (1 - y[i]) }
-                case .tanh:
-                    for i in 0..<g.count { g[i] *= 1 - y[i] * y[i] }
+        var dx = Tensor(uninitializedShape: dy.shape)
+        dy.scalars.withUnsafeBufferPointer { g in
+            output.scalars.withUnsafeBufferPointer { y in
+                dx.scalars.withUnsafeMutableBufferPointer { d in
+                    switch kind {
+                    case .relu:
+                        Kernels.reluBackward(g, output: y, into: d)
+                    case .sigmoid:
+                        for i in 0..<g.count { d[i] = g[i] * (y[i] * (1 - y[i])) }
+                    case .tanh:
+                        for i in 0..<g.count { d[i] = g[i] * (1 - y[i] * y[i]) }
+                    }
                 }
             }
         }

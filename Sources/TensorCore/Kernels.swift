@@ -7,21 +7,14 @@ import CAllocator
 public enum Kernels {
     /// `x = max(x, 0)` in place.
     public static func reluForward(_ x: UnsafeMutableBufferPointer<Float>) {
-        let n = x.count
-        guard let base = x.baseAddress else { return }
-        let raw = UnsafeMutableRawPointer(base)
-        var i = 0
-        let zero = SIMD8<Float>(repeating: 0)
-        while i + 8 <= n {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            // not `pointwiseMax`: it stays an unspecialized generic call across modules
-            raw.storeBytes(of: v.replacing(with: zero, where: v .< zero), toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n { base[i] = max(base[i], 0); i += 1 }
+        reluForward(UnsafeBufferPointer(x), into: x)  // each element is read before it is written
     }
 
     /// `g = y > 0 ? g : 0` in place (ReLU backward from its output `y`).
+    public static func reluBackward(_ g: UnsafeMutableBufferPointer<Float>, output y: UnsafeBufferPointer<Float>) {
+        reluBackward(UnsafeBufferPointer(g), output: y, into: g)
+    }
+
     /// `y = max(x, 0)` out of place (one pass, where a copy then `reluForward` makes two).
     public static func reluForward(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) {
         let n = x.count
@@ -55,22 +48,6 @@ public enum Kernels {
             i += 8
         }
         while i < n { db[i] = yb[i] <= 0 ? 0 : gb[i]; i += 1 }
-    }
-
-    public static func reluBackward(_ g: UnsafeMutableBufferPointer<Float>, output y: UnsafeBufferPointer<Float>) {
-        let n = g.count
-        precondition(y.count == n, "reluBackward: \(n) gradients for \(y.count) outputs")
-        guard let gb = g.baseAddress, let yb = y.baseAddress else { return }
-        let graw = UnsafeMutableRawPointer(gb), yraw = UnsafeRawPointer(yb)
-        var i = 0
-        let zero = SIMD8<Float>(repeating: 0)
-        while i + 8 <= n {
-            let gv = graw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            let yv = yraw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            graw.storeBytes(of: gv.replacing(with: zero, where: yv .<= zero), toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n { if yb[i] <= 0 { gb[i] = 0 }; i += 1 }
     }
 
     /// `dst[0..<n] = src[0..<n]` for the short runs of im2col (8-24 floats), where a `memmove`

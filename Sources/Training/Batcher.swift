@@ -44,18 +44,8 @@ public struct Batcher {
         if range.count == count && !shuffle {
             return (images, labels[...])
         }
-        let size = images.rowSize
-        var x = Tensor(shape: [range.count] + Array(images.shape.dropFirst()))
-        var y = [Int](repeating: 0, count: range.count)
-        images.scalars.withUnsafeBufferPointer { src in
-            x.scalars.withUnsafeMutableBufferPointer { dst in
-                for (k, i) in order[range].enumerated() {
-                    (dst.baseAddress! + k * size).update(from: src.baseAddress! + i * size, count: size)
-                    y[k] = labels[i]
-                }
-            }
-        }
-        return (x, y[...])
+        let (parts, y) = batchParts(order: order, range: range, parts: 1)
+        return (parts[0], y)
     }
 
     /// The batch of `order[range]` split into `parts` contiguous tensors (part `i` holds rows

@@ -127,12 +127,7 @@ public enum Compare {
 extension Compare.ArmResult {
     /// A completed run's `summary.csv` numbers and `model.h5` masks.
     init(completedRunIn folder: URL) throws {
-        let rows = try CSVReader.read(folder.appendingPathComponent("summary.csv"))
-        guard rows.count == 2, rows[0].count == rows[1].count else {
-            throw RunError("\(folder.path)/summary.csv: expected a header and one row")
-        }
-        var numbers: [String: Double] = [:]
-        for (k, v) in zip(rows[0], rows[1]) { numbers[k] = Double(v) }
+        let numbers = try PointRun.summaryNumbers(in: folder)
         self.init(numbers: numbers, masks: try ModelFiles.readMasks(path: folder.appendingPathComponent("model.h5").path))
     }
 }

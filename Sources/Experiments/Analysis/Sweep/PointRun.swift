@@ -40,8 +40,14 @@ public enum PointRun {
 
     /// A finished run's `summary.csv` numbers (empty when it cannot be read), for the log lines.
     static func headline(_ dir: String) -> [String: Double] {
-        guard let rows = try? CSVReader.read(URL(fileURLWithPath: dir).appendingPathComponent("summary.csv")), rows.count == 2 else {
-            return [:]
+        (try? summaryNumbers(in: URL(fileURLWithPath: dir, isDirectory: true))) ?? [:]
+    }
+
+    /// The numeric columns of the run folder's one-row `summary.csv`.
+    static func summaryNumbers(in folder: URL) throws -> [String: Double] {
+        let rows = try CSVReader.read(folder.appendingPathComponent("summary.csv"))
+        guard rows.count == 2, rows[0].count == rows[1].count else {
+            throw RunError("\(folder.path)/summary.csv: expected a header and one row")
         }
         var numbers: [String: Double] = [:]
         for (k, v) in zip(rows[0], rows[1]) { numbers[k] = Double(v) }
