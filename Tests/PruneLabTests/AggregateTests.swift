@@ -106,9 +106,24 @@ import Schema
         let curve = try Self.rows(dir.appendingPathComponent("curve.csv"))
         #expect(curve.map { "\($0["label"]!)@\($0["requested_sparsity"]!)" } == ["han@0.8", "han@0.9", "linear@0.8", "linear@0.9"])
         #expect(curve.allSatisfy { abs(Double($0["sparsity"]!)! - Double($0["requested_sparsity"]!)! - 0.001) < 1e-12 })
+        // the verdict of each paired difference, from its brute-force interval
+        for row in curve where row["label"] == "linear" {
+            let s = Double(row["requested_sparsity"]!)!
+            let seeds = (1...3).filter { !(s == 0.9 && $0 == 3) && !(s == 0.8 && $0 == 2) }
+            let d = Self.brute(seeds.map { Self.accuracy("linear", s, $0) - Self.accuracy("han", s, $0) })
+            let want = d.mean - d.half! > 0 ? "better" : d.mean + d.half! < 0 ? "worse" : "tie"
+            #expect(row["verdict"] == want)
+        }
+        #expect(curve.filter { $0["label"] == "han" }.allSatisfy { $0["verdict"] == "" })
         let md = try String(contentsOf: dir.appendingPathComponent("aggregate.md"), encoding: .utf8)
         let left = "not complete (left out): han-target_sparsity0.9-seed3, linear-target_sparsity0.8-seed2."
         #expect(md.contains("10 completed runs in 4 groups; \(left)"))
+        #expect(md.contains("## Curve along pruning.target_sparsity"))
+        let lin = try #require(curve.first { $0["label"] == "linear" && $0["requested_sparsity"] == "0.9" })
+        let style = ComparisonReport.NumberStyle(metric: "test_accuracy")
+        #expect(
+            md.contains(
+                "| linear | 0.9 | \(style.format(Double(lin["sparsity"]!)!)) | 2 | \(style.format(Double(lin["test_accuracy"]!)!)) |"))
     }
 
     @Test func unknownBaselineIsAOneLineError() throws {

@@ -113,6 +113,43 @@ import Foundation
         #expect(!FileManager.default.fileExists(atPath: out.path))
     }
 
+    /// A sweep folder: curves with intervals and the paired differences, from the hand-built
+    /// sweep of AggregateTests; the table's intervals against brute force; published reference
+    /// points only for a sweep of the model and data set they were measured on.
+    @Test func sweepFolderGivesCurvesWithIntervalsAndReferences() throws {
+        let dir = try AggregateTests.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("report.html")
+        let written = try Report.write(paths: [dir.path], out: out.path)
+        #expect(written.runs == 0 && written.figures == 3)
+        var page = try String(contentsOf: out, encoding: .utf8)
+        for title in ["Test accuracy against sparsity", "Paired difference from the baselines", "Accuracy against training cost"] {
+            #expect(page.contains("Figure") && page.contains(title))
+        }
+        #expect(page.contains("paired Δ vs han") && !page.contains("published"))
+        #expect(page.contains("Sweep curves") && page.contains("2 not complete, left out"))
+        // the linear rows of the table: mean and 95% interval in percent, computed here
+        for (s, seeds) in [(0.8, [1, 3]), (0.9, [1, 2, 3])] {
+            let b = AggregateTests.brute(seeds.map { AggregateTests.accuracy("linear", s, $0) })
+            let cell = String(format: "[%.2f, %.2f]", (b.mean - b.half!) * 100, (b.mean + b.half!) * 100)
+            #expect(
+                page.contains("<td>linear</td><td>\(s)</td>")
+                    && page.contains("<td>\(String(format: "%.2f", b.mean * 100))</td><td>\(cell)</td>"))
+        }
+        // the same sweep as LeNet-300-100 on MNIST: the published points of that pair are drawn
+        for run in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
+            let summary = dir.appendingPathComponent(run).appendingPathComponent("summary.csv")
+            guard let text = try? String(contentsOf: summary, encoding: .utf8) else { continue }
+            let lines = text.split(separator: "\n")
+            try "\(lines[0]),model,dataset\n\(lines[1]),lenet-300-100,mnist\n".write(to: summary, atomically: true, encoding: .utf8)
+        }
+        try Report.write(paths: [dir.path], out: out.path)
+        page = try String(contentsOf: out, encoding: .utf8)
+        for r in LiteratureReference.matching(model: "lenet-300-100", dataset: "mnist") { #expect(page.contains("\(r.source), published")) }
+        #expect(LiteratureReference.matching(model: "lenet-300-100", dataset: "mnist").count == 3)
+        #expect(!page.contains("Guo et al. 2016) 0.91"))
+    }
+
     /// A Han run (with its prune curve) and a compare of dense, han and magnitude over two seeds,
     /// each reported and rendered by chromium; then the folder holding both (a sweep).
     @Test func reportsRenderInARealBrowser() throws {

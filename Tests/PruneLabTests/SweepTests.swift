@@ -209,7 +209,7 @@ import Schema
         let path = try Self.sweepFile(#""axes": {"arm": ["dense", "han"], "seed": [1, 2, 3]}"#, in: dir, epochs: 3)
         let out = dir.appendingPathComponent("out")
         let log = dir.appendingPathComponent("sweep.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         func sweep() throws -> Process {
             let p = Process()
             p.executableURL = exe

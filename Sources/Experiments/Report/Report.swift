@@ -50,6 +50,8 @@ public enum Report {
             body += "<figure><h3>Figure \(i + 1). \(SVG.escape(f.title))</h3><div class=\"charts\">\(charts)</div>"
             body += "<figcaption>\(SVG.escape(f.caption))</figcaption></figure>"
         }
+        let sweepTables = input.sweeps.compactMap(ReportTables.sweep)
+        if !sweepTables.isEmpty { body += "<h2>Sweep curves</h2>" + sweepTables.joined() }
         let tables = [ReportTables.layers(input), ReportTables.sizes(input)].compactMap { $0 }
         if !tables.isEmpty { body += "<h2>Layers and model sizes</h2>" + tables.joined() }
         if !notes.isEmpty {
@@ -78,6 +80,10 @@ public enum Report {
         var s = "From \(folders): \(input.runs.count) run folder\(input.runs.count == 1 ? "" : "s")"
         s += arms.isEmpty ? "" : ", arms \(arms)"
         if let c = input.comparison { s += "; comparison table \(input.display(c.file))" }
+        for w in input.sweeps {
+            s += "; sweep \(w.root.path): \(w.runs.runs.count) completed point\(w.runs.runs.count == 1 ? "" : "s")"
+            s += w.runs.unfinished.isEmpty ? "" : " (\(w.runs.unfinished.count) not complete, left out)"
+        }
         return s + ". Written by prunelab \(RunInfo.toolVersion)."
     }
 }

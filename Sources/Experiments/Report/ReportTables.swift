@@ -89,4 +89,33 @@ enum ReportTables {
                 + "summary.csv's dense_bytes and sparse_bytes): dense weights, biases and masks, and compressed rows with the "
                 + "narrowest index types.")
     }
+
+    /// A sweep's curve points: per method and requested sparsity, the achieved sparsity, test
+    /// accuracy with its interval, the paired Δ against each baseline with its verdict, and the
+    /// training cost (nil without a sparsity axis).
+    static func sweep(_ s: ReportSweep) -> String? {
+        guard let first = s.curves.first else { return nil }
+        let pct = { (x: Double?) in fixed(x, 2, scale: 100) }
+        let range = { (r: (lo: Double, hi: Double)?) in r.map { "[\(pct($0.lo)), \(pct($0.hi))]" } ?? "" }
+        let rows = first.points.indices.map { i -> [String] in
+            let p = first.points[i]
+            var row =
+                p.context + [p.label, p.requested, pct(p.sparsity.mean), String(p.accuracy.n), pct(p.accuracy.mean), range(p.accuracy.ci)]
+            for c in s.curves where c.baseline != nil {
+                let q = c.points[i]
+                row +=
+                    q.label == c.baseline
+                    ? ["baseline", ""] : [q.accuracy.delta.map { String(format: "%+.2f", $0 * 100) } ?? "—", q.verdict?.rawValue ?? ""]
+            }
+            return row + [fixed(p.trainFlops.mean, 1, scale: 1e-9), fixed(p.wallSeconds.mean, 1)]
+        }
+        let header =
+            first.contexts + ["method", "requested", "achieved sparsity (%)", "n", "test accuracy (%)", "95% CI"]
+            + s.curves.compactMap(\.baseline).flatMap { ["Δ vs \($0) (points)", "vs \($0)"] } + ["training GFLOP", "wall s"]
+        return html(
+            header, rows,
+            caption: "\(s.title): per method and requested sparsity, mean over seeds with the 95% t-interval; Δ = mean paired "
+                + "difference from the baseline on the same seeds; better / worse when its 95% interval lies above / below 0, "
+                + "tie otherwise. From the summary.csv of each completed point (curve.csv of `prunelab aggregate`).")
+    }
 }

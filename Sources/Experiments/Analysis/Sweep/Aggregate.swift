@@ -84,10 +84,7 @@ public enum Aggregate {
     /// e.g. `training.epochs` zipped with `arm` to give each method its own budget).
     static func baselineGroup(of g: Group, in all: [Group], axes: [String], baseline: String?) -> Group? {
         guard let baseline else { return nil }
-        let byLabel = Dictionary(grouping: all, by: \.label).values
-        let fixed = axes.indices.filter { i in
-            !methodAxes.contains(axes[i]) && !byLabel.allSatisfy { Set($0.map { $0.values[i] }).count == 1 }
-        }
+        let fixed = contextAxes(all, axes: axes)
         return all.first { b in b.label == baseline && fixed.allSatisfy { b.values[$0] == g.values[$0] } }
     }
 

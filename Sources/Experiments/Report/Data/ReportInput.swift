@@ -21,6 +21,9 @@ struct ReportInput {
     let roots: [URL]
     let runs: [ReportRun]
     let groups: [ReportGroup]
+    /// The folders given that are sweeps: drawn as curves over their axes; their run folders
+    /// are not in `runs` (an arm of a sweep mixes sparsities, so per-arm figures would too).
+    let sweeps: [ReportSweep]
     let comparison: ReportTable?
     let timing: ReportTable?
 
@@ -28,11 +31,17 @@ struct ReportInput {
         guard !paths.isEmpty else { throw RunError("give at least one run, compare or sweep folder") }
         roots = paths.map { URL(fileURLWithPath: $0, isDirectory: true).standardizedFileURL }
         var runs: [ReportRun] = []
-        var comparison: ReportTable?, timing: ReportTable?
+        var comparison: ReportTable?, timing: ReportTable?, sweeps: [ReportSweep] = []
         for root in roots {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDir), isDir.boolValue else {
                 throw RunError("\(root.path): not a folder")
+            }
+            if ReportSweep.isSweepFolder(root) {
+                let sweep = try ReportSweep(root: root)
+                guard !sweep.runs.runs.isEmpty else { throw RunError("\(root.path): a sweep folder without a completed run") }
+                sweeps.append(sweep)
+                continue
             }
             let found = try ReportInput.runFolders(under: root).map { try ReportRun(folder: $0) }
             let cmp = try ReportTable.load(root.appendingPathComponent("comparison.csv"))
@@ -44,6 +53,7 @@ struct ReportInput {
             if cmp != nil, timing == nil { timing = try ReportTable.load(root.appendingPathComponent("timing.csv")) }
         }
         self.runs = runs
+        self.sweeps = sweeps
         self.comparison = comparison
         self.timing = timing
         groups = ReportInput.group(runs, order: (try? comparison?.strings("method")) ?? [])

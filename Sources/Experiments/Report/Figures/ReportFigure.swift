@@ -16,6 +16,10 @@ enum ReportFigures {
         func add(_ f: ReportFigure?, missing: String) {
             if let f { figures.append(f) } else { notes.append(missing) }
         }
+        figures += sweepFigures(input)
+        for s in input.sweeps where s.curves.isEmpty {
+            notes.append("No curves for sweep \(s.root.lastPathComponent): it has no sparsity axis (see its aggregate.md).")
+        }
         let groups = input.groups
         if !groups.isEmpty {
             add(accuracyVsStep(input), missing: "No test accuracy over training: no run has metrics.csv.")
@@ -38,7 +42,9 @@ enum ReportFigures {
         if traj.isEmpty && !groups.isEmpty {
             notes.append("No weight trajectories: no run has trajectories.csv (record with recording.enabled=true).")
         }
-        add(forest(input), missing: "No paired differences: they need at least two arms run on the same seeds.")
+        if !groups.isEmpty || input.comparison != nil {
+            add(forest(input), missing: "No paired differences: they need at least two arms run on the same seeds.")
+        }
         return (figures, notes)
     }
 

@@ -36,6 +36,8 @@ struct Chart {
     var xDomain: (Double, Double)?
     var yDomain: (Double, Double)?
     var categories: [String]?
+    /// Tick positions and labels of the x axis, replacing the linear ticks (a transformed axis).
+    var xTickLabels: [(value: Double, label: String)]?
     var title: String?
     var width = 560.0
     var height = 300.0

@@ -87,10 +87,10 @@ struct ChartLayout {
     func axes() -> String {
         let r = plotRect, n = xTicks
         var s = ""
-        for t in xs.ticks(count: n) {
+        for (t, label) in chart.xTickLabels ?? xs.ticks(count: n).map({ ($0, xs.label($0, count: n)) }) {
             let px = xs(t)
             s += SVG.tag("line", ["x1": SVG.num(px), "x2": SVG.num(px), "y1": SVG.num(r.y), "y2": SVG.num(r.y + r.h), "stroke": "#e6e6e6"])
-            s += SVG.text(xs.label(t, count: n), x: px, y: r.y + r.h + 16, anchor: "middle")
+            s += SVG.text(label, x: px, y: r.y + r.h + 16, anchor: "middle")
         }
         if let cats = chart.categories {
             for (i, c) in cats.enumerated() { s += SVG.text(c, x: r.x - 8, y: ys(Double(i)) + 4, anchor: "end") }
