@@ -19,7 +19,9 @@ import Schema
 
     /// A sweep folder of arm × target sparsity × seed whose run folders hold only `run.json` and
     /// `summary.csv`; han at 0.9 lacks seed 3, and linear at 0.8 seed 2 is still running.
-    static func folder() throws -> URL {
+    /// With `epochs`, a `training.epochs` axis whose value follows from the label and the
+    /// sparsity (the equal-FLOPs design: each method its own budget per sparsity).
+    static func folder(epochs: ((String, String) -> String)? = nil) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("agg-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let config = try ConfigLoader.decode(Data(EndToEndTests.mnistConfig().utf8))
@@ -27,17 +29,19 @@ import Schema
         for label in ["han", "linear"] {
             for s in ["0.8", "0.9"] {
                 for seed in 1...3 {
-                    let values: [SweepPoint.AxisValue] = [
+                    var values: [SweepPoint.AxisValue] = [
                         .init(key: "arm", value: label), .init(key: "pruning.target_sparsity", value: s),
                         .init(key: "seed", value: "\(seed)"),
                     ]
+                    if let epochs { values.insert(.init(key: "training.epochs", value: epochs(label, s)), at: 2) }
                     points.append(SweepPoint(index: points.count, name: SweepPlan.folderName(values), values: values, config: config))
                 }
             }
         }
-        try SweepPlan(axes: ["arm", "pruning.target_sparsity", "seed"], points: points).write(to: dir)
+        let axes = ["arm", "pruning.target_sparsity"] + (epochs == nil ? [] : ["training.epochs"]) + ["seed"]
+        try SweepPlan(axes: axes, points: points).write(to: dir)
         for p in points {
-            let label = p.values[0].value, s = Double(p.values[1].value)!, seed = Int(p.values[2].value)!
+            let label = p.values[0].value, s = Double(p.values[1].value)!, seed = Int(p.values.last!.value)!
             if label == "han" && s == 0.9 && seed == 3 { continue }
             let run = dir.appendingPathComponent(p.name)
             try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
@@ -123,7 +127,28 @@ import Schema
         let style = ComparisonReport.NumberStyle(metric: "test_accuracy")
         #expect(
             md.contains(
-                "| linear | 0.9 | \(style.format(Double(lin["sparsity"]!)!)) | 2 | \(style.format(Double(lin["test_accuracy"]!)!)) |"))
+                "| linear | 0.9 | \(style.format(Double(lin["sparsity"]!)!)) | 3 | \(style.format(Double(lin["test_accuracy"]!)!)) |"))
+    }
+
+    /// Epochs that follow from the method and the sparsity (Han 20; linear 100 at 0.8, 140 at
+    /// 0.9) do not split the curve or stop the pairing with Han at each sparsity.
+    @Test func budgetsThatFollowFromMethodAndSparsityStillPair() throws {
+        let dir = try Self.folder { label, s in label == "han" ? "20" : s == "0.8" ? "100" : "140" }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Aggregate.write(dir: dir.path)
+        let curve = try Self.rows(dir.appendingPathComponent("curve.csv"))
+        #expect(
+            curve.map { "\($0["label"]!)@\($0["requested_sparsity"]!)/\($0["training.epochs"]!)" } == [
+                "han@0.8/20", "han@0.9/20", "linear@0.8/100", "linear@0.9/140",
+            ])
+        for row in curve where row["label"] == "linear" {
+            let s = Double(row["requested_sparsity"]!)!
+            let seeds = (1...3).filter { !(s == 0.9 && $0 == 3) && !(s == 0.8 && $0 == 2) }
+            let d = Self.brute(seeds.map { Self.accuracy("linear", s, $0) - Self.accuracy("han", s, $0) })
+            #expect(abs(Double(row["delta_test_accuracy"]!)! - d.mean) < 1e-12)
+        }
+        let sweep = try ReportSweep(root: dir)
+        #expect(sweep.curves.count == 1 && sweep.curves[0].contexts.isEmpty && sweep.curves[0].contextValues.count == 1)
     }
 
     @Test func unknownBaselineIsAOneLineError() throws {

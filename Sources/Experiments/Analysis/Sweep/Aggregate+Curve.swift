@@ -68,16 +68,20 @@ extension Aggregate {
     }
 
     /// Axes whose key names a sparsity (`pruning.target_sparsity`): the x of a curve.
-    static func sparsityAxes(_ s: SweepRuns) -> [String] {
-        groupAxes(s).filter { ($0.split(separator: ".").last ?? "").contains("sparsity") }
-    }
+    static func sparsityAxes(_ s: SweepRuns) -> [String] { groupAxes(s).filter(isSparsityAxis) }
 
-    /// Indices of `axes` that neither choose the method nor follow from it (their value varies
-    /// between groups of one label).
+    static func isSparsityAxis(_ key: String) -> Bool { (key.split(separator: ".").last ?? "").contains("sparsity") }
+
+    /// Indices of `axes` a group must share with its baseline: every sparsity axis, and every
+    /// other axis that neither chooses the method nor follows from the method and the sparsity
+    /// (its value varies between groups of one label at one sparsity; `training.epochs` zipped
+    /// with `arm`, or with `arm` and the sparsity to give each method its own budget, follows).
     static func contextAxes(_ all: [Group], axes: [String]) -> [Int] {
-        let byLabel = Dictionary(grouping: all, by: \.label).values
+        let sparse = axes.indices.filter { isSparsityAxis(axes[$0]) }
+        let byKey = Dictionary(grouping: all, by: { g in [g.label] + sparse.map { g.values[$0] } }).values
         return axes.indices.filter { i in
-            !methodAxes.contains(axes[i]) && !byLabel.allSatisfy { Set($0.map { $0.values[i] }).count == 1 }
+            !methodAxes.contains(axes[i])
+                && (sparse.contains(i) || !byKey.allSatisfy { Set($0.map { $0.values[i] }).count == 1 })
         }
     }
 

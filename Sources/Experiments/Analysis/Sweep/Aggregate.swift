@@ -79,9 +79,9 @@ public enum Aggregate {
         return out
     }
 
-    /// The group's baseline: labelled `baseline`, equal on every axis that neither chooses the
-    /// method nor follows from it (an axis whose value is the same for every group of a label,
-    /// e.g. `training.epochs` zipped with `arm` to give each method its own budget).
+    /// The group's baseline: labelled `baseline`, equal on the sparsity axes and on every axis
+    /// that neither chooses the method nor follows from the method and the sparsity (see
+    /// `contextAxes`: `training.epochs` zipped with `arm` gives each method its own budget).
     static func baselineGroup(of g: Group, in all: [Group], axes: [String], baseline: String?) -> Group? {
         guard let baseline else { return nil }
         let fixed = contextAxes(all, axes: axes)
