@@ -249,12 +249,8 @@ public final class Conv2D: SparseCapableLayer {
         _ pt: SparsityPattern, w: UnsafePointer<Float>, cols: UnsafePointer<Float>, np: Int,
         y: UnsafeMutablePointer<Float>
     ) {
-        pt.csrPtr.withUnsafeBufferPointer { ptr in
-            pt.csrFlat.withUnsafeBufferPointer { flat in
-                pt.csrCol.withUnsafeBufferPointer { col in
-                    psk_spmm_t(Int32(pt.rows), Int32(np), ptr.baseAddress!, flat.baseAddress, col.baseAddress, w, cols, nil, y)
-                }
-            }
+        pt.withCSR { ptr, flat, col in
+            psk_spmm_t(Int32(pt.rows), Int32(np), ptr, flat, col, w, cols, nil, y)
         }
     }
 
@@ -262,14 +258,10 @@ public final class Conv2D: SparseCapableLayer {
         _ pt: SparsityPattern, dy: UnsafePointer<Float>, cols: UnsafePointer<Float>, np: Int,
         accumulate: Bool, g: UnsafeMutablePointer<Float>
     ) {
-        pt.csrPtr.withUnsafeBufferPointer { ptr in
-            pt.csrFlat.withUnsafeBufferPointer { flat in
-                pt.csrCol.withUnsafeBufferPointer { col in
-                    psk_sddmm_acc_t(
-                        Int32(pt.rows), Int32(np), ptr.baseAddress!, flat.baseAddress, col.baseAddress,
-                        dy, cols, g, accumulate ? 1 : 0)
-                }
-            }
+        pt.withCSR { ptr, flat, col in
+            psk_sddmm_acc_t(
+                Int32(pt.rows), Int32(np), ptr, flat, col,
+                dy, cols, g, accumulate ? 1 : 0)
         }
     }
 
@@ -277,12 +269,8 @@ public final class Conv2D: SparseCapableLayer {
         _ pt: SparsityPattern, w: UnsafePointer<Float>, dy: UnsafePointer<Float>, np: Int,
         dcols: UnsafeMutablePointer<Float>
     ) {
-        pt.cscPtr.withUnsafeBufferPointer { ptr in
-            pt.cscFlat.withUnsafeBufferPointer { flat in
-                pt.cscRow.withUnsafeBufferPointer { row in
-                    psk_spmm_t(Int32(pt.cols), Int32(np), ptr.baseAddress!, flat.baseAddress, row.baseAddress, w, dy, nil, dcols)
-                }
-            }
+        pt.withCSC { ptr, flat, row in
+            psk_spmm_t(Int32(pt.cols), Int32(np), ptr, flat, row, w, dy, nil, dcols)
         }
     }
 

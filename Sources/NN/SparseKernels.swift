@@ -226,14 +226,10 @@ struct SparseScratch {
         xt.withUnsafeMutableBufferPointer { pxt in
             yt.withUnsafeMutableBufferPointer { pyt in
                 psk_transpose_pad(x, Int32(batch), Int32(inp), ld32, pxt.baseAddress!)
-                pattern.csrPtr.withUnsafeBufferPointer { ptr in
-                    pattern.csrFlat.withUnsafeBufferPointer { flat in
-                        pattern.csrCol.withUnsafeBufferPointer { col in
-                            psk_spmm_t(
-                                Int32(out), ld32, ptr.baseAddress!, flat.baseAddress, col.baseAddress,
-                                w, pxt.baseAddress!, bias, pyt.baseAddress!)
-                        }
-                    }
+                pattern.withCSR { ptr, flat, col in
+                    psk_spmm_t(
+                        Int32(out), ld32, ptr, flat, col,
+                        w, pxt.baseAddress!, bias, pyt.baseAddress!)
                 }
                 psk_untranspose(pyt.baseAddress!, Int32(batch), Int32(out), ld32, y)
             }
@@ -260,38 +256,26 @@ struct SparseScratch {
                     // by columns of W: row j of x^T stays in registers while the rows of dy^T it
                     // meets are read (out * ld floats, the smaller working set; measured faster
                     // for 784x300 at 50-70% sparsity)
-                    pattern.cscPtr.withUnsafeBufferPointer { ptr in
-                        pattern.cscFlat.withUnsafeBufferPointer { flat in
-                            pattern.cscRow.withUnsafeBufferPointer { row in
-                                psk_sddmm_t(
-                                    Int32(inp), ld32, ptr.baseAddress!, flat.baseAddress, row.baseAddress,
-                                    pxt.baseAddress!, pdyt.baseAddress!, gradW)
-                            }
-                        }
+                    pattern.withCSC { ptr, flat, row in
+                        psk_sddmm_t(
+                            Int32(inp), ld32, ptr, flat, row,
+                            pxt.baseAddress!, pdyt.baseAddress!, gradW)
                     }
                 } else {
-                    pattern.csrPtr.withUnsafeBufferPointer { ptr in
-                        pattern.csrFlat.withUnsafeBufferPointer { flat in
-                            pattern.csrCol.withUnsafeBufferPointer { col in
-                                psk_sddmm_t(
-                                    Int32(out), ld32, ptr.baseAddress!, flat.baseAddress, col.baseAddress,
-                                    pdyt.baseAddress!, pxt.baseAddress!, gradW)
-                            }
-                        }
+                    pattern.withCSR { ptr, flat, col in
+                        psk_sddmm_t(
+                            Int32(out), ld32, ptr, flat, col,
+                            pdyt.baseAddress!, pxt.baseAddress!, gradW)
                     }
                 }
             }
             guard let dx else { return }
             // x^T is no longer needed: reuse its buffer for dx^T
             xt.withUnsafeMutableBufferPointer { pdxt in
-                pattern.cscPtr.withUnsafeBufferPointer { ptr in
-                    pattern.cscFlat.withUnsafeBufferPointer { flat in
-                        pattern.cscRow.withUnsafeBufferPointer { row in
-                            psk_spmm_t(
-                                Int32(inp), ld32, ptr.baseAddress!, flat.baseAddress, row.baseAddress,
-                                w, pdyt.baseAddress!, nil, pdxt.baseAddress!)
-                        }
-                    }
+                pattern.withCSC { ptr, flat, row in
+                    psk_spmm_t(
+                        Int32(inp), ld32, ptr, flat, row,
+                        w, pdyt.baseAddress!, nil, pdxt.baseAddress!)
                 }
                 psk_untranspose(pdxt.baseAddress!, Int32(batch), Int32(inp), ld32, dx)
             }
@@ -374,26 +358,18 @@ public enum Im2colSparseTiming {
                                         a: w.baseAddress!, b: d.baseAddress!, c: dc.baseAddress!)
                                 }
                                 let sparse = time {
-                                    pattern.csrPtr.withUnsafeBufferPointer { ptr in
-                                        pattern.csrFlat.withUnsafeBufferPointer { flat in
-                                            pattern.csrCol.withUnsafeBufferPointer { col in
-                                                psk_spmm_t(
-                                                    Int32(outC), Int32(p), ptr.baseAddress!, flat.baseAddress,
-                                                    col.baseAddress, w.baseAddress!, c.baseAddress!, nil, y.baseAddress!)
-                                                psk_sddmm_t(
-                                                    Int32(outC), Int32(p), ptr.baseAddress!, flat.baseAddress,
-                                                    col.baseAddress, d.baseAddress!, c.baseAddress!, g.baseAddress!)
-                                            }
-                                        }
+                                    pattern.withCSR { ptr, flat, col in
+                                        psk_spmm_t(
+                                            Int32(outC), Int32(p), ptr, flat,
+                                            col, w.baseAddress!, c.baseAddress!, nil, y.baseAddress!)
+                                        psk_sddmm_t(
+                                            Int32(outC), Int32(p), ptr, flat,
+                                            col, d.baseAddress!, c.baseAddress!, g.baseAddress!)
                                     }
-                                    pattern.cscPtr.withUnsafeBufferPointer { ptr in
-                                        pattern.cscFlat.withUnsafeBufferPointer { flat in
-                                            pattern.cscRow.withUnsafeBufferPointer { row in
-                                                psk_spmm_t(
-                                                    Int32(kk), Int32(p), ptr.baseAddress!, flat.baseAddress,
-                                                    row.baseAddress, w.baseAddress!, d.baseAddress!, nil, dc.baseAddress!)
-                                            }
-                                        }
+                                    pattern.withCSC { ptr, flat, row in
+                                        psk_spmm_t(
+                                            Int32(kk), Int32(p), ptr, flat,
+                                            row, w.baseAddress!, d.baseAddress!, nil, dc.baseAddress!)
                                     }
                                 }
                                 return (dense, sparse)

@@ -27,6 +27,32 @@ public final class SparsityPattern: Sendable {
 
     public var density: Double { rows * cols == 0 ? 0 : Double(nonzeros) / Double(rows * cols) }
 
+    /// The C kernels' view of the compressed rows: (row starts, flat indices, column indices);
+    /// the last two are nil for an empty pattern.
+    public func withCSR<R>(
+        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>?, UnsafePointer<Int32>?) throws -> R
+    ) rethrows -> R {
+        try Self.withArrays(csrPtr, csrFlat, csrCol, body)
+    }
+
+    /// The C kernels' view of the compressed columns: (column starts, flat indices, row indices).
+    public func withCSC<R>(
+        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>?, UnsafePointer<Int32>?) throws -> R
+    ) rethrows -> R {
+        try Self.withArrays(cscPtr, cscFlat, cscRow, body)
+    }
+
+    private static func withArrays<R>(
+        _ ptr: [Int32], _ flat: [Int32], _ index: [Int32],
+        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>?, UnsafePointer<Int32>?) throws -> R
+    ) rethrows -> R {
+        try ptr.withUnsafeBufferPointer { p in
+            try flat.withUnsafeBufferPointer { f in
+                try index.withUnsafeBufferPointer { i in try body(p.baseAddress!, f.baseAddress, i.baseAddress) }
+            }
+        }
+    }
+
     /// The pattern of `mask` (nonzero = kept), read as `[rows, cols]` row-major.
     public init(mask: UnsafeBufferPointer<Float>, rows: Int, cols: Int) {
         precondition(mask.count == rows * cols, "SparsityPattern: \(mask.count) mask entries for \(rows)x\(cols)")
