@@ -35,7 +35,9 @@ public final class Conv2D: SparseCapableLayer {
     public var kernelChoices = KernelChoices()
     public private(set) var lastKernel: KernelKind = .dense
     private var forwardPattern: SparsityPattern?
-    private var zeroedGradPattern: ObjectIdentifier?
+    /// The pattern whose pruned gradient entries were last zeroed (held, not identified by
+    /// address: a new pattern allocated where a freed one was must not pass for it).
+    private var zeroedGradPattern: SparsityPattern?
     private var wantsInputGradient = true
     private var lastTrainingPositions: Int?
 
@@ -153,13 +155,14 @@ public final class Conv2D: SparseCapableLayer {
         bias.grad.fill(0)
         wantsInputGradient = needInputGrad
         let sparse = forwardPattern
-        if let sparse, zeroedGradPattern != ObjectIdentifier(sparse) {
+        if let sparse, zeroedGradPattern !== sparse {
             // pruned entries are never written by the sparse weight gradient: zero them once
             weight.grad.fill(0)
-            zeroedGradPattern = ObjectIdentifier(sparse)
+            zeroedGradPattern = sparse
         } else if sparse == nil {
             zeroedGradPattern = nil
         }
+        weight.gradientPattern = sparse
         // Per chunk: recompute the columns (cheaper than keeping megabytes of them from the
         // forward pass), dW += dY cols^T, db += row sums of dY, dx += col2im(W^T dY).
         input.scalars.withUnsafeBufferPointer { px in

@@ -22,7 +22,9 @@ public final class Dense: SparseCapableLayer {
     /// pattern whose pruned entries are known to be zero in `weight.grad`, transposed buffers,
     /// and whether the latest backward was asked for the input gradient (for the crossover key).
     private var forwardPattern: SparsityPattern?
-    private var zeroedGradPattern: ObjectIdentifier?
+    /// The pattern whose pruned gradient entries were last zeroed (held, not identified by
+    /// address: a new pattern allocated where a freed one was must not pass for it).
+    private var zeroedGradPattern: SparsityPattern?
     private var scratch = SparseScratch()
     private var wantsInputGradient = true
     private var lastTrainingBatch: Int?
@@ -84,6 +86,7 @@ public final class Dense: SparseCapableLayer {
         wantsInputGradient = needInputGrad
         if let pattern = forwardPattern { return sparseBackward(dy, pattern: pattern, needInputGrad: needInputGrad) }
         zeroedGradPattern = nil
+        weight.gradientPattern = nil
         dy.scalars.withUnsafeBufferPointer { pdy in
             input.scalars.withUnsafeBufferPointer { px in
                 weight.grad.scalars.withUnsafeMutableBufferPointer { pgw in
@@ -157,11 +160,12 @@ public final class Dense: SparseCapableLayer {
 
     private func sparseBackward(_ dy: Tensor, pattern: SparsityPattern, needInputGrad: Bool) -> Tensor? {
         let batch = dy.rows
-        if zeroedGradPattern != ObjectIdentifier(pattern) {
+        if zeroedGradPattern !== pattern {
             // pruned entries are never written by the sparse weight gradient: zero them once
             weight.grad.fill(0)
-            zeroedGradPattern = ObjectIdentifier(pattern)
+            zeroedGradPattern = pattern
         }
+        weight.gradientPattern = pattern
         var dx = needInputGrad ? Tensor(uninitializedShape: inputShape) : nil
         dy.scalars.withUnsafeBufferPointer { pdy in
             weight.value.scalars.withUnsafeBufferPointer { pw in

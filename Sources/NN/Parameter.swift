@@ -22,6 +22,10 @@ public final class Parameter {
     /// The mask's CSR/CSC structure, built on first use after each mask change; on a replica,
     /// the master's (set by `sharePattern(from:)`, as the replica itself carries no mask).
     private var pattern: SparsityPattern?
+    /// Set by the layer's latest backward: the pattern outside which `grad` is exactly 0 (a
+    /// sparse backward writes only the pattern's entries, its layer zeroed the rest), nil after
+    /// a dense backward. The data-parallel reduction then sums the pattern's entries only.
+    public var gradientPattern: SparsityPattern?
 
     public init(name: String, value: Tensor, isPrunable: Bool, initialValue: Float = 0) {
         self.name = name

@@ -8,6 +8,8 @@ import NN
 public final class DataParallel {
     public let master: Sequential
     let replicas: [Sequential]
+    /// Gathered gradient entries of `reduceGradients`' sparse path (reused between steps).
+    private var reduceScratch: [Float] = []
 
     /// `workers` threads (at least 1); replicas are built once and reused.
     public init(model: Sequential, workers: Int) {
@@ -47,14 +49,52 @@ public final class DataParallel {
 
 extension DataParallel {
     /// The master's gradients become `Σ weights[i] · grad_i` over the master (i = 0) and the
-    /// replicas, parameter by parameter.
-    public func reduceGradients(weights: [Float]) {
+    /// replicas, parameter by parameter. A weight whose sparse backward ran in every model with
+    /// the same pattern (`gradientPattern`: exactly 0 outside it) is summed over the pattern's
+    /// entries only, gathered into a contiguous buffer and summed by the same BLAS calls as the
+    /// dense path, so a pruned weight costs nothing here either (the dense sum read and wrote
+    /// every entry of every replica each step, the last O(weights) pass of a sparse step).
+    /// Returns how many entries per model were summed.
+    @discardableResult
+    public func reduceGradients(weights: [Float]) -> Int {
         let replicaParams = replicas.prefix(weights.count - 1).map(\.parameters)
+        // one part of weight 1: the sum is the master's gradient as it is (x * 1 == x, bit for bit)
+        if replicaParams.isEmpty && weights == [1] { return 0 }
+        var summed = 0
         for (pi, p) in master.parameters.enumerated() {
+            if let pattern = p.gradientPattern, replicaParams.allSatisfy({ $0[pi].gradientPattern === pattern }) {
+                reduceLive(p, replicaParams.map { $0[pi] }, entries: pattern.csrFlat, weights: weights)
+                summed += pattern.csrFlat.count
+                continue
+            }
+            summed += p.grad.count
             p.grad.scalars.withUnsafeMutableBufferPointer { g in
                 Kernels.scale(g, by: weights[0])
                 for (ri, params) in replicaParams.enumerated() {
                     params[pi].grad.scalars.withUnsafeBufferPointer { h in Kernels.axpy(weights[ri + 1], h, g) }
+                }
+            }
+        }
+        return summed
+    }
+
+    /// `reduceGradients` over the flat indices `entries` of `p` (and of its replicas `others`).
+    private func reduceLive(_ p: Parameter, _ others: [Parameter], entries: [Int32], weights: [Float]) {
+        let n = entries.count
+        guard n > 0 else { return }
+        if reduceScratch.count < 2 * n { reduceScratch = [Float](repeating: 0, count: 2 * n) }
+        entries.withUnsafeBufferPointer { idx in
+            reduceScratch.withUnsafeMutableBufferPointer { scratch in
+                let sum = UnsafeMutableBufferPointer(rebasing: scratch[0..<n])
+                let part = UnsafeMutableBufferPointer(rebasing: scratch[n..<(2 * n)])
+                p.grad.scalars.withUnsafeMutableBufferPointer { g in
+                    for k in 0..<n { sum[k] = g[Int(idx[k])] }
+                    Kernels.scale(sum, by: weights[0])
+                    for (ri, q) in others.enumerated() {
+                        q.grad.scalars.withUnsafeBufferPointer { h in for k in 0..<n { part[k] = h[Int(idx[k])] } }
+                        Kernels.axpy(weights[ri + 1], UnsafeBufferPointer(part), sum)
+                    }
+                    for k in 0..<n { g[Int(idx[k])] = sum[k] }
                 }
             }
         }

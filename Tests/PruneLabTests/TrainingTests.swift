@@ -193,6 +193,58 @@ import Training
     }
 }
 
+extension DataParallelTests {
+    /// Masked layers on the sparse kernels: the reduction sums the live entries only; the
+    /// master's gradient is the weighted sum of each part's gradient computed alone (to float
+    /// rounding), and exactly 0 at every pruned entry.
+    @Test(arguments: [2, 3])
+    func sparseReductionEqualsWeightedSumOfParts(workers: Int) throws {
+        var rng = RandomSource(seed: 7)
+        let fc1 = Dense(name: "fc1", inputSize: 20, outputSize: 16), fc2 = Dense(name: "fc2", inputSize: 16, outputSize: 5)
+        let model = Sequential(
+            layers: [fc1, Activation(name: "act1", kind: .relu), fc2], inputShape: [20], loss: .softmaxCrossEntropy)
+        Initializer.he.initialize(model, rng: &rng)
+        for layer in [fc1, fc2] {
+            let n = layer.weight.value.count
+            layer.weight.setMask(Tensor(shape: layer.weight.value.shape, scalars: (0..<n).map { _ in rng.nextUniform() < 0.3 ? 1 : 0 }))
+            layer.kernelPolicy = .sparse
+        }
+        let sizes = workers == 2 ? [9, 14] : [5, 11, 7]
+        let parts = sizes.map { b in Tensor(shape: [b, 20], scalars: (0..<(b * 20)).map { _ in Float(rng.nextNormal()) }) }
+        let labels = sizes.map { b in (0..<b).map { _ in rng.nextInt(below: 5) } }
+        func pass(_ m: Sequential, _ i: Int) {
+            let r = m.loss.evaluate(logits: m.forward(parts[i], training: true), labels: labels[i][...], wantGradient: true)
+            m.backward(r.gradient)
+        }
+        // each part alone on the master: the reference gradients
+        var alone: [[[Float]]] = []
+        for i in parts.indices {
+            pass(model, i)
+            alone.append(model.parameters.map(\.grad.scalars))
+        }
+        let total = Float(sizes.reduce(0, +))
+        let weights = sizes.map { Float($0) / total }
+        let dp = DataParallel(model: model, workers: workers)
+        _ = dp.run(parts: workers) { i, m in pass(m, i) }
+        #expect(fc1.weight.gradientPattern === fc1.weight.sparsityPattern && fc2.weight.gradientPattern != nil)
+        // the live entries of both weights, every bias entry
+        #expect(dp.reduceGradients(weights: weights) == fc1.weight.activeCount + fc2.weight.activeCount + 16 + 5)
+        for (pi, p) in model.parameters.enumerated() {
+            let mask = p.mask?.scalars
+            for j in 0..<p.grad.count {
+                var want = alone[0][pi][j] * weights[0]
+                for i in 1..<workers { want += weights[i] * alone[i][pi][j] }
+                let got = p.grad.scalars[j]
+                if let mask, mask[j] == 0 {
+                    #expect(got == 0, "\(p.name)[\(j)] pruned")
+                } else {
+                    #expect(abs(got - want) <= 1e-6 * (1 + abs(want)), "\(p.name)[\(j)]: \(got) vs \(want)")
+                }
+            }
+        }
+    }
+}
+
 @Suite struct KernelTests {
     @Test func simdReluMatchesScalarReference() {
         var rng = RandomSource(seed: 17)
