@@ -12,7 +12,7 @@ where D is a dense epoch's FLOPs, f the last epoch's FLOPs over D (the final den
 the mean density of the ramp epochs, both read from the metrics.csv of the equal-epochs
 `magnitude` runs (the FLOPs of a schedule do not depend on the seed or the data set).
 
-It writes experiments/study/<data>-lenet300-equal-flops.json (arms han, magnitude, linear;
+It writes experiments/study/mnist-lenet300-equal-flops.json (arms han, magnitude, linear;
 the han points are the equal-epochs sweep's: same config, so `prunelab sweep` reuses them
 once this script has copied them in under the new sweep's folder names; it checks the config
 itself too). The FLOP match each run reached is in the aggregate (train_flops).
@@ -68,7 +68,7 @@ def solve(sweep_dir, s):
 def plan():
     src = os.path.join(ROOT, "runs", "study-mnist-lenet300")
     budgets = [solve(src, s) for s in SPARSITIES]
-    for data, path in [("mnist", "../../data/mnist"), ("fashion", "/usr/share/datasets/fashion-mnist")]:
+    for data in ["mnist"]:  # Fashion-MNIST the same way: add "fashion" (its own han points are seeded by `seed`)
         base = json.load(open(os.path.join(STUDY, f"{data}-lenet300.json")))
         arms = ["han"] * 4 + ["magnitude"] * 4 + ["linear"] * 4
         epochs = [20] * 4 + [b[0] for b in budgets] * 2
