@@ -200,9 +200,11 @@ import Schema
         #expect(try noTiming(agg(out)) == noTiming(agg(seq.dir)))
     }
 
-    /// `kill` (SIGTERM) of a `--jobs 2` sweep stops its jobs resumably; the same command then
+    /// `kill` (SIGTERM, passed on to the jobs) or `kill -9` (the jobs see their parent gone and
+    /// stop themselves) of a `--jobs 2` sweep stops its jobs resumably; the same command then
     /// finishes the sweep without re-running the points that were complete.
-    @Test func killedParallelSweepFinishesOnRerun() throws {
+    @Test(arguments: [SIGTERM, SIGKILL])
+    func killedParallelSweepFinishesOnRerun(signal: Int32) throws {
         let exe = try #require(CLITests.binary, "the prunelab executable was not built next to the tests")
         let dir = Self.temp("kill")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -223,12 +225,25 @@ import Schema
         }
         let first = try sweep()
         let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline, first.isRunning, (try? SweepStatus.read(dir: out.path))?.contains(where: { $0.state == .done }) != true {
-            usleep(50_000)
+        // until a point is complete and a han point (the longer runs) is under way
+        func ready() -> Bool {
+            guard let st = try? SweepStatus.read(dir: out.path) else { return false }
+            return st.contains { $0.state == .done } && st.contains { $0.state == .running && $0.point.hasPrefix("han") }
         }
-        first.terminate()
+        while Date() < deadline, first.isRunning, !ready() { usleep(50_000) }
+        usleep(300_000)
+        let runningAtKill = try SweepStatus.read(dir: out.path).filter { $0.state == .running }.map(\.point)
+        kill(first.processIdentifier, signal)
         first.waitUntilExit()
+        // after kill -9 the orphaned jobs notice within half a second, checkpoint and stop
+        let killed = Date()
+        while Date().timeIntervalSince(killed) < 30, try SweepStatus.read(dir: out.path).contains(where: { $0.state == .running }) {
+            usleep(100_000)
+        }
+        #expect(Date().timeIntervalSince(killed) < 10, "jobs still running \(Date().timeIntervalSince(killed)) s after the sweep died")
         let before = try SweepStatus.read(dir: out.path)
+        // a point that was mid-run was stopped, not left to finish
+        #expect(before.contains { runningAtKill.contains($0.point) && $0.state != .done }, "\(runningAtKill) \(before)")
         let ended = try Dictionary(
             uniqueKeysWithValues: before.filter { $0.state == .done }.map {
                 ($0.point, try RunInfo.read(from: out.appendingPathComponent("\($0.point)/run.json")).ended)

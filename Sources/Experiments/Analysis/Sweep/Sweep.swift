@@ -183,6 +183,9 @@ public enum Sweep {
         let proc = Process()
         proc.executableURL = exe
         proc.arguments = ["sweep", "task", options.dir.path, String(p.index)] + (options.force ? ["--force"] : [])
+        var env = ProcessInfo.processInfo.environment
+        env[parentVariable] = String(getpid())
+        proc.environment = env
         proc.standardOutput = out
         proc.standardError = out
         do { try proc.run() } catch { throw RunError("\(exe.path): cannot start: \(error.localizedDescription)") }
@@ -196,9 +199,28 @@ public enum Sweep {
         return line.hasPrefix("prunelab: error: ") ? String(line.dropFirst("prunelab: error: ".count)) : line
     }
 
+    /// Set in a local job's environment to the sweep's pid: the job watches its parent and, once
+    /// the sweep has died (even by kill -9, which it cannot pass on), stops itself resumably with
+    /// SIGTERM instead of running on unowned.
+    static let parentVariable = "PRUNELAB_SWEEP_PID"
+
+    /// In a job started by a local sweep: a one-line error when the sweep has already gone, else
+    /// a watcher thread that sends this process SIGTERM once its parent is no longer the sweep
+    /// (polled every 0.5 s: the kernel's parent-death signal follows the starting *thread*,
+    /// which in-process callers such as the tests do not control).
+    static func followParent() throws {
+        guard let value = ProcessInfo.processInfo.environment[parentVariable], let pid = Int32(value) else { return }
+        guard getppid() == pid else { throw RunError("the sweep (pid \(pid)) that started this job has exited") }
+        Thread.detachNewThread {
+            while getppid() == pid { usleep(500_000) }
+            kill(getpid(), SIGTERM)
+        }
+    }
+
     /// One point of the plan in `dir`, by index: what a parallel job or a SLURM array task runs.
     @discardableResult
     public static func runTask(dir: String, index: Int, force: Bool, log: (String) -> Void = { _ in }) throws -> PointRun.Action {
+        try followParent()
         let url = URL(fileURLWithPath: dir, isDirectory: true)
         let plan = try SweepPlan.read(dir: url)
         guard plan.points.indices.contains(index) else {
