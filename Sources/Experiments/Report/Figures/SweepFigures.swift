@@ -9,7 +9,9 @@ extension ReportFigures {
         var labels: [String] = []
         for s in sweeps { for r in s.runs.runs where !labels.contains(r.label) { labels.append(r.label) } }
         let order = ReportSweep.baselines.filter(labels.contains) + labels.filter { !ReportSweep.baselines.contains($0) }
-        return Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, Palette.color($0)) })
+        // black and greys are the published points' colours
+        let colors = Palette.colors.filter { !referenceColors.contains($0) && $0 != "#999999" }
+        return Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, colors[$0 % colors.count]) })
     }
 
     /// Published points are drawn in greys and black, apart from the methods' colours.
@@ -81,23 +83,23 @@ extension ReportFigures {
             c.legend.append(LegendEntry(name: "95% t-interval over seeds", color: "#888888", swatch: .band))
             sparsityAxis(&c, requested: requested(curve), extra: s.references.map(\.sparsity))
             charts.append(c)
-            // the zoom: the top 2.5 percentage points, where the methods that keep their accuracy
-            // sit (when the chart spans more than 3)
+            // the zoom: the top percentage point, where the methods that keep their accuracy sit
+            // (when the chart spans more than 3)
             let dots = c.marks.flatMap { m -> [Double] in
                 if case .dots(let p, _, _, _) = m { return p.map(\.1) }
                 return []
             }
             guard let top = dots.max(), let bottom = dots.min(), top - bottom > 3 else { continue }
             var z = c
-            z.title = (c.title ?? "") + ": top 2.5 points"
-            z.yDomain = (floor((top - 2.5) * 10) / 10, ceil((top + 0.15) * 10) / 10)
+            z.title = "zoom: the top percentage point"
+            z.yDomain = (floor((top - 1) * 10) / 10, ceil((top + 0.15) * 10) / 10)
             charts.append(z)
         }
         caption =
             "Mean test accuracy over seeds against the mean achieved sparsity, per method, with the 95% Student-t interval "
             + "over seeds as a band, from \(sweepSource(s)); the same numbers as curve.csv of `prunelab aggregate`. "
             + "The x axis is spaced by log10 of 1/(1 − sparsity) and ticked at the requested sparsities."
-        if charts.count > panels(curve).count { caption += " Zoom panels: the top 2.5 percentage points of the chart before them." }
+        if charts.count > panels(curve).count { caption += " Zoom panels: the top percentage point of the chart before them." }
         if !s.references.isEmpty {
             caption +=
                 " Crosses: published results for \(s.model) on \(s.dataset) (the papers' own numbers, not runs of this sweep): "
