@@ -21,8 +21,8 @@ struct ReportInput {
     let roots: [URL]
     let runs: [ReportRun]
     let groups: [ReportGroup]
-    /// The folders given that are sweeps: drawn as curves over their axes; their run folders
-    /// are not in `runs` (an arm of a sweep mixes sparsities, so per-arm figures would too).
+    /// The folders given that are sweeps with a sparsity axis: drawn as curves over it; their run
+    /// folders are not in `runs` (an arm of such a sweep mixes sparsities, so per-arm figures would too).
     let sweeps: [ReportSweep]
     let comparison: ReportTable?
     let timing: ReportTable?
@@ -37,8 +37,9 @@ struct ReportInput {
             guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDir), isDir.boolValue else {
                 throw RunError("\(root.path): not a folder")
             }
-            if ReportSweep.isSweepFolder(root) {
-                let sweep = try ReportSweep(root: root)
+            // a sweep with a sparsity axis is drawn as curves; one without (a compare is a sweep
+            // over arm and seed) as its run folders, by arm
+            if ReportSweep.isSweepFolder(root), case let sweep = try ReportSweep(root: root), !sweep.curves.isEmpty {
                 guard !sweep.runs.runs.isEmpty else { throw RunError("\(root.path): a sweep folder without a completed run") }
                 sweeps.append(sweep)
                 continue

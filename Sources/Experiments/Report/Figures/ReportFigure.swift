@@ -17,9 +17,6 @@ enum ReportFigures {
             if let f { figures.append(f) } else { notes.append(missing) }
         }
         figures += sweepFigures(input)
-        for s in input.sweeps where s.curves.isEmpty {
-            notes.append("No curves for sweep \(s.root.lastPathComponent): it has no sparsity axis (see its aggregate.md).")
-        }
         let groups = input.groups
         if !groups.isEmpty {
             add(accuracyVsStep(input), missing: "No test accuracy over training: no run has metrics.csv.")
