@@ -21,6 +21,7 @@ BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/release/p
 OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "runs/adaptive-vs-han")
 CONFIG = os.path.join(ROOT, "configs/mnist-lenet300-compare.json")
 SEEDS = [1, 2, 3]
+THREADS = int(os.environ.get("THREADS", "1"))  # per run (1: it ran beside the study's sweeps)
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776}
 
 
@@ -31,7 +32,7 @@ def rows(path):
 
 def compare(out, methods, sets=()):
     cmd = [BIN, "compare", CONFIG, "--out", out, "--seeds", ",".join(map(str, SEEDS)), "--methods", methods,
-           "--no-progress"]
+           "--no-progress", "--set", f"training.threads={THREADS}"]
     for s in sets:
         cmd += ["--set", s]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
