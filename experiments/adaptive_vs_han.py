@@ -7,7 +7,7 @@
    --seeds 1,2,3`: adaptive has no target; each check prunes what the criterion calls finished.
 2. For each adaptive arm, Han told that arm's per-layer sparsity (mean over the three seeds,
    from each run's layers.csv): `prunelab compare ... --methods han --set pruning.layer_sparsity.L=s`.
-3. Prints a Markdown table: accuracy, sparsity, training FLOPs and wall time per arm, and the
+3. Prints a Markdown table: accuracy, sparsity and training FLOPs per arm, and the
    paired difference (adaptive - Han on the same seed) with its 95% t-interval, t(0.975, 2) = 4.303.
 """
 import csv
@@ -48,8 +48,8 @@ def summary(d):
 
 def main():
     compare(os.path.join(OUT, "adaptive"), "linear/adaptive,stalled/adaptive")
-    lines = ["| arm | seeds | test accuracy (%) | sparsity (%) | fc1 / fc2 / fc3 sparsity (%) | training GFLOP | wall s | "
-             "Δ accuracy vs Han at that sparsity (points) [95% CI] |", "|:--|--:|--:|--:|--:|--:|--:|--:|"]
+    lines = ["| arm | seeds | test accuracy (%) | sparsity (%) | fc1 / fc2 / fc3 sparsity (%) | training GFLOP | "
+             "Δ accuracy vs Han at that sparsity (points) [95% CI] |", "|:--|--:|--:|--:|--:|--:|--:|"]
     for arm in ["linear/adaptive", "stalled/adaptive"]:
         dirs = run_dirs(os.path.join(OUT, "adaptive"), arm)
         layers = {}
@@ -70,8 +70,7 @@ def main():
                      f"{statistics.mean(acc) * 100:.2f} ± {statistics.stdev(acc) * 100:.2f}",
                      f"{statistics.mean(float(x['sparsity']) for x in s) * 100:.2f}",
                      " / ".join(f"{statistics.mean(v) * 100:.1f}" for v in per_layer.values()),
-                     f"{statistics.mean(float(x['train_flops']) for x in s) / 1e9:.0f}",
-                     f"{statistics.mean(float(x['wall_seconds']) for x in s):.1f}"]
+                     f"{statistics.mean(float(x['train_flops']) for x in s) / 1e9:.0f}"]
             if name == arm:
                 mine = acc
                 cells.append("")
