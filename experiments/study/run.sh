@@ -63,6 +63,7 @@ case "$mode" in
     ;;
   tables)
     python3 experiments/study/tables.py results/study-mnist-lenet300 results/study-fashion-lenet300 results/study-mnist-lenet5
+    python3 experiments/study/tables.py results/study-mnist-lenet300-equal-flops
     ;;
   *) echo "usage: $0 reduced|full [prunelab sweep flags]" >&2; exit 2 ;;
 esac
