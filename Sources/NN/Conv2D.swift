@@ -35,9 +35,6 @@ public final class Conv2D: SparseCapableLayer {
     public var kernelChoices = KernelChoices()
     public private(set) var lastKernel: KernelKind = .dense
     private var forwardPattern: SparsityPattern?
-    /// The pattern whose pruned gradient entries were last zeroed (held, not identified by
-    /// address: a new pattern allocated where a freed one was must not pass for it).
-    private var zeroedGradPattern: SparsityPattern?
     private var wantsInputGradient = true
     private var lastTrainingPositions: Int?
 
@@ -155,12 +152,10 @@ public final class Conv2D: SparseCapableLayer {
         bias.grad.fill(0)
         wantsInputGradient = needInputGrad
         let sparse = forwardPattern
-        if let sparse, zeroedGradPattern !== sparse {
+        if let sparse, weight.gradientPattern !== sparse {
             // pruned entries are never written by the sparse weight gradient: zero them once
+            // per pattern (held, not compared by address)
             weight.grad.fill(0)
-            zeroedGradPattern = sparse
-        } else if sparse == nil {
-            zeroedGradPattern = nil
         }
         weight.gradientPattern = sparse
         // Per chunk: recompute the columns (cheaper than keeping megabytes of them from the

@@ -18,13 +18,10 @@ public final class Dense: SparseCapableLayer {
     public var kernelChoices = KernelChoices()
     /// The product the latest forward pass ran.
     public private(set) var lastKernel: KernelKind = .dense
-    /// Sparse path state: the pattern the latest forward used (nil after a dense forward), the
-    /// pattern whose pruned entries are known to be zero in `weight.grad`, transposed buffers,
-    /// and whether the latest backward was asked for the input gradient (for the crossover key).
+    /// Sparse path state: the pattern the latest forward used (nil after a dense forward),
+    /// transposed buffers, and whether the latest backward was asked for the input gradient (for the crossover key);
+    /// `weight.gradientPattern` says which pattern's pruned entries are zero in `weight.grad`.
     private var forwardPattern: SparsityPattern?
-    /// The pattern whose pruned gradient entries were last zeroed (held, not identified by
-    /// address: a new pattern allocated where a freed one was must not pass for it).
-    private var zeroedGradPattern: SparsityPattern?
     private var scratch = SparseScratch()
     private var wantsInputGradient = true
     private var lastTrainingBatch: Int?
@@ -85,7 +82,6 @@ public final class Dense: SparseCapableLayer {
         precondition(dy.shape == [batch, out] && input.rows == batch, "\(name): gradient \(dy.shape) does not match the forward batch")
         wantsInputGradient = needInputGrad
         if let pattern = forwardPattern { return sparseBackward(dy, pattern: pattern, needInputGrad: needInputGrad) }
-        zeroedGradPattern = nil
         weight.gradientPattern = nil
         dy.scalars.withUnsafeBufferPointer { pdy in
             input.scalars.withUnsafeBufferPointer { px in
@@ -160,12 +156,13 @@ public final class Dense: SparseCapableLayer {
 
     private func sparseBackward(_ dy: Tensor, pattern: SparsityPattern, needInputGrad: Bool) -> Tensor? {
         let batch = dy.rows
-        if zeroedGradPattern !== pattern {
+        if weight.gradientPattern !== pattern {
             // pruned entries are never written by the sparse weight gradient: zero them once
+            // per pattern (held, not compared by address, so a new pattern allocated where a
+            // freed one was cannot pass for it)
             weight.grad.fill(0)
-            zeroedGradPattern = pattern
+            weight.gradientPattern = pattern
         }
-        weight.gradientPattern = pattern
         var dx = needInputGrad ? Tensor(uninitializedShape: inputShape) : nil
         dy.scalars.withUnsafeBufferPointer { pdy in
             weight.value.scalars.withUnsafeBufferPointer { pw in
