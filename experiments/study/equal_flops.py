@@ -61,7 +61,10 @@ def solve(sweep_dir, s):
     epochs = sorted(per_epoch)
     total = per_epoch[epochs[-1]] / dense_epoch
     f = (per_epoch[epochs[-1]] - per_epoch[epochs[-2]]) / dense_epoch
-    n_ramp, n_final = 29, 20  # epochs 2..30 ramp, 31..50 at the final density
+    # the ramp's epochs and the epochs after it, from the run's own config ("1ep" .. "30ep" of 50)
+    cubic = json.load(open(os.path.join(mag, "config.json")))["pruning"]["dynamic"]["cubic"]
+    start, end = (int(cubic[k].removesuffix("ep")) for k in ("start", "end"))
+    n_ramp, n_final = end - start, int(float(sm["epochs"])) - end
     a = (total - 1 - n_final * f) / n_ramp
     target = sum(han) / len(han) / dense_epoch
     e = (target - 1 + a) / (RAMP_END * a + (1 - RAMP_END) * f)
