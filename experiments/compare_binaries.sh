@@ -40,7 +40,18 @@ fa, fb = h5py.File(a + "/model.h5"), h5py.File(b + "/model.h5")
 names = []
 fa.visititems(lambda k, v: names.append(k) if isinstance(v, h5py.Dataset) else None)
 diff = [k for k in names if not np.array_equal(fa[k][()], fb[k][()])]
-print(f"{name} (sparsity {sa['sparsity'][:6]}): summary columns differing {bad}, metrics.csv identical {same_metrics}, model.h5 arrays differing {diff}")
+import os
+same = lambda f: not os.path.exists(f"{a}/{f}") or open(f"{a}/{f}").read() == open(f"{b}/{f}").read()
+others = {f: same(f) for f in ["events.csv", "kernels.csv"]}
+# TensorBoard: every scalar and histogram value (wall times excluded)
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+def tb(d):
+    acc = EventAccumulator(d + "/tb", size_guidance={"scalars": 0, "histograms": 0}); acc.Reload()
+    t = acc.Tags()
+    return ({k: [(e.step, e.value) for e in acc.Scalars(k)] for k in t["scalars"] if "seconds" not in k},
+            {k: [(e.step, e.histogram_value) for e in acc.Histograms(k)] for k in t["histograms"]})
+others["tb"] = not os.path.isdir(a + "/tb") or tb(a) == tb(b)
+print(f"{name} (sparsity {sa['sparsity'][:6]}): summary columns differing {bad}, metrics.csv identical {same_metrics}, model.h5 arrays differing {diff}, identical {others}")
 PY
   done
 else

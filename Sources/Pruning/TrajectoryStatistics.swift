@@ -332,13 +332,7 @@ public final class TrajectoryStatistics {
 
     /// `|disp| / path` in [0, 1]: 1 for a monotone trajectory, near 0 for back-and-forth; 0 when
     /// `path == 0` (constant or masked weight, or fewer than 2 steps).
-    public func straightness() -> [Float] {
-        let n = count
-        return map { i, f, _ in
-            let p = f[F.path.rawValue * n + i]
-            return p > 0 ? min(1, abs(f[F.disp.rawValue * n + i]) / p) : 0
-        }
-    }
+    public func straightness() -> [Float] { withEntries { e in (0..<count).map(e.straightness) } }
 
     private var slopeDefined: Bool { stepsSeen >= 2 && timeMoment > 0 }
 
@@ -353,15 +347,52 @@ public final class TrajectoryStatistics {
 
     /// Coefficient of determination of that line, `Ctx^2 / (Mtt Mxx)` in [0, 1]; 0 before
     /// 3 steps or when the weight did not move within the window (`Mxx == 0`).
-    public func rSquared() -> [Float] {
-        let n = count
-        guard stepsSeen >= 3, timeMoment > 0 else { return [Float](repeating: 0, count: n) }
-        let mtt = timeMoment
-        return map { i, _, d in
+    public func rSquared() -> [Float] { withEntries { e in (0..<count).map(e.rSquared) } }
+
+    /// The derived values of single entries, for a criterion that needs several of them at
+    /// some entries only (one pass over the live weights instead of one array per value over
+    /// all of them). The array forms are built from these, so both give the same bits.
+    public struct Entries {
+        let n: Int
+        let f: UnsafeBufferPointer<Float>, d: UnsafeBufferPointer<Double>
+        let mtt: Double
+        let r2Defined: Bool
+        /// Multiplies `Ctx` into the slope times the horizon (0 while the slope is undefined).
+        let slopeScale: Double
+
+        /// `rSquared()[i]`.
+        @inline(__always) public func rSquared(_ i: Int) -> Float {
+            guard r2Defined else { return 0 }
             let vx = d[D.mxx.rawValue * n + i]
             guard vx > 0 else { return 0 }
             let c = d[D.ctx.rawValue * n + i]
             return Float(min(1, c * c / (mtt * vx)))
+        }
+
+        /// `straightness()[i]`.
+        @inline(__always) public func straightness(_ i: Int) -> Float {
+            let p = f[F.path.rawValue * n + i]
+            return p > 0 ? min(1, abs(f[F.disp.rawValue * n + i]) / p) : 0
+        }
+
+        /// `extrapolated(horizon:)[i]` for the horizon `withEntries` was given.
+        @inline(__always) public func extrapolated(_ i: Int) -> Float {
+            Float(Double(f[F.value.rawValue * n + i]) + d[D.ctx.rawValue * n + i] * slopeScale)
+        }
+    }
+
+    /// Runs `body` with the entries' derived values (`horizon`: of `extrapolated`, default
+    /// `self.horizon`).
+    public func withEntries<R>(horizon: Int? = nil, _ body: (Entries) -> R) -> R {
+        let h = Double(horizon ?? self.horizon)
+        let slopeScale = slopeDefined ? h / timeMoment : 0
+        return floats.withUnsafeBufferPointer { f in
+            doubles.withUnsafeBufferPointer { d in
+                body(
+                    Entries(
+                        n: count, f: f, d: d, mtt: timeMoment, r2Defined: stepsSeen >= 3 && timeMoment > 0,
+                        slopeScale: slopeScale))
+            }
         }
     }
 
@@ -386,12 +417,7 @@ public final class TrajectoryStatistics {
     /// The fitted line followed `horizon` steps (default `self.horizon`) past the latest value:
     /// `w + slope * H`, with `w` the latest value (not the line's intercept).
     public func extrapolated(horizon: Int? = nil) -> [Float] {
-        let n = count
-        let h = Double(horizon ?? self.horizon)
-        let slopeScale = slopeDefined ? h / timeMoment : 0
-        return map { i, f, d in
-            Float(Double(f[F.value.rawValue * n + i]) + d[D.ctx.rawValue * n + i] * slopeScale)
-        }
+        withEntries(horizon: horizon) { e in (0..<count).map(e.extrapolated) }
     }
 
     /// True where the weight is moving toward zero: `w != 0`, `slope != 0` and

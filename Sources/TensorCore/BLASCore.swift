@@ -93,6 +93,18 @@ public enum BLASCoreSelection {
         requirements.first { $0.flags.isSubset(of: flags.flags) }?.core
     }
 
+    /// Why a user's `OPENBLAS_CORETYPE` cannot run on this CPU (a kernel needing vector
+    /// instructions the CPU lacks dies on its first product with an illegal instruction), or
+    /// nil when it can (or is a name this table does not rank).
+    public static func unrunnableUserSetting(_ setting: String, flags: CPUFlags) -> String? {
+        guard let wanted = level(of: setting) else { return nil }
+        let best = supportedCore(flags)
+        guard wanted > (best.flatMap { level(of: $0) } ?? 0) else { return nil }
+        let needs = ["AVX", "AVX2 and FMA", "AVX-512"][wanted - 1]
+        return "OPENBLAS_CORETYPE=\(setting) needs \(needs), which this CPU lacks; unset it or set "
+            + (best.map { "\($0) (the strongest kernel this CPU supports)" } ?? "Prescott")
+    }
+
     /// What to do: the kernel to switch to (nil: keep), and why. A user's `OPENBLAS_CORETYPE`
     /// is always kept; otherwise OpenBLAS's pick is replaced only when it is weaker than what
     /// the CPU supports (a generic fallback for a CPU it does not recognise).

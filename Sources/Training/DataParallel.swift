@@ -68,10 +68,14 @@ extension DataParallel {
                 continue
             }
             summed += p.grad.count
+            let others = replicaParams.map { $0[pi].grad }
             p.grad.scalars.withUnsafeMutableBufferPointer { g in
-                Kernels.scale(g, by: weights[0])
-                for (ri, params) in replicaParams.enumerated() {
-                    params[pi].grad.scalars.withUnsafeBufferPointer { h in Kernels.axpy(weights[ri + 1], h, g) }
+                ParallelRanges.forEach(count: g.count, threads: workers) { r in
+                    let gr = UnsafeMutableBufferPointer(rebasing: g[r])
+                    Kernels.scale(gr, by: weights[0])
+                    for (ri, h) in others.enumerated() {
+                        h.scalars.withUnsafeBufferPointer { h in Kernels.axpy(weights[ri + 1], UnsafeBufferPointer(rebasing: h[r]), gr) }
+                    }
                 }
             }
         }
@@ -83,18 +87,22 @@ extension DataParallel {
         let n = entries.count
         guard n > 0 else { return }
         if reduceScratch.count < 2 * n { reduceScratch = [Float](repeating: 0, count: 2 * n) }
+        let others = others.map(\.grad)
         entries.withUnsafeBufferPointer { idx in
             reduceScratch.withUnsafeMutableBufferPointer { scratch in
-                let sum = UnsafeMutableBufferPointer(rebasing: scratch[0..<n])
-                let part = UnsafeMutableBufferPointer(rebasing: scratch[n..<(2 * n)])
                 p.grad.scalars.withUnsafeMutableBufferPointer { g in
-                    for k in 0..<n { sum[k] = g[Int(idx[k])] }
-                    Kernels.scale(sum, by: weights[0])
-                    for (ri, q) in others.enumerated() {
-                        q.grad.scalars.withUnsafeBufferPointer { h in for k in 0..<n { part[k] = h[Int(idx[k])] } }
-                        Kernels.axpy(weights[ri + 1], UnsafeBufferPointer(part), sum)
+                    // ranges of entries, each summed in its own slice of the scratch buffer
+                    ParallelRanges.forEach(count: n, threads: workers) { r in
+                        let sum = UnsafeMutableBufferPointer(rebasing: scratch[r])
+                        let part = UnsafeMutableBufferPointer(rebasing: scratch[(n + r.lowerBound)..<(n + r.upperBound)])
+                        for k in r { sum[k - r.lowerBound] = g[Int(idx[k])] }
+                        Kernels.scale(sum, by: weights[0])
+                        for (ri, q) in others.enumerated() {
+                            q.scalars.withUnsafeBufferPointer { h in for k in r { part[k - r.lowerBound] = h[Int(idx[k])] } }
+                            Kernels.axpy(weights[ri + 1], UnsafeBufferPointer(part), sum)
+                        }
+                        for k in r { g[Int(idx[k])] = sum[k - r.lowerBound] }
                     }
-                    for k in 0..<n { g[Int(idx[k])] = sum[k] }
                 }
             }
         }

@@ -5,6 +5,8 @@ import NN
 /// parameter's pruned entries, and the optimizer state kept for them, are exactly 0.
 public protocol Optimizer: Checkpointable {
     var parameters: [Parameter] { get }
+    /// Threads one update may split its element-wise passes over (1: the calling thread only).
+    var threads: Int { get set }
     /// One update with learning rate `lr`, masks applied in the same pass.
     func step(learningRate lr: Double)
     /// Re-applies every parameter's mask to the optimizer state (call after masks change).
@@ -23,6 +25,8 @@ public protocol Optimizer: Checkpointable {
 public final class Adam: Optimizer {
     public let parameters: [Parameter]
     public var beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+    /// Unused: Adam's update stays on the calling thread (it is not on a measured hot path).
+    public var threads = 1
     /// First and second moments, one per parameter.
     public internal(set) var m: [Tensor]
     public internal(set) var v: [Tensor]

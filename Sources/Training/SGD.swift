@@ -15,6 +15,8 @@ public final class SGD: Optimizer {
     /// Momentum buffers, one per parameter, in `parameters` order.
     public internal(set) var velocity: [Tensor]
     public let parameters: [Parameter]
+    /// Threads an update may split over (the trainer sets its data-parallel worker count).
+    public var threads = 1
 
     public init(parameters: [Parameter], momentum: Double = 0, nesterov: Bool = false, weightDecay: Double = 0) {
         self.parameters = parameters
@@ -27,30 +29,42 @@ public final class SGD: Optimizer {
     /// One update with learning rate `lr`. A masked parameter's mask is applied to `w` and `v`
     /// in the same pass as the update (not in extra passes over both buffers every step).
     public func step(learningRate lr: Double) {
-        let lr = Float(lr), mu = momentum, wd = weightDecay, nesterov = nesterov
-        let ones = Tensor(shape: [0])
+        let lr = Float(lr), wd = weightDecay
         for (i, p) in parameters.enumerated() {
             let decay = p.isPrunable ? wd : 0
-            let gradient = p.grad
-            let mask = p.mask ?? ones
-            let masked = p.mask != nil
-            if masked, let pattern = p.sparsityPattern, pattern.density <= SGD.liveUpdateDensity {
+            if p.mask != nil, let pattern = p.sparsityPattern, pattern.density <= SGD.liveUpdateDensity {
                 stepLiveWeights(i, p, pattern.csrFlat, lr: lr, decay: decay)
-                continue
+            } else {
+                stepAllWeights(i, p, lr: lr, decay: decay)
             }
-            gradient.scalars.withUnsafeBufferPointer { g in
-                mask.scalars.withUnsafeBufferPointer { m in
-                    p.value.scalars.withUnsafeMutableBufferPointer { w in
-                        if mu == 0 {
-                            for j in 0..<w.count {
+        }
+    }
+
+    /// The update of every entry of parameter `i` (masked ones multiplied by their mask entry),
+    /// split over `threads` (each entry's arithmetic is the same in any split).
+    private func stepAllWeights(_ i: Int, _ p: Parameter, lr: Float, decay: Float) {
+        let mu = momentum, nesterov = nesterov, threads = threads
+        let ones = Tensor(shape: [0])
+        let masked = p.mask != nil
+        let gradient = p.grad, mask = p.mask ?? ones
+        gradient.scalars.withUnsafeBufferPointer { g in
+            mask.scalars.withUnsafeBufferPointer { m in
+                p.value.scalars.withUnsafeMutableBufferPointer { w in
+                    if mu == 0 {
+                        ParallelRanges.forEach(count: w.count, threads: threads) { range in
+                            for j in range {
                                 let wj = w[j] - lr * (g[j] + decay * w[j])
                                 w[j] = masked ? wj * m[j] : wj
                             }
-                            return
                         }
-                        velocity[i].scalars.withUnsafeMutableBufferPointer { v in
+                        return
+                    }
+                    velocity[i].scalars.withUnsafeMutableBufferPointer { v in
+                        ParallelRanges.forEach(count: w.count, threads: threads) { r in
                             SGD.momentumUpdate(
-                                w: w, v: v, g: g, mask: masked ? m : nil, lr: lr, mu: mu, decay: decay, nesterov: nesterov)
+                                w: UnsafeMutableBufferPointer(rebasing: w[r]), v: UnsafeMutableBufferPointer(rebasing: v[r]),
+                                g: UnsafeBufferPointer(rebasing: g[r]), mask: masked ? UnsafeBufferPointer(rebasing: m[r]) : nil,
+                                lr: lr, mu: mu, decay: decay, nesterov: nesterov)
                         }
                     }
                 }
@@ -67,25 +81,29 @@ public final class SGD: Optimizer {
     /// (masks are applied to both when they change) and stay so. Live entries get bit for bit
     /// the values of the dense masked update (which multiplies them by a mask entry of 1).
     private func stepLiveWeights(_ i: Int, _ p: Parameter, _ live: [Int32], lr: Float, decay: Float) {
-        let mu = momentum, nesterov = nesterov
+        let mu = momentum, nesterov = nesterov, threads = threads
         let gradient = p.grad
         live.withUnsafeBufferPointer { idx in
             gradient.scalars.withUnsafeBufferPointer { g in
                 p.value.scalars.withUnsafeMutableBufferPointer { w in
                     if mu == 0 {
-                        for k in idx {
-                            let j = Int(k)
-                            w[j] = w[j] - lr * (g[j] + decay * w[j])
+                        ParallelRanges.forEach(count: idx.count, threads: threads) { range in
+                            for k in range {
+                                let j = Int(idx[k])
+                                w[j] = w[j] - lr * (g[j] + decay * w[j])
+                            }
                         }
                         return
                     }
                     velocity[i].scalars.withUnsafeMutableBufferPointer { v in
-                        for k in idx {
-                            let j = Int(k)
-                            let gj = g[j] + decay * w[j]
-                            let vj = mu * v[j] + gj
-                            w[j] = w[j] - lr * (nesterov ? gj + mu * vj : vj)
-                            v[j] = vj
+                        ParallelRanges.forEach(count: idx.count, threads: threads) { range in
+                            for k in range {
+                                let j = Int(idx[k])
+                                let gj = g[j] + decay * w[j]
+                                let vj = mu * v[j] + gj
+                                w[j] = w[j] - lr * (nesterov ? gj + mu * vj : vj)
+                                v[j] = vj
+                            }
                         }
                     }
                 }

@@ -120,6 +120,7 @@ public final class Trainer {
         self.schedule = schedule
         self.batcher = batcher
         parallel = DataParallel(model: model, workers: workers)
+        optimizer.threads = parallel.workers
     }
 
     /// Puts the loop where a checkpoint left it (at an epoch boundary).

@@ -44,6 +44,18 @@ import TensorCore
         #expect(d.switchTo == nil && d.action == .userSetting)
     }
 
+    @Test func aUserKernelTheCPUCannotRunIsNamed() {
+        let skx = BLASCoreSelection.unrunnableUserSetting("SkylakeX", flags: CPUFlags(Self.avx2))
+        #expect(skx == "OPENBLAS_CORETYPE=SkylakeX needs AVX-512, which this CPU lacks; unset it or set Haswell (the strongest kernel this CPU supports)")
+        #expect(BLASCoreSelection.unrunnableUserSetting("haswell", flags: CPUFlags(Self.avx))?.contains("needs AVX2 and FMA") == true)
+        #expect(BLASCoreSelection.unrunnableUserSetting("Sandybridge", flags: CPUFlags(Self.sse))?.hasSuffix("or set Prescott") == true)
+        // runnable, weaker, or unknown to the table: left to the user
+        #expect(BLASCoreSelection.unrunnableUserSetting("SkylakeX", flags: CPUFlags(Self.avx512)) == nil)
+        #expect(BLASCoreSelection.unrunnableUserSetting("Prescott", flags: CPUFlags(Self.avx2)) == nil)
+        #expect(BLASCoreSelection.unrunnableUserSetting("Zen", flags: CPUFlags(Self.avx2)) == nil)
+        #expect(BLASCoreSelection.unrunnableUserSetting("SomethingNew", flags: CPUFlags(Self.sse)) == nil)
+    }
+
     @Test func parsesProcCpuinfo() {
         let text = "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse2 avx avx2 fma\nbugs\t\t: none\n"
         #expect(CPUFlags.parse(cpuinfo: text).flags == ["fpu", "sse2", "avx", "avx2", "fma"])
@@ -112,6 +124,27 @@ import TensorCore
         let choice = try #require(out["choice"] as? [String: Any])
         #expect(choice["action"] as? String == "user_setting")
         #expect(out["core_name"] as? String == "Sandybridge")
+    }
+
+    /// A user's OPENBLAS_CORETYPE this CPU cannot run: one error line and exit 1 before any
+    /// BLAS call (it used to die of SIGILL inside OpenBLAS's first product). Only where such a
+    /// kernel exists, i.e. on a CPU without AVX-512.
+    @Test func refusesAUserKernelTheCPUCannotRunInASubprocess() throws {
+        guard BLASCoreSelection.supportedCore(CPUFlags.current()) != "SkylakeX" else { return }
+        let exe = try #require(Self.prunelab, "the prunelab executable beside the test bundle")
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = ["bench", "--print-blas-core", "--sgemm-rate"]
+        p.environment = ProcessInfo.processInfo.environment.merging(["OPENBLAS_CORETYPE": "SkylakeX"]) { $1 }
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .exit && p.terminationStatus == 1)
+        #expect(text.hasPrefix("prunelab: error: OPENBLAS_CORETYPE=SkylakeX needs AVX-512, which this CPU lacks"))
+        #expect(text.split(separator: "\n").count == 1, "one line: \(text)")
     }
 
     /// As a user gets it (variable unset, OpenBLAS's own pick): whatever OpenBLAS picked, the

@@ -38,6 +38,9 @@ public protocol Criterion: AnyObject {
     /// The per-weight statistics the scores of parameter `index` rest on, by name, each in
     /// the parameter's layout (TensorBoard histograms); none by default.
     func statistics(index: Int) -> [(name: String, values: [Float])]
+    /// `statistics(index:)` at the flat `entries` only (the weights a check pruned); criteria
+    /// whose statistics are cheap per entry compute just those.
+    func statistics(index: Int, at entries: [Int]) -> [(name: String, values: [Float])]
     /// After every check, when the scores were used (criteria that accumulate over the time
     /// between checks reset here).
     func checkDidEnd()
@@ -55,6 +58,9 @@ extension Criterion {
     public func report(index: Int, pruned: [Int]) -> [Double?] { [] }
     public func finished(index: Int) -> [Bool]? { nil }
     public func statistics(index: Int) -> [(name: String, values: [Float])] { [] }
+    public func statistics(index: Int, at entries: [Int]) -> [(name: String, values: [Float])] {
+        statistics(index: index).map { stat in (stat.name, entries.map { stat.values[$0] }) }
+    }
     public func checkDidEnd() {}
     public func save(into archive: StateArchive, prefix: String) {}
     public func restore(from archive: StateArchive, prefix: String) throws {}
@@ -142,6 +148,13 @@ public func accumulate(_ parameters: [Parameter], into sums: inout [[Float]], _ 
             }
         }
     }
+}
+
+/// Mean of `value(j)` over `indices`, nil when there are none (the same sum as `meanAt(_:_:)`).
+@inlinable
+public func meanAt(_ indices: [Int], _ value: (Int) -> Float) -> Double? {
+    guard !indices.isEmpty else { return nil }
+    return indices.reduce(0.0) { $0 + Double(value($1)) } / Double(indices.count)
 }
 
 /// Mean of `values` at `indices`, nil when there are none.

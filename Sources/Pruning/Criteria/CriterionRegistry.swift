@@ -66,6 +66,9 @@ public final class AnyCriterion {
     public func report(index: Int, pruned: [Int]) -> [Double?] { base.report(index: index, pruned: pruned) }
     public func finished(index: Int) -> [Bool]? { base.finished(index: index) }
     public func statistics(index: Int) -> [(name: String, values: [Float])] { base.statistics(index: index) }
+    public func statistics(index: Int, at entries: [Int]) -> [(name: String, values: [Float])] {
+        base.statistics(index: index, at: entries)
+    }
     public func checkDidEnd() { base.checkDidEnd() }
     public func save(into archive: StateArchive, prefix: String) { base.save(into: archive, prefix: prefix) }
     public func restore(from archive: StateArchive, prefix: String) throws { try base.restore(from: archive, prefix: prefix) }

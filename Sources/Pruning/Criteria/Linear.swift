@@ -83,48 +83,60 @@ public final class LinearCriterion: Criterion {
 
     public func observe(step: Int) { tracker.observe(step: step) }
 
-    /// Which weights are flagged, and their predicted values at the horizon.
-    public func flagged(index: Int) -> (flag: [Bool], predicted: [Float]) {
-        let s = tracker.statistics[index]
-        let r2 = s.rSquared(), straight = s.straightness(), predicted = s.extrapolated(horizon: tracker.horizon)
+    /// Whether weight `w` (entry `j`, live) is flagged, and its predicted value at the horizon.
+    @inline(__always)
+    private func flag(_ e: TrajectoryStatistics.Entries, _ w: Float, _ j: Int) -> (flagged: Bool, predicted: Float) {
+        let predicted = e.extrapolated(j)
+        let linear = e.rSquared(j) >= r2Threshold || e.straightness(j) >= straightnessThreshold
+        return (linear && abs(predicted) < abs(w), predicted)
+    }
+
+    /// `body(j, flagged, predicted)` for every weight of parameter `index` in one pass over its
+    /// statistics; pruned weights (w = 0) are never flagged and get no statistics read.
+    private func forEachWeight<R>(index: Int, _ body: (Float, Bool, Float) -> R) -> [R] {
         let w = parameters[index].value.scalars
-        var flag = [Bool](repeating: false, count: w.count)
-        for j in 0..<w.count where w[j] != 0 {
-            let linear = r2[j] >= r2Threshold || straight[j] >= straightnessThreshold
-            flag[j] = linear && abs(predicted[j]) < abs(w[j])
+        return tracker.statistics[index].withEntries(horizon: tracker.horizon) { e in
+            (0..<w.count).map { j in
+                guard w[j] != 0 else { return body(w[j], false, 0) }
+                let (f, p) = flag(e, w[j], j)
+                return body(w[j], f, p)
+            }
         }
-        return (flag, predicted)
     }
 
     public func scores(index: Int) -> [Float] {
-        let (flag, predicted) = flagged(index: index)
-        let w = parameters[index].value.scalars
-        return (0..<w.count).map { j in
-            guard flag[j] else { return abs(w[j]) }
-            return (predicted[j] > 0) != (w[j] > 0) ? 0 : abs(predicted[j])
+        forEachWeight(index: index) { w, flagged, predicted in
+            guard flagged else { return abs(w) }
+            return (predicted > 0) != (w > 0) ? 0 : abs(predicted)
         }
     }
 
     public func finished(index: Int) -> [Bool]? {
-        let (flag, predicted) = flagged(index: index)
         let w = parameters[index].value.scalars
         var sum: Float = 0, live = 0
         for x in w where x != 0 { sum += abs(x); live += 1 }
         let tolerance = live == 0 ? 0 : finishTolerance * sum / Float(live)
-        return (0..<w.count).map { j in
-            flag[j] && ((predicted[j] > 0) != (w[j] > 0) || abs(predicted[j]) <= tolerance)
+        return forEachWeight(index: index) { w, flagged, predicted in
+            flagged && ((predicted > 0) != (w > 0) || abs(predicted) <= tolerance)
         }
     }
 
     public func report(index: Int, pruned: [Int]) -> [Double?] {
-        let s = tracker.statistics[index]
-        return [meanAt(s.rSquared(), pruned), meanAt(s.straightness(), pruned)]
+        tracker.statistics[index].withEntries { e in
+            [meanAt(pruned, e.rSquared), meanAt(pruned, e.straightness)]
+        }
     }
 
     /// R² of the fitted line, straightness and the value predicted at the horizon.
     public func statistics(index: Int) -> [(name: String, values: [Float])] {
         let s = tracker.statistics[index]
         return [("r2", s.rSquared()), ("straightness", s.straightness()), ("predicted", s.extrapolated(horizon: tracker.horizon))]
+    }
+
+    public func statistics(index: Int, at entries: [Int]) -> [(name: String, values: [Float])] {
+        tracker.statistics[index].withEntries(horizon: tracker.horizon) { e in
+            [("r2", entries.map(e.rSquared)), ("straightness", entries.map(e.straightness)), ("predicted", entries.map(e.extrapolated))]
+        }
     }
 
     public func save(into archive: StateArchive, prefix: String) { tracker.save(into: archive, prefix: prefix) }

@@ -62,10 +62,11 @@ public final class DynamicMethod: PruningMethod {
     /// The criterion's statistics over each layer's live weights (`criterion/<name>/<stat>/<layer>`).
     public func histograms(step: Int, into sink: HistogramSink) {
         for (i, p) in pruned.enumerated() {
-            let live = p.mask?.scalars
-            for stat in pruner.criterion.statistics(index: i) {
-                let values = live.map { m in zip(stat.values, m).compactMap { $1 != 0 ? $0 : nil } } ?? stat.values
-                sink.histogram("criterion/\(settings.criterion)/\(stat.name)/\(p.layerName)", step: step, values: values)
+            let stats = p.mask.map { m in
+                pruner.criterion.statistics(index: i, at: m.scalars.indices.filter { m.scalars[$0] != 0 })
+            } ?? pruner.criterion.statistics(index: i)
+            for stat in stats {
+                sink.histogram("criterion/\(settings.criterion)/\(stat.name)/\(p.layerName)", step: step, values: stat.values)
             }
         }
     }

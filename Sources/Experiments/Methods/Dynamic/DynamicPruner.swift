@@ -95,8 +95,8 @@ public final class DynamicPruner: TrainingObserver {
     func report(_ picked: [Int], of p: Parameter, index: Int, step t: Int, to sink: HistogramSink) {
         let w = p.value.scalars
         sink.histogram("pruned/\(p.layerName)/weight", step: t, values: picked.map { w[$0] })
-        for stat in criterion.statistics(index: index) {
-            sink.histogram("pruned/\(p.layerName)/\(stat.name)", step: t, values: picked.map { stat.values[$0] })
+        for stat in criterion.statistics(index: index, at: picked) {
+            sink.histogram("pruned/\(p.layerName)/\(stat.name)", step: t, values: stat.values)
         }
     }
 
