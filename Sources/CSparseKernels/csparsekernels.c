@@ -258,6 +258,52 @@ static void sddmm_avx2(int nrows, int ld, const int32_t *ptr, const int32_t *wid
     }
 }
 
+// sddmm_avx2 for ld == 32 or 64 (the rows of a 64- or 32-sample part: batch 128 over 2 or 4
+// data-parallel workers): the row `dy` of a CSR row (for the CSC call of Dense's backward, a
+// row of x^T) is loaded into registers once and reused for every nonzero of the row, instead
+// of being re-read from L1 for every pair; on Zen that is a third fewer loads per nonzero.
+// The accumulation is sddmm_avx2's, operation for operation (a0 sums lanes 0-7 of every
+// 16-float block in order, a1 lanes 8-15, both from fma onto +0), so the results are the same
+// bits.
+#define SDDMM_AVX2_ROWREG(LD)                                                                     \
+__attribute__((target("avx2,fma")))                                                               \
+static void sddmm_avx2_ld##LD(int nrows, const int32_t *ptr, const int32_t *widx,               \
+                              const int32_t *col, const float *DY, const float *X, float *G,    \
+                              int acc) {                                                          \
+    enum { NV = LD / 8 };                                                                         \
+    for (int r = 0; r < nrows; r++) {                                                             \
+        int k = ptr[r];                                                                           \
+        const int k1 = ptr[r + 1];                                                                \
+        if (k == k1) continue;                                                                    \
+        const float *dy = DY + (long)r * LD;                                                      \
+        __m256 d[NV];                                                                             \
+        for (int v = 0; v < NV; v++) d[v] = _mm256_loadu_ps(dy + 8 * v);                          \
+        for (; k + 2 <= k1; k += 2) {                                                             \
+            const float *x = X + (long)col[k] * LD, *u = X + (long)col[k + 1] * LD;               \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0;                           \
+            for (int v = 0; v < NV; v += 2) {                                                     \
+                a0 = _mm256_fmadd_ps(d[v], _mm256_loadu_ps(x + 8 * v), a0);                       \
+                a1 = _mm256_fmadd_ps(d[v + 1], _mm256_loadu_ps(x + 8 * v + 8), a1);               \
+                c0 = _mm256_fmadd_ps(d[v], _mm256_loadu_ps(u + 8 * v), c0);                       \
+                c1 = _mm256_fmadd_ps(d[v + 1], _mm256_loadu_ps(u + 8 * v + 8), c1);               \
+            }                                                                                     \
+            STORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));                                       \
+            STORE(widx[k + 1], hsum256(_mm256_add_ps(c0, c1)));                                   \
+        }                                                                                         \
+        for (; k < k1; k++) {                                                                     \
+            const float *x = X + (long)col[k] * LD;                                               \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;                                             \
+            for (int v = 0; v < NV; v += 2) {                                                     \
+                a0 = _mm256_fmadd_ps(d[v], _mm256_loadu_ps(x + 8 * v), a0);                       \
+                a1 = _mm256_fmadd_ps(d[v + 1], _mm256_loadu_ps(x + 8 * v + 8), a1);               \
+            }                                                                                     \
+            STORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));                                       \
+        }                                                                                         \
+    }                                                                                             \
+}
+SDDMM_AVX2_ROWREG(32)
+SDDMM_AVX2_ROWREG(64)
+
 // Four 16-lane vectors to their four sums, in lanes 0-3 of the result.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 static inline __m128 hsum4x512(__m512 a, __m512 b, __m512 c, __m512 d) {
@@ -311,6 +357,8 @@ void psk_sddmm_acc_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx,
                      const float *DY, const float *X, float *G, int acc) {
     int isa = psk_isa();
     if (isa >= 3 && ld % 16 == 0) sddmm_avx512(nrows, ld, ptr, widx, col, DY, X, G, acc);
+    else if (isa >= 2 && ld == 64) sddmm_avx2_ld64(nrows, ptr, widx, col, DY, X, G, acc);
+    else if (isa >= 2 && ld == 32) sddmm_avx2_ld32(nrows, ptr, widx, col, DY, X, G, acc);
     else if (isa >= 2 && ld % 16 == 0) sddmm_avx2(nrows, ld, ptr, widx, col, DY, X, G, acc);
     else sddmm_scalar(nrows, ld, ptr, widx, col, DY, X, G, acc);
 }

@@ -67,7 +67,7 @@ import Training
         var rng = RandomSource(seed: 11)
         for (inp, out) in [(37, 19), (100, 10), (300, 100), (10, 40)] {  // (10, 40): out > in takes the CSR weight gradient
             for density in [0.0, 0.05, 0.3, 1.0] {
-                for batch in [1, 7, 16, 64, 100] {
+                for batch in [1, 7, 16, 25, 64, 100] {  // 25 and 64: the ld 32 and 64 kernels
                     let d = Self.layer(inp: inp, out: out, rng: &rng)
                     d.weight.setMask(
                         Self.randomMask(
