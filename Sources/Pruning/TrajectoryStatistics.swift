@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import TensorCore
 
@@ -199,27 +198,12 @@ public final class TrajectoryStatistics {
     /// always-zero weight, so a pruned weight costs one byte read per update instead of 44.
     private var lastMaskedOut: [UInt8]?
 
-    /// Runs `body` over `0..<n` split into contiguous ranges, on all cores when `n` is large
-    /// (weights are independent, so the result is the same bit for bit as one pass; the update
-    /// runs on the training thread between steps, while the data-parallel workers are idle).
+    /// Runs `body` over `0..<n` split into contiguous ranges, on up to 4 cores when `n` is
+    /// large (weights are independent, so the result is the same bit for bit as one pass; the
+    /// update runs on the training thread between steps, while the data-parallel workers are idle).
     private static func forEachRange(_ n: Int, _ body: (Range<Int>) -> Void) {
-        let parts = n >= parallelThreshold ? min(4, ProcessInfo.processInfo.activeProcessorCount) : 1
-        guard parts > 1 else { body(0..<n); return }
-        withoutActuallyEscaping(body) { body in
-            let work = RangeWork(run: body)
-            DispatchQueue.concurrentPerform(iterations: parts) { k in work.run((k * n / parts)..<((k + 1) * n / parts)) }
-        }
+        ParallelRanges.forEach(count: n, threads: min(4, ProcessInfo.processInfo.activeProcessorCount), body)
     }
-
-    /// The per-range body handed to the worker threads. Unchecked Sendable because it writes
-    /// through raw pointers into the statistics arrays: safe since every thread gets a disjoint
-    /// range of entries and `concurrentPerform` returns only after all of them finished.
-    private struct RangeWork: @unchecked Sendable {
-        let run: (Range<Int>) -> Void
-    }
-
-    /// Entries above which `update` splits its pass over the cores.
-    static let parallelThreshold = 1 << 16
 
     /// One entry's recurrences (the per-weight part of `update`).
     @inline(__always)

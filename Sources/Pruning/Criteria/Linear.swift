@@ -85,20 +85,34 @@ public final class LinearCriterion: Criterion {
 
     /// Whether weight `w` (entry `j`, live) is flagged, and its predicted value at the horizon.
     @inline(__always)
-    private func flag(_ e: TrajectoryStatistics.Entries, _ w: Float, _ j: Int) -> (flagged: Bool, predicted: Float) {
+    private func judge(_ e: TrajectoryStatistics.Entries, _ w: Float, _ j: Int) -> (flagged: Bool, predicted: Float) {
         let predicted = e.extrapolated(j)
         let linear = e.rSquared(j) >= r2Threshold || e.straightness(j) >= straightnessThreshold
         return (linear && abs(predicted) < abs(w), predicted)
     }
 
-    /// `body(j, flagged, predicted)` for every weight of parameter `index` in one pass over its
+    /// Which weights are flagged, and every weight's predicted value at the horizon.
+    public func flagged(index: Int) -> (flag: [Bool], predicted: [Float]) {
+        let w = parameters[index].value.scalars
+        return tracker.statistics[index].withEntries(horizon: tracker.horizon) { e in
+            var flag = [Bool](repeating: false, count: w.count)
+            var predicted = [Float](repeating: 0, count: w.count)
+            for j in 0..<w.count {
+                predicted[j] = e.extrapolated(j)
+                if w[j] != 0 { flag[j] = judge(e, w[j], j).flagged }
+            }
+            return (flag, predicted)
+        }
+    }
+
+    /// `body(w, flagged, predicted)` for every weight of parameter `index` in one pass over its
     /// statistics; pruned weights (w = 0) are never flagged and get no statistics read.
     private func forEachWeight<R>(index: Int, _ body: (Float, Bool, Float) -> R) -> [R] {
         let w = parameters[index].value.scalars
         return tracker.statistics[index].withEntries(horizon: tracker.horizon) { e in
             (0..<w.count).map { j in
                 guard w[j] != 0 else { return body(w[j], false, 0) }
-                let (f, p) = flag(e, w[j], j)
+                let (f, p) = judge(e, w[j], j)
                 return body(w[j], f, p)
             }
         }
