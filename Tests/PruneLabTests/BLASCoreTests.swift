@@ -46,7 +46,9 @@ import TensorCore
 
     @Test func aUserKernelTheCPUCannotRunIsNamed() {
         let skx = BLASCoreSelection.unrunnableUserSetting("SkylakeX", flags: CPUFlags(Self.avx2))
-        #expect(skx == "OPENBLAS_CORETYPE=SkylakeX needs AVX-512, which this CPU lacks; unset it or set Haswell (the strongest kernel this CPU supports)")
+        #expect(
+            skx == "OPENBLAS_CORETYPE=SkylakeX needs AVX-512, which this CPU lacks; "
+                + "unset it or set Haswell (the strongest kernel this CPU supports)")
         #expect(BLASCoreSelection.unrunnableUserSetting("haswell", flags: CPUFlags(Self.avx))?.contains("needs AVX2 and FMA") == true)
         #expect(BLASCoreSelection.unrunnableUserSetting("Sandybridge", flags: CPUFlags(Self.sse))?.hasSuffix("or set Prescott") == true)
         // runnable, weaker, or unknown to the table: left to the user

@@ -62,9 +62,10 @@ public final class DynamicMethod: PruningMethod {
     /// The criterion's statistics over each layer's live weights (`criterion/<name>/<stat>/<layer>`).
     public func histograms(step: Int, into sink: HistogramSink) {
         for (i, p) in pruned.enumerated() {
-            let stats = p.mask.map { m in
-                pruner.criterion.statistics(index: i, at: m.scalars.indices.filter { m.scalars[$0] != 0 })
-            } ?? pruner.criterion.statistics(index: i)
+            let stats =
+                p.mask.map { m in
+                    pruner.criterion.statistics(index: i, at: m.scalars.indices.filter { m.scalars[$0] != 0 })
+                } ?? pruner.criterion.statistics(index: i)
             for stat in stats {
                 sink.histogram("criterion/\(settings.criterion)/\(stat.name)/\(p.layerName)", step: step, values: stat.values)
             }
