@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import Schema
+import Synchronization
 import TensorCore
 import HDF5Support
 
@@ -70,4 +72,43 @@ enum CheckpointFile {
         }
         return StateArchive(floats: floats, doubles: doubles, ints: ints)
     }
+}
+
+/// Writes checkpoints on a background thread, one at a time, so that training does not wait for
+/// the file: a `linear` LeNet-300-100 checkpoint (weights, momentum, the trajectory statistics'
+/// 44 bytes per weight) took ~50 ms of every epoch end on the training thread, 4% of the run.
+/// The archive handed over is a snapshot: its arrays are copy-on-write copies that training's
+/// next update to the originals separates from them. Safety as before: each file is written
+/// atomically, so a kill mid-write leaves the previous checkpoint whole.
+final class CheckpointWriter: Sendable {
+    private let queue = DispatchQueue(label: "prunelab.checkpoint")
+    private let inFlight = DispatchGroup()
+    private let failure = Mutex<String?>(nil)
+
+    /// Waits for the previous write (so at most one is in flight and files land in order), then
+    /// starts writing `archive` to `url`. Throws the previous write's error, if it failed.
+    func submit(_ archive: StateArchive, to url: URL) throws {
+        try wait()
+        // Handed to the writer thread: nothing touches this archive after `submit` (each
+        // checkpoint builds its own), and its arrays are value copies of the training state.
+        let snapshot = Snapshot(archive: archive)
+        inFlight.enter()
+        queue.async { [self] in
+            defer { inFlight.leave() }
+            do { try CheckpointFile.write(snapshot.archive, to: url) } catch {
+                failure.withLock { $0 = $0 ?? "\(error)" }
+            }
+        }
+    }
+
+    /// Blocks until no write is in flight; throws the first write error seen.
+    func wait() throws {
+        inFlight.wait()
+        if let message = failure.withLock({ $0 }) { throw RunError(message) }
+    }
+}
+
+/// The archive crossing to the writer thread (see `CheckpointWriter.submit` for why it is safe).
+private struct Snapshot: @unchecked Sendable {
+    let archive: StateArchive
 }

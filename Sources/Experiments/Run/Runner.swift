@@ -179,9 +179,11 @@ public enum Runner {
     static func train(_ run: RunContext, state: RunState) throws {
         let session = run.session, trainer = session.trainer
         session.clock.begin()
+        let writer = CheckpointWriter()
+        defer { try? writer.wait() }  // on every way out: no write outlives the run's training
         let checkpoint = {
             let t0 = Date()
-            try CheckpointFile.write(state.archive(), to: run.folder.file(CheckpointFile.name))
+            try writer.submit(state.archive(), to: run.folder.file(CheckpointFile.name))
             run.recordCheckpoint(seconds: Date().timeIntervalSince(t0))
         }
         var checkpointer: Checkpointer?
@@ -196,6 +198,7 @@ public enum Runner {
         defer { run.checkpointHandler = {} }  // the handler holds the run: break the cycle
         if trainer.step < session.plannedSteps { try trainer.train(steps: session.plannedSteps - trainer.step) }
         try state.method.afterTraining(run)
+        try writer.wait()
         if let failure = checkpointer?.failure { throw failure }
         try state.trajectories?.finish()
     }
