@@ -9,7 +9,11 @@ the dense run and to Han's, FLOP ratio, sparsity and test accuracy, for one or m
 Reads each folder's comparison.csv (accuracy, sparsity, FLOPs) and timing.csv (wall_seconds, which
 covers training with its pruning, statistics and recording plus the per-epoch test evaluations and the
 final train/test evaluation, and excludes writing model files and the prune curve), and the BLAS kernel
-from each run's run.json. Writes the Markdown table to --out and a CSV beside it.
+from each run's run.json. `train s` is the runs' `train_seconds` (summary.csv: training with its pruning,
+statistics, recording and checkpoints, without any evaluation). A label may name several folders,
+`LABEL=DIR1,DIR2,...` (e.g. one compare per seed, so that each seed's arms run back to back and a machine
+whose speed drifts over minutes slows all arms of a seed alike); their seeds are pooled. Writes the
+Markdown table to --out and a CSV beside it.
 """
 import argparse
 import csv
@@ -22,7 +26,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchcommon import cpu_description as cpu_model  # noqa: E402
 
 
-def read(folder):
+def read(folders):
+    rows, cores = {}, set()
+    for folder in folders.split(","):
+        r, c = read_one(folder)
+        for m, seeds in r.items():
+            for seed, row in seeds.items():
+                if seed in rows.get(m, {}):
+                    sys.exit(f"bench_e2e_table.py: {folder}: {m} seed {seed} is also in another folder of the label")
+                rows.setdefault(m, {})[seed] = row
+        cores |= c
+    return rows, cores
+
+
+def read_one(folder):
     rows = {}
     with open(os.path.join(folder, "comparison.csv")) as f:
         for r in csv.DictReader(f):
@@ -30,6 +47,10 @@ def read(folder):
     with open(os.path.join(folder, "timing.csv")) as f:
         for r in csv.DictReader(f):
             rows[r["method"]][r["seed"]]["wall_seconds"] = r["wall_seconds"]
+    for m, seeds in rows.items():
+        for seed, row in seeds.items():
+            with open(os.path.join(folder, f"{m}-seed{seed}", "summary.csv")) as f:
+                row["train_seconds"] = next(csv.DictReader(f))["train_seconds"]
     cores = set()
     for name in os.listdir(folder):
         p = os.path.join(folder, name, "run.json")
@@ -52,18 +73,24 @@ def main():
         mean = lambda m, k: statistics.mean(float(r[k]) for r in rows[m].values() if r.get(k) not in (None, ""))
         dense, han = mean("dense", "wall_seconds"), (mean("han", "wall_seconds") if "han" in rows else None)
         lines += [f"## {label} (`{folder}`; BLAS kernel {', '.join(sorted(cores))}; CPU {cpu_model()})", "",
-                  "| method | seeds | wall s (mean) | wall s per seed | vs dense | vs Han | train FLOPs vs dense "
-                  "| sparsity | test accuracy (mean) |",
-                  "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+                  "| method | seeds | wall s (mean) | wall s per seed | vs dense | vs Han | train s (mean) "
+                  "| train s vs dense | train s vs Han | train FLOPs vs dense | sparsity | test accuracy (mean) |",
+                  "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        tdense = mean("dense", "train_seconds")
+        than = mean("han", "train_seconds") if "han" in rows else None
         for m in rows:
             w = mean(m, "wall_seconds")
             per = ", ".join(f"{float(r['wall_seconds']):.2f}" for _, r in sorted(rows[m].items()))
             fl = mean(m, "train_flops") / mean(m, "dense_train_flops")
             vs_han = f"{w / han:.2f}x" if han else "n/a"
-            lines.append(f"| {m} | {len(rows[m])} | {w:.2f} | {per} | {w / dense:.2f}x | {vs_han} | {fl:.3f} "
+            t = mean(m, "train_seconds")
+            t_han = f"{t / than:.2f}x" if than else "n/a"
+            lines.append(f"| {m} | {len(rows[m])} | {w:.2f} | {per} | {w / dense:.2f}x | {vs_han} | {t:.2f} "
+                         f"| {t / tdense:.2f}x | {t_han} | {fl:.3f} "
                          f"| {mean(m, 'sparsity'):.3f} | {mean(m, 'test_accuracy'):.4f} |")
             out_rows.append([label, folder, m, len(rows[m]), f"{w:.4f}", per.replace(", ", ";"), f"{w / dense:.4f}",
-                             f"{w / han:.4f}" if han else "", f"{fl:.4f}", f"{mean(m, 'sparsity'):.4f}",
+                             f"{w / han:.4f}" if han else "", f"{t:.4f}", f"{t / tdense:.4f}",
+                             f"{t / than:.4f}" if than else "", f"{fl:.4f}", f"{mean(m, 'sparsity'):.4f}",
                              f"{mean(m, 'test_accuracy'):.4f}", ";".join(sorted(cores)), cpu_model()])
         lines.append("")
     if a.command:
@@ -79,7 +106,7 @@ def main():
     with open(os.path.splitext(a.out)[0] + ".csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["label", "folder", "method", "seeds", "wall_seconds_mean", "wall_seconds_per_seed", "vs_dense",
-                    "vs_han", "train_flops_vs_dense", "sparsity", "test_accuracy", "blas_core", "cpu"])
+                    "vs_han", "train_seconds_mean", "train_vs_dense", "train_vs_han", "train_flops_vs_dense", "sparsity", "test_accuracy", "blas_core", "cpu"])
         w.writerows(out_rows)
 
 
