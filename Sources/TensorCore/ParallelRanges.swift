@@ -6,9 +6,10 @@ import Dispatch
 /// split, so the result is bit for bit that of one pass (see `granule` for BLAS calls).
 public enum ParallelRanges {
     /// Below this many elements per part a pass stays on the calling thread. Handing a part to
-    /// a Dispatch worker pays for its wake-up: on the 2-core Zen VM of this work, two 30 us
-    /// halves under `concurrentPerform` took as long as one thread doing both, and two 260 us
-    /// halves 0.66x of it; 32768 element updates are about 100-200 us.
+    /// a Dispatch worker pays for its wake-up: on the 2-core Zen 1 VM of this work
+    /// (`experiments/dispatch_wakeup` and its first version, four quiet runs), two 25-30 us halves under
+    /// `concurrentPerform` took 0.93-1.03x the time of one thread doing both, and two 260 us halves
+    /// 0.56-0.66x; 32768 element updates are about 100-200 us.
     public static let minimumPerPart = 32768
 
     /// Range boundaries are multiples of this (from the start of the pass), so a BLAS call per

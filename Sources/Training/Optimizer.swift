@@ -25,7 +25,7 @@ public protocol Optimizer: Checkpointable {
 public final class Adam: Optimizer {
     public let parameters: [Parameter]
     public var beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
-    /// Unused: Adam's update stays on the calling thread (it is not on a measured hot path).
+    /// Threads the update splits over (each entry's arithmetic is the same in any split).
     public var threads = 1
     /// First and second moments, one per parameter.
     public internal(set) var m: [Tensor]
@@ -61,15 +61,17 @@ public final class Adam: Optimizer {
                     p.value.scalars.withUnsafeMutableBufferPointer { w in
                         m[i].scalars.withUnsafeMutableBufferPointer { m1 in
                             v[i].scalars.withUnsafeMutableBufferPointer { m2 in
-                                for j in 0..<w.count {
-                                    let gj = g[j] + decay * w[j]
-                                    var a = b1 * m1[j] + (1 - b1) * gj
-                                    var b = b2 * m2[j] + (1 - b2) * gj * gj
-                                    var wj = w[j] - lr * (a / c1) / ((b / c2).squareRoot() + eps)
-                                    if masked { a *= k[j]; b *= k[j]; wj *= k[j] }
-                                    m1[j] = a
-                                    m2[j] = b
-                                    w[j] = wj
+                                ParallelRanges.forEach(count: w.count, threads: threads) { range in
+                                    for j in range {
+                                        let gj = g[j] + decay * w[j]
+                                        var a = b1 * m1[j] + (1 - b1) * gj
+                                        var b = b2 * m2[j] + (1 - b2) * gj * gj
+                                        var wj = w[j] - lr * (a / c1) / ((b / c2).squareRoot() + eps)
+                                        if masked { a *= k[j]; b *= k[j]; wj *= k[j] }
+                                        m1[j] = a
+                                        m2[j] = b
+                                        w[j] = wj
+                                    }
                                 }
                             }
                         }

@@ -44,9 +44,8 @@ public final class SGD: Optimizer {
     /// split over `threads` (each entry's arithmetic is the same in any split).
     private func stepAllWeights(_ i: Int, _ p: Parameter, lr: Float, decay: Float) {
         let mu = momentum, nesterov = nesterov, threads = threads
-        let ones = Tensor(shape: [0])
         let masked = p.mask != nil
-        let gradient = p.grad, mask = p.mask ?? ones
+        let gradient = p.grad, mask = p.mask ?? SGD.noMask
         gradient.scalars.withUnsafeBufferPointer { g in
             mask.scalars.withUnsafeBufferPointer { m in
                 p.value.scalars.withUnsafeMutableBufferPointer { w in
@@ -71,6 +70,9 @@ public final class SGD: Optimizer {
             }
         }
     }
+
+    /// Stands in for the mask of an unmasked parameter (never read).
+    private static let noMask = Tensor(shape: [0])
 
     /// At or below this mask density the update runs over the live weights only (on a 784x300
     /// weight, Zen 5: 54 us dense at any density; live 20 us at 0.05, 44 us at 0.2, 64 us at 0.3).

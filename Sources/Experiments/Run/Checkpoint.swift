@@ -78,8 +78,11 @@ enum CheckpointFile {
 /// the file: a `linear` LeNet-300-100 checkpoint (weights, momentum, the trajectory statistics'
 /// 44 bytes per weight) took ~50 ms of every epoch end on the training thread, 4% of the run.
 /// The archive handed over is a snapshot: its arrays are copy-on-write copies that training's
-/// next update to the originals separates from them. Safety as before: each file is written
-/// atomically, so a kill mid-write leaves the previous checkpoint whole.
+/// next update to the originals separates from them (so that update pays one copy of each array
+/// it writes, a few ms against the ~50 ms write, and the process holds the copy until the write
+/// ends). `checkpoint_seconds` counts what the training thread waits for: the snapshot and any
+/// previous write still running. Safety as before: each file is written atomically, so a kill
+/// mid-write leaves the previous checkpoint whole.
 final class CheckpointWriter: Sendable {
     private let queue = DispatchQueue(label: "prunelab.checkpoint")
     private let inFlight = DispatchGroup()

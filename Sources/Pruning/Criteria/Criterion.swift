@@ -150,7 +150,7 @@ public func accumulate(_ parameters: [Parameter], into sums: inout [[Float]], _ 
     }
 }
 
-/// Mean of `value(j)` over `indices`, nil when there are none (the same sum as `meanAt(_:_:)`).
+/// Mean of `value(j)` over `indices`, nil when there are none.
 @inlinable
 public func meanAt(_ indices: [Int], _ value: (Int) -> Float) -> Double? {
     guard !indices.isEmpty else { return nil }
@@ -160,6 +160,5 @@ public func meanAt(_ indices: [Int], _ value: (Int) -> Float) -> Double? {
 /// Mean of `values` at `indices`, nil when there are none.
 @inlinable
 public func meanAt(_ values: [Float], _ indices: [Int]) -> Double? {
-    guard !indices.isEmpty else { return nil }
-    return indices.reduce(0.0) { $0 + Double(values[$1]) } / Double(indices.count)
+    meanAt(indices) { values[$0] }
 }

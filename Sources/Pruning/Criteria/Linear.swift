@@ -91,18 +91,11 @@ public final class LinearCriterion: Criterion {
         return (linear && abs(predicted) < abs(w), predicted)
     }
 
-    /// Which weights are flagged, and every weight's predicted value at the horizon.
+    /// Which weights are flagged, and the live weights' predicted values at the horizon (0 for
+    /// pruned ones).
     public func flagged(index: Int) -> (flag: [Bool], predicted: [Float]) {
-        let w = parameters[index].value.scalars
-        return tracker.statistics[index].withEntries(horizon: tracker.horizon) { e in
-            var flag = [Bool](repeating: false, count: w.count)
-            var predicted = [Float](repeating: 0, count: w.count)
-            for j in 0..<w.count {
-                predicted[j] = e.extrapolated(j)
-                if w[j] != 0 { flag[j] = judge(e, w[j], j).flagged }
-            }
-            return (flag, predicted)
-        }
+        let judged = forEachWeight(index: index) { _, flagged, predicted in (flagged, predicted) }
+        return (judged.map(\.0), judged.map(\.1))
     }
 
     /// `body(w, flagged, predicted)` for every weight of parameter `index` in one pass over its

@@ -62,9 +62,10 @@ public final class DynamicMethod: PruningMethod {
     /// The criterion's statistics over each layer's live weights (`criterion/<name>/<stat>/<layer>`).
     public func histograms(step: Int, into sink: HistogramSink) {
         for (i, p) in pruned.enumerated() {
+            // a masked weight's live entries, in order: its sparsity pattern's CSR entries
             let stats =
-                p.mask.map { m in
-                    pruner.criterion.statistics(index: i, at: m.scalars.indices.filter { m.scalars[$0] != 0 })
+                p.sparsityPattern.map { pattern in
+                    pruner.criterion.statistics(index: i, at: pattern.csrFlat.map(Int.init))
                 } ?? pruner.criterion.statistics(index: i)
             for stat in stats {
                 sink.histogram("criterion/\(settings.criterion)/\(stat.name)/\(p.layerName)", step: step, values: stat.values)
