@@ -31,11 +31,13 @@ let package = Package(
         .target(name: "CImageDecode", dependencies: ["CJPEG", "CPNG"]),
         // Sparse kernels for pruned layers (AVX-512 / AVX2 / portable paths chosen at run time).
         .target(name: "CSparseKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // The trajectory-statistics update behind the dynamic criteria (same three paths).
+        .target(name: "CTrajectoryKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "TensorCore", dependencies: ["CBLAS", "CAllocator"]),
         .target(name: "NN", dependencies: ["TensorCore", "CSparseKernels"]),
         .target(name: "Training", dependencies: ["TensorCore", "NN"]),
         .target(name: "Schema"),
-        .target(name: "Pruning", dependencies: ["TensorCore", "NN", "Schema"]),
+        .target(name: "Pruning", dependencies: ["TensorCore", "NN", "Schema", "CTrajectoryKernels"]),
         // Post-training quantization and binarization of weight tensors: codes, scales, packing.
         .target(name: "Quantization"),
         .target(name: "HDF5Support", dependencies: ["CHDF5"]),
@@ -50,7 +52,7 @@ let package = Package(
         ]),
         .testTarget(name: "PruneLabTests",
                     dependencies: ["Schema", "TensorCore", "NN", "Training", "Pruning", "Quantization",
-                                   "HDF5Support", "Datasets", "Experiments"],
+                                   "HDF5Support", "Datasets", "Experiments", "CTrajectoryKernels", "CSparseKernels"],
                     resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,7 +2,7 @@
 # Two release binaries on the same short runs: are their results bit-identical, and how long do
 # they take? (A change that should change no result, e.g. a faster reduction, checked this way.)
 #
-#   bash experiments/compare_binaries.sh OLD_BIN NEW_BIN bits    # 5 configs, summary/metrics/model.h5 compared
+#   bash experiments/compare_binaries.sh OLD_BIN NEW_BIN bits    # 6 configs, summary/metrics/model.h5 compared
 #   bash experiments/compare_binaries.sh OLD_BIN NEW_BIN time    # 20-epoch magnitude and linear, alternated 3 times
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ if [ "$mode" = bits ]; then
   cases=(
     "lin2|mnist-lenet300-compare|${dyn[*]} --set pruning.dynamic.criterion=linear --set training.threads=2"
     "mov1|mnist-lenet300-compare|${dyn[*]} --set pruning.dynamic.criterion=movement --set training.threads=1"
+    "stall2|mnist-lenet300-compare|${dyn[*]} --set pruning.dynamic.criterion=stalled --set training.threads=2"
     "han2|mnist-lenet300-compare|--set training.epochs=2 --set pruning.method=han --set pruning.han.retrain=1ep --set pruning.han.rounds=2 --set training.threads=2"
     "dense2|mnist-lenet300-compare|--set training.epochs=2 --set training.threads=2"
     "conv2|mnist-lenet5-compare|--set training.epochs=2 --set data.train_limit=3000 --set pruning.method=dynamic --set pruning.dynamic.criterion=magnitude --set pruning.dynamic.cubic.start=0ep --set pruning.dynamic.cubic.end=1ep --set pruning.dynamic.cubic.every=5it --set pruning.dynamic.cubic.max_per_check=0.5 --set training.threads=2 --set training.kernel=sparse"

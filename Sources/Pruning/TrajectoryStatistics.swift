@@ -1,3 +1,4 @@
+import CTrajectoryKernels
 import Foundation
 import TensorCore
 
@@ -169,27 +170,20 @@ public final class TrajectoryStatistics {
 
         let n = count
         guard n > 0, let vb = values.baseAddress else { return }
+        // The recurrences per entry run in C (AVX-512 / AVX2 / portable; ctrajectorykernels.h
+        // says why): `advance1` there is their definition, `entry1` the masked variant.
+        let c = pts_step(first: first ? 1 : 0, bf: bf, bd: bd, dt: dt, invW: invW)
         if let mb = mask?.baseAddress {
-            updateMasked(vb, mb, n: n, first: first, bf: bf, bd: bd, dt: dt, invW: invW)
+            var out = lastMaskedOut ?? [UInt8](repeating: 0, count: n)
+            lastMaskedOut = nil  // keeps `out` uniquely referenced (no copy on write)
+            out.withUnsafeMutableBufferPointer { ob in
+                let o = ob.baseAddress!
+                withState { s in Self.forEachRange(n) { r in pts_update(s, c, r.lowerBound, r.upperBound, vb, mb, o) } }
+            }
+            lastMaskedOut = out
             return
         }
-        floats.withUnsafeMutableBufferPointer { fbuf in
-            doubles.withUnsafeMutableBufferPointer { dbuf in
-                guard let fp = fbuf.baseAddress, let dp = dbuf.baseAddress else { return }
-                let prev = fp + F.value.rawValue * n, disp = fp + F.disp.rawValue * n
-                let path = fp + F.path.rawValue * n, flips = fp + F.flips.rawValue * n
-                let sign = fp + F.sign.rawValue * n
-                let mean = dp + D.mean.rawValue * n, mxx = dp + D.mxx.rawValue * n
-                let ctx = dp + D.ctx.rawValue * n
-                Self.forEachRange(n) { range in
-                    for i in range {
-                        Self.advance(
-                            i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev, disp: disp,
-                            path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
-                    }
-                }
-            }
-        }
+        withState { s in Self.forEachRange(n) { r in pts_update(s, c, r.lowerBound, r.upperBound, vb, nil, nil) } }
         lastMaskedOut = nil
     }
 
@@ -205,73 +199,19 @@ public final class TrajectoryStatistics {
         ParallelRanges.forEach(count: n, threads: min(4, ProcessInfo.processInfo.activeProcessorCount), body)
     }
 
-    /// One entry's recurrences (the per-weight part of `update`).
-    @inline(__always)
-    private static func advance(
-        _ i: Int, _ v: Float, first: Bool, bf: Float, bd: Double, dt: Double, invW: Double,
-        prev: UnsafeMutablePointer<Float>, disp: UnsafeMutablePointer<Float>,
-        path: UnsafeMutablePointer<Float>, flips: UnsafeMutablePointer<Float>,
-        sign: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Double>,
-        mxx: UnsafeMutablePointer<Double>, ctx: UnsafeMutablePointer<Double>
-    ) {
-        if !first {
-            let u = v - prev[i]
-            disp[i] = bf * disp[i] + u
-            path[i] = bf * path[i] + abs(u)
-            var f = bf * flips[i]
-            if u != 0 {
-                let s: Float = u > 0 ? 1 : -1
-                if sign[i] != 0 && sign[i] != s { f += 1 }
-                sign[i] = s
-            }
-            flips[i] = f
-        }
-        let x = Double(v)
-        prev[i] = v
-        let dx = x - mean[i]
-        let m = mean[i] + dx * invW
-        mean[i] = m
-        mxx[i] = bd * mxx[i] + dx * (x - m)
-        ctx[i] = bd * ctx[i] + dt * (x - m)
-    }
-
-    /// `update` with a mask: live entries advance, newly masked ones are reset, and ones masked
-    /// at the previous update as well are skipped (already reset, and a masked weight's state
-    /// stays reset). The same state as advancing every entry and then resetting the masked ones.
-    private func updateMasked(
-        _ vb: UnsafePointer<Float>, _ mb: UnsafePointer<Float>, n: Int, first: Bool,
-        bf: Float, bd: Double, dt: Double, invW: Double
-    ) {
-        var out = lastMaskedOut ?? [UInt8](repeating: 0, count: n)
-        lastMaskedOut = nil  // keeps `out` uniquely referenced (no copy on write)
+    /// The state's sections as the C kernel's struct of arrays (valid inside `body` only).
+    private func withState(_ body: (pts_state) -> Void) {
+        let n = count
         floats.withUnsafeMutableBufferPointer { fbuf in
             doubles.withUnsafeMutableBufferPointer { dbuf in
-                out.withUnsafeMutableBufferPointer { ob in
-                    guard let fp = fbuf.baseAddress, let dp = dbuf.baseAddress, let o = ob.baseAddress else { return }
-                    let prev = fp + F.value.rawValue * n, disp = fp + F.disp.rawValue * n
-                    let path = fp + F.path.rawValue * n, flips = fp + F.flips.rawValue * n
-                    let sign = fp + F.sign.rawValue * n
-                    let mean = dp + D.mean.rawValue * n, mxx = dp + D.mxx.rawValue * n
-                    let ctx = dp + D.ctx.rawValue * n
-                    Self.forEachRange(n) { range in
-                        for i in range {
-                            if mb[i] == 0 {
-                                if o[i] != 0 { continue }
-                                prev[i] = 0; disp[i] = 0; path[i] = 0; flips[i] = 0; sign[i] = 0
-                                mean[i] = 0; mxx[i] = 0; ctx[i] = 0
-                                o[i] = 1
-                            } else {
-                                o[i] = 0
-                                Self.advance(
-                                    i, vb[i], first: first, bf: bf, bd: bd, dt: dt, invW: invW, prev: prev,
-                                    disp: disp, path: path, flips: flips, sign: sign, mean: mean, mxx: mxx, ctx: ctx)
-                            }
-                        }
-                    }
-                }
+                guard let fp = fbuf.baseAddress, let dp = dbuf.baseAddress else { return }
+                body(
+                    pts_state(
+                        prev: fp + F.value.rawValue * n, disp: fp + F.disp.rawValue * n, path: fp + F.path.rawValue * n,
+                        flips: fp + F.flips.rawValue * n, sign: fp + F.sign.rawValue * n,
+                        mean: dp + D.mean.rawValue * n, mxx: dp + D.mxx.rawValue * n, ctx: dp + D.ctx.rawValue * n))
             }
         }
-        lastMaskedOut = out
     }
 
     /// `update(values:mask:step:)` on a tensor's scalars (and its mask's, if any).

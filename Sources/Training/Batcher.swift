@@ -52,24 +52,30 @@ public struct Batcher {
     /// `bounds[i]..<bounds[i+1]` of `Batcher.bounds`), each gathered straight from the set, so
     /// data-parallel workers get their rows without a second copy of the batch.
     public func batchParts(order: [Int], range: Range<Int>, parts k: Int) -> (parts: [Tensor], labels: ArraySlice<Int>) {
+        ((0..<k).map { part($0, of: k, order: order, range: range) }, labels(order: order, range: range))
+    }
+
+    /// The labels of `order[range]`, in batch order.
+    public func labels(order: [Int], range: Range<Int>) -> ArraySlice<Int> {
+        range.map { labels[order[$0]] }[...]
+    }
+
+    /// Part `i` of `k` of the batch `order[range]` (rows `bounds[i]..<bounds[i+1]`), gathered
+    /// from the set; safe to call for different parts on different threads at once (it only
+    /// reads the set), so each data-parallel worker gathers its own rows.
+    public func part(_ i: Int, of k: Int, order: [Int], range: Range<Int>) -> Tensor {
         let bounds = Batcher.bounds(range.count, parts: k)
         let size = images.rowSize
-        let sampleShape = Array(images.shape.dropFirst())
-        var y = [Int](repeating: 0, count: range.count)
-        let parts = images.scalars.withUnsafeBufferPointer { src in
-            (0..<k).map { i -> Tensor in
-                var x = Tensor(shape: [bounds[i + 1] - bounds[i]] + sampleShape)
-                x.scalars.withUnsafeMutableBufferPointer { dst in
-                    for r in bounds[i]..<bounds[i + 1] {
-                        let s = order[range.lowerBound + r]
-                        (dst.baseAddress! + (r - bounds[i]) * size).update(from: src.baseAddress! + s * size, count: size)
-                        y[r] = labels[s]
-                    }
+        var x = Tensor(shape: [bounds[i + 1] - bounds[i]] + images.shape.dropFirst())
+        images.scalars.withUnsafeBufferPointer { src in
+            x.scalars.withUnsafeMutableBufferPointer { dst in
+                for r in bounds[i]..<bounds[i + 1] {
+                    let s = order[range.lowerBound + r]
+                    (dst.baseAddress! + (r - bounds[i]) * size).update(from: src.baseAddress! + s * size, count: size)
                 }
-                return x
             }
         }
-        return (parts, y[...])
+        return x
     }
 
     /// Row bounds of `n` rows split into `k` contiguous parts: part `i` is `b[i]..<b[i+1]`.

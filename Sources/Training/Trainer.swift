@@ -157,11 +157,17 @@ public final class Trainer {
     /// `computeGradients(_:_:)` on a batch already split by `Batcher.bounds` into one part per
     /// worker (`y` holds the labels of all parts in order).
     func computeGradients(parts: [Tensor], _ y: ArraySlice<Int>) -> (loss: Double, correct: Int) {
-        let k = parts.count, n = y.count
+        computeGradients(parts: parts.count, y) { parts[$0] }
+    }
+
+    /// `computeGradients(parts:_:)` with part `i` made by `part(i)` on the worker that runs it
+    /// (so the workers gather their rows at the same time instead of one after the other).
+    func computeGradients(parts k: Int, _ y: ArraySlice<Int>, part: (Int) -> Tensor) -> (loss: Double, correct: Int) {
+        let n = y.count
         let bounds = Batcher.bounds(n, parts: k)
         let results = parallel.run(parts: k) { i, m -> (Double, Int) in
             let lo = bounds[i], hi = bounds[i + 1]
-            let logits = m.forward(parts[i], training: true)
+            let logits = m.forward(part(i), training: true)
             let r = m.loss.evaluate(logits: logits, labels: y[(y.startIndex + lo)..<(y.startIndex + hi)], wantGradient: true)
             if r.loss.isFinite { m.backward(r.gradient) }
             return (r.loss, r.correct)
@@ -178,11 +184,12 @@ public final class Trainer {
     }
 
     /// Gathers the batch `order[range]` and computes its gradients; with several workers each
-    /// worker's rows are gathered into its own part directly.
+    /// worker gathers its own rows into its own part, in parallel.
     private func gradients(order: [Int], range: Range<Int>) -> (result: (loss: Double, correct: Int), labels: ArraySlice<Int>) {
         if workers > 1 && range.count >= 2 * workers {
-            let (parts, y) = batcher.batchParts(order: order, range: range, parts: workers)
-            return (computeGradients(parts: parts, y), y)
+            let k = workers, batcher = batcher
+            let y = batcher.labels(order: order, range: range)
+            return (computeGradients(parts: k, y) { batcher.part($0, of: k, order: order, range: range) }, y)
         }
         let (x, y) = batcher.batch(order: order, range: range)
         return (computeGradients(x, y), y)
