@@ -18,8 +18,9 @@ import Pruning
         init(n: Int, window: Int) {
             self.n = n
             beta = 1 - 1 / Double(window)
-            (prev, disp, path, flips, sign) = ([Float](repeating: 0, count: n), [Float](repeating: 0, count: n), [Float](repeating: 0, count: n), [Float](repeating: 0, count: n), [Float](repeating: 0, count: n))
-            (mean, mxx, ctx) = ([Double](repeating: 0, count: n), [Double](repeating: 0, count: n), [Double](repeating: 0, count: n))
+            let zf = [Float](repeating: 0, count: n), zd = [Double](repeating: 0, count: n)
+            (prev, disp, path, flips, sign) = (zf, zf, zf, zf, zf)
+            (mean, mxx, ctx) = (zd, zd, zd)
         }
 
         mutating func update(_ v: [Float], mask: [Float]?, step: Int) {
