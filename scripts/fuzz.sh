@@ -35,12 +35,13 @@ scratch=.build-fuzz
 nice -n 19 swift build -c release --scratch-path "$scratch" --target Experiments -Xswiftc -sanitize=fuzzer >&2
 bindir=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
 mkdir -p "$scratch/bin" "$scratch/artifacts"
-modules=(Experiments Datasets HDF5Support Schema TensorCore NN Training Pruning Quantization CAllocator CSparseKernels CImageDecode)
+modules=(Experiments Datasets HDF5Support Schema TensorCore NN Training Pruning Quantization CAllocator CSparseKernels CTrajectoryKernels CImageDecode)
 objects=()
 for m in "${modules[@]}"; do objects+=("$bindir/$m.build"/*.o); done
 flags=(-I "$bindir/Modules"
   -Xcc "-fmodule-map-file=$bindir/CAllocator.build/module.modulemap" -Xcc -I -Xcc Sources/CAllocator/include
   -Xcc "-fmodule-map-file=$bindir/CSparseKernels.build/module.modulemap" -Xcc -I -Xcc Sources/CSparseKernels/include
+  -Xcc "-fmodule-map-file=$bindir/CTrajectoryKernels.build/module.modulemap" -Xcc -I -Xcc Sources/CTrajectoryKernels/include
   -Xcc "-fmodule-map-file=$bindir/CImageDecode.build/module.modulemap" -Xcc -I -Xcc Sources/CImageDecode/include
   -Xcc -fmodule-map-file=Sources/CJPEG/module.modulemap -Xcc -fmodule-map-file=Sources/CPNG/module.modulemap
   -Xcc -fmodule-map-file=Sources/CBLAS/module.modulemap -Xcc -fmodule-map-file=Sources/CHDF5/module.modulemap
