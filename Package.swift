@@ -32,7 +32,7 @@ let package = Package(
         // Sparse kernels for pruned layers (AVX-512 / AVX2 / portable paths chosen at run time).
         .target(name: "CSparseKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // The trajectory-statistics update behind the dynamic criteria (same three paths).
-        .target(name: "CTrajectoryKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CTrajectoryKernels", dependencies: ["CSparseKernels"], cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "TensorCore", dependencies: ["CBLAS", "CAllocator"]),
         .target(name: "NN", dependencies: ["TensorCore", "CSparseKernels"]),
         .target(name: "Training", dependencies: ["TensorCore", "NN"]),

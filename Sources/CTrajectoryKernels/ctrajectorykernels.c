@@ -1,31 +1,15 @@
 // The trajectory-statistics update; see include/ctrajectorykernels.h for why it is hand-written.
-// Three paths (AVX-512 F+BW+VL+DQ, AVX2, portable C) chosen per call from __builtin_cpu_supports.
+// Three paths (AVX-512 F+BW+VL+DQ, AVX2, portable C) chosen per call by psk_isa (CSparseKernels).
 // Each does, per entry, exactly the operations of `advance1` in the same order: no fused
 // multiply-add anywhere (the pragma forbids contraction; the intrinsics are separate mul/add).
 #pragma clang fp contract(off)
 #include "ctrajectorykernels.h"
+#include "csparsekernels.h"
 #include <immintrin.h>
 #include <math.h>
 
-static _Thread_local int forced_isa = -1;
-
-static int detected_isa(void) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-        return 3;
-    if (__builtin_cpu_supports("avx2")) return 2;
-    return 0;
-}
-
-int pts_isa(void) {
-    int d = detected_isa();
-    int f = forced_isa;
-    if (f < 0) return d;
-    return f < d ? (f >= 2 ? f : 0) : d;
-}
-
-void pts_force_isa(int isa) { forced_isa = isa; }
+// The path is chosen by the sparse kernels' detection (psk_isa), so that one forced path in a test
+// and one CPU probe govern both C targets.
 
 // The definition: one live entry's recurrences.
 static inline void advance1(pts_state s, pts_step c, long i, float v) {
@@ -194,7 +178,7 @@ AVX2 static void update_avx2(pts_state s, pts_step c, long lo, long hi, const fl
 }
 
 void pts_update(pts_state s, pts_step c, long lo, long hi, const float *values, const float *mask, uint8_t *out) {
-    switch (pts_isa()) {
+    switch (psk_isa()) {
     case 3: update_avx512(s, c, lo, hi, values, mask, out); break;
     case 2: update_avx2(s, c, lo, hi, values, mask, out); break;
     default: update_scalar(s, c, lo, hi, values, mask, out); break;

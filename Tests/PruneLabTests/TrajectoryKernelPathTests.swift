@@ -1,3 +1,4 @@
+import CSparseKernels
 import CTrajectoryKernels
 import Testing
 import TensorCore
@@ -74,8 +75,8 @@ import Pruning
 
     @Test(arguments: [3, 2, 0], [false, true])
     func everyPathMatchesTheRecurrencesBitForBit(isa: Int32, masked: Bool) throws {
-        pts_force_isa(isa)
-        defer { pts_force_isa(-1) }
+        psk_force_isa(isa)
+        defer { psk_force_isa(-1) }
         let n = 1003  // not a multiple of 16 or 8: vector blocks and scalar tails
         var rng = RandomSource(seed: 99)
         let stats = TrajectoryStatistics(count: n, window: 7, horizon: 30)
@@ -116,12 +117,12 @@ import Pruning
     }
 
     @Test func theForcedPathIsTheOneThatRuns() {
-        let auto = pts_isa()
-        pts_force_isa(0)
-        #expect(pts_isa() == 0)
-        pts_force_isa(2)
-        #expect(pts_isa() == min(2, auto == 3 ? 2 : auto))
-        pts_force_isa(-1)
-        #expect(pts_isa() == auto)
+        let auto = psk_isa()
+        psk_force_isa(0)
+        #expect(psk_isa() == 0)
+        psk_force_isa(2)
+        #expect(psk_isa() == min(2, auto == 3 ? 2 : auto))
+        psk_force_isa(-1)
+        #expect(psk_isa() == auto)
     }
 }

@@ -32,10 +32,7 @@ typedef struct {
 /// was marked already; a live entry advances and is unmarked (0).
 void pts_update(pts_state s, pts_step c, long lo, long hi, const float *values, const float *mask, uint8_t *out);
 
-/// The path that will run: 3 = AVX-512 (F+BW+VL+DQ), 2 = AVX2, 0 = portable C.
-int pts_isa(void);
-/// Forces a path on the calling thread only (tests): 3, 2 or 0; a path the CPU lacks falls back
-/// to the next lower one; -1 restores the automatic choice.
-void pts_force_isa(int isa);
+/// The path is the sparse kernels' (`psk_isa`, `psk_force_isa` in csparsekernels.h): 3 = AVX-512
+/// (F+BW+VL+DQ), 2 = AVX2, 0 = portable C.
 
 #endif
