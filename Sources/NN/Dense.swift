@@ -20,7 +20,8 @@ public final class Dense: SparseCapableLayer {
     public private(set) var lastKernel: KernelKind = .dense
     /// Sparse path state: the pattern the latest forward used (nil after a dense forward),
     /// transposed buffers, and whether the latest backward was asked for the input gradient (for the crossover key);
-    /// `weight.gradientPattern` says which pattern's pruned entries are zero in `weight.grad`.
+    /// `weight.gradientPattern` says which pattern's pruned entries are zero in `weight.grad`;
+    /// a sparse backward leaves the weight gradient compact (`Parameter.compactGradient`).
     private var forwardPattern: SparsityPattern?
     private var scratch = SparseScratch()
     private var wantsInputGradient = true
@@ -160,24 +161,30 @@ public final class Dense: SparseCapableLayer {
             // pruned entries are never written by the sparse weight gradient: zero them once
             // per pattern (held, not compared by address, so a new pattern allocated where a
             // freed one was cannot pass for it)
-            weight.grad.fill(0)
+            weight.zeroGradient()
             weight.gradientPattern = pattern
         }
         var dx = needInputGrad ? Tensor(uninitializedShape: inputShape) : nil
         dy.scalars.withUnsafeBufferPointer { pdy in
             weight.value.scalars.withUnsafeBufferPointer { pw in
-                weight.grad.scalars.withUnsafeMutableBufferPointer { pg in
+                weight.writeCompactGradient(pattern) { pg in
                     bias.grad.scalars.withUnsafeMutableBufferPointer { pgb in
-                        if dx != nil {
-                            dx!.scalars.withUnsafeMutableBufferPointer { pdx in
+                        // the compact buffer of an empty pattern has no address; the kernels
+                        // then write nothing to it
+                        var none: Float = 0
+                        withUnsafeMutablePointer(to: &none) { empty in
+                            let gw = pg.baseAddress ?? empty
+                            if dx != nil {
+                                dx!.scalars.withUnsafeMutableBufferPointer { pdx in
+                                    scratch.backward(
+                                        pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
+                                        gradW: gw, gradB: pgb.baseAddress!, dx: pdx.baseAddress!, compact: true)
+                                }
+                            } else {
                                 scratch.backward(
                                     pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
-                                    gradW: pg.baseAddress!, gradB: pgb.baseAddress!, dx: pdx.baseAddress!)
+                                    gradW: gw, gradB: pgb.baseAddress!, dx: nil, compact: true)
                             }
-                        } else {
-                            scratch.backward(
-                                pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
-                                gradW: pg.baseAddress!, gradB: pgb.baseAddress!, dx: nil)
                         }
                     }
                 }

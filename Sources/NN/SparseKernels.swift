@@ -199,7 +199,7 @@ public enum KernelCrossover {
             scratch.forward(pattern: pattern, w: w, bias: b, x: x, batch: batch, y: y)
             scratch.backward(
                 pattern: pattern, w: w, dy: dy, batch: batch, gradW: g, gradB: gb,
-                dx: inputGradient ? dx : nil)
+                dx: inputGradient ? dx : nil, compact: true)
         }
         return (dense, sparse)
     }
@@ -236,13 +236,15 @@ struct SparseScratch {
         }
     }
 
-    /// Weight gradient at the pattern's entries only (other entries of `gradW` untouched), bias
-    /// gradient, and `dx[batch, in] = dy W` over the pattern when `dx` is given. Uses the `x^T`
-    /// kept by the latest `forward`.
+    /// Weight gradient at the pattern's entries only, bias gradient, and `dx[batch, in] = dy W`
+    /// over the pattern when `dx` is given. Uses the `x^T` kept by the latest `forward`. The
+    /// weight gradient goes to `gradW` compact (`nonzeros` floats in CSR order, see
+    /// `Parameter.compactGradient`) when `compact`, else to the pattern's flat indices of a
+    /// dense `gradW` (other entries untouched); the same values either way.
     mutating func backward(
         pattern: SparsityPattern, w: UnsafePointer<Float>, dy: UnsafePointer<Float>, batch: Int,
         gradW: UnsafeMutablePointer<Float>, gradB: UnsafeMutablePointer<Float>,
-        dx: UnsafeMutablePointer<Float>?
+        dx: UnsafeMutablePointer<Float>?, compact: Bool = false
     ) {
         let out = pattern.rows, inp = pattern.cols
         precondition(ld == Self.leading(batch), "sparse backward without a matching forward")
@@ -256,17 +258,15 @@ struct SparseScratch {
                     // by columns of W: row j of x^T stays in registers while the rows of dy^T it
                     // meets are read (out * ld floats, the smaller working set; measured faster
                     // for 784x300 at 50-70% sparsity)
-                    pattern.withCSC { ptr, flat, row in
-                        psk_sddmm_t(
-                            Int32(inp), ld32, ptr, flat, row,
-                            pxt.baseAddress!, pdyt.baseAddress!, gradW)
+                    let sddmm = { (ptr: UnsafePointer<Int32>, at: UnsafePointer<Int32>?, row: UnsafePointer<Int32>?) in
+                        psk_sddmm_t(Int32(inp), ld32, ptr, at, row, pxt.baseAddress!, pdyt.baseAddress!, gradW)
                     }
+                    if compact { pattern.withCSCPositions(sddmm) } else { pattern.withCSC(sddmm) }
                 } else {
-                    pattern.withCSR { ptr, flat, col in
-                        psk_sddmm_t(
-                            Int32(out), ld32, ptr, flat, col,
-                            pdyt.baseAddress!, pxt.baseAddress!, gradW)
+                    let sddmm = { (ptr: UnsafePointer<Int32>, at: UnsafePointer<Int32>?, col: UnsafePointer<Int32>?) in
+                        psk_sddmm_t(Int32(out), ld32, ptr, at, col, pdyt.baseAddress!, pxt.baseAddress!, gradW)
                     }
+                    if compact { pattern.withCSRPositions(sddmm) } else { pattern.withCSR(sddmm) }
                 }
             }
             guard let dx else { return }

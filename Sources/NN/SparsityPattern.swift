@@ -24,6 +24,11 @@ public final class SparsityPattern: Sendable {
     public let cscRow: [Int32]
     /// Flat index of each CSC entry.
     public let cscFlat: [Int32]
+    /// CSR position (index into `csrFlat`) of each CSC entry: where a kernel walking the
+    /// columns writes an entry of a compact gradient (`Parameter.compactGradient`).
+    public let cscPosition: [Int32]
+    /// `0..<nonzeros`: the CSR position of each CSR entry (the same kernels' index argument).
+    public let csrPosition: [Int32]
 
     public var density: Double { rows * cols == 0 ? 0 : Double(nonzeros) / Double(rows * cols) }
 
@@ -40,6 +45,20 @@ public final class SparsityPattern: Sendable {
         _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>?, UnsafePointer<Int32>?) throws -> R
     ) rethrows -> R {
         try Self.withArrays(cscPtr, cscFlat, cscRow, body)
+    }
+
+    /// Compressed rows with CSR positions in place of flat indices (writes a compact gradient).
+    public func withCSRPositions<R>(
+        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>?, UnsafePointer<Int32>?) throws -> R
+    ) rethrows -> R {
+        try Self.withArrays(csrPtr, csrPosition, csrCol, body)
+    }
+
+    /// Compressed columns with CSR positions in place of flat indices.
+    public func withCSCPositions<R>(
+        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>?, UnsafePointer<Int32>?) throws -> R
+    ) rethrows -> R {
+        try Self.withArrays(cscPtr, cscPosition, cscRow, body)
     }
 
     private static func withArrays<R>(
@@ -84,17 +103,20 @@ public final class SparsityPattern: Sendable {
         var next = Array(cp.dropLast())
         var cr = [Int32](repeating: 0, count: nnz)
         var tf = [Int32](repeating: 0, count: nnz)
+        var tp = [Int32](repeating: 0, count: nnz)
         for r in 0..<rows {
             for kk in Int(rp[r])..<Int(rp[r + 1]) {
                 let c = Int(cc[kk])
                 let slot = Int(next[c])
-                cr[slot] = Int32(r); tf[slot] = cf[kk]
+                cr[slot] = Int32(r); tf[slot] = cf[kk]; tp[slot] = Int32(kk)
                 next[c] += 1
             }
         }
         nonzeros = nnz
         csrPtr = rp; csrCol = cc; csrFlat = cf
         cscPtr = cp; cscRow = cr; cscFlat = tf
+        cscPosition = tp
+        csrPosition = (0..<nnz).map { Int32($0) }
     }
 
     /// The pattern of a mask of rank >= 2 read as `[shape[0], rest]` (a conv weight

@@ -49,7 +49,8 @@ public final class DataParallel {
 
 extension DataParallel {
     /// The master's gradients become `Σ weights[i] · grad_i` over the master (i = 0) and the
-    /// replicas, parameter by parameter. A weight whose sparse backward ran in every model with
+    /// replicas, parameter by parameter. Compact gradients of one pattern in every model (sparse
+    /// Dense layers) are summed as they are. A weight whose sparse backward ran in every model with
     /// the same pattern (`gradientPattern`: exactly 0 outside it) is summed over the pattern's
     /// entries only, gathered into a contiguous buffer and summed by the same BLAS calls as the
     /// dense path, so a pruned weight costs nothing here either (the dense sum read and wrote
@@ -62,6 +63,11 @@ extension DataParallel {
         if replicaParams.isEmpty && weights == [1] { return 0 }
         var summed = 0
         for (pi, p) in master.parameters.enumerated() {
+            if let pattern = p.compactPattern, replicaParams.allSatisfy({ $0[pi].compactPattern === pattern }) {
+                reduceCompact(p, replicaParams.map { $0[pi] }, weights: weights)
+                summed += pattern.nonzeros
+                continue
+            }
             if let pattern = p.gradientPattern, replicaParams.allSatisfy({ $0[pi].gradientPattern === pattern }) {
                 reduceLive(p, replicaParams.map { $0[pi] }, entries: pattern.csrFlat, weights: weights)
                 summed += pattern.csrFlat.count
@@ -80,6 +86,24 @@ extension DataParallel {
             }
         }
         return summed
+    }
+
+    /// `reduceGradients` over compact gradients of one pattern (`Parameter.compactGradient`):
+    /// the calls and ranges of `reduceLive`, on the contiguous entries themselves (no gather
+    /// or scatter), hence the same bits.
+    private func reduceCompact(_ p: Parameter, _ others: [Parameter], weights: [Float]) {
+        let n = p.compactGradient.count
+        guard n > 0 else { return }
+        let others = others.map(\.compactGradient)
+        p.updateCompactGradient { g in
+            ParallelRanges.forEach(count: n, threads: workers) { r in
+                let sum = UnsafeMutableBufferPointer(rebasing: g[r])
+                Kernels.scale(sum, by: weights[0])
+                for (ri, q) in others.enumerated() {
+                    q.withUnsafeBufferPointer { h in Kernels.axpy(weights[ri + 1], UnsafeBufferPointer(rebasing: h[r]), sum) }
+                }
+            }
+        }
     }
 
     /// `reduceGradients` over the flat indices `entries` of `p` (and of its replicas `others`).

@@ -33,7 +33,7 @@ public final class SGD: Optimizer {
         for (i, p) in parameters.enumerated() {
             let decay = p.isPrunable ? wd : 0
             if p.mask != nil, let pattern = p.sparsityPattern, pattern.density <= SGD.liveUpdateDensity {
-                stepLiveWeights(i, p, pattern.csrFlat, lr: lr, decay: decay)
+                stepLiveWeights(i, p, pattern, lr: lr, decay: decay)
             } else {
                 stepAllWeights(i, p, lr: lr, decay: decay)
             }
@@ -82,30 +82,41 @@ public final class SGD: Optimizer {
     /// parameter, touching nothing else: pruned weights and their momentum are already exactly 0
     /// (masks are applied to both when they change) and stay so. Live entries get bit for bit
     /// the values of the dense masked update (which multiplies them by a mask entry of 1).
-    private func stepLiveWeights(_ i: Int, _ p: Parameter, _ live: [Int32], lr: Float, decay: Float) {
+    private func stepLiveWeights(_ i: Int, _ p: Parameter, _ pattern: SparsityPattern, lr: Float, decay: Float) {
+        // the gradient of live entry k (CSR order): compact when the sparse backward left it so
+        // (contiguous, and no dense gradient to bring up to date), else at its flat index
+        if p.compactPattern === pattern {
+            p.compactGradient.withUnsafeBufferPointer { g in stepLiveWeights(i, p, pattern.csrFlat, lr: lr, decay: decay) { g[$1] } }
+        } else {
+            let gradient = p.grad
+            gradient.scalars.withUnsafeBufferPointer { g in stepLiveWeights(i, p, pattern.csrFlat, lr: lr, decay: decay) { j, _ in g[j] } }
+        }
+    }
+
+    @inline(__always)
+    private func stepLiveWeights(
+        _ i: Int, _ p: Parameter, _ live: [Int32], lr: Float, decay: Float, gradient: (_ flat: Int, _ k: Int) -> Float
+    ) {
         let mu = momentum, nesterov = nesterov, threads = threads
-        let gradient = p.grad
         live.withUnsafeBufferPointer { idx in
-            gradient.scalars.withUnsafeBufferPointer { g in
-                p.value.scalars.withUnsafeMutableBufferPointer { w in
-                    if mu == 0 {
-                        ParallelRanges.forEach(count: idx.count, threads: threads) { range in
-                            for k in range {
-                                let j = Int(idx[k])
-                                w[j] = w[j] - lr * (g[j] + decay * w[j])
-                            }
+            p.value.scalars.withUnsafeMutableBufferPointer { w in
+                if mu == 0 {
+                    ParallelRanges.forEach(count: idx.count, threads: threads) { range in
+                        for k in range {
+                            let j = Int(idx[k])
+                            w[j] = w[j] - lr * (gradient(j, k) + decay * w[j])
                         }
-                        return
                     }
-                    velocity[i].scalars.withUnsafeMutableBufferPointer { v in
-                        ParallelRanges.forEach(count: idx.count, threads: threads) { range in
-                            for k in range {
-                                let j = Int(idx[k])
-                                let gj = g[j] + decay * w[j]
-                                let vj = mu * v[j] + gj
-                                w[j] = w[j] - lr * (nesterov ? gj + mu * vj : vj)
-                                v[j] = vj
-                            }
+                    return
+                }
+                velocity[i].scalars.withUnsafeMutableBufferPointer { v in
+                    ParallelRanges.forEach(count: idx.count, threads: threads) { range in
+                        for k in range {
+                            let j = Int(idx[k])
+                            let gj = gradient(j, k) + decay * w[j]
+                            let vj = mu * v[j] + gj
+                            w[j] = w[j] - lr * (nesterov ? gj + mu * vj : vj)
+                            v[j] = vj
                         }
                     }
                 }
