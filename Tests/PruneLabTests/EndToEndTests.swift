@@ -205,6 +205,15 @@ func h5pyModelCheck(dir: String) throws -> [String: Any]? {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 
+    /// The environment for a `prunelab` subprocess whose results a test compares bit for bit
+    /// with a run in this process: OpenBLAS on this process's kernel. The test process never
+    /// switches kernels (only the CLI does, `ProcessSetup`), so on a CPU where OpenBLAS falls back
+    /// to Prescott (Xeon family 6 model 207) the CLI would otherwise run SkylakeX SGEMM and
+    /// differ in the last bits.
+    static var sameKernelEnvironment: [String: String] {
+        ProcessInfo.processInfo.environment.merging(["OPENBLAS_CORETYPE": BLAS.coreName]) { $1 }
+    }
+
     func run(_ args: [String]) throws -> (status: Int32, stderr: String) {
         let exe = try #require(Self.binary, "the prunelab executable was not built next to the tests")
         let p = Process()

@@ -28,6 +28,7 @@ import TensorCore
         let p = Process()
         p.executableURL = exe
         p.arguments = ["run", config.path, "--out", dir.path, "--no-progress", "--set", "training.threads=1"]
+        p.environment = CLITests.sameKernelEnvironment
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -43,6 +44,7 @@ import TensorCore
         let resume = Process()
         resume.executableURL = exe
         resume.arguments = ["run", "--resume", dir.path, "--no-progress"]
+        resume.environment = CLITests.sameKernelEnvironment
         resume.standardOutput = FileHandle.nullDevice
         resume.standardError = FileHandle.nullDevice
         try resume.run()

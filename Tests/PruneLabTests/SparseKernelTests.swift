@@ -50,10 +50,12 @@ import Training
             for kk in Int(p.cscPtr[c])..<Int(p.cscPtr[c + 1]) {
                 #expect(Int(p.cscRow[kk]) == csc[k].0 && csc[k].1 == c)
                 #expect(Int(p.cscFlat[kk]) == csc[k].0 * 37 + c)
+                #expect(p.csrFlat[Int(p.cscPosition[kk])] == p.cscFlat[kk])  // its CSR position
                 k += 1
             }
         }
         #expect(p.csrPtr[1] == 0 && p.csrPtr[13] == Int32(csr.count))
+        #expect(p.csrPosition == (0..<csr.count).map { Int32($0) })
     }
 
     /// Forward, weight, bias and input gradients of the sparse path equal the dense SGEMM path
@@ -207,6 +209,46 @@ import Training
             results.append(model.parameters.flatMap(\.value.scalars))
         }
         #expect(Self.maxRelativeError(results[0], results[1]) < 1e-4)
+    }
+
+    /// A sparse backward leaves the weight gradient compact, in CSR order: reading `grad` gives
+    /// the dense layout (the compact entries at their flat indices, exact zeros elsewhere), equal
+    /// to SGEMM's gradient on the masked weights up to summation order; writing `grad` makes the
+    /// dense tensor the gradient again; a dense backward after a sparse one leaves no compact one.
+    @Test(arguments: [(300, 78), (20, 50)])  // columns walked (out <= in) and rows walked (out > in)
+    func compactGradientReadsAsTheDenseOne(inp: Int, out: Int) {
+        var rng = RandomSource(seed: 31)
+        let d = Self.layer(inp: inp, out: out, rng: &rng)
+        d.weight.setMask(Self.randomMask(rows: out, cols: inp, density: 0.3, emptyRows: [1], rng: &rng))
+        let x = FiniteDifference.randomTensor([24, inp], &rng)
+        let dy = FiniteDifference.randomTensor([24, out], &rng)
+        d.kernelPolicy = .dense
+        _ = d.forward(x, training: true)
+        _ = d.backward(dy, needInputGrad: true)
+        let reference = zip(d.weight.grad.scalars, d.weight.mask!.scalars).map { $0 * $1 }
+        #expect(d.weight.compactPattern == nil)
+        d.kernelPolicy = .sparse
+        _ = d.forward(x, training: true)
+        _ = d.backward(dy, needInputGrad: true)
+        let pattern = d.weight.sparsityPattern!
+        #expect(d.weight.compactPattern === pattern && d.weight.compactGradient.count == pattern.nonzeros)
+        let compact = d.weight.compactGradient
+        let dense = d.weight.grad.scalars
+        for (k, j) in pattern.csrFlat.enumerated() { #expect(dense[Int(j)].bitPattern == compact[k].bitPattern) }
+        #expect(zip(dense, d.weight.mask!.scalars).allSatisfy { $1 != 0 || $0.bitPattern == 0 })
+        #expect(Self.maxRelativeError(dense, reference) < 1e-5)
+        // a second sparse backward with another dy: the dense view follows the new compact values
+        let dy2 = FiniteDifference.randomTensor([24, out], &rng)
+        _ = d.forward(x, training: true)
+        _ = d.backward(dy2, needInputGrad: false)
+        #expect(d.weight.grad.scalars != dense)
+        #expect(pattern.csrFlat.enumerated().allSatisfy { d.weight.grad.scalars[Int($1)] == d.weight.compactGradient[$0] })
+        d.weight.grad.scalars[Int(pattern.csrFlat[0])] = 42
+        #expect(d.weight.compactPattern == nil && d.weight.grad.scalars[Int(pattern.csrFlat[0])] == 42)
+        d.kernelPolicy = .dense
+        _ = d.forward(x, training: true)
+        _ = d.backward(dy, needInputGrad: true)
+        #expect(d.weight.compactPattern == nil && d.weight.gradientPattern == nil)
     }
 
     /// `measured` times both kernels once per shape and density band and caches the choice.

@@ -181,6 +181,7 @@ import Schema
         let p = Process()
         p.executableURL = exe
         p.arguments = ["sweep", path, "--out", out.path, "--jobs", "2"]
+        p.environment = CLITests.sameKernelEnvironment
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
