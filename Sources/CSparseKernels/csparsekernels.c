@@ -202,6 +202,8 @@ void psk_spmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, cons
 
 // ----------------------------------------------------------------------------------- SDDMM
 
+// Where entry k goes: G[widx[k]], or G[k] when widx is NULL (a compact gradient in the walk's order).
+#define AT(k) (widx ? widx[(k)] : (int32_t)(k))
 // G[i] = v, or G[i] += v when accumulating (convolutions sum the weight gradient over chunks)
 #define STORE(i, v) do { float v_ = (v); int32_t i_ = (i); G[i_] = acc ? G[i_] + v_ : v_; } while (0)
 
@@ -213,7 +215,7 @@ static void sddmm_scalar(int nrows, int ld, const int32_t *ptr, const int32_t *w
             const float *x = X + (long)col[k] * ld;
             float s = 0;
             for (int t = 0; t < ld; t++) s += dy[t] * x[t];
-            G[widx[k]] = acc ? G[widx[k]] + s : s;
+            STORE(AT(k), s);
         }
     }
 }
@@ -243,8 +245,8 @@ static void sddmm_avx2(int nrows, int ld, const int32_t *ptr, const int32_t *wid
                 c0 = _mm256_fmadd_ps(d0, _mm256_loadu_ps(u + t), c0);
                 c1 = _mm256_fmadd_ps(d1, _mm256_loadu_ps(u + t + 8), c1);
             }
-            STORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));
-            STORE(widx[k + 1], hsum256(_mm256_add_ps(c0, c1)));
+            STORE(AT(k), hsum256(_mm256_add_ps(a0, a1)));
+            STORE(AT(k + 1), hsum256(_mm256_add_ps(c0, c1)));
         }
         for (; k < k1; k++) {
             const float *x = X + (long)col[k] * ld;
@@ -253,7 +255,7 @@ static void sddmm_avx2(int nrows, int ld, const int32_t *ptr, const int32_t *wid
                 a0 = _mm256_fmadd_ps(_mm256_loadu_ps(dy + t), _mm256_loadu_ps(x + t), a0);
                 a1 = _mm256_fmadd_ps(_mm256_loadu_ps(dy + t + 8), _mm256_loadu_ps(x + t + 8), a1);
             }
-            STORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));
+            STORE(AT(k), hsum256(_mm256_add_ps(a0, a1)));
         }
     }
 }
@@ -287,8 +289,8 @@ static void sddmm_avx2_ld##LD(int nrows, const int32_t *ptr, const int32_t *widx
                 c0 = _mm256_fmadd_ps(d[v], _mm256_loadu_ps(u + 8 * v), c0);                       \
                 c1 = _mm256_fmadd_ps(d[v + 1], _mm256_loadu_ps(u + 8 * v + 8), c1);               \
             }                                                                                     \
-            STORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));                                       \
-            STORE(widx[k + 1], hsum256(_mm256_add_ps(c0, c1)));                                   \
+            STORE(AT(k), hsum256(_mm256_add_ps(a0, a1)));                                       \
+            STORE(AT(k + 1), hsum256(_mm256_add_ps(c0, c1)));                                   \
         }                                                                                         \
         for (; k < k1; k++) {                                                                     \
             const float *x = X + (long)col[k] * LD;                                               \
@@ -297,7 +299,7 @@ static void sddmm_avx2_ld##LD(int nrows, const int32_t *ptr, const int32_t *widx
                 a0 = _mm256_fmadd_ps(d[v], _mm256_loadu_ps(x + 8 * v), a0);                       \
                 a1 = _mm256_fmadd_ps(d[v + 1], _mm256_loadu_ps(x + 8 * v + 8), a1);               \
             }                                                                                     \
-            STORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));                                       \
+            STORE(AT(k), hsum256(_mm256_add_ps(a0, a1)));                                       \
         }                                                                                         \
     }                                                                                             \
 }
@@ -337,13 +339,13 @@ static void sddmm_avx512(int nrows, int ld, const int32_t *ptr, const int32_t *w
             }
             float s[4];
             _mm_storeu_ps(s, hsum4x512(a0, a1, a2, a3));
-            STORE(widx[k], s[0]); STORE(widx[k + 1], s[1]); STORE(widx[k + 2], s[2]); STORE(widx[k + 3], s[3]);
+            STORE(AT(k), s[0]); STORE(AT(k + 1), s[1]); STORE(AT(k + 2), s[2]); STORE(AT(k + 3), s[3]);
         }
         for (; k < k1; k++) {
             const float *x = X + (long)col[k] * ld;
             __m512 a0 = _mm512_setzero_ps();
             for (int t = 0; t < ld; t += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(dy + t), _mm512_loadu_ps(x + t), a0);
-            STORE(widx[k], _mm512_reduce_add_ps(a0));
+            STORE(AT(k), _mm512_reduce_add_ps(a0));
         }
     }
 }

@@ -169,22 +169,17 @@ public final class Dense: SparseCapableLayer {
             weight.value.scalars.withUnsafeBufferPointer { pw in
                 weight.writeCompactGradient(pattern) { pg in
                     bias.grad.scalars.withUnsafeMutableBufferPointer { pgb in
-                        // the compact buffer of an empty pattern has no address; the kernels
-                        // then write nothing to it
-                        var none: Float = 0
-                        withUnsafeMutablePointer(to: &none) { empty in
-                            let gw = pg.baseAddress ?? empty
-                            if dx != nil {
-                                dx!.scalars.withUnsafeMutableBufferPointer { pdx in
-                                    scratch.backward(
-                                        pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
-                                        gradW: gw, gradB: pgb.baseAddress!, dx: pdx.baseAddress!, compact: true)
-                                }
-                            } else {
+                        // pg.baseAddress is nil only for an empty pattern, where nothing is written
+                        if dx != nil {
+                            dx!.scalars.withUnsafeMutableBufferPointer { pdx in
                                 scratch.backward(
                                     pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
-                                    gradW: gw, gradB: pgb.baseAddress!, dx: nil, compact: true)
+                                    gradW: pg.baseAddress, gradB: pgb.baseAddress!, dx: pdx.baseAddress!)
                             }
+                        } else {
+                            scratch.backward(
+                                pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
+                                gradW: pg.baseAddress, gradB: pgb.baseAddress!, dx: nil)
                         }
                     }
                 }

@@ -36,7 +36,7 @@ public final class Parameter {
     /// fit L2 next to the weights and momentum: the sum and the update were 16% of a sparse
     /// epoch, bound by memory traffic).
     public private(set) var compactPattern: SparsityPattern?
-    public internal(set) var compactGradient: [Float] = []
+    public private(set) var compactGradient: [Float] = []
     /// Whether `storedGrad` holds the compact entries too (set when they were scattered in).
     private var denseInSync = false
     /// Weights are prunable (chosen by unstructured pruning and counted in sparsity); biases

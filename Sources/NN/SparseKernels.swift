@@ -199,7 +199,7 @@ public enum KernelCrossover {
             scratch.forward(pattern: pattern, w: w, bias: b, x: x, batch: batch, y: y)
             scratch.backward(
                 pattern: pattern, w: w, dy: dy, batch: batch, gradW: g, gradB: gb,
-                dx: inputGradient ? dx : nil, compact: true)
+                dx: inputGradient ? dx : nil)
         }
         return (dense, sparse)
     }
@@ -236,15 +236,14 @@ struct SparseScratch {
         }
     }
 
-    /// Weight gradient at the pattern's entries only, bias gradient, and `dx[batch, in] = dy W`
-    /// over the pattern when `dx` is given. Uses the `x^T` kept by the latest `forward`. The
-    /// weight gradient goes to `gradW` compact (`nonzeros` floats in CSR order, see
-    /// `Parameter.compactGradient`) when `compact`, else to the pattern's flat indices of a
-    /// dense `gradW` (other entries untouched); the same values either way.
+    /// Weight gradient at the pattern's entries only, compact (`nonzeros` floats in CSR order, see
+    /// `Parameter.compactGradient`; nil only for an empty pattern), bias gradient, and
+    /// `dx[batch, in] = dy W` over the pattern when `dx` is given. Uses the `x^T` kept by the
+    /// latest `forward`.
     mutating func backward(
         pattern: SparsityPattern, w: UnsafePointer<Float>, dy: UnsafePointer<Float>, batch: Int,
-        gradW: UnsafeMutablePointer<Float>, gradB: UnsafeMutablePointer<Float>,
-        dx: UnsafeMutablePointer<Float>?, compact: Bool = false
+        gradW: UnsafeMutablePointer<Float>?, gradB: UnsafeMutablePointer<Float>,
+        dx: UnsafeMutablePointer<Float>?
     ) {
         let out = pattern.rows, inp = pattern.cols
         precondition(ld == Self.leading(batch), "sparse backward without a matching forward")
@@ -258,15 +257,14 @@ struct SparseScratch {
                     // by columns of W: row j of x^T stays in registers while the rows of dy^T it
                     // meets are read (out * ld floats, the smaller working set; measured faster
                     // for 784x300 at 50-70% sparsity)
-                    let sddmm = { (ptr: UnsafePointer<Int32>, at: UnsafePointer<Int32>?, row: UnsafePointer<Int32>?) in
+                    pattern.withCSC(positions: true) { ptr, at, row in
                         psk_sddmm_t(Int32(inp), ld32, ptr, at, row, pxt.baseAddress!, pdyt.baseAddress!, gradW)
                     }
-                    if compact { pattern.withCSCPositions(sddmm) } else { pattern.withCSC(sddmm) }
                 } else {
-                    let sddmm = { (ptr: UnsafePointer<Int32>, at: UnsafePointer<Int32>?, col: UnsafePointer<Int32>?) in
-                        psk_sddmm_t(Int32(out), ld32, ptr, at, col, pdyt.baseAddress!, pxt.baseAddress!, gradW)
+                    // entry k of the row walk is CSR entry k: no index array (NULL)
+                    pattern.withCSR { ptr, _, col in
+                        psk_sddmm_t(Int32(out), ld32, ptr, nil, col, pdyt.baseAddress!, pxt.baseAddress!, gradW)
                     }
-                    if compact { pattern.withCSRPositions(sddmm) } else { pattern.withCSR(sddmm) }
                 }
             }
             guard let dx else { return }

@@ -25,10 +25,9 @@ public final class SparsityPattern: Sendable {
     /// Flat index of each CSC entry.
     public let cscFlat: [Int32]
     /// CSR position (index into `csrFlat`) of each CSC entry: where a kernel walking the
-    /// columns writes an entry of a compact gradient (`Parameter.compactGradient`).
+    /// columns writes an entry of a compact gradient (`Parameter.compactGradient`; a kernel
+    /// walking the rows writes entry k at k).
     public let cscPosition: [Int32]
-    /// `0..<nonzeros`: the CSR position of each CSR entry (the same kernels' index argument).
-    public let csrPosition: [Int32]
 
     public var density: Double { rows * cols == 0 ? 0 : Double(nonzeros) / Double(rows * cols) }
 
@@ -40,25 +39,13 @@ public final class SparsityPattern: Sendable {
         try Self.withArrays(csrPtr, csrFlat, csrCol, body)
     }
 
-    /// The C kernels' view of the compressed columns: (column starts, flat indices, row indices).
+    /// The C kernels' view of the compressed columns: (column starts, flat indices, row indices),
+    /// or CSR positions (`cscPosition`) in place of the flat indices when `positions`.
     public func withCSC<R>(
+        positions: Bool = false,
         _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>?, UnsafePointer<Int32>?) throws -> R
     ) rethrows -> R {
-        try Self.withArrays(cscPtr, cscFlat, cscRow, body)
-    }
-
-    /// Compressed rows with CSR positions in place of flat indices (writes a compact gradient).
-    public func withCSRPositions<R>(
-        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>?, UnsafePointer<Int32>?) throws -> R
-    ) rethrows -> R {
-        try Self.withArrays(csrPtr, csrPosition, csrCol, body)
-    }
-
-    /// Compressed columns with CSR positions in place of flat indices.
-    public func withCSCPositions<R>(
-        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>?, UnsafePointer<Int32>?) throws -> R
-    ) rethrows -> R {
-        try Self.withArrays(cscPtr, cscPosition, cscRow, body)
+        try Self.withArrays(cscPtr, positions ? cscPosition : cscFlat, cscRow, body)
     }
 
     private static func withArrays<R>(
@@ -116,7 +103,6 @@ public final class SparsityPattern: Sendable {
         csrPtr = rp; csrCol = cc; csrFlat = cf
         cscPtr = cp; cscRow = cr; cscFlat = tf
         cscPosition = tp
-        csrPosition = (0..<nnz).map { Int32($0) }
     }
 
     /// The pattern of a mask of rank >= 2 read as `[shape[0], rest]` (a conv weight

@@ -55,7 +55,6 @@ import Training
             }
         }
         #expect(p.csrPtr[1] == 0 && p.csrPtr[13] == Int32(csr.count))
-        #expect(p.csrPosition == (0..<csr.count).map { Int32($0) })
     }
 
     /// Forward, weight, bias and input gradients of the sparse path equal the dense SGEMM path

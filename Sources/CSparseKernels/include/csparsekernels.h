@@ -37,7 +37,8 @@ void psk_spmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, cons
                 const float *W, const float *X, const float *bias, float *Y);
 
 /// Sampled dense-dense product for the weight gradient at the unmasked positions only:
-/// `G[widx[k]] = sum_{t < ld} DY[r*ld + t] * X[col[k]*ld + t]` for k in ptr[r]..<ptr[r+1].
+/// `G[widx[k]] = sum_{t < ld} DY[r*ld + t] * X[col[k]*ld + t]` for k in ptr[r]..<ptr[r+1];
+/// with `widx` NULL, `G[k]` (the gradient compact, in the order of the walk's entries).
 void psk_sddmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
                  const float *DY, const float *X, float *G);
 
