@@ -73,6 +73,56 @@ static void transpose_avx2(const float *src, int ss, int R, int C, float *dst, i
         for (int c = (r < R8 ? C8 : 0); c < C; c++) dst[(long)c * ds + r] = src[(long)r * ss + c];
 }
 
+// transpose8x8 with the eight source rows given by pointers (rows gathered from a larger set).
+__attribute__((target("avx2,fma")))
+static inline void transpose8x8_rows(const float *const *p, int c, float *dst, int ds) {
+    __m256 r0 = _mm256_loadu_ps(p[0] + c), r1 = _mm256_loadu_ps(p[1] + c);
+    __m256 r2 = _mm256_loadu_ps(p[2] + c), r3 = _mm256_loadu_ps(p[3] + c);
+    __m256 r4 = _mm256_loadu_ps(p[4] + c), r5 = _mm256_loadu_ps(p[5] + c);
+    __m256 r6 = _mm256_loadu_ps(p[6] + c), r7 = _mm256_loadu_ps(p[7] + c);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst + 0 * (long)ds, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + 1 * (long)ds, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * (long)ds, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * (long)ds, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * (long)ds, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * (long)ds, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * (long)ds, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * (long)ds, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+__attribute__((target("avx2,fma")))
+static void gather_transpose_avx2(const float *base, const int32_t *rows, int R, int C, float *dst, int ds) {
+    int R8 = R & ~7, C8 = C & ~7;
+    for (int r = 0; r < R8; r += 8) {
+        const float *p[8];
+        for (int i = 0; i < 8; i++) p[i] = base + (long)rows[r + i] * C;
+        for (int c = 0; c < C8; c += 8) transpose8x8_rows(p, c, dst + (long)c * ds + r, ds);
+    }
+    for (int r = 0; r < R; r++) {
+        const float *src = base + (long)rows[r] * C;
+        for (int c = (r < R8 ? C8 : 0); c < C; c++) dst[(long)c * ds + r] = src[c];
+    }
+}
+
+void psk_gather_transpose_pad(const float *base, const int32_t *rows, int count, int n, int ld, float *dst) {
+    if (psk_isa() >= 2) gather_transpose_avx2(base, rows, count, n, dst, ld);
+    else
+        for (int r = 0; r < count; r++) {
+            const float *src = base + (long)rows[r] * n;
+            for (int c = 0; c < n; c++) dst[(long)c * ld + r] = src[c];
+        }
+    if (ld > count)
+        for (int j = 0; j < n; j++) memset(dst + (long)j * ld + count, 0, sizeof(float) * (size_t)(ld - count));
+}
+
 static void transpose(const float *src, int ss, int R, int C, float *dst, int ds) {
     if (psk_isa() >= 2) transpose_avx2(src, ss, R, C, dst, ds);
     else transpose_scalar(src, ss, R, C, dst, ds);

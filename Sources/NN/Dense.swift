@@ -12,6 +12,9 @@ public final class Dense: SparseCapableLayer {
     public let bias: Parameter
     private var input = Tensor(shape: [0])
     private var inputShape: [Int] = []
+    /// Rows of the latest forward's input (`input` stays empty after a gathered sparse forward,
+    /// whose input lives transposed in `scratch`).
+    private var inputRows = 0
     /// Which product runs once the weight has a mask (see `KernelPolicy`); without a mask the
     /// dense SGEMM path always runs, unchanged.
     public var kernelPolicy: KernelPolicy = .auto
@@ -55,6 +58,7 @@ public final class Dense: SparseCapableLayer {
         precondition(x.rowSize == inputSize, "\(name) expects \(inputSize) inputs per sample, got \(x.shape)")
         input = x
         inputShape = x.shape
+        inputRows = batch
         if let pattern = sparsePattern(batch: batch, training: training) { return sparseForward(x, pattern: pattern) }
         forwardPattern = nil
         lastKernel = .dense
@@ -80,7 +84,7 @@ public final class Dense: SparseCapableLayer {
     public func backward(_ dy: Tensor, needInputGrad: Bool) -> Tensor? {
         let batch = dy.rows
         let out = outputSize, inp = inputSize
-        precondition(dy.shape == [batch, out] && input.rows == batch, "\(name): gradient \(dy.shape) does not match the forward batch")
+        precondition(dy.shape == [batch, out] && inputRows == batch, "\(name): gradient \(dy.shape) does not match the forward batch")
         wantsInputGradient = needInputGrad
         if let pattern = forwardPattern { return sparseBackward(dy, pattern: pattern, needInputGrad: needInputGrad) }
         weight.gradientPattern = nil
@@ -115,6 +119,41 @@ public final class Dense: SparseCapableLayer {
         }
         return dx
     }
+
+    /// `forward` on a batch given by its rows in a set, when the sparse path applies: the rows
+    /// are gathered and transposed into the kernels' `x^T` in one pass (the same `x^T` as
+    /// `forward` on the copied batch, so the same bits), saving the row-major copy of the batch
+    /// and its transpose. Nil when the dense path applies: the caller then copies the batch and
+    /// calls `forward`.
+    public func forward(gathering batch: RowGather, training: Bool) -> Tensor? {
+        let n = batch.count
+        precondition(batch.source.rowSize == inputSize, "\(name) expects \(inputSize) inputs per sample, got \(batch.source.shape)")
+        guard let pattern = sparsePattern(batch: n, training: training) else { return nil }
+        let setRows = batch.source.rows
+        precondition(batch.rows.allSatisfy { $0 >= 0 && Int($0) < setRows }, "\(name): a gathered row is outside 0..<\(setRows)")
+        input = Dense.noInput
+        inputShape = batch.shape
+        inputRows = n
+        forwardPattern = pattern
+        lastKernel = .sparse
+        var y = Tensor(uninitializedShape: [n, outputSize])
+        batch.source.scalars.withUnsafeBufferPointer { src in
+            batch.rows.withUnsafeBufferPointer { rows in
+                weight.value.scalars.withUnsafeBufferPointer { pw in
+                    bias.value.scalars.withUnsafeBufferPointer { pb in
+                        y.scalars.withUnsafeMutableBufferPointer { py in
+                            scratch.forward(
+                                pattern: pattern, w: pw.baseAddress!, bias: pb.baseAddress!,
+                                source: src.baseAddress!, rows: rows, y: py.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    private static let noInput = Tensor(shape: [0])
 
     /// The pattern to run the sparse kernels on for this batch, or nil for the dense path.
     /// Inference passes (`training: false`, e.g. evaluation in batches of 1000) are not timed:

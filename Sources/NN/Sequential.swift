@@ -114,6 +114,23 @@ public final class Sequential {
         return h
     }
 
+    /// `forward` on a batch given by its rows in a set (`RowGather`): when the first trainable
+    /// layer is a `Dense` on its sparse path (only `Flatten`s, which reshape, before it), it
+    /// gathers the rows itself and the batch is never copied; otherwise the batch is copied and
+    /// run through `forward`. Same results either way.
+    public func forward(gathering batch: RowGather, training: Bool) -> Tensor {
+        if batch.count > 0, let d = layers[firstTrainable...].first as? Dense,
+            layers[..<firstTrainable].allSatisfy({ $0 is Flatten }),
+            var h = d.forward(gathering: batch, training: training)
+        {
+            // the skipped Flattens are never asked for a gradient: backward stops at the first
+            // trainable layer
+            for layer in layers[(firstTrainable + 1)...] { h = layer.forward(h, training: training) }
+            return h
+        }
+        return forward(batch.materialize(), training: training)
+    }
+
     /// Backpropagates dL/dlogits through every layer, filling parameter gradients.
     public func backward(_ dLogits: Tensor) {
         var g = dLogits

@@ -218,6 +218,26 @@ struct SparseScratch {
         pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>,
         x: UnsafePointer<Float>, batch: Int, y: UnsafeMutablePointer<Float>
     ) {
+        forward(pattern: pattern, w: w, bias: bias, batch: batch, y: y) { xt, ld in
+            psk_transpose_pad(x, Int32(batch), Int32(pattern.cols), ld, xt)
+        }
+    }
+
+    /// `forward` on the rows `rows` of `source` (`[count, in]` row-major), gathered straight into
+    /// `x^T`: the same `x^T`, hence the same bits, without a row-major copy of the batch.
+    mutating func forward(
+        pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        source: UnsafePointer<Float>, rows: UnsafeBufferPointer<Int32>, y: UnsafeMutablePointer<Float>
+    ) {
+        forward(pattern: pattern, w: w, bias: bias, batch: rows.count, y: y) { xt, ld in
+            psk_gather_transpose_pad(source, rows.baseAddress!, Int32(rows.count), Int32(pattern.cols), ld, xt)
+        }
+    }
+
+    private mutating func forward(
+        pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>, batch: Int,
+        y: UnsafeMutablePointer<Float>, fillTransposedInput: (UnsafeMutablePointer<Float>, Int32) -> Void
+    ) {
         let out = pattern.rows, inp = pattern.cols
         ld = Self.leading(batch)
         if xt.count < inp * ld { xt = [Float](repeating: 0, count: inp * ld) }
@@ -225,7 +245,7 @@ struct SparseScratch {
         let ld32 = Int32(ld)
         xt.withUnsafeMutableBufferPointer { pxt in
             yt.withUnsafeMutableBufferPointer { pyt in
-                psk_transpose_pad(x, Int32(batch), Int32(inp), ld32, pxt.baseAddress!)
+                fillTransposedInput(pxt.baseAddress!, ld32)
                 pattern.withCSR { ptr, flat, col in
                     psk_spmm_t(
                         Int32(out), ld32, ptr, flat, col,

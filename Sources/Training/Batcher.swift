@@ -64,18 +64,15 @@ public struct Batcher {
     /// from the set; safe to call for different parts on different threads at once (it only
     /// reads the set), so each data-parallel worker gathers its own rows.
     public func part(_ i: Int, of k: Int, order: [Int], range: Range<Int>) -> Tensor {
+        rows(i, of: k, order: order, range: range).materialize()
+    }
+
+    /// The rows of part `i` of `k` of the batch `order[range]`, not yet copied (a sparse first
+    /// layer gathers them itself).
+    public func rows(_ i: Int, of k: Int, order: [Int], range: Range<Int>) -> RowGather {
         let bounds = Batcher.bounds(range.count, parts: k)
-        let size = images.rowSize
-        var x = Tensor(shape: [bounds[i + 1] - bounds[i]] + images.shape.dropFirst())
-        images.scalars.withUnsafeBufferPointer { src in
-            x.scalars.withUnsafeMutableBufferPointer { dst in
-                for r in bounds[i]..<bounds[i + 1] {
-                    let s = order[range.lowerBound + r]
-                    (dst.baseAddress! + (r - bounds[i]) * size).update(from: src.baseAddress! + s * size, count: size)
-                }
-            }
-        }
-        return x
+        let lo = range.lowerBound
+        return RowGather(source: images, rows: order[(lo + bounds[i])..<(lo + bounds[i + 1])])
     }
 
     /// Row bounds of `n` rows split into `k` contiguous parts: part `i` is `b[i]..<b[i+1]`.

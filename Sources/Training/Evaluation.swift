@@ -23,18 +23,16 @@ public struct Evaluation: Sendable, Equatable {
     ) -> Evaluation {
         let n = labels.count
         guard n > 0 else { return Evaluation(loss: .nan, accuracy: .nan, count: 0) }
-        let size = images.rowSize
-        let sampleShape = Array(images.shape.dropFirst())
         let b = max(1, batchSize)
         let batches = (n + b - 1) / b
         let k = max(1, min(workers, batches))
         func evaluate(batch i: Int, on m: Sequential) -> (Double, Int) {
             let start = i * b, end = min(n, start + b)
-            let x =
+            // a batch of rows of the set: a sparse first layer reads them in place
+            let logits =
                 start == 0 && end == n
-                ? images
-                : Tensor(shape: [end - start] + sampleShape, scalars: Array(images.scalars[(start * size)..<(end * size)]))
-            let logits = m.forward(x, training: false)
+                ? m.forward(images, training: false)
+                : m.forward(gathering: RowGather(source: images, rows: start..<end), training: false)
             let r = m.loss.evaluate(logits: logits, labels: labels[start..<end], wantGradient: false)
             return (r.loss * Double(end - start), r.correct)
         }

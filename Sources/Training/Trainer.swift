@@ -138,13 +138,7 @@ public final class Trainer {
     public func computeGradients(_ x: Tensor, _ y: ArraySlice<Int>) -> (loss: Double, correct: Int) {
         let n = y.count
         let k = workers
-        guard k > 1, n >= 2 * k else {
-            let logits = model.forward(x, training: true)
-            model.commitBatchStatistics()
-            let r = model.loss.evaluate(logits: logits, labels: y, wantGradient: true)
-            if r.loss.isFinite { model.backward(r.gradient) }
-            return (r.loss, r.correct)
-        }
+        guard k > 1, n >= 2 * k else { return singlePassGradients(y) { model.forward(x, training: true) } }
         let bounds = Batcher.bounds(n, parts: k)
         let size = x.rowSize
         let sampleShape = Array(x.shape.dropFirst())
@@ -152,6 +146,15 @@ public final class Trainer {
             Tensor(shape: [bounds[i + 1] - bounds[i]] + sampleShape, scalars: Array(x.scalars[(bounds[i] * size)..<(bounds[i + 1] * size)]))
         }
         return computeGradients(parts: parts, y)
+    }
+
+    /// Forward (by `forward`), loss and backward on the master alone.
+    private func singlePassGradients(_ y: ArraySlice<Int>, forward: () -> Tensor) -> (loss: Double, correct: Int) {
+        let logits = forward()
+        model.commitBatchStatistics()
+        let r = model.loss.evaluate(logits: logits, labels: y, wantGradient: true)
+        if r.loss.isFinite { model.backward(r.gradient) }
+        return (r.loss, r.correct)
     }
 
     /// `computeGradients(_:_:)` on a batch already split by `Batcher.bounds` into one part per
@@ -163,11 +166,19 @@ public final class Trainer {
     /// `computeGradients(parts:_:)` with part `i` made by `part(i)` on the worker that runs it
     /// (so the workers gather their rows at the same time instead of one after the other).
     func computeGradients(parts k: Int, _ y: ArraySlice<Int>, part: (Int) -> Tensor) -> (loss: Double, correct: Int) {
+        computeGradients(parts: k, y) { i, m in m.forward(part(i), training: true) }
+    }
+
+    /// `computeGradients(parts:_:part:)` with the forward pass of part `i` on model `m` run by
+    /// `forward(i, m)` on the worker that runs it.
+    private func computeGradients(
+        parts k: Int, _ y: ArraySlice<Int>, forward: (Int, Sequential) -> Tensor
+    ) -> (loss: Double, correct: Int) {
         let n = y.count
         let bounds = Batcher.bounds(n, parts: k)
         let results = parallel.run(parts: k) { i, m -> (Double, Int) in
             let lo = bounds[i], hi = bounds[i + 1]
-            let logits = m.forward(part(i), training: true)
+            let logits = forward(i, m)
             let r = m.loss.evaluate(logits: logits, labels: y[(y.startIndex + lo)..<(y.startIndex + hi)], wantGradient: true)
             if r.loss.isFinite { m.backward(r.gradient) }
             return (r.loss, r.correct)
@@ -184,15 +195,19 @@ public final class Trainer {
     }
 
     /// Gathers the batch `order[range]` and computes its gradients; with several workers each
-    /// worker gathers its own rows into its own part, in parallel.
+    /// worker gathers its own rows into its own part, in parallel. The rows go to the model as a
+    /// `RowGather`, so a sparse first layer reads them from the set itself (no batch copy).
     private func gradients(order: [Int], range: Range<Int>) -> (result: (loss: Double, correct: Int), labels: ArraySlice<Int>) {
+        let batcher = batcher
+        let y = batcher.labels(order: order, range: range)
         if workers > 1 && range.count >= 2 * workers {
-            let k = workers, batcher = batcher
-            let y = batcher.labels(order: order, range: range)
-            return (computeGradients(parts: k, y) { batcher.part($0, of: k, order: order, range: range) }, y)
+            let k = workers
+            return (computeGradients(parts: k, y) { i, m in m.forward(gathering: batcher.rows(i, of: k, order: order, range: range), training: true) }, y)
         }
-        let (x, y) = batcher.batch(order: order, range: range)
-        return (computeGradients(x, y), y)
+        if range.count == batcher.count && !batcher.shuffle {
+            return (computeGradients(batcher.images, y), y)  // full batch in natural order: the set as it is
+        }
+        return (singlePassGradients(y) { model.forward(gathering: batcher.rows(0, of: 1, order: order, range: range), training: true) }, y)
     }
 
     /// Runs until `steps` more optimizer steps were taken, or an observer says stop.

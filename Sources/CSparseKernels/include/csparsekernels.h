@@ -26,6 +26,11 @@ void psk_force_isa(int isa);
 
 /// `dst[j*ld + b] = src[b*n + j]` for b < rows, j < n; `dst[j*ld + b] = 0` for rows <= b < ld.
 void psk_transpose_pad(const float *src, int rows, int n, int ld, float *dst);
+/// `psk_transpose_pad` of the rows `rows[0..<count]` of `base` (`n` floats each), gathered and
+/// transposed in one pass: `dst[j*ld + b] = base[rows[b]*n + j]`, zero for count <= b < ld (a
+/// training batch drawn from the data set straight into a sparse first layer's `x^T`, without
+/// the row-major copy in between).
+void psk_gather_transpose_pad(const float *base, const int32_t *rows, int count, int n, int ld, float *dst);
 /// `dst[b*n + j] = src[j*ld + b]` for b < rows, j < n (the inverse of `psk_transpose_pad`).
 void psk_untranspose(const float *src, int rows, int n, int ld, float *dst);
 
