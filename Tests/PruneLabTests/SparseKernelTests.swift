@@ -160,6 +160,50 @@ import Training
         #expect(opt.velocity[0].scalars == vr)
     }
 
+    /// The live update keeps momentum compact between steps: reading `velocity` mid-way (as a
+    /// checkpoint does), tightening the mask, and going back to the dense update when the mask
+    /// is removed all give the dense masked update's momentum and weights exactly.
+    @Test func compactMomentumSurvivesReadsAndMaskChanges() {
+        var rng = RandomSource(seed: 23)
+        let mask1 = Self.randomMask(rows: 30, cols: 40, density: 0.2, rng: &rng)
+        var mask2 = mask1
+        for j in 0..<mask2.count where rng.nextUniform() < 0.5 { mask2.scalars[j] = 0 }
+        let w = FiniteDifference.randomTensor([30, 40], &rng)
+        let grads = (0..<9).map { _ in FiniteDifference.randomTensor([30, 40], &rng) }
+        let p = Parameter(name: "fc1.weight", value: w, isPrunable: true)
+        let opt = SGD(parameters: [p], momentum: 0.9, weightDecay: 0.01)
+        let lr: Float = 0.1, mu: Float = 0.9, wd: Float = 0.01
+        var wr = w.scalars, vr = [Float](repeating: 0, count: w.count)
+        var current: Tensor? = mask1
+        p.setMask(mask1)
+        opt.applyMasksToState()
+        for j in 0..<wr.count { wr[j] *= mask1.scalars[j] }
+        for (t, g) in grads.enumerated() {
+            if t == 3 { #expect(opt.velocity[0].scalars == vr) }  // a read between steps
+            if t == 5 {
+                current = mask2
+                p.setMask(mask2)
+                opt.applyMasksToState()
+                for j in 0..<wr.count { wr[j] *= mask2.scalars[j]; vr[j] *= mask2.scalars[j] }
+            }
+            if t == 7 {
+                current = nil
+                p.setMask(nil)
+            }
+            p.grad = g
+            opt.step(learningRate: Double(lr))
+            for j in 0..<wr.count {
+                let gj = g.scalars[j] + wd * wr[j]
+                var vj = mu * vr[j] + gj
+                var wj = wr[j] - lr * vj
+                if let m = current { vj *= m.scalars[j]; wj *= m.scalars[j] }
+                vr[j] = vj; wr[j] = wj
+            }
+        }
+        #expect(p.value.scalars == wr)
+        #expect(opt.velocity[0].scalars == vr)
+    }
+
     static func mlp() -> Sequential {
         Sequential(
             layers: [
