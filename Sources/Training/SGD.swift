@@ -104,26 +104,26 @@ public final class SGD: Optimizer {
         // the gradient of live entry k (CSR order): compact when the sparse backward left it so
         // (contiguous, and no dense gradient to bring up to date), else at its flat index
         if p.compactPattern === pattern {
-            p.compactGradient.withUnsafeBufferPointer { g in stepLiveWeights(i, p, pattern, lr: lr, decay: decay) { g[$1] } }
+            p.compactGradient.withUnsafeBufferPointer { g in stepLiveWeights(i, p, pattern, lr: lr, decay: decay, g: g, compact: true) }
         } else {
             let gradient = p.grad
-            gradient.scalars.withUnsafeBufferPointer { g in stepLiveWeights(i, p, pattern, lr: lr, decay: decay) { j, _ in g[j] } }
+            gradient.scalars.withUnsafeBufferPointer { g in stepLiveWeights(i, p, pattern, lr: lr, decay: decay, g: g, compact: false) }
         }
     }
 
-    @inline(__always)
+    /// The live update with the gradient of live entry k at `g[k]` (`compact`) or at its flat
+    /// index. Plain loops over pointers: a per-entry closure for the gradient's index was not
+    /// inlined and cost a call per live weight (12% of a sparse LeNet-300-100 step on Zen 3).
     private func stepLiveWeights(
-        _ i: Int, _ p: Parameter, _ pattern: SparsityPattern, lr: Float, decay: Float, gradient: (_ flat: Int, _ k: Int) -> Float
+        _ i: Int, _ p: Parameter, _ pattern: SparsityPattern, lr: Float, decay: Float,
+        g: UnsafeBufferPointer<Float>, compact: Bool
     ) {
         let mu = momentum, nesterov = nesterov, threads = threads
         pattern.csrFlat.withUnsafeBufferPointer { idx in
             p.value.scalars.withUnsafeMutableBufferPointer { w in
                 if mu == 0 {
                     ParallelRanges.forEach(count: idx.count, threads: threads) { range in
-                        for k in range {
-                            let j = Int(idx[k])
-                            w[j] = w[j] - lr * (gradient(j, k) + decay * w[j])
-                        }
+                        Self.liveUpdate(range, idx, w, g, compact: compact, lr: lr, decay: decay)
                     }
                     return
                 }
@@ -131,16 +131,37 @@ public final class SGD: Optimizer {
                 prepareCompactMomentum(i, pattern)
                 compactVelocity[i]!.values.withUnsafeMutableBufferPointer { v in
                     ParallelRanges.forEach(count: idx.count, threads: threads) { range in
-                        for k in range {
-                            let j = Int(idx[k])
-                            let gj = gradient(j, k) + decay * w[j]
-                            let vj = mu * v[k] + gj
-                            w[j] = w[j] - lr * (nesterov ? gj + mu * vj : vj)
-                            v[k] = vj
-                        }
+                        Self.liveMomentumUpdate(
+                            range, idx, w, v, g, compact: compact, lr: lr, mu: mu, decay: decay, nesterov: nesterov)
                     }
                 }
             }
+        }
+    }
+
+    @inline(__always)
+    private static func liveUpdate(
+        _ range: Range<Int>, _ idx: UnsafeBufferPointer<Int32>, _ w: UnsafeMutableBufferPointer<Float>,
+        _ g: UnsafeBufferPointer<Float>, compact: Bool, lr: Float, decay: Float
+    ) {
+        for k in range {
+            let j = Int(idx[k])
+            w[j] = w[j] - lr * ((compact ? g[k] : g[j]) + decay * w[j])
+        }
+    }
+
+    @inline(__always)
+    private static func liveMomentumUpdate(
+        _ range: Range<Int>, _ idx: UnsafeBufferPointer<Int32>, _ w: UnsafeMutableBufferPointer<Float>,
+        _ v: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, compact: Bool,
+        lr: Float, mu: Float, decay: Float, nesterov: Bool
+    ) {
+        for k in range {
+            let j = Int(idx[k])
+            let gj = (compact ? g[k] : g[j]) + decay * w[j]
+            let vj = mu * v[k] + gj
+            w[j] = w[j] - lr * (nesterov ? gj + mu * vj : vj)
+            v[k] = vj
         }
     }
 
