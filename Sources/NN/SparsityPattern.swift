@@ -65,38 +65,75 @@ public final class SparsityPattern: Sendable {
         precondition(rows * cols <= Int(Int32.max), "SparsityPattern: \(rows)x\(cols) does not fit 32-bit indices")
         self.rows = rows
         self.cols = cols
+        // Raw-pointer loops, branch-free where the mask decides (a mask near half density
+        // mispredicts every other branch): this runs on the training thread at the first step
+        // after every pruning check, while the other workers wait.
         var rp = [Int32](repeating: 0, count: rows + 1)
         var colCount = [Int32](repeating: 0, count: cols + 1)
         var nnz = 0
-        for r in 0..<rows {
-            let base = r * cols
-            for c in 0..<cols where mask[base + c] != 0 {
-                nnz += 1
-                colCount[c + 1] += 1
-            }
-            rp[r + 1] = Int32(nnz)
-        }
-        var cc = [Int32](repeating: 0, count: nnz)
-        var cf = [Int32](repeating: 0, count: nnz)
-        var k = 0
-        for r in 0..<rows {
-            let base = r * cols
-            for c in 0..<cols where mask[base + c] != 0 {
-                cc[k] = Int32(c); cf[k] = Int32(base + c); k += 1
+        let mb = mask.baseAddress  // nil only for an empty mask (rows or cols 0): no entries
+        rp.withUnsafeMutableBufferPointer { rp in
+            colCount.withUnsafeMutableBufferPointer { cnt in
+                for r in 0..<rows {
+                    guard let mb else { break }
+                    let m = mb + r * cols
+                    for c in 0..<cols {
+                        let keep = m[c] != 0 ? 1 : 0
+                        nnz &+= keep
+                        cnt[c + 1] &+= Int32(truncatingIfNeeded: keep)
+                    }
+                    rp[r + 1] = Int32(truncatingIfNeeded: nnz)
+                }
             }
         }
+        // one spare slot: the branch-free writes below store at `k` before deciding to keep it
+        var cc = [Int32](repeating: 0, count: nnz + 1)
+        var cf = [Int32](repeating: 0, count: nnz + 1)
+        cc.withUnsafeMutableBufferPointer { cc in
+            cf.withUnsafeMutableBufferPointer { cf in
+                var k = 0
+                for r in 0..<rows {
+                    guard let mb else { break }
+                    let base = r * cols
+                    let m = mb + base
+                    for c in 0..<cols {
+                        cc[k] = Int32(truncatingIfNeeded: c)
+                        cf[k] = Int32(truncatingIfNeeded: base + c)
+                        k &+= m[c] != 0 ? 1 : 0
+                    }
+                }
+            }
+        }
+        cc.removeLast()
+        cf.removeLast()
         for c in 0..<cols { colCount[c + 1] += colCount[c] }
         let cp = colCount
         var next = Array(cp.dropLast())
         var cr = [Int32](repeating: 0, count: nnz)
         var tf = [Int32](repeating: 0, count: nnz)
         var tp = [Int32](repeating: 0, count: nnz)
-        for r in 0..<rows {
-            for kk in Int(rp[r])..<Int(rp[r + 1]) {
-                let c = Int(cc[kk])
-                let slot = Int(next[c])
-                cr[slot] = Int32(r); tf[slot] = cf[kk]; tp[slot] = Int32(kk)
-                next[c] += 1
+        rp.withUnsafeBufferPointer { rp in
+            cc.withUnsafeBufferPointer { cc in
+                cf.withUnsafeBufferPointer { cf in
+                    next.withUnsafeMutableBufferPointer { next in
+                        cr.withUnsafeMutableBufferPointer { cr in
+                            tf.withUnsafeMutableBufferPointer { tf in
+                                tp.withUnsafeMutableBufferPointer { tp in
+                                    for r in 0..<rows {
+                                        for kk in Int(rp[r])..<Int(rp[r + 1]) {
+                                            let c = Int(cc[kk])
+                                            let slot = Int(next[c])
+                                            cr[slot] = Int32(truncatingIfNeeded: r)
+                                            tf[slot] = cf[kk]
+                                            tp[slot] = Int32(truncatingIfNeeded: kk)
+                                            next[c] = Int32(truncatingIfNeeded: slot + 1)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         nonzeros = nnz

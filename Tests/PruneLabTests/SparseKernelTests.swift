@@ -29,32 +29,37 @@ import Training
         return worst
     }
 
-    @Test func patternMatchesBruteForce() {
+    /// CSR, CSC and CSC-to-CSR positions against brute force: empty rows, an empty and a full
+    /// mask, a single row and a single column.
+    @Test(arguments: [(13, 37, 0.3), (13, 37, 0.0), (13, 37, 1.0), (1, 50, 0.5), (50, 1, 0.5), (300, 78, 0.08)])
+    func patternMatchesBruteForce(rows: Int, cols: Int, density: Double) {
         var rng = RandomSource(seed: 3)
-        let mask = Self.randomMask(rows: 13, cols: 37, density: 0.3, emptyRows: [0, 5, 12], rng: &rng)
+        let empty = rows > 12 ? [0, 5, 12] : []
+        let mask = Self.randomMask(rows: rows, cols: cols, density: density, emptyRows: empty, rng: &rng)
         let p = SparsityPattern.of(mask)
         var csr: [(Int, Int)] = [], csc: [(Int, Int)] = []
-        for r in 0..<13 { for c in 0..<37 where mask[r, c] != 0 { csr.append((r, c)) } }
-        for c in 0..<37 { for r in 0..<13 where mask[r, c] != 0 { csc.append((r, c)) } }
+        for r in 0..<rows { for c in 0..<cols where mask[r, c] != 0 { csr.append((r, c)) } }
+        for c in 0..<cols { for r in 0..<rows where mask[r, c] != 0 { csc.append((r, c)) } }
         #expect(p.nonzeros == csr.count)
+        #expect(p.csrCol.count == csr.count && p.csrFlat.count == csr.count && p.cscRow.count == csr.count)
         var k = 0
-        for r in 0..<13 {
+        for r in 0..<rows {
             for kk in Int(p.csrPtr[r])..<Int(p.csrPtr[r + 1]) {
                 #expect(Int(p.csrCol[kk]) == csr[k].1 && csr[k].0 == r)
-                #expect(Int(p.csrFlat[kk]) == r * 37 + csr[k].1)
+                #expect(Int(p.csrFlat[kk]) == r * cols + csr[k].1)
                 k += 1
             }
         }
         k = 0
-        for c in 0..<37 {
+        for c in 0..<cols {
             for kk in Int(p.cscPtr[c])..<Int(p.cscPtr[c + 1]) {
                 #expect(Int(p.cscRow[kk]) == csc[k].0 && csc[k].1 == c)
-                #expect(Int(p.cscFlat[kk]) == csc[k].0 * 37 + c)
+                #expect(Int(p.cscFlat[kk]) == csc[k].0 * cols + c)
                 #expect(p.csrFlat[Int(p.cscPosition[kk])] == p.cscFlat[kk])  // its CSR position
                 k += 1
             }
         }
-        #expect(p.csrPtr[1] == 0 && p.csrPtr[13] == Int32(csr.count))
+        #expect(p.csrPtr[0] == 0 && p.csrPtr[rows] == Int32(csr.count) && p.cscPtr[cols] == Int32(csr.count))
     }
 
     /// Forward, weight, bias and input gradients of the sparse path equal the dense SGEMM path

@@ -1,3 +1,4 @@
+import Foundation
 import NN
 import Schema
 import TensorCore
@@ -100,13 +101,29 @@ public final class LinearCriterion: Criterion {
 
     /// `body(w, flagged, predicted)` for every weight of parameter `index` in one pass over its
     /// statistics; pruned weights (w = 0) are never flagged and get no statistics read.
+    /// Split over the cores (weights are independent, so the result does not depend on the
+    /// split): a check runs on the training thread while the data-parallel workers wait.
     private func forEachWeight<R>(index: Int, _ body: (Float, Bool, Float) -> R) -> [R] {
         let w = parameters[index].value.scalars
+        let n = w.count
         return tracker.statistics[index].withEntries(horizon: tracker.horizon) { e in
-            (0..<w.count).map { j in
-                guard w[j] != 0 else { return body(w[j], false, 0) }
-                let (f, p) = judge(e, w[j], j)
-                return body(w[j], f, p)
+            w.withUnsafeBufferPointer { w in
+                [R](unsafeUninitializedCapacity: n) { out, initialized in
+                    let base = out.baseAddress
+                    ParallelRanges.forEach(count: n, threads: ProcessInfo.processInfo.activeProcessorCount) { range in
+                        for j in range {
+                            let value: R
+                            if w[j] == 0 {
+                                value = body(w[j], false, 0)
+                            } else {
+                                let (f, p) = judge(e, w[j], j)
+                                value = body(w[j], f, p)
+                            }
+                            (base! + j).initialize(to: value)
+                        }
+                    }
+                    initialized = n
+                }
             }
         }
     }
