@@ -15,8 +15,12 @@ struct PruneLab: ParsableCommand {
     )
 
     static func main() {
-        // the BLAS kernel is chosen before anything calls BLAS; bench's test hook chooses later
-        ProcessSetup.prepare(selectBLAS: !CommandLine.arguments.contains("--simulate-blas-pick"))
+        // the BLAS kernel is chosen before anything calls BLAS; bench's test hook chooses later.
+        // Help and version call no BLAS: a user's OPENBLAS_CORETYPE the CPU cannot run must not
+        // hide them (the check would end the process before ArgumentParser prints them).
+        let args = CommandLine.arguments.dropFirst()
+        let informational = args.contains { ["-h", "--help", "--version"].contains($0) } || args.first == "help"
+        if !informational { ProcessSetup.prepare(selectBLAS: !args.contains("--simulate-blas-pick")) }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -149,6 +149,25 @@ import TensorCore
         #expect(text.split(separator: "\n").count == 1, "one line: \(text)")
     }
 
+    /// Help and version still print under such a setting (they call no BLAS), exit 0.
+    @Test(arguments: [["--help"], ["run", "--help"], ["help", "compare"], ["--version"]])
+    func helpIgnoresAnUnrunnableUserKernel(arguments: [String]) throws {
+        guard BLASCoreSelection.supportedCore(CPUFlags.current()) != "SkylakeX" else { return }
+        let exe = try #require(Self.prunelab, "the prunelab executable beside the test bundle")
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = arguments
+        p.environment = ProcessInfo.processInfo.environment.merging(["OPENBLAS_CORETYPE": "SkylakeX"]) { $1 }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = Pipe()
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .exit && p.terminationStatus == 0, "\(arguments)")
+        #expect(arguments == ["--version"] ? !text.isEmpty : text.contains("USAGE:"), "\(arguments): \(text)")
+    }
+
     /// As a user gets it (variable unset, OpenBLAS's own pick): whatever OpenBLAS picked, the
     /// kernel in use afterwards is at least as strong as what the CPU supports.
     @Test func asShippedInASubprocess() throws {
