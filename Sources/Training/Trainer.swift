@@ -202,7 +202,10 @@ public final class Trainer {
         let y = batcher.labels(order: order, range: range)
         if workers > 1 && range.count >= 2 * workers {
             let k = workers
-            return (computeGradients(parts: k, y) { i, m in m.forward(gathering: batcher.rows(i, of: k, order: order, range: range), training: true) }, y)
+            let result = computeGradients(parts: k, y) { i, m in
+                m.forward(gathering: batcher.rows(i, of: k, order: order, range: range), training: true)
+            }
+            return (result, y)
         }
         if range.count == batcher.count && !batcher.shuffle {
             return (computeGradients(batcher.images, y), y)  // full batch in natural order: the set as it is
