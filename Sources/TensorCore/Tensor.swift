@@ -75,8 +75,26 @@ public struct Tensor: Equatable, Sendable {
     /// Number of elements that are not exactly zero.
     public var nonzeroCount: Int {
         scalars.withUnsafeBufferPointer { p in
-            var n = 0
-            for v in p where v != 0 { n += 1 }
+            // Eight lanes at a time and branch-free: masks near half density mispredicted the
+            // per-entry branch (pruning checks count every layer's mask and weights). NaN counts
+            // as nonzero and -0 as zero, as `v != 0` says.
+            guard let base = p.baseAddress else { return 0 }
+            let raw = UnsafeRawPointer(base)
+            var i = 0, n = 0
+            while i + 8 <= p.count {
+                var lanes = SIMD8<Int32>(repeating: 0)
+                let end = min(p.count, i + (1 << 20) * 8)  // lanes hold at most 2^20 counts per round
+                while i + 8 <= end {
+                    let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                    lanes &+= SIMD8<Int32>(repeating: 1).replacing(with: 0, where: v .== 0)
+                    i += 8
+                }
+                n += Int(lanes.wrappedSum())
+            }
+            while i < p.count {
+                n += p[i] != 0 ? 1 : 0
+                i += 1
+            }
             return n
         }
     }
