@@ -29,53 +29,25 @@ void psk_force_isa(int isa) { forced_isa = isa; }
 
 // ------------------------------------------------------------------------------ transposes
 
-// dst[c*ds + r] = src[r*ss + c] for r < R, c < C.
-static void transpose_scalar(const float *src, int ss, int R, int C, float *dst, int ds) {
+// Every transpose here reads R source rows of C floats and writes dst[c*ds + r] = row_r[c]. Row r
+// is at `src + r*ss`, or at `src + rows[r]*ss` when a row index array is given (a batch gathered
+// from the data set); one code path for both.
+#define ROW(r) (src + (long)(rows ? rows[(r)] : (r)) * ss)
+
+static void transpose_scalar(const float *src, const int32_t *rows, int ss, int R, int C, float *dst, int ds) {
     for (int r0 = 0; r0 < R; r0 += 16)
         for (int c0 = 0; c0 < C; c0 += 16) {
             int r1 = r0 + 16 < R ? r0 + 16 : R, c1 = c0 + 16 < C ? c0 + 16 : C;
-            for (int r = r0; r < r1; r++)
-                for (int c = c0; c < c1; c++) dst[(long)c * ds + r] = src[(long)r * ss + c];
+            for (int r = r0; r < r1; r++) {
+                const float *row = ROW(r);
+                for (int c = c0; c < c1; c++) dst[(long)c * ds + r] = row[c];
+            }
         }
 }
 
+// The 8x8 block of the eight rows p[0..7] at column c, transposed into dst.
 __attribute__((target("avx2,fma")))
-static inline void transpose8x8(const float *src, int ss, float *dst, int ds) {
-    __m256 r0 = _mm256_loadu_ps(src + 0 * (long)ss), r1 = _mm256_loadu_ps(src + 1 * (long)ss);
-    __m256 r2 = _mm256_loadu_ps(src + 2 * (long)ss), r3 = _mm256_loadu_ps(src + 3 * (long)ss);
-    __m256 r4 = _mm256_loadu_ps(src + 4 * (long)ss), r5 = _mm256_loadu_ps(src + 5 * (long)ss);
-    __m256 r6 = _mm256_loadu_ps(src + 6 * (long)ss), r7 = _mm256_loadu_ps(src + 7 * (long)ss);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(dst + 0 * (long)ds, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_storeu_ps(dst + 1 * (long)ds, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_storeu_ps(dst + 2 * (long)ds, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_storeu_ps(dst + 3 * (long)ds, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_storeu_ps(dst + 4 * (long)ds, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_storeu_ps(dst + 5 * (long)ds, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_storeu_ps(dst + 6 * (long)ds, _mm256_permute2f128_ps(u2, u6, 0x31));
-    _mm256_storeu_ps(dst + 7 * (long)ds, _mm256_permute2f128_ps(u3, u7, 0x31));
-}
-
-__attribute__((target("avx2,fma")))
-static void transpose_avx2(const float *src, int ss, int R, int C, float *dst, int ds) {
-    int R8 = R & ~7, C8 = C & ~7;
-    for (int r = 0; r < R8; r += 8)
-        for (int c = 0; c < C8; c += 8) transpose8x8(src + (long)r * ss + c, ss, dst + (long)c * ds + r, ds);
-    // ragged edges
-    for (int r = 0; r < R; r++)
-        for (int c = (r < R8 ? C8 : 0); c < C; c++) dst[(long)c * ds + r] = src[(long)r * ss + c];
-}
-
-// transpose8x8 with the eight source rows given by pointers (rows gathered from a larger set).
-__attribute__((target("avx2,fma")))
-static inline void transpose8x8_rows(const float *const *p, int c, float *dst, int ds) {
+static inline void transpose8x8(const float *const *p, int c, float *dst, int ds) {
     __m256 r0 = _mm256_loadu_ps(p[0] + c), r1 = _mm256_loadu_ps(p[1] + c);
     __m256 r2 = _mm256_loadu_ps(p[2] + c), r3 = _mm256_loadu_ps(p[3] + c);
     __m256 r4 = _mm256_loadu_ps(p[4] + c), r5 = _mm256_loadu_ps(p[5] + c);
@@ -99,43 +71,43 @@ static inline void transpose8x8_rows(const float *const *p, int c, float *dst, i
 }
 
 __attribute__((target("avx2,fma")))
-static void gather_transpose_avx2(const float *base, const int32_t *rows, int R, int C, float *dst, int ds) {
+static void transpose_avx2(const float *src, const int32_t *rows, int ss, int R, int C, float *dst, int ds) {
     int R8 = R & ~7, C8 = C & ~7;
     for (int r = 0; r < R8; r += 8) {
         const float *p[8];
-        for (int i = 0; i < 8; i++) p[i] = base + (long)rows[r + i] * C;
-        for (int c = 0; c < C8; c += 8) transpose8x8_rows(p, c, dst + (long)c * ds + r, ds);
+        for (int i = 0; i < 8; i++) p[i] = ROW(r + i);
+        for (int c = 0; c < C8; c += 8) transpose8x8(p, c, dst + (long)c * ds + r, ds);
     }
+    // ragged edges
     for (int r = 0; r < R; r++) {
-        const float *src = base + (long)rows[r] * C;
-        for (int c = (r < R8 ? C8 : 0); c < C; c++) dst[(long)c * ds + r] = src[c];
+        const float *row = ROW(r);
+        for (int c = (r < R8 ? C8 : 0); c < C; c++) dst[(long)c * ds + r] = row[c];
     }
 }
+#undef ROW
 
-void psk_gather_transpose_pad(const float *base, const int32_t *rows, int count, int n, int ld, float *dst) {
-    if (psk_isa() >= 2) gather_transpose_avx2(base, rows, count, n, dst, ld);
-    else
-        for (int r = 0; r < count; r++) {
-            const float *src = base + (long)rows[r] * n;
-            for (int c = 0; c < n; c++) dst[(long)c * ld + r] = src[c];
-        }
+static void transpose(const float *src, const int32_t *rows, int ss, int R, int C, float *dst, int ds) {
+    if (psk_isa() >= 2) transpose_avx2(src, rows, ss, R, C, dst, ds);
+    else transpose_scalar(src, rows, ss, R, C, dst, ds);
+}
+
+// The transposed rows, then zeros in columns count..<ld of every output row.
+static void transpose_pad(const float *src, const int32_t *rows, int count, int n, int ld, float *dst) {
+    transpose(src, rows, n, count, n, dst, ld);
     if (ld > count)
         for (int j = 0; j < n; j++) memset(dst + (long)j * ld + count, 0, sizeof(float) * (size_t)(ld - count));
 }
 
-static void transpose(const float *src, int ss, int R, int C, float *dst, int ds) {
-    if (psk_isa() >= 2) transpose_avx2(src, ss, R, C, dst, ds);
-    else transpose_scalar(src, ss, R, C, dst, ds);
+void psk_gather_transpose_pad(const float *base, const int32_t *rows, int count, int n, int ld, float *dst) {
+    transpose_pad(base, rows, count, n, ld, dst);
 }
 
 void psk_transpose_pad(const float *src, int rows, int n, int ld, float *dst) {
-    transpose(src, n, rows, n, dst, ld);
-    if (ld > rows)
-        for (int j = 0; j < n; j++) memset(dst + (long)j * ld + rows, 0, sizeof(float) * (size_t)(ld - rows));
+    transpose_pad(src, NULL, rows, n, ld, dst);
 }
 
 void psk_untranspose(const float *src, int rows, int n, int ld, float *dst) {
-    transpose(src, ld, n, rows, dst, n);
+    transpose(src, NULL, ld, n, rows, dst, n);
 }
 
 // ------------------------------------------------------------------------------------ SpMM

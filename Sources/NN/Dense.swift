@@ -129,28 +129,16 @@ public final class Dense: SparseCapableLayer {
         let n = batch.count
         precondition(batch.source.rowSize == inputSize, "\(name) expects \(inputSize) inputs per sample, got \(batch.source.shape)")
         guard let pattern = sparsePattern(batch: n, training: training) else { return nil }
-        let setRows = batch.source.rows
-        precondition(batch.rows.allSatisfy { $0 >= 0 && Int($0) < setRows }, "\(name): a gathered row is outside 0..<\(setRows)")
         input = Dense.noInput
         inputShape = batch.shape
         inputRows = n
-        forwardPattern = pattern
-        lastKernel = .sparse
-        var y = Tensor(uninitializedShape: [n, outputSize])
-        batch.source.scalars.withUnsafeBufferPointer { src in
+        return batch.source.scalars.withUnsafeBufferPointer { src in
             batch.rows.withUnsafeBufferPointer { rows in
-                weight.value.scalars.withUnsafeBufferPointer { pw in
-                    bias.value.scalars.withUnsafeBufferPointer { pb in
-                        y.scalars.withUnsafeMutableBufferPointer { py in
-                            scratch.forward(
-                                pattern: pattern, w: pw.baseAddress!, bias: pb.baseAddress!,
-                                source: src.baseAddress!, rows: rows, y: py.baseAddress!)
-                        }
-                    }
+                sparseForward(batch: n, pattern: pattern) { scratch, w, b, y in
+                    scratch.forward(pattern: pattern, w: w, bias: b, source: src.baseAddress!, rows: rows, y: y)
                 }
             }
         }
-        return y
     }
 
     private static let noInput = Tensor(shape: [0])
@@ -176,18 +164,26 @@ public final class Dense: SparseCapableLayer {
     }
 
     private func sparseForward(_ x: Tensor, pattern: SparsityPattern) -> Tensor {
-        let batch = x.rows
+        x.scalars.withUnsafeBufferPointer { px in
+            sparseForward(batch: x.rows, pattern: pattern) { scratch, w, b, y in
+                scratch.forward(pattern: pattern, w: w, bias: b, x: px.baseAddress!, batch: x.rows, y: y)
+            }
+        }
+    }
+
+    /// The sparse forward's output `[batch, out]`, filled by `run(scratch, W, bias, y)` (which
+    /// puts the batch into the scratch's `x^T`, from a tensor or gathered from a set).
+    private func sparseForward(
+        batch: Int, pattern: SparsityPattern,
+        _ run: (inout SparseScratch, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) -> Tensor {
         forwardPattern = pattern
         lastKernel = .sparse
         var y = Tensor(uninitializedShape: [batch, outputSize])
-        x.scalars.withUnsafeBufferPointer { px in
-            weight.value.scalars.withUnsafeBufferPointer { pw in
-                bias.value.scalars.withUnsafeBufferPointer { pb in
-                    y.scalars.withUnsafeMutableBufferPointer { py in
-                        scratch.forward(
-                            pattern: pattern, w: pw.baseAddress!, bias: pb.baseAddress!,
-                            x: px.baseAddress!, batch: batch, y: py.baseAddress!)
-                    }
+        weight.value.scalars.withUnsafeBufferPointer { pw in
+            bias.value.scalars.withUnsafeBufferPointer { pb in
+                y.scalars.withUnsafeMutableBufferPointer { py in
+                    run(&scratch, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
                 }
             }
         }

@@ -9,6 +9,9 @@ public struct RowGather {
     public init(source: Tensor, rows: [Int32]) {
         precondition(source.rank >= 1, "RowGather needs a set with a sample dimension, got shape \(source.shape)")
         precondition(source.rows <= Int(Int32.max), "RowGather: \(source.rows) rows do not fit 32-bit indices")
+        // checked once here: the gathers (`materialize`, a sparse layer's kernel) read raw memory
+        let n = source.rows
+        precondition(rows.allSatisfy { $0 >= 0 && Int($0) < n }, "RowGather: a row is outside 0..<\(n)")
         self.source = source
         self.rows = rows
     }
@@ -28,7 +31,6 @@ public struct RowGather {
         source.scalars.withUnsafeBufferPointer { src in
             x.scalars.withUnsafeMutableBufferPointer { dst in
                 for (r, s) in rows.enumerated() {
-                    precondition(s >= 0 && Int(s) < source.rows, "RowGather: row \(s) outside 0..<\(source.rows)")
                     (dst.baseAddress! + r * size).update(from: src.baseAddress! + Int(s) * size, count: size)
                 }
             }

@@ -20,7 +20,7 @@ public final class SGD: Optimizer {
             return storedVelocity
         }
         set {
-            compactVelocity = [:]
+            compactVelocity = compactVelocity.map { _ in nil }
             storedVelocity = newValue
         }
     }
@@ -30,7 +30,7 @@ public final class SGD: Optimizer {
     /// (and 0 elsewhere, as pruned momentum always is). Contiguous like the compact gradient, so
     /// a step reads and writes 4 bytes per live weight instead of a cache line of the dense
     /// buffer for nearly each one (at 8% density, every line of a 940 KB buffer per step).
-    private var compactVelocity: [Int: (pattern: SparsityPattern, values: [Float])] = [:]
+    private var compactVelocity: [(pattern: SparsityPattern, values: [Float])?]
     public let parameters: [Parameter]
     /// Threads an update may split over (the trainer sets its data-parallel worker count).
     public var threads = 1
@@ -41,6 +41,7 @@ public final class SGD: Optimizer {
         self.nesterov = nesterov
         self.weightDecay = Float(weightDecay)
         storedVelocity = momentum > 0 ? parameters.map { Tensor(shape: $0.value.shape) } : []
+        compactVelocity = storedVelocity.map { _ in nil }
     }
 
     /// One update with learning rate `lr`. A masked parameter's mask is applied to `w` and `v`
@@ -176,8 +177,10 @@ public final class SGD: Optimizer {
 
     /// Writes the compact momentum of parameter `i` (or of all) back to the dense buffer.
     private func flushCompactVelocity(_ i: Int? = nil) {
-        for key in i.map({ [$0] }) ?? Array(compactVelocity.keys) {
-            guard let (pattern, values) = compactVelocity.removeValue(forKey: key) else { continue }
+        guard !compactVelocity.isEmpty else { return }  // no momentum, no compact state
+        for key in i.map({ $0..<($0 + 1) }) ?? compactVelocity.indices {
+            guard let (pattern, values) = compactVelocity[key] else { continue }
+            compactVelocity[key] = nil
             storedVelocity[key].scalars.withUnsafeMutableBufferPointer { v in
                 for (k, j) in pattern.csrFlat.enumerated() { v[Int(j)] = values[k] }
             }
@@ -237,7 +240,7 @@ public final class SGD: Optimizer {
 
     /// Zeroes all momentum buffers (e.g. at the start of a retraining round).
     public func resetState() {
-        compactVelocity = [:]
+        compactVelocity = compactVelocity.map { _ in nil }
         for i in storedVelocity.indices { storedVelocity[i].fill(0) }
     }
 }

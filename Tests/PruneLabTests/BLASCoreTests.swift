@@ -87,22 +87,32 @@ import TensorCore
         return nil
     }
 
-    static func run(_ args: [String], unset: [String], set: [String: String] = [:]) throws -> [String: Any] {
+    /// The prunelab executable on `args` with the test's environment minus `unset` plus `set`.
+    static func launch(_ args: [String], unset: [String] = [], set: [String: String] = [:]) throws
+        -> (status: Int32, exited: Bool, stdout: String, stderr: String)
+    {
         let exe = try #require(prunelab, "the prunelab executable beside the test bundle")
         let p = Process()
         p.executableURL = exe
-        p.arguments = ["bench", "--print-blas-core"] + args
+        p.arguments = args
         var env = ProcessInfo.processInfo.environment
         for k in unset { env.removeValue(forKey: k) }
         for (k, v) in set { env[k] = v }
         p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
         try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return (p.terminationStatus, p.terminationReason == .exit, stdout, stderr)
+    }
+
+    static func run(_ args: [String], unset: [String], set: [String: String] = [:]) throws -> [String: Any] {
+        let r = try launch(["bench", "--print-blas-core"] + args, unset: unset, set: set)
+        #expect(r.status == 0)
+        return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
     }
 
     /// With OPENBLAS_CORETYPE unset and OpenBLAS started on the generic Prescott kernel (as on
@@ -133,39 +143,19 @@ import TensorCore
     /// kernel exists, i.e. on a CPU without AVX-512.
     @Test func refusesAUserKernelTheCPUCannotRunInASubprocess() throws {
         guard BLASCoreSelection.supportedCore(CPUFlags.current()) != "SkylakeX" else { return }
-        let exe = try #require(Self.prunelab, "the prunelab executable beside the test bundle")
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = ["bench", "--print-blas-core", "--sgemm-rate"]
-        p.environment = ProcessInfo.processInfo.environment.merging(["OPENBLAS_CORETYPE": "SkylakeX"]) { $1 }
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationReason == .exit && p.terminationStatus == 1)
-        #expect(text.hasPrefix("prunelab: error: OPENBLAS_CORETYPE=SkylakeX needs AVX-512, which this CPU lacks"))
-        #expect(text.split(separator: "\n").count == 1, "one line: \(text)")
+        let r = try Self.launch(["bench", "--print-blas-core", "--sgemm-rate"], set: ["OPENBLAS_CORETYPE": "SkylakeX"])
+        #expect(r.exited && r.status == 1)
+        #expect(r.stderr.hasPrefix("prunelab: error: OPENBLAS_CORETYPE=SkylakeX needs AVX-512, which this CPU lacks"))
+        #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)")
     }
 
     /// Help and version still print under such a setting (they call no BLAS), exit 0.
     @Test(arguments: [["--help"], ["run", "--help"], ["help", "compare"], ["--version"]])
     func helpIgnoresAnUnrunnableUserKernel(arguments: [String]) throws {
         guard BLASCoreSelection.supportedCore(CPUFlags.current()) != "SkylakeX" else { return }
-        let exe = try #require(Self.prunelab, "the prunelab executable beside the test bundle")
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = arguments
-        p.environment = ProcessInfo.processInfo.environment.merging(["OPENBLAS_CORETYPE": "SkylakeX"]) { $1 }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = Pipe()
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationReason == .exit && p.terminationStatus == 0, "\(arguments)")
-        #expect(arguments == ["--version"] ? !text.isEmpty : text.contains("USAGE:"), "\(arguments): \(text)")
+        let r = try Self.launch(arguments, set: ["OPENBLAS_CORETYPE": "SkylakeX"])
+        #expect(r.exited && r.status == 0, "\(arguments)")
+        #expect(arguments == ["--version"] ? !r.stdout.isEmpty : r.stdout.contains("USAGE:"), "\(arguments): \(r.stdout)")
     }
 
     /// As a user gets it (variable unset, OpenBLAS's own pick): whatever OpenBLAS picked, the
