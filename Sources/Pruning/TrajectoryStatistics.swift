@@ -299,6 +299,12 @@ public final class TrajectoryStatistics {
             return p > 0 ? min(1, abs(f[F.disp.rawValue * n + i]) / p) : 0
         }
 
+        /// `currentValues()[i]`.
+        @inline(__always) public func value(_ i: Int) -> Float { f[F.value.rawValue * n + i] }
+
+        /// `displacement()[i]`.
+        @inline(__always) public func displacement(_ i: Int) -> Float { f[F.disp.rawValue * n + i] }
+
         /// `extrapolated(horizon:)[i]` for the horizon `withEntries` was given.
         @inline(__always) public func extrapolated(_ i: Int) -> Float {
             Float(Double(f[F.value.rawValue * n + i]) + d[D.ctx.rawValue * n + i] * slopeScale)

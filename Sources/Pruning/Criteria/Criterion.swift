@@ -21,6 +21,10 @@ public protocol Criterion: AnyObject {
     static var decidesFinished: Bool { get }
     /// The schedule `prunelab compare` pairs the criterion with by default.
     static var preferredSchedule: String { get }
+    /// Whether the scores rest only on what `observe` sees (the weights and gradients after
+    /// each step), so `prunelab predictability` can replay the criterion from a recorded
+    /// trajectory; false for criteria that compute their own gradients or draw at random.
+    static var scoresFromHistory: Bool { get }
     init(settings: Settings, context: CriterionContext) throws
     /// After every optimizer step (values after the step, gradients of the step). Must be
     /// cheap: O(weights) at most.
@@ -48,11 +52,40 @@ public protocol Criterion: AnyObject {
     /// epochs): a resumed run must score exactly as an uninterrupted one.
     func save(into archive: StateArchive, prefix: String)
     func restore(from archive: StateArchive, prefix: String) throws
+    /// For a criterion that scores from weight trajectories: how many trajectory records its
+    /// window holds now, and how many it needs before any trajectory decision (nil for a
+    /// criterion that reads no trajectory). The pruner prunes nothing while `records < needed`
+    /// and, with `wait_for_statistics`, nothing until `records >= full`.
+    var trajectoryWindow: TrajectoryWindow? { get }
+    /// Of the weights a check just pruned from parameter `index`, how many were scored by
+    /// their trajectory (the rest by plain magnitude); nil for a criterion that reads no
+    /// trajectory. `events.csv` reports both counts.
+    func chosenByTrajectory(index: Int, pruned: [Int]) -> Int?
+}
+
+/// How much trajectory a criterion has seen: `records` statistics updates so far, at least
+/// `needed` before a trajectory can be fitted at all, `full` once the window is full.
+public struct TrajectoryWindow: Equatable, Sendable {
+    public var records: Int
+    public var needed: Int
+    public var full: Int
+
+    public init(records: Int, needed: Int, full: Int) {
+        self.records = records
+        self.needed = needed
+        self.full = full
+    }
+
+    /// Whether a trajectory can be fitted (`records >= needed`).
+    public var isUsable: Bool { records >= needed }
+    /// Whether the window is full (`records >= full`).
+    public var isFull: Bool { records >= full }
 }
 
 extension Criterion {
     public static var decidesFinished: Bool { false }
     public static var preferredSchedule: String { "cubic" }
+    public static var scoresFromHistory: Bool { false }
     public func observe(step: Int) {}
     public func prepareAtInitialization() {}
     public func report(index: Int, pruned: [Int]) -> [Double?] { [] }
@@ -64,6 +97,8 @@ extension Criterion {
     public func checkDidEnd() {}
     public func save(into archive: StateArchive, prefix: String) {}
     public func restore(from archive: StateArchive, prefix: String) throws {}
+    public var trajectoryWindow: TrajectoryWindow? { nil }
+    public func chosenByTrajectory(index: Int, pruned: [Int]) -> Int? { nil }
 }
 
 /// Saves per-parameter accumulators (`[]` until the first step), and a criterion's random
@@ -97,12 +132,19 @@ public struct CriterionContext {
     public let rng: RandomSource
     /// Gradients on probe batches (nil where the run cannot provide them, e.g. in unit tests).
     public let gradients: GradientSource?
+    /// The run's learning rate per step and its planned length (criteria that look to the end
+    /// of training read it; unit tests may leave it empty).
+    public let timeline: LearningRateTimeline
 
-    public init(parameters: [Parameter], stepsPerEpoch: Int, rng: RandomSource, gradients: GradientSource? = nil) {
+    public init(
+        parameters: [Parameter], stepsPerEpoch: Int, rng: RandomSource, gradients: GradientSource? = nil,
+        timeline: LearningRateTimeline = .empty
+    ) {
         self.parameters = parameters
         self.stepsPerEpoch = stepsPerEpoch
         self.rng = rng
         self.gradients = gradients
+        self.timeline = timeline
     }
 
     /// A `ConfigError` at `pruning.dynamic.<criterion>` unless gradients are available.

@@ -12,6 +12,8 @@ public enum CriterionRegistry {
         CriterionEntry(SNIPCriterion.self),
         CriterionEntry(GraSPCriterion.self),
         CriterionEntry(TaylorCriterion.self),
+        CriterionEntry(LRTimeCriterion.self),
+        CriterionEntry(PlateauCriterion.self),
     ]
 
     public static var names: [String] { all.names }
@@ -25,6 +27,7 @@ public struct CriterionEntry: RegistryEntry {
     public let reportColumns: [String]
     public let decidesFinished: Bool
     public let preferredSchedule: String
+    public let scoresFromHistory: Bool
     public let settingsType: any ConfigSection.Type
     private let build: @Sendable (any ConfigSection, CriterionContext) throws -> AnyCriterion
 
@@ -34,6 +37,7 @@ public struct CriterionEntry: RegistryEntry {
         reportColumns = C.reportColumns
         decidesFinished = C.decidesFinished
         preferredSchedule = C.preferredSchedule
+        scoresFromHistory = C.scoresFromHistory
         settingsType = C.Settings.self
         build = { settings, context in
             guard let s = settings as? C.Settings else {
@@ -72,4 +76,6 @@ public final class AnyCriterion {
     public func checkDidEnd() { base.checkDidEnd() }
     public func save(into archive: StateArchive, prefix: String) { base.save(into: archive, prefix: prefix) }
     public func restore(from archive: StateArchive, prefix: String) throws { try base.restore(from: archive, prefix: prefix) }
+    public var trajectoryWindow: TrajectoryWindow? { base.trajectoryWindow }
+    public func chosenByTrajectory(index: Int, pruned: [Int]) -> Int? { base.chosenByTrajectory(index: index, pruned: pruned) }
 }

@@ -15,11 +15,15 @@ import TensorCore
 ///
 /// *Finished* (for the `adaptive` schedule): flagged, and the prediction crosses zero or lands
 /// within `finish_tolerance` times the layer's mean live |w| of zero.
+///
+/// `horizon` is a duration or `"end"`: the steps left until the planned end of training after
+/// the latest record (a straight line in step time; `lrtime` follows the learning rate instead).
+/// The line needs 3 records (R² is undefined before): until then a check prunes nothing.
 public final class LinearCriterion: Criterion {
     public struct Settings: ConfigSection {
         public var statsEvery: Duration
         public var window: Int
-        public var horizon: Duration
+        public var horizon: Horizon
         public var r2Threshold: Double
         public var straightnessThreshold: Double
         public var finishTolerance: Double
@@ -32,7 +36,7 @@ public final class LinearCriterion: Criterion {
         public static let keyHelp: [(key: String, help: String)] = [
             ("stats_every", "update the trajectory statistics every this often (`10it`, `1ep`)"),
             ("window", "effective length of the exponential window, in statistics updates"),
-            ("horizon", "how far ahead the fitted line is extrapolated (`200it`, `1ep`)"),
+            ("horizon", "how far ahead the fitted line is extrapolated (`200it`, `1ep`, or `end`: to the end of training)"),
             ("r2_threshold", "near-linear when R² of the fitted line is at least this (0-1) ..."),
             ("straightness_threshold", "... or when |displacement| / path length is at least this (0-1)"),
             (
@@ -46,7 +50,7 @@ public final class LinearCriterion: Criterion {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             statsEvery = try c.value(.statsEvery, default: Duration(10, .steps))
             window = try c.value(.window, default: 20)
-            horizon = try c.value(.horizon, default: Duration(1, .epochs))
+            horizon = try c.value(.horizon, default: .fixed(Duration(1, .epochs)))
             r2Threshold = try c.value(.r2Threshold, default: 0.9)
             straightnessThreshold = try c.value(.straightnessThreshold, default: 0.9)
             finishTolerance = try c.value(.finishTolerance, default: 0.1)
@@ -65,24 +69,39 @@ public final class LinearCriterion: Criterion {
     public static let summary = "|w| extrapolated along a near-linear trajectory (this project's idea)"
     public static let reportColumns = ["mean_r2", "mean_straightness"]
     public static let decidesFinished = true
+    public static let scoresFromHistory = true
     public let tracker: TrajectoryTracker
     public let r2Threshold: Float
     public let straightnessThreshold: Float
     let finishTolerance: Float
     let parameters: [Parameter]
+    let horizon: Horizon
+    let stepsPerEpoch: Int
+    let plannedSteps: Int
 
     public init(settings: Settings, context: CriterionContext) {
         parameters = context.parameters
+        horizon = settings.horizon
+        stepsPerEpoch = context.stepsPerEpoch
+        plannedSteps = context.timeline.plannedSteps
         tracker = TrajectoryTracker(
             parameters: context.parameters, window: settings.window,
             every: settings.statsEvery.steps(perEpoch: context.stepsPerEpoch),
-            horizon: settings.horizon.steps(perEpoch: context.stepsPerEpoch))
+            horizon: settings.horizon.steps(after: 0, perEpoch: context.stepsPerEpoch, plannedSteps: plannedSteps))
         r2Threshold = Float(settings.r2Threshold)
         straightnessThreshold = Float(settings.straightnessThreshold)
         finishTolerance = Float(settings.finishTolerance)
     }
 
     public func observe(step: Int) { tracker.observe(step: step) }
+
+    /// The horizon in steps after the latest record.
+    var currentHorizon: Int { horizon.steps(after: tracker.lastStep, perEpoch: stepsPerEpoch, plannedSteps: plannedSteps) }
+
+    /// A line needs three records (R² is 0 before).
+    public var trajectoryWindow: TrajectoryWindow? { tracker.trajectoryWindow(needed: 3) }
+
+    public func chosenByTrajectory(index: Int, pruned: [Int]) -> Int? { countFlagged(flagged(index: index).flag, pruned) }
 
     /// Whether weight `w` (entry `j`, live) is flagged, and its predicted value at the horizon.
     @inline(__always)
@@ -106,7 +125,7 @@ public final class LinearCriterion: Criterion {
     private func forEachWeight<R>(index: Int, _ body: (Float, Bool, Float) -> R) -> [R] {
         let w = parameters[index].value.scalars
         let n = w.count
-        return tracker.statistics[index].withEntries(horizon: tracker.horizon) { e in
+        return tracker.statistics[index].withEntries(horizon: currentHorizon) { e in
             w.withUnsafeBufferPointer { w in
                 [R](unsafeUninitializedCapacity: n) { out, initialized in
                     let base = out.baseAddress
@@ -154,11 +173,11 @@ public final class LinearCriterion: Criterion {
     /// R² of the fitted line, straightness and the value predicted at the horizon.
     public func statistics(index: Int) -> [(name: String, values: [Float])] {
         let s = tracker.statistics[index]
-        return [("r2", s.rSquared()), ("straightness", s.straightness()), ("predicted", s.extrapolated(horizon: tracker.horizon))]
+        return [("r2", s.rSquared()), ("straightness", s.straightness()), ("predicted", s.extrapolated(horizon: currentHorizon))]
     }
 
     public func statistics(index: Int, at entries: [Int]) -> [(name: String, values: [Float])] {
-        tracker.statistics[index].withEntries(horizon: tracker.horizon) { e in
+        tracker.statistics[index].withEntries(horizon: currentHorizon) { e in
             [("r2", entries.map(e.rSquared)), ("straightness", entries.map(e.straightness)), ("predicted", entries.map(e.extrapolated))]
         }
     }

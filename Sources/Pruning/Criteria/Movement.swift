@@ -9,6 +9,7 @@ public final class MovementCriterion: Criterion {
     public static let name = "movement"
     public static let summary = "-sum over steps of w*g (Sanh et al. 2020): weights pushed toward zero go first"
     public static let reportColumns = ["mean_movement_score"]
+    public static let scoresFromHistory = true
     let parameters: [Parameter]
     var accumulated: [[Float]] = []
 

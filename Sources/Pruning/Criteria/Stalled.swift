@@ -38,6 +38,7 @@ public final class StalledCriterion: Criterion {
     public static let summary = "weights whose recent updates are small against the layer's median go first"
     public static let reportColumns = ["mean_abs_update"]
     public static let decidesFinished = true
+    public static let scoresFromHistory = true
     public let tracker: TrajectoryTracker
     public let fraction: Float
     let parameters: [Parameter]
@@ -51,6 +52,11 @@ public final class StalledCriterion: Criterion {
     }
 
     public func observe(step: Int) { tracker.observe(step: step) }
+
+    /// A mean |update| needs two records.
+    public var trajectoryWindow: TrajectoryWindow? { tracker.trajectoryWindow(needed: 2) }
+
+    public func chosenByTrajectory(index: Int, pruned: [Int]) -> Int? { countFlagged(stalled(index: index), pruned) }
 
     /// Whether each weight's mean |update| is below `fraction` of the live weights' median.
     func stalled(index: Int) -> [Bool] {

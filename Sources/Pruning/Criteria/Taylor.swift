@@ -30,6 +30,7 @@ public final class TaylorCriterion: Criterion {
     public static let name = "taylor"
     public static let summary = "moving average of (g·w)², first-order Taylor importance (Molchanov et al. 2019)"
     public static let reportColumns = ["mean_taylor_importance"]
+    public static let scoresFromHistory = true
     let parameters: [Parameter]
     let decay: Float
     var importance: [[Float]] = []

@@ -41,9 +41,13 @@ public final class DynamicMethod: PruningMethod {
         let probe = GradientProbe(
             trainer: session.trainer, images: run.data.train.images,
             labels: run.data.train.labels, pruned: pruned)
+        let trainer = session.trainer
+        let timeline = LearningRateTimeline(plannedSteps: session.plannedSteps) {
+            trainer.schedule.learningRate(atStep: $0 + trainer.scheduleOffset)
+        }
         let context = CriterionContext(
             parameters: pruned, stepsPerEpoch: session.stepsPerEpoch,
-            rng: root.derived("criterion.\(settings.criterion)"), gradients: probe)
+            rng: root.derived("criterion.\(settings.criterion)"), gradients: probe, timeline: timeline)
         let criterion = try CriterionRegistry.entry(named: settings.criterion)!
             .make(settings: settings.criterionSettings.value, context: context)
         let schedule = try ScheduleRegistry.entry(named: settings.schedule)!
@@ -52,7 +56,7 @@ public final class DynamicMethod: PruningMethod {
                 context: ScheduleContext(stepsPerEpoch: session.stepsPerEpoch, plannedSteps: session.plannedSteps))
         pruner = DynamicPruner(
             pruned: pruned, criterion: criterion, schedule: schedule, optimizer: session.optimizer,
-            targets: pruned.map { run.pruning.finalTarget(layer: $0.layerName) })
+            targets: pruned.map { run.pruning.finalTarget(layer: $0.layerName) }, waitForStatistics: settings.waitForStatistics)
     }
 
     public var label: RunLabel { RunLabel(method: Self.name, criterion: settings.criterion, schedule: settings.schedule) }
@@ -80,6 +84,7 @@ public final class DynamicMethod: PruningMethod {
 
     public func finish(_ run: RunContext, summary: inout SummaryRow) throws {
         try pruner.events.write(to: run.folder.file("events.csv"))
+        if let note = pruner.deferredWarning { run.warn(note) }
         // The requested sparsity over the pruned weights, beside what was reached (NaN for
         // schedules with no target); a run that ends short says so.
         let total = pruned.reduce(0) { $0 + $1.value.count }

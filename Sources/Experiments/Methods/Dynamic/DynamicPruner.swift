@@ -10,7 +10,13 @@ import Pruning
 ///
 /// Selection is exact (`Selection.lowest` over the alive weights, or over the alive weights
 /// the criterion calls finished); the layer's final target is never exceeded by the `cubic`
-/// and `init` schedules. Masks go to the weights and the optimizer state at once, so pruned
+/// and `init` schedules.
+///
+/// A criterion that scores from trajectories makes no trajectory decision without one: while
+/// its window holds fewer records than a fit needs (or, with `wait_for_statistics`, until the
+/// window is full) a check prunes nothing; its `events.csv` rows say so (`pruned` 0 and the
+/// window's `trajectory_records`), and the run warns once. Its rows also split every check's
+/// picks into `by_trajectory` and `by_magnitude`. Masks go to the weights and the optimizer state at once, so pruned
 /// weights cost no FLOPs from the next step on.
 public final class DynamicPruner: TrainingObserver {
     public let pruned: [Parameter]
@@ -20,6 +26,12 @@ public final class DynamicPruner: TrainingObserver {
     let targets: [Double]
     public private(set) var events: CSVTable
     var initialized = false
+    /// Checks wait for a full trajectory window, not only a usable one.
+    let waitForStatistics: Bool
+    /// Whether the criterion reads trajectories (its events rows carry the window and the split).
+    let readsTrajectories: Bool
+    /// The first check that pruned nothing for want of a trajectory, as a warning (once).
+    public private(set) var deferredWarning: String?
     /// Set once the schedule says no later check can prune: from then on the criterion is no
     /// longer fed (for `linear` and `stalled` that skips the trajectory statistics, about a
     /// tenth of a LeNet-300-100 epoch) and checks are skipped. Results are unchanged.
@@ -28,15 +40,27 @@ public final class DynamicPruner: TrainingObserver {
     /// criterion's statistics of those weights (`pruned/<layer>/<stat>`).
     weak var sink: HistogramSink?
 
-    init(pruned: [Parameter], criterion: AnyCriterion, schedule: any Schedule, optimizer: any Optimizer, targets: [Double]) {
+    init(
+        pruned: [Parameter], criterion: AnyCriterion, schedule: any Schedule, optimizer: any Optimizer, targets: [Double],
+        waitForStatistics: Bool = false
+    ) {
         self.pruned = pruned
         self.criterion = criterion
         self.schedule = schedule
         self.optimizer = optimizer
         self.targets = targets
+        self.waitForStatistics = waitForStatistics
+        readsTrajectories = criterion.trajectoryWindow != nil
         events = CSVTable(
             columns: ["step", "layer", "pruned", "sparsity_after", "target_sparsity", "mean_abs_weight_pruned"]
+                + (readsTrajectories ? ["trajectory_records", "by_trajectory", "by_magnitude"] : [])
                 + criterion.reportColumns)
+    }
+
+    /// Why a check at this moment may not prune (the window is too short), nil when it may.
+    func trajectoryShortfall() -> TrajectoryWindow? {
+        guard let w = criterion.trajectoryWindow else { return nil }
+        return w.isUsable && (!waitForStatistics || w.isFull) ? nil : w
     }
 
     public func trainingWillStart(_ trainer: Trainer) {
@@ -57,6 +81,10 @@ public final class DynamicPruner: TrainingObserver {
 
     /// One pruning check at step `t`.
     func check(step t: Int) {
+        if let w = trajectoryShortfall() {
+            deferCheck(step: t, window: w)
+            return
+        }
         var changed = false
         var after: [LayerState] = []
         for (i, p) in pruned.enumerated() {
@@ -72,6 +100,29 @@ public final class DynamicPruner: TrainingObserver {
         if schedule.isFinished(after: t, layers: after) { finishedAtStep = t }
     }
 
+    /// A check that prunes nothing because the criterion's trajectory window is too short: one
+    /// `events.csv` row per layer the schedule wanted to prune, and a warning the first time.
+    func deferCheck(step t: Int, window w: TrajectoryWindow) {
+        var wanted = 0
+        for (i, p) in pruned.enumerated() {
+            let aliveCount = p.activeCount
+            let layer = LayerState(name: p.layerName, total: p.value.count, alive: aliveCount, finalTarget: targets[i])
+            let request = schedule.request(step: t, layer: layer)
+            guard request.count > 0 else { continue }
+            wanted += request.count
+            events.append(
+                [
+                    .int(t), .string(p.layerName), .int(0), .double(Parameter.sparsity([p])), .double(request.target), .string(""),
+                    .int(w.records), .int(0), .int(0),
+                ] + criterion.reportColumns.map { _ in .string("") })
+        }
+        if wanted > 0 && deferredWarning == nil {
+            let need = waitForStatistics ? "the full window of \(w.full)" : "the \(w.needed) a fit needs"
+            deferredWarning =
+                "\(criterion.name): the check at step \(t) pruned nothing: the trajectory window holds \(w.records) records, not \(need) (events.csv lists every such check)"
+        }
+    }
+
     /// Masks what `request` picks from parameter `p` (index `i`) and logs it; returns the picks.
     func prune(_ p: Parameter, index i: Int, alive: [Bool], request: PruneRequest, step t: Int) -> [Int] {
         guard request.count > 0 else { return [] }
@@ -80,6 +131,11 @@ public final class DynamicPruner: TrainingObserver {
         let meanAbs = picked.reduce(0.0) { $0 + Double(abs(p.value.scalars[$1])) } / Double(picked.count)
         let stats = criterion.report(index: i, pruned: picked)
         if let sink { sink.timed { report(picked, of: p, index: i, step: t, to: sink) } }
+        var split: [CSVValue] = []
+        if let w = criterion.trajectoryWindow {
+            let byTrajectory = criterion.chosenByTrajectory(index: i, pruned: picked) ?? 0
+            split = [.int(w.records), .int(byTrajectory), .int(picked.count - byTrajectory)]
+        }
         var mask = p.keptMask
         for j in picked { mask.scalars[j] = 0 }
         p.setMask(mask)
@@ -87,7 +143,7 @@ public final class DynamicPruner: TrainingObserver {
             [
                 .int(t), .string(p.layerName), .int(picked.count), .double(Parameter.sparsity([p])),
                 .double(request.target), .double(meanAbs),
-            ] + stats.map { $0.map(CSVValue.double) ?? .string("") })
+            ] + split + stats.map { $0.map(CSVValue.double) ?? .string("") })
         return picked
     }
 
@@ -105,6 +161,7 @@ public final class DynamicPruner: TrainingObserver {
         archive.set("\(prefix)/events", text: events.text)
         archive.set("\(prefix)/initialized", initialized ? 1 : 0)
         archive.set("\(prefix)/finished_at", finishedAtStep ?? -1)
+        if let deferredWarning { archive.set("\(prefix)/deferred_warning", text: deferredWarning) }
     }
 
     func restore(from archive: StateArchive, prefix: String) throws {
@@ -114,6 +171,7 @@ public final class DynamicPruner: TrainingObserver {
         // Checkpoints written before this key existed resume as "not finished" (same results).
         let finished = archive.has("\(prefix)/finished_at") ? try archive.int("\(prefix)/finished_at") : -1
         finishedAtStep = finished >= 0 ? finished : nil
+        deferredWarning = archive.has("\(prefix)/deferred_warning") ? try archive.text("\(prefix)/deferred_warning") : nil
     }
 
     /// The weights of parameter `i` that `request` prunes.

@@ -11,6 +11,8 @@ public struct DynamicSettings: ConfigSection {
     public var schedule: String
     public var criterionSettings: AnySection
     public var scheduleSettings: AnySection
+    /// A trajectory criterion's checks prune nothing until its window is full (not only usable).
+    public var waitForStatistics: Bool
 
     public static let keyHelp: [(key: String, help: String)] = [
         (
@@ -21,16 +23,22 @@ public struct DynamicSettings: ConfigSection {
             "schedule",
             "when and how many: \(ScheduleRegistry.names.joined(separator: ", ")) (`prunelab list schedules`); its keys go in `pruning.dynamic.<schedule>`"
         ),
+        (
+            "wait_for_statistics",
+            "a trajectory criterion's checks prune nothing until its window is full (without: until it holds the few records a fit needs)"
+        ),
     ]
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
         let plugins = CriterionRegistry.names + ScheduleRegistry.names
-        for key in c.allKeys where !["criterion", "schedule"].contains(key.stringValue) && !plugins.contains(key.stringValue) {
+        let own = ["criterion", "schedule", "wait_for_statistics"]
+        for key in c.allKeys where !own.contains(key.stringValue) && !plugins.contains(key.stringValue) {
             throw ConfigError(
                 path: jsonPath(c.codingPath + [key]),
-                "unknown key; known keys here: \((["criterion", "schedule"] + plugins).sorted().joined(separator: ", "))")
+                "unknown key; known keys here: \((own + plugins).sorted().joined(separator: ", "))")
         }
+        waitForStatistics = try c.value(AnyKey(stringValue: "wait_for_statistics"), default: false)
         criterion = try c.value(AnyKey(stringValue: "criterion"), default: "linear")
         schedule = try c.value(AnyKey(stringValue: "schedule"), default: "cubic")
         guard let ce = CriterionRegistry.entry(named: criterion) else {
@@ -65,6 +73,7 @@ public struct DynamicSettings: ConfigSection {
         var c = encoder.container(keyedBy: AnyKey.self)
         try c.encode(criterion, forKey: AnyKey(stringValue: "criterion"))
         try c.encode(schedule, forKey: AnyKey(stringValue: "schedule"))
+        try c.encode(waitForStatistics, forKey: AnyKey(stringValue: "wait_for_statistics"))
         if !(criterionSettings.value is NoSettings) { try c.encode(criterionSettings, forKey: AnyKey(stringValue: criterion)) }
         if !(scheduleSettings.value is NoSettings) { try c.encode(scheduleSettings, forKey: AnyKey(stringValue: schedule)) }
     }
