@@ -73,13 +73,15 @@ extension TrajectoryExport {
             let update = try f.readFloats("\(layer)/update").values, pruned = try f.readInt64s("\(layer)/pruned_step").values
             let columns = Int(try f.attributeString("shape", on: layer).split(separator: ",").last ?? "1") ?? 1
             let n = value.shape.last ?? 0
+            // a sampled layer names its weights' flat indices
+            let index = f.hasDataset("\(layer)/index") ? try f.readInt64s("\(layer)/index").values.map(Int.init) : Array(0..<n)
             var s = TrajectoryRecorder.samplesColumns.joined(separator: ",") + "\n"
             for (r, step) in steps.enumerated() where r < value.shape[0] && every.map({ step % Int64($0) == 0 }) ?? true {
-                for i in 0..<n {
+                for (i, flat) in index.enumerated() {
                     let k = r * n + i
                     let masked = pruned[i] >= 0 && step >= pruned[i] ? 1 : 0
                     s +=
-                        "\(step),\(CSVTable.escape(layer)),\(i),\(i / columns),\(i % columns),\(value.values[k]),\(grad[k]),\(update[k]),\(masked)\n"
+                        "\(step),\(CSVTable.escape(layer)),\(flat),\(flat / columns),\(flat % columns),\(value.values[k]),\(grad[k]),\(update[k]),\(masked)\n"
                 }
             }
             return s

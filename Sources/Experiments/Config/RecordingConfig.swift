@@ -12,6 +12,7 @@ public struct RecordingConfig: ConfigSection {
         ("layers", "layers to record (empty: every prunable layer)"),
         ("format", "`csv`: sampled weights in trajectories.csv; `hdf5`: also every weight of the recorded layers in trajectories.h5"),
         ("flush_records", "(hdf5) flush trajectories.h5 to disk every this many records"),
+        ("store_samples", "(hdf5) store a seeded uniform sample of this many weights per layer in trajectories.h5 (0: every weight)"),
     ]
     /// Record at all.
     public var enabled: Bool
@@ -31,10 +32,13 @@ public struct RecordingConfig: ConfigSection {
     /// (hdf5) Records between flushes of `trajectories.h5` (default 50); a killed run keeps every
     /// record up to the last flush.
     public var flushRecords: Int
+    /// (hdf5) Weights per layer in `trajectories.h5`: a uniform sample from `seed ▶
+    /// "recording.store.<layer>"` of this many (0: every weight; a layer with fewer stores all).
+    public var storeSamples: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case enabled, every, samplesPerLayer = "samples_per_layer", stratify, indices, layers, format
-        case flushRecords = "flush_records"
+        case flushRecords = "flush_records", storeSamples = "store_samples"
     }
 
     static func defaults() throws -> RecordingConfig {
@@ -52,11 +56,13 @@ public struct RecordingConfig: ConfigSection {
         layers = try c.value(.layers, default: [])
         format = try c.value(.format, default: .csv)
         flushRecords = try c.value(.flushRecords, default: 50)
+        storeSamples = try c.value(.storeSamples, default: 0)
     }
 
     public func validate(at path: String = "recording") throws {
         if every.amount <= 0 { throw ConfigError(path: "recording.every", "must be positive, got \(every)") }
         if samplesPerLayer < 0 { throw ConfigError(path: "recording.samples_per_layer", "must be >= 0, got \(samplesPerLayer)") }
+        if storeSamples < 0 { throw ConfigError(path: "recording.store_samples", "must be >= 0 (0: every weight), got \(storeSamples)") }
         if flushRecords < 1 { throw ConfigError(path: "recording.flush_records", "must be >= 1, got \(flushRecords)") }
         for (layer, idx) in indices where idx.contains(where: { $0 < 0 }) {
             throw ConfigError(path: "recording.indices.\(layer)", "indices must be >= 0")

@@ -159,7 +159,7 @@ public final class TrajectoryRecorder: TrainingObserver {
             throw error
         }
         do {
-            store = try TrajectoryRecorder.makeStore(config, tracks: tracks, folder: folder)
+            store = try TrajectoryRecorder.makeStore(config, tracks: tracks, folder: folder, rng: rng)
         } catch {
             samples.abandon()
             layerRows.abandon()
@@ -178,10 +178,16 @@ public final class TrajectoryRecorder: TrainingObserver {
     }
 
     /// The HDF5 store for `recording.format: hdf5` (nil for csv).
-    static func makeStore(_ config: RecordingConfig, tracks: [Track], folder: RunFolder) throws -> TrajectoryStore? {
+    /// With `store_samples`, each layer stores a uniform sample from `rng ▶ "recording.store.<layer>"`.
+    static func makeStore(_ config: RecordingConfig, tracks: [Track], folder: RunFolder, rng: RandomSource) throws -> TrajectoryStore? {
         guard config.format == .hdf5 else { return nil }
-        return try TrajectoryStore(
-            folder: folder, layers: tracks.map { ($0.layer, $0.parameter.value.shape) }, flushRecords: config.flushRecords)
+        let layers = tracks.map { t -> (name: String, shape: [Int], indices: [Int]?) in
+            let n = t.parameter.value.count
+            guard config.storeSamples > 0 && config.storeSamples < n else { return (t.layer, t.parameter.value.shape, nil) }
+            var r = rng.derived("recording.store.\(t.layer)")
+            return (t.layer, t.parameter.value.shape, TrajectoryRecorder.uniformSample(n, count: config.storeSamples, rng: &r))
+        }
+        return try TrajectoryStore(folder: folder, layers: layers, flushRecords: config.flushRecords)
     }
 
     /// The recorded layers' sampled flat indices, ascending.
@@ -257,8 +263,7 @@ public final class TrajectoryRecorder: TrainingObserver {
                             do {
                                 try store.append(
                                     layer: t.layer, step: step, values: v, grads: g,
-                                    updates: first ? [Float](repeating: 0, count: n) : zip(v, prev).map { $0 - $1 },
-                                    mask: m)
+                                    previous: first ? nil : UnsafeBufferPointer(prev), mask: m)
                             } catch { failure = error }
                         }
                         t.previousMask.withUnsafeMutableBufferPointer { pm in

@@ -9,7 +9,9 @@ import HDF5Support
 /// `[records, n]` float32 (the weight, its batch gradient of the step just taken, and its change
 /// since the previous record, 0 at the first); `/L/pruned_step` `[n]` int64, the first recorded
 /// step at which the weight was masked, -1 while it is live; attribute `shape` `"out,in"` on
-/// group `L`. The record datasets are chunked (`blockRows` records of a whole layer: at most 64,
+/// group `L`. With `recording.store_samples` the layer stores a seeded uniform sample of its
+/// weights instead: `/L/index` `[k]` int64 holds their flat indices (ascending), and the record
+/// datasets and `pruned_step` are `[records, k]` and `[k]` in that order. The record datasets are chunked (`blockRows` records of a whole layer: at most 64,
 /// and at most ~1 MiB of floats per chunk of the largest recorded layer), shuffled and
 /// gzip-compressed (level 4), with an unlimited first dimension. Records are buffered in memory
 /// and appended a whole chunk at a time (`H5Dset_extent`, then one hyperslab write), so each
@@ -44,21 +46,28 @@ final class TrajectoryStore {
     private let layerNames: [String]
     /// Per layer: the step at which each weight was first seen masked, -1 while live.
     private var prunedStep: [String: [Int64]] = [:]
+    /// Per sampled layer: the stored flat indices (absent: every weight).
+    private var stored: [String: [Int]] = [:]
 
-    /// Creates the partial store for `layers` (name, weight shape `[out, in]`) in `folder`.
-    init(folder: RunFolder, layers: [(name: String, shape: [Int])], flushRecords: Int) throws {
+    /// Creates the partial store for `layers` (name, weight shape `[out, in]`, the flat indices
+    /// to store or nil for every weight) in `folder`.
+    init(folder: RunFolder, layers: [(name: String, shape: [Int], indices: [Int]?)], flushRecords: Int) throws {
         final = folder.file(Self.fileName)
         partial = folder.file(".\(Self.fileName).partial")
         self.flushRecords = max(1, flushRecords)
-        let largest = layers.map { $0.shape.reduce(1, *) }.max() ?? 1
+        let largest = layers.map { $0.indices?.count ?? $0.shape.reduce(1, *) }.max() ?? 1
         blockRows = max(1, min(64, (1 << 20) / max(1, 4 * largest)))
         layerNames = layers.map(\.name)
         try? FileManager.default.removeItem(at: final)
         do {
             file = try HDF5File(store: partial.path)
             try file.createExtendableDataset("steps", of: Int64.self, rowShape: [], chunkRows: 1024, gzipLevel: Self.gzipLevel)
-            for (name, shape) in layers {
-                let n = shape.reduce(1, *)
+            for (name, shape, indices) in layers {
+                let n = indices?.count ?? shape.reduce(1, *)
+                if let indices {
+                    stored[name] = indices
+                    try file.writeDataset("\(name)/index", shape: [n], values: indices.map(Int64.init))
+                }
                 for d in Self.recordDatasets {
                     try file.createExtendableDataset(
                         "\(name)/\(d)", of: Float.self, rowShape: [n], chunkRows: blockRows, gzipLevel: Self.gzipLevel)
@@ -74,17 +83,29 @@ final class TrajectoryStore {
         }
     }
 
-    /// Appends one record of layer `name`: values, gradients, updates and the mask (nil: dense).
+    /// Appends one record of layer `name` from its whole buffers: values, gradients, the values
+    /// at the previous record (nil at the first: updates 0) and the mask (nil: dense).
     func append(
         layer name: String, step: Int, values: UnsafeBufferPointer<Float>, grads: UnsafeBufferPointer<Float>,
-        updates: [Float], mask: UnsafeBufferPointer<Float>?
+        previous: UnsafeBufferPointer<Float>?, mask: UnsafeBufferPointer<Float>?
     ) throws {
-        pending[name]![0].append(contentsOf: values)
-        pending[name]![1].append(contentsOf: grads)
-        pending[name]![2].append(contentsOf: updates)
+        let update = { (i: Int) -> Float in previous.map { values[i] - $0[i] } ?? 0 }
+        if let indices = stored[name] {
+            pending[name]![0].append(contentsOf: indices.lazy.map { values[$0] })
+            pending[name]![1].append(contentsOf: indices.lazy.map { grads[$0] })
+            pending[name]![2].append(contentsOf: indices.lazy.map(update))
+        } else {
+            pending[name]![0].append(contentsOf: values)
+            pending[name]![1].append(contentsOf: grads)
+            pending[name]![2].append(contentsOf: (0..<values.count).lazy.map(update))
+        }
         guard let mask else { return }
+        let indices = stored[name]
         prunedStep[name]!.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count where p[i] < 0 && mask[i] == 0 { p[i] = Int64(step) }
+            for k in 0..<p.count {
+                let i = indices?[k] ?? k
+                if p[k] < 0 && mask[i] == 0 { p[k] = Int64(step) }
+            }
         }
     }
 

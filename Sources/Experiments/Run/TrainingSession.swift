@@ -48,15 +48,7 @@ public final class TrainingSession {
                 parameters: model.parameters, beta1: t.adam.beta1, beta2: t.adam.beta2,
                 epsilon: t.adam.epsilon, weightDecay: t.weightDecay)
         }
-        let kind: LearningRateSchedule.Kind
-        switch t.schedule.kind {
-        case .constant: kind = .constant
-        case .step: kind = .step(every: t.schedule.every.steps(perEpoch: perEpoch), gamma: t.schedule.gamma)
-        case .cosine: kind = .cosine(total: plannedSteps, minimum: t.schedule.minLearningRate)
-        }
-        let schedule = LearningRateSchedule(
-            base: t.learningRate, kind: kind,
-            warmupSteps: t.schedule.warmup.steps(perEpoch: perEpoch))
+        let schedule = Self.learningRateSchedule(t, perEpoch: perEpoch, plannedSteps: plannedSteps)
         let threads = t.threads > 0 ? t.threads : ProcessInfo.processInfo.activeProcessorCount
         switch t.parallelism {
         case .data:
@@ -74,6 +66,18 @@ public final class TrainingSession {
     }
 
     public var stepsPerEpoch: Int { trainer.batcher.batchesPerEpoch }
+
+    /// The learning rate schedule of `training`, with `perEpoch` steps per epoch and
+    /// `plannedSteps` in all (the cosine schedule's length).
+    public static func learningRateSchedule(_ t: TrainingConfig, perEpoch: Int, plannedSteps: Int) -> LearningRateSchedule {
+        let kind: LearningRateSchedule.Kind
+        switch t.schedule.kind {
+        case .constant: kind = .constant
+        case .step: kind = .step(every: t.schedule.every.steps(perEpoch: perEpoch), gamma: t.schedule.gamma)
+        case .cosine: kind = .cosine(total: plannedSteps, minimum: t.schedule.minLearningRate)
+        }
+        return LearningRateSchedule(base: t.learningRate, kind: kind, warmupSteps: t.schedule.warmup.steps(perEpoch: perEpoch))
+    }
 
     /// Threads for evaluation passes: the data-parallel workers (BLAS runs single-threaded then);
     /// 1 with BLAS threading, which already uses every thread.
