@@ -13,12 +13,22 @@ import TensorCore
 /// (`/` becomes `-`). Initial weights and batches depend only on the seed (streams `init` and
 /// `data`), never on the arm. `comparison.csv` holds no timing, so the same config and seeds
 /// give the same file; wall and inference times go to `timing.csv`.
+///
+/// Cost ratios are stated against the compare's own arms, per seed: `train_flops_vs_dense` and
+/// `train_flops_vs_han` (comparison.csv), `wall_seconds_vs_dense` and `wall_seconds_vs_han`
+/// (timing.csv) divide an arm's value by the `dense` or `han` arm's of the same seed (empty
+/// without that arm). `dense_train_flops` is the arm's own pipeline with nothing pruned (Han's
+/// includes its retraining), never the dense run: it is not a "times dense" figure.
 public enum Compare {
     static let numericColumns = [
         "test_accuracy", "test_loss", "train_accuracy", "sparsity", "pruned_sparsity", "nonzero_weights",
         "train_flops", "dense_train_flops", "sparse_bytes", "steps", "compact_weights", "compact_test_accuracy",
     ]
     static let timingColumns = ["wall_seconds", "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128"]
+    /// Arms every cost is also stated against, and the costs.
+    static let referenceArms = ["dense", "han"]
+    static let flopsRatios = referenceArms.map { "train_flops_vs_\($0)" }
+    static let secondsRatios = referenceArms.map { "wall_seconds_vs_\($0)" }
 
     /// Every arm the registries offer for `base`, in registry order.
     public static func arms(for base: ExperimentConfig) throws -> [MethodArm] {
@@ -89,9 +99,14 @@ public enum Compare {
                 var values: [String: Double] = [:]
                 for k in numericColumns { values[k] = outcome.numbers[k] }
                 if let h = hanMasks, let j = Statistics.jaccard(outcome.masks, h) { values["jaccard_vs_han"] = j }
-                rows.append(ComparisonRow(method: arm.name, seed: Int(seed), values: values))
                 var times: [String: Double] = [:]
                 for k in timingColumns { times[k] = outcome.numbers[k] }
+                for ref in referenceArms {
+                    guard let r = outcomes[ref]?.numbers else { continue }
+                    values["train_flops_vs_\(ref)"] = ratio(outcome.numbers["train_flops"], r["train_flops"])
+                    times["wall_seconds_vs_\(ref)"] = ratio(outcome.numbers["wall_seconds"], r["wall_seconds"])
+                }
+                rows.append(ComparisonRow(method: arm.name, seed: Int(seed), values: values))
                 wall.append(ComparisonRow(method: arm.name, seed: Int(seed), values: times))
             }
         }
@@ -107,16 +122,24 @@ public enum Compare {
         var masks: [String: Tensor]
     }
 
+    /// `a / b`, nil when either is missing or `b` is not positive.
+    static func ratio(_ a: Double?, _ b: Double?) -> Double? {
+        guard let a, let b, b > 0 else { return nil }
+        return a / b
+    }
+
     static func writeReports(rows: [ComparisonRow], wall: [ComparisonRow], dir: URL, title: String) throws {
-        try ComparisonReport.csv(rows, columns: numericColumns + ["jaccard_vs_han"]).write(to: dir.appendingPathComponent("comparison.csv"))
-        try ComparisonReport.csv(wall, columns: timingColumns).write(to: dir.appendingPathComponent("timing.csv"))
+        try ComparisonReport.csv(rows, columns: numericColumns + ["jaccard_vs_han"] + flopsRatios).write(
+            to: dir.appendingPathComponent("comparison.csv"))
+        try ComparisonReport.csv(wall, columns: timingColumns + secondsRatios).write(to: dir.appendingPathComponent("timing.csv"))
         let merged = zip(rows, wall).map { r, w in
             ComparisonRow(method: r.method, seed: r.seed, values: r.values.merging(w.values) { a, _ in a })
         }
         let md = ComparisonReport.markdown(
             merged,
             metrics: [
-                "test_accuracy", "sparsity", "train_flops", "wall_seconds", "jaccard_vs_han",
+                "test_accuracy", "sparsity", "train_flops", "train_flops_vs_dense", "train_flops_vs_han",
+                "wall_seconds", "wall_seconds_vs_dense", "wall_seconds_vs_han", "jaccard_vs_han",
                 "compact_weights", "infer_ms_b128", "compact_infer_ms_b128",
             ],
             baseline: "han", title: title)

@@ -50,8 +50,9 @@ public enum ComparisonReport {
     ///
     /// With one pair the table shows Δ and "n=1, no interval"; with none, "no paired seeds";
     /// when the baseline is absent, "no baseline". A metric no row holds prints "_no values_".
-    /// Numbers are formatted by metric name: containing `flops` → value / 1e9 with 1 decimal
-    /// and a `G` suffix; containing `seconds` → 2 decimals; otherwise 4 decimals. Δ carries an
+    /// Numbers are formatted by metric name: a ratio (`…_vs_dense`, `…_vs_han`) → 3 decimals
+    /// and an `x` suffix; containing `flops` → value / 1e9 with 1 decimal and a `G` suffix;
+    /// containing `seconds` → 2 decimals; otherwise 4 decimals. Δ carries an
     /// explicit sign. The output depends only on the arguments (no dictionary order, no clock).
     public static func markdown(
         _ rows: [ComparisonRow], metrics: [String], baseline: String = "han",
@@ -145,7 +146,9 @@ public enum ComparisonReport {
 
         init(metric: String) {
             let m = metric.lowercased()
-            if m.contains("flops") {
+            if let r = m.range(of: "_vs_"), m.hasPrefix("train_flops") || m.hasPrefix("wall_seconds") {
+                decimals = 3; suffix = "x"; unitHeading = " (÷ the \(m[r.upperBound...]) arm of the same seed)"
+            } else if m.contains("flops") {
                 scale = 1e-9; decimals = 1; suffix = "G"; unitHeading = " (GFLOP)"
             } else if m.contains("seconds") {
                 decimals = 2; unitHeading = " (s)"

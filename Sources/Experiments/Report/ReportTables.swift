@@ -28,18 +28,33 @@ enum ReportTables {
         guard !input.groups.isEmpty else { return nil }
         // time split into training, evaluation and analysis, in summaries that have it
         let timing = ["train_seconds", "eval_seconds", "analysis_seconds"].filter { c in input.runs.contains { $0.number(c) != nil } }
+        // costs against the dense and Han arms of the same seed, where the report holds them
+        let references = ["dense", "han"].compactMap { l in input.groups.first { $0.label == l } }
         let rows = input.groups.map { g -> [String] in
-            let dense = g.runs.compactMap { r in r.number("dense_train_flops").flatMap { d in r.number("train_flops").map { $0 / d } } }
+            let ratios = references.flatMap { ref in
+                ["train_flops", "wall_seconds"].map { c in ratioCell(g, ref, c) }
+            }
             return [
                 g.label, g.seeds.map(String.init).joined(separator: ","), meanSD(g, "test_accuracy", 2, scale: 100),
-                meanSD(g, "sparsity", 2, scale: 100), meanSD(g, "train_flops", 1, scale: 1e-9),
-                dense.isEmpty ? "—" : fixed(Statistics.mean(dense), 3), meanSD(g, "wall_seconds", 1),
-            ] + timing.map { meanSD(g, $0, 1) }
+                meanSD(g, "sparsity", 2, scale: 100), meanSD(g, "train_flops", 1, scale: 1e-9), meanSD(g, "wall_seconds", 1),
+            ] + ratios + timing.map { meanSD(g, $0, 1) }
         }
+        let ratioHeads = references.flatMap { ref in ["FLOPs ÷ \(ref) arm", "seconds ÷ \(ref) arm"] }
         return html(
-            ["arm", "seeds", "test accuracy (%)", "sparsity (%)", "training GFLOP", "× dense FLOPs", "wall time (s)"]
+            ["arm", "seeds", "test accuracy (%)", "sparsity (%)", "training GFLOP", "wall time (s)"] + ratioHeads
                 + timing.map { $0.replacingOccurrences(of: "_seconds", with: "") + " (s)" }, rows,
-            caption: "Per arm: mean ± sample standard deviation over seeds, from each run's summary.csv.")
+            caption:
+                "Per arm: mean ± sample standard deviation over seeds, from each run's summary.csv. Ratios divide each run's "
+                + "training FLOPs or wall seconds by those of the dense or Han arm's run of the same seed, then average over seeds.")
+    }
+
+    /// Mean over seeds of `column` in `g`'s run divided by the same seed's run of `ref` ("—" without pairs).
+    static func ratioCell(_ g: ReportGroup, _ ref: ReportGroup, _ column: String) -> String {
+        let r = g.runs.compactMap { run -> Double? in
+            guard let a = run.number(column), let b = ref.runs.first(where: { $0.seed == run.seed })?.number(column), b > 0 else { return nil }
+            return a / b
+        }
+        return r.isEmpty ? "—" : fixed(Statistics.mean(r), 3) + "x"
     }
 
     /// Arms whose rows (without the arm column) are identical, merged: one block of rows whose

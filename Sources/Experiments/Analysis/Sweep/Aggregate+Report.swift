@@ -25,10 +25,41 @@ extension Aggregate {
             }
             out += "\n"
         }
+        out += costRatios(s, baseline: baseline, present: present)
         out +=
             "Mean ± sample standard deviation (n − 1) over seeds; 95% CI = mean ± t(0.975, n − 1) · s / √n. "
             + "Δ is the mean of the per-seed differences from the baseline group (same axis values apart from the method) "
             + "over the seeds both ran, with its 95% t-interval. FLOPs in GFLOP (G).\n"
+        return out
+    }
+
+    /// Training FLOPs and wall seconds divided by those of a reference arm's run of the same
+    /// seed and point (the baseline, `dense` and `han`, whichever the sweep holds): one table per
+    /// cost, a column per reference, mean ratio with its 95% t-interval.
+    static func costRatios(_ s: SweepRuns, baseline: String?, present: [String]) -> String {
+        let axes = groupAxes(s), all = groups(s)
+        let labels = Set(s.runs.map(\.label))
+        var refs: [String] = []
+        for r in [baseline, "dense", "han"].compactMap({ $0 }) where labels.contains(r) && !refs.contains(r) { refs.append(r) }
+        guard !refs.isEmpty else { return "" }
+        var out = ""
+        for metric in ["train_flops", "wall_seconds"] where present.contains(metric) {
+            out += "## \(metric) ÷ the same seed's reference run\n\n| "
+            out += (axes.map(ComparisonReport.cell) + ["label"] + refs.map { "÷ \($0) (mean [95% CI])" }).joined(separator: " | ") + " |\n"
+            out += "|" + Array(repeating: ":--|", count: axes.count + 1).joined() + refs.map { _ in "--:|" }.joined() + "\n"
+            for g in all {
+                let cells = refs.map { ref -> String in
+                    guard let b = baselineGroup(of: g, in: all, axes: axes, baseline: ref) else { return "—" }
+                    let base = sample(b, metric)
+                    let r = sample(g, metric).compactMap { x in base.first { $0.seed == x.seed && $0.value > 0 }.map { x.value / $0.value } }
+                    guard !r.isEmpty else { return "—" }
+                    let ci = interval(r).map { String(format: " [%.3f, %.3f]", $0.lo, $0.hi) } ?? ""
+                    return String(format: "%.3fx", Statistics.mean(r)) + ci
+                }
+                out += "| " + (g.values.map(ComparisonReport.cell) + [ComparisonReport.cell(g.label)] + cells).joined(separator: " | ") + " |\n"
+            }
+            out += "\n"
+        }
         return out
     }
 }
