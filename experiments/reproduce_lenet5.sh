@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the LeNet-5 numbers in README.md and results/ (issue 5): builds release, runs the
+# Reproduces the LeNet-5 numbers in README.md and results/: builds release, runs the
 # dense, Han and FPGM configs (seed 1), `prunelab compare` of every method including L1 and FPGM
 # filter pruning on seeds 1-3, and copies the small files into results/. The epoch benchmark
 # against PyTorch and numpy is separate: python3 experiments/bench_lenet5.py.

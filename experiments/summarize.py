@@ -165,7 +165,7 @@ if os.path.exists(cmp_md):
     for line in body[1:]:
         p(line.replace("## ", "### ", 1) if line.startswith("## ") else line)
 
-# ---- LeNet-5 (issue 5): experiments/reproduce_lenet5.sh ----
+# ---- LeNet-5: experiments/reproduce_lenet5.sh ----
 PAPER_KEPT = {"conv1": 0.66, "conv2": 0.12, "fc1": 0.08, "fc2": 0.19}
 d5, h5, f5 = summary("mnist-lenet5-dense"), summary("mnist-lenet5-han"), summary("mnist-lenet5-fpgm")
 if d5 or h5:
