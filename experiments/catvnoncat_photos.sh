@@ -9,14 +9,14 @@
 #   retraining each).
 # It writes the test images
 # of its data file as PNG (lossless) and JPEG (quality 95) with Pillow, classifies them with
-# `prunelab predict` and counts the correct ones into results/catvnoncat-photos.csv and .md.
+# `prunelab predict` and counts the correct ones into results/data/catvnoncat-photos.csv.
 #   nice -n 10 bash experiments/catvnoncat_photos.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product prunelab
 bin=.build/release/prunelab
 root=runs/photos
-mkdir -p "$root" results
+mkdir -p "$root" results/data
 train() {  # train NAME CONFIG [--set ...]
   local name=$1 config=$2; shift 2
   if ! grep -q '"status" : "completed"' "$root/$name/run.json" 2>/dev/null; then
@@ -49,7 +49,7 @@ for run, what in [("carvnocar-dense", "before pruning"), ("carvnocar-han", "afte
         correct = sum(int(p["class"]) == labels[p["path"].split("/")[-1]] for p in preds)
         rows.append({"model": what, "run": run, "photos": fmt, "correct": correct, "total": len(preds),
                      "sparsity": f"{float(summary['sparsity']):.4f}", "test_accuracy_h5": summary["test_accuracy"]})
-with open("results/catvnoncat-photos.csv", "w", newline="") as f:
+with open("results/data/catvnoncat-photos.csv", "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)

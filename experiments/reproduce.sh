@@ -36,5 +36,5 @@ run carvnocar-course-han configs/carvnocar-course-han.json
 mkdir -p results/compare-lenet300
 cp runs/compare/comparison.md runs/compare/comparison.csv runs/compare/timing.csv results/compare-lenet300/
 cp runs/compare/linear-seed1/events.csv results/compare-lenet300/events-linear-seed1.csv
-python3 experiments/summarize.py results > results/README.md
-echo "results: results/README.md"
+python3 experiments/summarize.py results > results/reproduction.md
+echo "results: results/reproduction.md"

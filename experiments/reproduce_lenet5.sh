@@ -21,5 +21,5 @@ done
 "$bin" compare configs/mnist-lenet5-compare.json --seeds 1,2,3 --out runs/compare-lenet5 --force
 mkdir -p results/compare-lenet5
 cp runs/compare-lenet5/comparison.md runs/compare-lenet5/comparison.csv runs/compare-lenet5/timing.csv results/compare-lenet5/
-python3 experiments/summarize.py results > results/README.md
-echo "results: results/README.md"
+python3 experiments/summarize.py results > results/reproduction.md
+echo "results: results/reproduction.md"

@@ -1,6 +1,6 @@
-"""Turns the run CSVs copied into results/ by experiments/reproduce.sh into results/README.md.
+"""Turns the run CSVs copied into results/ by experiments/reproduce.sh into results/reproduction.md.
 
-    python3 experiments/summarize.py results > results/README.md
+    python3 experiments/summarize.py results > results/reproduction.md
 Only the standard library: every number printed is read from a CSV a run wrote.
 """
 import csv
@@ -58,11 +58,14 @@ def curve_table(name, source):
     p("")
 
 
-p("# Results\n")
+p("# Reproduction: Han et al. 2015's tables, the course nets, and every method on the same seeds\n")
 p("Every number here was read from a run folder written by a release build; regenerate all of it with")
 p("`bash experiments/reproduce.sh` (LeNet-300-100, cat vs non-cat, carvnocar) and `bash experiments/reproduce_lenet5.sh`")
 p("(LeNet-5: about 50 minutes on 2 cores, most of it the 24 runs of the comparison). Per-run CSVs sit in the folders beside")
-p("this file. Wall times are from a shared 2-core machine: compare them within a table, not across days.\n")
+p("this file. Machine: a shared 2-core AMD EPYC, OpenBLAS 0.3.21 with `OPENBLAS_CORETYPE=Haswell`; wall times: compare")
+p("them within a table, not across days. These runs predate the sparse kernels (every product on SGEMM); with the default")
+p("`training.kernel: auto` a pruned run now sums in another order and differs in the last bits, and")
+p("`--set training.kernel=dense` reproduces the SGEMM path.\n")
 
 dense = [(s, summary(f"mnist-lenet300-dense-seed{s}")) for s in (1, 2, 3)]
 dense = [(s, d) for s, d in dense if d]
@@ -234,7 +237,7 @@ if os.path.exists(cmp5):
         p(line.replace("## ", "#### ", 1) if line.startswith("## ") else line)
 bench_runs = []
 for i in range(1, 10):
-    f = os.path.join(root, f"bench-lenet5-run{i}.csv")
+    f = os.path.join(root, "data", f"dense-epoch-lenet5-zen5-run{i}.csv")
     if os.path.exists(f):
         with open(f, newline="") as fh:
             times = {}
@@ -244,7 +247,7 @@ for i in range(1, 10):
 if bench_runs:
     p("### LeNet-5 training epoch: PruneLab vs PyTorch vs numpy (`python3 experiments/bench_lenet5.py --repeats 5`)\n")
     p("Median epoch seconds of 5 repeats per tool, all at 2 threads in one run; `OPENBLAS_CORETYPE=Haswell` applies to")
-    p("numpy and PruneLab (OpenBLAS), PyTorch's MKL/oneDNN ignores it. Full reports: `bench-lenet5-run*.md`.\n")
+    p("numpy and PruneLab (OpenBLAS), PyTorch's MKL/oneDNN ignores it. Data: `data/dense-epoch-lenet5-zen5-run*.csv`; machine: speed.md.\n")
     p("| run | PruneLab s | numpy s | PyTorch s | PruneLab / numpy | PruneLab / PyTorch |")
     p("| --- | --- | --- | --- | --- | --- |")
     cols = {"PruneLab": [], "numpy": [], "PyTorch": []}

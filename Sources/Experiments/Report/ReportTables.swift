@@ -37,9 +37,10 @@ enum ReportTables {
             ] + timing.map { meanSD(g, $0, 1) }
         }
         return html(
-            ["arm", "seeds", "test accuracy (%)", "sparsity (%)", "training GFLOP", "× dense FLOPs", "wall time (s)"]
+            ["arm", "seeds", "test accuracy (%)", "sparsity (%)", "training GFLOP", "× unpruned FLOPs", "wall time (s)"]
                 + timing.map { $0.replacingOccurrences(of: "_seconds", with: "") + " (s)" }, rows,
-            caption: "Per arm: mean ± sample standard deviation over seeds, from each run's summary.csv.")
+            caption: "Per arm: mean ± sample standard deviation over seeds, from each run's summary.csv. × unpruned FLOPs: "
+                + "train_flops over dense_train_flops, the same run had nothing been pruned (for han, Han's unpruned pipeline).")
     }
 
     /// Arms whose rows (without the arm column) are identical, merged: one block of rows whose
