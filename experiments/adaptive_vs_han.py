@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The adaptive schedule beside Han at the sparsity it reached (issue 9), LeNet-300-100 on MNIST.
+"""The adaptive schedule beside Han at the sparsity it reached, LeNet-300-100 on MNIST.
 
     python3 experiments/adaptive_vs_han.py [BIN] [OUT]   # default .build/release/prunelab, runs/adaptive-vs-han
 

@@ -1,6 +1,6 @@
 """Times one epoch of dense LeNet-5 (Caffe variant) training on MNIST in numpy, PyTorch (CPU) and PruneLab.
 
-    python3 experiments/bench_lenet5.py [--threads 2] [--repeats 5] [--out results/bench-lenet5.md]
+    python3 experiments/bench_lenet5.py [--threads 2] [--repeats 5] [--out runs/bench-lenet5.md]
                                         [--prunelab .build/release/prunelab] [--parallelism data|blas]
                                         [--skip-prunelab] [--skip-numpy]
 
@@ -92,8 +92,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=2, help="threads for every tool (default 2)")
     p.add_argument("--repeats", type=int, default=5, help="timed epochs per tool, fresh model each (default 5)")
-    p.add_argument("--out", default=os.path.join(ROOT, "results/bench-lenet5.md"),
-                   help="Markdown report; the CSV goes beside it (default results/bench-lenet5.md "
+    p.add_argument("--out", default=os.path.join(ROOT, "runs/bench-lenet5.md"),
+                   help="Markdown report; the CSV goes beside it (default runs/bench-lenet5.md "
                         "in the package root; a relative path is taken from the current folder)")
     p.add_argument("--prunelab", default=os.path.join(ROOT, ".build/release/prunelab"),
                    help="the prunelab executable (default .build/release/prunelab)")

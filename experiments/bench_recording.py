@@ -5,7 +5,7 @@ Runs, alternating and repeated, the same config four ways and compares median wa
   dense+recording   the same with trajectory export at its default settings
   gmp               gradual magnitude pruning (no trajectory statistics)
   linear            the same schedule with the `linear` criterion (statistics every stats_every)
-Writes a Markdown table (--out, default results/bench-recording.md).
+Writes a Markdown table (--out, default runs/bench-recording.md).
 
     python3 experiments/bench_recording.py --repeats 3 --epochs 5
 """
@@ -23,7 +23,7 @@ ap.add_argument("--config", default="configs/mnist-lenet300-compare.json")
 ap.add_argument("--prunelab", default=".build/release/prunelab")
 ap.add_argument("--repeats", type=int, default=3)
 ap.add_argument("--epochs", type=int, default=5)
-ap.add_argument("--out", default="results/bench-recording.md")
+ap.add_argument("--out", default="runs/bench-recording.md")
 a = ap.parse_args()
 
 variants = {

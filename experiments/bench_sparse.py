@@ -3,7 +3,7 @@ PyTorch dense (masked nn.Linear) and PyTorch sparse CSR (torch.sparse.mm on to_s
 side by side in one run.
 
     python3 experiments/bench_sparse.py [--sparsity 0,0.5,0.8,0.9,0.95,0.98] [--threads 2] [--repeats 5]
-                                        [--out results/bench-sparse.md] [--prunelab .build/release/prunelab]
+                                        [--out runs/bench-sparse.md] [--prunelab .build/release/prunelab]
                                         [--skip-prunelab] [--skip-torch-csr]
 
 Workload (every tool): 784-300(ReLU)-100(ReLU)-10, softmax cross-entropy, float32, batch 128, SGD lr 0.05
@@ -52,7 +52,7 @@ def parse_args():
     p.add_argument("--sparsity", default="0,0.5,0.8,0.9,0.95,0.98")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--out", default=os.path.join(ROOT, "results/bench-sparse.md"))
+    p.add_argument("--out", default=os.path.join(ROOT, "runs/bench-sparse.md"))
     p.add_argument("--prunelab", default=os.path.join(ROOT, ".build/release/prunelab"))
     p.add_argument("--skip-prunelab", action="store_true")
     p.add_argument("--skip-torch-csr", action="store_true")

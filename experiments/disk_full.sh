@@ -2,7 +2,7 @@
 # A disk that fills while a run writes its model files: mounts tiny tmpfs file systems (needs
 # root; exits 2 without) and runs the cat-vs-non-cat config into each, at sizes that make
 # model.h5, then model-sparse.h5, run out of space. Each run must exit 1 with one
-# `prunelab: error: ... No space left on device` line (no segfault: exit 139 before issue 11),
+# `prunelab: error: ... No space left on device` line (not a segfault, exit status 139),
 # leave run.json `failed` with that error and no temporary file behind.
 #
 #   bash experiments/disk_full.sh [BIN]     (default .build/debug/prunelab)

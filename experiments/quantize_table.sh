@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# The quantization table of results/quantize-lenet.md: LeNet-300-100 and LeNet-5 on MNIST, seed 1,
+# The quantization table of results/quantization.md: LeNet-300-100 and LeNet-5 on MNIST, seed 1,
 # dense, Han and the best in-training criterion of the comparisons (linear on LeNet-300-100,
 # movement on LeNet-5; results/compare-lenet300, results/compare-lenet5), each quantized at 8, 4,
 # 2 and 1 bits per output channel, post-training and after 1 epoch of quantization-aware
 # fine-tuning (straight-through estimator) at a tenth of the config's base learning rate.
 # Trains the six runs into runs/quantize-table/ (kept when already completed), then quantizes
-# each into its own --out folder, and writes results/quantize-lenet.csv and .md.
+# each into its own --out folder, and writes results/data/quantize-lenet.csv and the Markdown
+# table $root/quantize-lenet.table.md.
 #   nice -n 10 bash experiments/quantize_table.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product prunelab
 bin=.build/release/prunelab
 root=runs/quantize-table
-mkdir -p "$root" results
+mkdir -p "$root" results/data
 train() {  # train NAME CONFIG [--set ...]
   local name=$1 config=$2; shift 2
   if ! grep -q '"status" : "completed"' "$root/$name/run.json" 2>/dev/null; then
@@ -48,14 +49,14 @@ for run in ["lenet300-dense", "lenet300-han", "lenet300-linear", "lenet5-dense",
             "model_h5_bytes": ptq["dense_bytes"], "sparse_h5_bytes": ptq["sparse_bytes"],
             "quantized_payload_bytes": ptq["quantized_payload_bytes"], "quantized_file_bytes": ptq["quantized_file_bytes"],
         })
-with open("results/quantize-lenet.csv", "w", newline="") as f:
+with open("results/data/quantize-lenet.csv", "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)
 cols = ["run", "sparsity", "bits", "float_accuracy", "ptq_accuracy", "finetuned_accuracy", "sparse_h5_bytes", "quantized_file_bytes", "quantized_payload_bytes"]
-with open("results/quantize-lenet.table.md", "w") as f:
+with open(f"{root}/quantize-lenet.table.md", "w") as f:
     f.write("| " + " | ".join(cols) + " |\n| " + " | ".join("---" for _ in cols) + " |\n")
     for r in rows:
         f.write("| " + " | ".join(str(r[c]) for c in cols) + " |\n")
-print("results/quantize-lenet.csv, results/quantize-lenet.table.md")
+print(f"results/data/quantize-lenet.csv, {root}/quantize-lenet.table.md")
 PY

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every number quoted in README.md and results/: builds release, runs each shipped
 # config (dense and Han for LeNet-300-100 with seeds 1-3, the cat-vs-non-cat course net, the
-# seed project's carvnocar pipeline, `prunelab compare` of every method on seeds 1-3), and
+# carvnocar course pipeline, `prunelab compare` of every method on seeds 1-3), and
 # copies the small CSVs into results/. Benchmarks are separate: experiments/bench_lenet300.py and
 # experiments/bench_recording.py.
 #   bash experiments/reproduce.sh
@@ -30,11 +30,11 @@ run catvnoncat-4layer configs/catvnoncat-4layer.json
 for seed in 1 2 3 4 5; do
   run "catvnoncat-4layer-rng-seed$seed" configs/catvnoncat-4layer.json --set seed=$seed --set 'model.init_file=null'
 done
-run carvnocar-seed-han configs/carvnocar-seed-han.json
+run carvnocar-course-han configs/carvnocar-course-han.json
 # Dynamic pruning during training against Han, GMP and dense, same seeds and initial weights.
 "$bin" compare configs/mnist-lenet300-compare.json --seeds 1,2,3 --out runs/compare --force
 mkdir -p results/compare-lenet300
 cp runs/compare/comparison.md runs/compare/comparison.csv runs/compare/timing.csv results/compare-lenet300/
 cp runs/compare/linear-seed1/events.csv results/compare-lenet300/events-linear-seed1.csv
-python3 experiments/summarize.py results > results/README.md
-echo "results: results/README.md"
+python3 experiments/summarize.py results > results/reproduction.md
+echo "results: results/reproduction.md"

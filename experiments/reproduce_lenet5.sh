@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the LeNet-5 numbers in README.md and results/ (issue 5): builds release, runs the
+# Reproduces the LeNet-5 numbers in README.md and results/: builds release, runs the
 # dense, Han and FPGM configs (seed 1), `prunelab compare` of every method including L1 and FPGM
 # filter pruning on seeds 1-3, and copies the small files into results/. The epoch benchmark
 # against PyTorch and numpy is separate: python3 experiments/bench_lenet5.py.
@@ -21,5 +21,5 @@ done
 "$bin" compare configs/mnist-lenet5-compare.json --seeds 1,2,3 --out runs/compare-lenet5 --force
 mkdir -p results/compare-lenet5
 cp runs/compare-lenet5/comparison.md runs/compare-lenet5/comparison.csv runs/compare-lenet5/timing.csv results/compare-lenet5/
-python3 experiments/summarize.py results > results/README.md
-echo "results: results/README.md"
+python3 experiments/summarize.py results > results/reproduction.md
+echo "results: results/reproduction.md"

@@ -1,6 +1,6 @@
-"""Turns the run CSVs copied into results/ by experiments/reproduce.sh into results/README.md.
+"""Turns the run CSVs copied into results/ by experiments/reproduce.sh into results/reproduction.md.
 
-    python3 experiments/summarize.py results > results/README.md
+    python3 experiments/summarize.py results > results/reproduction.md
 Only the standard library: every number printed is read from a CSV a run wrote.
 """
 import csv
@@ -58,11 +58,14 @@ def curve_table(name, source):
     p("")
 
 
-p("# Results\n")
+p("# Reproduction: Han et al. 2015's tables, the course nets, and every method on the same seeds\n")
 p("Every number here was read from a run folder written by a release build; regenerate all of it with")
 p("`bash experiments/reproduce.sh` (LeNet-300-100, cat vs non-cat, carvnocar) and `bash experiments/reproduce_lenet5.sh`")
 p("(LeNet-5: about 50 minutes on 2 cores, most of it the 24 runs of the comparison). Per-run CSVs sit in the folders beside")
-p("this file. Wall times are from a shared 2-core machine: compare them within a table, not across days.\n")
+p("this file. Machine: a shared 2-core AMD EPYC, OpenBLAS 0.3.21 with `OPENBLAS_CORETYPE=Haswell`; wall times: compare")
+p("them within a table, not across days. These runs predate the sparse kernels (every product on SGEMM); with the default")
+p("`training.kernel: auto` a pruned run now sums in another order and differs in the last bits, and")
+p("`--set training.kernel=dense` reproduces the SGEMM path.\n")
 
 dense = [(s, summary(f"mnist-lenet300-dense-seed{s}")) for s in (1, 2, 3)]
 dense = [(s, d) for s, d in dense if d]
@@ -134,21 +137,21 @@ if cat:
         p(f"\nWith PruneLab's own initialization (`--set model.init_file=null`, same 1/sqrt(fan_in) normal) the test")
         p(f"accuracy is {m:.3f} ± {sd:.3f} over {len(accs)} seeds: 50 test images make it a noisy number (one image is 0.02).\n")
 
-seed = summary("carvnocar-seed-han")
+seed = summary("carvnocar-course-han")
 if seed:
-    p("## The seed project's carvnocar pipeline (`configs/carvnocar-seed-han.json`)\n")
+    p("## The carvnocar course pipeline (`configs/carvnocar-course-han.json`)\n")
     p("The `seed-carvnocar` net (hidden 5-4-3-2, sigmoid output), full-batch GD at 0.035 for 4000 steps, then 39")
     p("rounds of pruning below the 5th percentile of each hidden layer's surviving |w| with 220 retraining steps")
     p("at 0.05. Run on the cat-vs-non-cat images in carvnocar's layout (the real file is private).\n")
     p("| | value |")
     p("| --- | --- |")
     p(f"| sparsity of the pruned layers (all but the output) after 39 rounds | {float(seed['pruned_sparsity']):.5f} |")
-    p("| the seed project's figure | 0.86406 |")
+    p("| the carvnocar course pipeline's own figure | 0.86406 |")
     p(f"| test accuracy | {float(seed['test_accuracy']):.2f} |")
     p(f"| train FLOPs (dense + 39 retrainings) | {int(seed['train_flops']) / 1e9:.1f} G (dense equivalent {int(seed['dense_train_flops']) / 1e9:.1f} G) |")
     p("\nThe surviving counts are fixed by the rule (each round removes the `floor(0.05 (n-1)) + 1` smallest of n")
     p("survivors when values are distinct), so the sparsity does not depend on the data; a layer down to one")
-    p("weight keeps it (the seed's code crashed on an empty percentile there). This 5-4-3-2 network is fragile on")
+    p("weight keeps it (the course pipeline's code crashed on an empty percentile there). This 5-4-3-2 network is fragile on")
     p("cat-vs-non-cat at this learning rate: it often collapses to predicting one class (see the test accuracy).\n")
 
 cmp_md = os.path.join(root, "compare-lenet300", "comparison.md")
@@ -165,7 +168,7 @@ if os.path.exists(cmp_md):
     for line in body[1:]:
         p(line.replace("## ", "### ", 1) if line.startswith("## ") else line)
 
-# ---- LeNet-5 (issue 5): experiments/reproduce_lenet5.sh ----
+# ---- LeNet-5: experiments/reproduce_lenet5.sh ----
 PAPER_KEPT = {"conv1": 0.66, "conv2": 0.12, "fc1": 0.08, "fc2": 0.19}
 d5, h5, f5 = summary("mnist-lenet5-dense"), summary("mnist-lenet5-han"), summary("mnist-lenet5-fpgm")
 if d5 or h5:
@@ -234,7 +237,7 @@ if os.path.exists(cmp5):
         p(line.replace("## ", "#### ", 1) if line.startswith("## ") else line)
 bench_runs = []
 for i in range(1, 10):
-    f = os.path.join(root, f"bench-lenet5-run{i}.csv")
+    f = os.path.join(root, "data", f"dense-epoch-lenet5-zen5-run{i}.csv")
     if os.path.exists(f):
         with open(f, newline="") as fh:
             times = {}
@@ -244,7 +247,7 @@ for i in range(1, 10):
 if bench_runs:
     p("### LeNet-5 training epoch: PruneLab vs PyTorch vs numpy (`python3 experiments/bench_lenet5.py --repeats 5`)\n")
     p("Median epoch seconds of 5 repeats per tool, all at 2 threads in one run; `OPENBLAS_CORETYPE=Haswell` applies to")
-    p("numpy and PruneLab (OpenBLAS), PyTorch's MKL/oneDNN ignores it. Full reports: `bench-lenet5-run*.md`.\n")
+    p("numpy and PruneLab (OpenBLAS), PyTorch's MKL/oneDNN ignores it. Data: `data/dense-epoch-lenet5-zen5-run*.csv`; machine: speed.md.\n")
     p("| run | PruneLab s | numpy s | PyTorch s | PruneLab / numpy | PruneLab / PyTorch |")
     p("| --- | --- | --- | --- | --- | --- |")
     cols = {"PruneLab": [], "numpy": [], "PyTorch": []}

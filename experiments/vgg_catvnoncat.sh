@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed's VGG analysis on the colour cat-vs-non-cat images (issue 14): one VGG-11-style net
+# The carvnocar course project's VGG analysis on the colour cat-vs-non-cat images: one VGG-11-style net
 # (`vgg11-cat64`), trained 20 epochs, pruned without retraining from 0 to 99% (global and
 # layer-wise, with and without re-estimated batch norm statistics), zooms into 80-90% and
 # 90-95% (same seed and threads: the same trained model, checked by the summaries), and the

@@ -1,6 +1,6 @@
 // Fuzz target: the HDF5 image-set validator (`HDF5ImageSet.load`) on a file holding the input
 // bytes (libhdf5 reads files, not buffers). A thrown HDF5Error or DatasetError is a correct
-// outcome; a trap or crash is a finding, inside libhdf5 too (reported, see results/fuzzing.md).
+// outcome; a trap or crash is a finding, inside libhdf5 too (reported, see results/reliability.md).
 import Foundation
 import Datasets
 

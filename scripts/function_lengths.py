@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Lists functions and initializers in Swift sources longer than a limit (default 60 lines),
-counting from the declaration to its closing brace. The issue-9 rule: none in Experiments.
+counting from the declaration to its closing brace. The rule for Sources/Experiments: none longer than the limit.
 
     python3 scripts/function_lengths.py [--limit N] [--top K] DIR...
 """

@@ -58,7 +58,7 @@ done
 
 # Where a crash happened: "libhdf5" when the innermost frame that is in libhdf5 or in
 # PruneLab's own code is libhdf5's (a bug in the C library on a hostile file, reported in
-# results/fuzzing.md), "prunelab" when it is PruneLab's, and "unreproducible" when three
+# results/reliability.md), "prunelab" when it is PruneLab's, and "unreproducible" when three
 # replays of the input alone run clean (the campaign's log keeps only the child's first error
 # line; libhdf5 keeps state between inputs, and a wild read that faulted in the campaign can
 # land on a mapped page on replay).
@@ -71,7 +71,7 @@ crash_site() {
   done
   if [ -z "$frames" ]; then
     # libhdf5 1.10.8 also loops allocating small blocks under H5Lexists on some files
-    # (results/fuzzing.md): an out-of-memory without one large allocation has no stack.
+    # (results/reliability.md): an out-of-memory without one large allocation has no stack.
     case $2 in */*-oom-*) echo oom-unattributed ;; *) echo unreproducible ;; esac
     return
   fi
@@ -83,7 +83,7 @@ for t in "${targets[@]}"; do
   work=$(mktemp -d "${TMPDIR:-/tmp}/prunelab-fuzz-$t.XXXXXX")
   if [ $mode = time ]; then limit=(-max_total_time="$seconds"); else limit=(-runs="$runs"); fi
   extra=()
-  # libhdf5 1.10.8 segfaults on some hostile files (results/fuzzing.md): the hdf5 target runs in
+  # libhdf5 1.10.8 segfaults on some hostile files (results/reliability.md): the hdf5 target runs in
   # fork mode so one known libhdf5 crash does not end the campaign; each crash is then replayed
   # and only one outside libhdf5 counts as a failure.
   [ "$t" = hdf5 ] && extra=(-fork=1 -ignore_crashes=1)

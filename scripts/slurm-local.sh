@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node SLURM cluster on this machine, and the sweep test against it (issue 13, item 2).
+# A one-node SLURM cluster on this machine, and the sweep test against it.
 #
 #   bash scripts/slurm-local.sh          # install, start, test, stop the daemons it started
 #   bash scripts/slurm-local.sh --keep   # leave the cluster running (then: export SLURM_CONF=...)

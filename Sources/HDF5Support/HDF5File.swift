@@ -50,7 +50,7 @@ public final class HDF5File {
     /// by `close()` with plain `write(2)` calls, so a disk that fills up is one thrown error
     /// naming the file. Why: with the default driver a failed flush makes `H5Fclose` fail
     /// half-way, the id stays registered with a torn-down file behind it, and HDF5's `atexit`
-    /// cleanup then closes it again and segfaults (libhdf5 1.10.8; see results/fuzzing.md).
+    /// cleanup then closes it again and segfaults (libhdf5 1.10.8; see results/reliability.md).
     /// `path` is opened (created, truncated) here, so a missing folder fails at once. Call
     /// `close()` to learn whether the bytes reached the disk; a file dropped without `close()`
     /// is still written, on a best-effort basis, by `deinit`.
@@ -407,7 +407,7 @@ public final class HDF5File {
             let size = H5Tget_size(type)
             guard size > 0 else { throw HDF5Library.failure(path, subject, "H5Tget_size") }
             // A corrupt file can declare a number several gigabytes wide; libhdf5 1.10.8 then
-            // allocates conversion buffers of that size (found by fuzzing, results/fuzzing.md).
+            // allocates conversion buffers of that size (found by fuzzing, results/reliability.md).
             guard size <= HDF5File.widestNumber else { return .other("\(size)-byte integer") }
             let sign = H5Tget_sign(type)
             guard sign != H5T_SGN_ERROR else { throw HDF5Library.failure(path, subject, "H5Tget_sign") }

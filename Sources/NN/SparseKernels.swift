@@ -71,7 +71,7 @@ public enum KernelCrossover {
     public static let bandWidth = 0.05
     /// `auto`'s switch: masked layers at or below this density run sparse. LeNet-300-100's layers
     /// measured their crossover between densities 0.5 and 0.4 on AVX-512 (results/speed.md),
-    /// LeNet-5's convolutions near 0.5 (results/bench-sparse-lenet5.md); at 0.4 sparse is ahead
+    /// LeNet-5's convolutions near 0.5 (results/speed.md); at 0.4 sparse is ahead
     /// for all of them, and a switch a little late costs little.
     public static let autoDensity = 0.4
     public static let maxMeasuredDensity = 0.5

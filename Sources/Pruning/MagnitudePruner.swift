@@ -8,9 +8,9 @@ import NN
 ///   pruning threshold is chosen as a quality parameter multiplied by the standard deviation of
 ///   a layer's weights"). One surviving weight has sigma 0: only an exact 0 would go.
 /// - `percentile(p)`: prune surviving weights with `score < P_p`, `P_p` the p-th percentile of
-///   the surviving scores with numpy's linear interpolation (the seed project's rule). A layer
-///   with no survivors prunes nothing (the seed's code crashed there); one survivor is never
-///   pruned (it equals its own percentile).
+///   the surviving scores with numpy's linear interpolation (the carvnocar course pipeline's
+///   rule). A layer with no survivors prunes nothing (that pipeline's code crashed there); one
+///   survivor is never pruned (it equals its own percentile).
 /// - `sparsity(s)`: prune exactly as many as are needed for the scope to reach sparsity `s`,
 ///   `floor(total · s)` pruned in all, in integer arithmetic (`ExactCount`); never un-prunes;
 ///   if already there, nothing.

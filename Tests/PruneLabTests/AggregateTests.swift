@@ -4,7 +4,7 @@ import Schema
 @testable import Experiments
 
 /// `prunelab aggregate` on hand-built sweep folders, against statistics computed here by brute
-/// force with t quantiles from a printed table (issue 13, item 3).
+/// force with t quantiles from a printed table.
 @Suite struct AggregateTests {
     /// t(0.975, ν) for ν = 1, 2, 3 (any table of Student's t; e.g. NIST/SEMATECH e-Handbook 1.3.6.7.2).
     static let t975: [Int: Double] = [1: 12.706, 2: 4.303, 3: 3.182]

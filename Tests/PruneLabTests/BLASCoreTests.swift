@@ -25,7 +25,7 @@ import TensorCore
         func decide(_ flags: Set<String>, _ reported: String, user: String? = nil) -> String? {
             BLASCoreSelection.decide(flags: CPUFlags(flags), reported: reported, userSetting: user).switchTo
         }
-        // the Xeon: AVX-512, OpenBLAS 0.3.21 falls back to Prescott
+        // Intel Xeon, cpuid family 6 model 207: AVX-512, OpenBLAS 0.3.21 falls back to Prescott
         #expect(decide(Self.avx512, "Prescott") == "SkylakeX")
         #expect(decide(Self.avx512, "Nehalem") == "SkylakeX")
         #expect(decide(Self.avx2, "Core2") == "Haswell")

@@ -5,7 +5,7 @@ import Datasets
 import Schema
 @testable import Experiments
 
-/// Inputs that used to crash a run (issue 11, item 4): each is now one error naming the key or
+/// Inputs that used to crash a run: each is now one error naming the key or
 /// the file, and the run folder's run.json says `failed` with it.
 @Suite struct BadInputTests {
     static func fixture() throws -> String {

@@ -3,7 +3,7 @@ import Foundation
 
 /// Command-line mistakes get the config errors' contract: the first stderr line is
 /// `prunelab: error: ...`, the exit status is 1 (ArgumentParser's own usage errors used to print
-/// `Error: ...` and exit 64), usage may follow, never a stack trace (issue 11, item 8).
+/// `Error: ...` and exit 64), usage may follow, never a stack trace.
 @Suite struct CLIErrorTests {
     func run(_ args: [String], in dir: URL? = nil) throws -> (status: Int32, stderr: String) {
         let exe = try #require(CLITests.binary, "the prunelab executable was not built next to the tests")

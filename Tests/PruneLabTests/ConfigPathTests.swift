@@ -3,7 +3,7 @@ import Foundation
 @testable import Experiments
 
 /// Relative paths in a config file resolve against the file's folder, `--set` paths against
-/// the working directory; run.json's git_commit is PruneLab's own (issue 11, item 9).
+/// the working directory; run.json's git_commit is PruneLab's own.
 @Suite struct ConfigPathTests {
     @Test func fileRelativePathsResolveAgainstTheConfigFolder() throws {
         try withScratchFolder("paths") { dir in

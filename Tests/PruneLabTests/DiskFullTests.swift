@@ -8,7 +8,7 @@ import HDF5Support
 /// Writing HDF5 files onto a full disk: `/dev/full` accepts `open(2)` and fails every
 /// `write(2)` with ENOSPC, a true disk-full without mounting anything. With libhdf5's default
 /// driver the failed flush left a half-closed file id that HDF5's exit handler closed again,
-/// segfaulting the process after the error was printed (issue 11); `experiments/disk_full.sh`
+/// segfaulting the process after the error was printed; `experiments/disk_full.sh`
 /// fills a real tmpfs during a run.
 @Suite(.serialized) struct DiskFullTests {  // one /dev/full: HDF5 refuses to create a file name twice at once
     static let full = "/dev/full"

@@ -26,7 +26,7 @@ import Schema
             #expect(ExactCount.ceil(n, times: s) == Self.reference(n, k) + (exact ? 0 : 1), "n \(n) s \(s)")
             #expect(ExactCount.kept(n, sparsity: s) == n - Self.reference(n, k))
         }
-        // the case: 1 - 0.7 is 0.30000000000000004 in binary, the old ceil kept one too many
+        // the case ExactCount exists for: 1 - 0.7 is 0.30000000000000004 in binary, the old ceil kept one too many
         #expect(Int((Double(235_200) * (1 - 0.7)).rounded(.up)) == 70_561)
         #expect(ExactCount.floor(235_200, times: 0.7) == 164_640)
         #expect(ExactCount.floor(235_200, times: 0.95) == 223_440)

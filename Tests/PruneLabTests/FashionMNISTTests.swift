@@ -3,7 +3,7 @@ import Foundation
 @testable import Experiments
 
 /// Fashion-MNIST from Debian's dataset-fashion-mnist through the shipped config, against the
-/// labels and first image read by Python's gzip module (issue 13, item 4). Skipped with a notice
+/// labels and first image read by Python's gzip module. Skipped with a notice
 /// where the package is absent (scripts/deps.sh installs it, so CI runs it).
 @Suite struct FashionMNISTTests {
     static let dir = "/usr/share/datasets/fashion-mnist"

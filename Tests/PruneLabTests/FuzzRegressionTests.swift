@@ -3,7 +3,7 @@ import Foundation
 @testable import Experiments
 import Datasets
 
-/// Inputs found by the fuzzers (scripts/fuzz.sh, results/fuzzing.md), kept as regression tests.
+/// Inputs found by the fuzzers (scripts/fuzz.sh, results/reliability.md), kept as regression tests.
 @Suite struct FuzzRegressionTests {
     /// A mutated carvnocar_small.h5 (fuzz/crashes/): libhdf5 1.10.8 dereferences NULL in
     /// `H5F__accum_read` under `H5Lexists(file, "X_train")`, a bug inside the C library that
@@ -28,7 +28,7 @@ import Datasets
             let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             p.waitUntilExit()
             if p.terminationReason == .uncaughtSignal {
-                withKnownIssue("libhdf5 1.10.8 segfaults in H5Lexists on this file (results/fuzzing.md)") {
+                withKnownIssue("libhdf5 1.10.8 segfaults in H5Lexists on this file (results/reliability.md)") {
                     Issue.record("prunelab was killed by signal \(p.terminationStatus)")
                 }
             } else {

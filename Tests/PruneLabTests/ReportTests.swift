@@ -84,7 +84,7 @@ import Foundation
         let e = try #require(try ReportRun(folder: estimated).cumulativeFlops(at: [25, 50, 75, 100]))
         #expect(!e.measured)
         for (a, b) in zip(e.values, truth) { #expect(abs(a - b) < 1e-9, "\(e.values) vs \(truth)") }
-        // a train_flops column in metrics.csv (the timing columns of issue 12) is used as it is
+        // a train_flops column in metrics.csv (the run's measured FLOPs) is used as it is
         let m = try #require(try ReportRun(folder: measured).cumulativeFlops(at: [25, 50, 75, 100]))
         #expect(m.measured && m.values == truth.map { $0 + 1 })
     }

@@ -3,7 +3,7 @@ import Foundation
 import Schema
 @testable import Experiments
 
-/// Sweep files, plans, skip-and-resume, parallel jobs and the SLURM script (issue 13, items 1-2).
+/// Sweep files, plans, skip-and-resume, parallel jobs and the SLURM script.
 @Suite struct SweepTests {
     static func temp(_ label: String) -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("sweep-\(label)-\(UUID().uuidString)", isDirectory: true)

@@ -1,9 +1,9 @@
 """Writes catvnoncat-carvnocar-layout.h5: the cat-vs-non-cat set in the layout of carvnocar.h5.
 
-carvnocar.h5 (the seed project's car vs no-car set) is private. Its layout is one file with
+carvnocar.h5 (the car vs no-car set of the carvnocar course pipeline) is private. Its layout is one file with
 X_train (N, H, W, 3) uint8, y_train (N,), X_test, y_test. This script re-packs the public
 cat-vs-non-cat set (data/catvnoncat, 209 train / 50 test, 64x64x3) into that layout so the
-seed pipeline (configs/carvnocar-seed-han.json) runs out of the box. Labels become int64 (N,).
+carvnocar course pipeline (configs/carvnocar-course-han.json) runs out of the box. Labels become int64 (N,).
 
     python3 data/carvnocar-layout/make.py
 """

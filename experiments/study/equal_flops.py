@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The equal-training-FLOPs view of the study (issue 13, item 5).
+"""The equal-training-FLOPs view of the study.
 
 Han's pipeline spends 20 dense epochs and 6 rounds x 5 retraining epochs; at equal epochs (50)
 an in-training method spends far fewer FLOPs. This script gives the in-training methods Han's

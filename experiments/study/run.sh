@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The pruning-during-training study of issue 13, as sweeps (release build, from the repo root).
+# The pruning-during-training study, as sweeps (release build, from the repo root).
 #
 #   bash experiments/study/run.sh reduced            # 32 runs, --jobs 1: results/study-reduced/
 #   bash experiments/study/run.sh full [FLAGS...]    # 304 runs; FLAGS go to every `prunelab sweep`,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The study's Markdown tables, from the files `prunelab aggregate` wrote (issue 13, item 5).
+"""The study's Markdown tables, from the files `prunelab aggregate` wrote.
 
     python3 experiments/study/tables.py results/study-mnist-lenet300 results/study-fashion-lenet300 ...
 

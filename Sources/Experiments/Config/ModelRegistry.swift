@@ -18,7 +18,7 @@ public enum ModelRegistry {
     ///   layers, transitions halving the channels, global average pooling, fc 10 softmax.
     /// - `densenet-cat64`: the same with growth 8, blocks of 3, a 2x2 pool after the stem
     ///   conv (64x64 to 32x32), one sigmoid output.
-    /// - `seed-carvnocar`: the seed project's binary classifier, hidden 5-4-3-2 with ReLU and
+    /// - `seed-carvnocar`: the carvnocar course pipeline's binary classifier, hidden 5-4-3-2 with ReLU and
     ///   one sigmoid output.
     public static let presets: [String: [LayerSpec]] = [
         "lenet-300-100": [
@@ -107,7 +107,7 @@ public enum ModelRegistry {
         "lenet-300-100": "784-300-100-10, ReLU hidden, softmax output (LeCun et al. 1998; Han et al. 2015 table 1)",
         "lenet-5":
             "Caffe's LeNet-5: conv 20@5x5, pool 2, conv 50@5x5, pool 2, fc 500 ReLU, fc 10; 430,500 weights (Han et al. 2015 table 2)",
-        "seed-carvnocar": "the seed project's binary classifier: hidden 5-4-3-2 ReLU, one sigmoid output",
+        "seed-carvnocar": "the carvnocar course pipeline's binary classifier: hidden 5-4-3-2 ReLU, one sigmoid output",
         "vgg11-cifar":
             "VGG-11 at 1/4 width with batch norm, 32x32 RGB: 8 conv3x3-BN-ReLU (16..128), 5 pools, fc 128-BN-ReLU, dropout 0.5, fc 10",
         "vgg11-cat64":

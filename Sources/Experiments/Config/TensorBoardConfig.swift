@@ -13,7 +13,7 @@ public struct TensorBoardConfig: ConfigSection {
         ("buckets", "equal-width buckets per histogram"),
     ]
     /// Write event files at all (on by default: about 0.15% of a dense LeNet-300-100 run and 2.7%
-    /// of a `linear` one, results/tensorboard-cost.md).
+    /// of a `linear` one, results/recording-cost.md).
     public var enabled: Bool
     public var histograms: Bool
     public var histogramsEvery: Duration

@@ -30,7 +30,7 @@ public struct HanSettings: ConfigSection {
     public static let keyHelp: [(key: String, help: String)] = [
         (
             "rule",
-            "`std`: prune |w| <= q·σ of the surviving weights (Han); `percentile`: below the p-th percentile of the surviving |w| (the seed's rule); `sparsity`: exactly enough to reach the target"
+            "`std`: prune |w| <= q·σ of the surviving weights (Han); `percentile`: below the p-th percentile of the surviving |w| (the carvnocar course pipeline's rule); `sparsity`: exactly enough to reach the target"
         ),
         ("q", "`std` quality parameter for every layer, > 0"),
         ("layer_q", "per-layer q (`{\"fc1\": 1.2}`)"),

@@ -1,5 +1,5 @@
 /// A published result drawn on a sweep's accuracy-against-sparsity figure when the sweep trains
-/// the same model on the same data (issue 13: the reference rows from the literature).
+/// the same model on the same data (the reference rows from the literature).
 ///
 /// These are the papers' own numbers, not PruneLab runs: each names its source, and the report
 /// draws them as crosses labelled as published. Add one with one line in `all`.

@@ -2,7 +2,7 @@ import Foundation
 
 /// Accuracy against sparsity without retraining (`prune-curve.csv`), full range and two zooms.
 extension ReportFigures {
-    /// The seed study's zoom ranges, in % sparsity.
+    /// The zoom ranges of the carvnocar course project's VGG study, in % sparsity.
     static let curveZooms: [(Double, Double)] = [(80, 90), (90, 95)]
 
     /// The curves of a run's `prune-curve.csv`, keyed and ordered: "layer-wise", "global",
@@ -47,6 +47,6 @@ extension ReportFigures {
             title: "\(g.label): accuracy against sparsity without retraining", charts: [chart(nil)] + curveZooms.map { chart($0) },
             caption: "Test accuracy after magnitude pruning the trained model to each sparsity, without retraining: every layer to "
                 + "that sparsity (layer-wise), the pooled weights (global), or one layer alone with the others untouched; \(seeds). "
-                + "Zoom panels: the 80-90% and 90-95% ranges of the seed study. From \(input.source("prune-curve.csv", in: g)).")
+                + "Zoom panels: 80-90% and 90-95%, as in the carvnocar course's VGG study. From \(input.source("prune-curve.csv", in: g)).")
     }
 }
