@@ -190,8 +190,10 @@ public final class Dense: SparseCapableLayer {
         return y
     }
 
-    private func sparseBackward(_ dy: Tensor, pattern: SparsityPattern, needInputGrad: Bool) -> Tensor? {
+    private func sparseBackward(_ dy: Tensor, pattern forward: SparsityPattern, needInputGrad: Bool) -> Tensor? {
         let batch = dy.rows
+        // frozen live weights get no gradient: the SDDMM walks the trainable entries only
+        let pattern = weight.trainablePattern ?? forward
         if weight.gradientPattern !== pattern {
             // pruned entries are never written by the sparse weight gradient: zero them once
             // per pattern (held, not compared by address, so a new pattern allocated where a
@@ -208,13 +210,13 @@ public final class Dense: SparseCapableLayer {
                         if dx != nil {
                             dx!.scalars.withUnsafeMutableBufferPointer { pdx in
                                 scratch.backward(
-                                    pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
-                                    gradW: pg.baseAddress, gradB: pgb.baseAddress!, dx: pdx.baseAddress!)
+                                    pattern: forward, gradientPattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!,
+                                    batch: batch, gradW: pg.baseAddress, gradB: pgb.baseAddress!, dx: pdx.baseAddress!)
                             }
                         } else {
                             scratch.backward(
-                                pattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!, batch: batch,
-                                gradW: pg.baseAddress, gradB: pgb.baseAddress!, dx: nil)
+                                pattern: forward, gradientPattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!,
+                                batch: batch, gradW: pg.baseAddress, gradB: pgb.baseAddress!, dx: nil)
                         }
                     }
                 }
@@ -228,8 +230,10 @@ public final class Dense: SparseCapableLayer {
         return 2 * w + outputSize
     }
 
+    /// The weight gradient's `2 w` counts trainable weights only (frozen ones get none).
     public func backwardFLOPs(inputShape: [Int], needInputGrad: Bool, activeOnly: Bool) -> Int {
         let w = activeOnly ? weight.activeCount : weight.value.count
-        return 2 * w + outputSize + (needInputGrad ? 2 * w : 0)
+        let trained = activeOnly ? weight.trainableCount : weight.value.count
+        return 2 * trained + outputSize + (needInputGrad ? 2 * w : 0)
     }
 }

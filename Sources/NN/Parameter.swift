@@ -104,6 +104,68 @@ public final class Parameter {
         }
     }
 
+    /// Live entries held at a fixed value: no gradient, no optimizer state, no update (the
+    /// optimizer writes `frozenValues` back after every step). Flat indices, ascending; empty
+    /// when nothing is frozen. Pruning a frozen entry unfreezes it.
+    public private(set) var frozenIndices: [Int32] = []
+    public private(set) var frozenValues: [Float] = []
+    /// The pattern of the live entries that still train (the mask without the frozen entries),
+    /// built on first use after a change; nil when nothing is frozen.
+    private var trainable: SparsityPattern?
+
+    /// Live weights that still train: `activeCount` less the frozen ones (FLOP counts of the
+    /// weight gradient use it).
+    public var trainableCount: Int { activeCount - frozenIndices.count }
+
+    /// Sets `indices` (flat, live) to `values` and freezes them there, besides those already
+    /// frozen (a repeated index takes the new value).
+    public func freeze(_ indices: [Int], at values: [Float]) {
+        precondition(indices.count == values.count, "\(name): \(indices.count) frozen indices for \(values.count) values")
+        guard !indices.isEmpty else { return }
+        var table = Dictionary(uniqueKeysWithValues: zip(frozenIndices.map(Int.init), frozenValues))
+        for (j, v) in zip(indices, values) {
+            precondition(j >= 0 && j < value.count, "\(name): frozen index \(j) out of 0..<\(value.count)")
+            precondition(mask.map { $0.scalars[j] != 0 } ?? true, "\(name): cannot freeze the pruned entry \(j)")
+            table[j] = v
+            value.scalars[j] = v
+        }
+        let sorted = table.keys.sorted()
+        frozenIndices = sorted.map { Int32($0) }
+        frozenValues = sorted.map { table[$0]! }
+        trainable = nil
+    }
+
+    /// Unfreezes every entry.
+    public func unfreeze() {
+        frozenIndices = []
+        frozenValues = []
+        trainable = nil
+    }
+
+    /// Writes the frozen values back into `value` (after an optimizer step touched them).
+    public func restoreFrozen() {
+        guard !frozenIndices.isEmpty else { return }
+        frozenIndices.withUnsafeBufferPointer { idx in
+            frozenValues.withUnsafeBufferPointer { fv in
+                value.scalars.withUnsafeMutableBufferPointer { w in
+                    for k in 0..<idx.count { w[Int(idx[k])] = fv[k] }
+                }
+            }
+        }
+    }
+
+    /// The live entries that train, as a sparsity pattern over `[shape[0], rest]`: the mask's
+    /// pattern without the frozen entries; nil when nothing is frozen or the rank is 1.
+    public var trainablePattern: SparsityPattern? {
+        if let trainable { return trainable }
+        guard !frozenIndices.isEmpty, value.rank >= 2 else { return nil }
+        var m = mask ?? Tensor(shape: value.shape, repeating: 1)
+        for j in frozenIndices { m.scalars[Int(j)] = 0 }
+        let p = SparsityPattern.of(m)
+        trainable = p
+        return p
+    }
+
     /// Installs `mask` (same shape as `value`, entries 0 or 1) and zeroes the pruned weights.
     public func setMask(_ mask: Tensor?) {
         if let mask {
@@ -116,6 +178,15 @@ public final class Parameter {
             activeCount = value.count
         }
         pattern = nil
+        if !frozenIndices.isEmpty, let mask {
+            // a pruned entry is no longer frozen
+            let keep = frozenIndices.indices.filter { mask.scalars[Int(frozenIndices[$0])] != 0 }
+            if keep.count != frozenIndices.count {
+                frozenIndices = keep.map { frozenIndices[$0] }
+                frozenValues = keep.map { frozenValues[$0] }
+            }
+        }
+        trainable = nil
     }
 
     /// The sparse structure of the mask, as `[shape[0], rest]` (nil when dense or rank 1). Built in O(weights) on
@@ -131,6 +202,7 @@ public final class Parameter {
     /// Makes this replica parameter use `master`'s sparse structure (O(1), immutable, shared).
     public func sharePattern(from master: Parameter) {
         pattern = master.sparsityPattern
+        trainable = master.trainablePattern
     }
 
     /// Multiplies `value` by the mask in place (no-op when dense).

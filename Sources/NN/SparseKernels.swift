@@ -261,10 +261,13 @@ struct SparseScratch {
     /// `dx[batch, in] = dy W` over the pattern when `dx` is given. Uses the `x^T` kept by the
     /// latest `forward`.
     mutating func backward(
-        pattern: SparsityPattern, w: UnsafePointer<Float>, dy: UnsafePointer<Float>, batch: Int,
-        gradW: UnsafeMutablePointer<Float>?, gradB: UnsafeMutablePointer<Float>,
+        pattern: SparsityPattern, gradientPattern: SparsityPattern? = nil, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+        batch: Int, gradW: UnsafeMutablePointer<Float>?, gradB: UnsafeMutablePointer<Float>,
         dx: UnsafeMutablePointer<Float>?
     ) {
+        // the weight gradient at `gradientPattern`'s entries only (the trainable ones, when some
+        // live weights are frozen); the input gradient through every live weight of `pattern`
+        let gp = gradientPattern ?? pattern
         let out = pattern.rows, inp = pattern.cols
         precondition(ld == Self.leading(batch), "sparse backward without a matching forward")
         let ld32 = Int32(ld)
@@ -277,12 +280,12 @@ struct SparseScratch {
                     // by columns of W: row j of x^T stays in registers while the rows of dy^T it
                     // meets are read (out * ld floats, the smaller working set; measured faster
                     // for 784x300 at 50-70% sparsity)
-                    pattern.withCSC(positions: true) { ptr, at, row in
+                    gp.withCSC(positions: true) { ptr, at, row in
                         psk_sddmm_t(Int32(inp), ld32, ptr, at, row, pxt.baseAddress!, pdyt.baseAddress!, gradW)
                     }
                 } else {
                     // entry k of the row walk is CSR entry k: no index array (NULL)
-                    pattern.withCSR { ptr, _, col in
+                    gp.withCSR { ptr, _, col in
                         psk_sddmm_t(Int32(out), ld32, ptr, nil, col, pdyt.baseAddress!, pxt.baseAddress!, gradW)
                     }
                 }

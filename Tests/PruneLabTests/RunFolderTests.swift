@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import TensorCore
 import HDF5Support
+import Pruning
 @testable import Experiments
 
 /// `--out` never deletes what PruneLab did not write, one writer per folder, and interrupted
@@ -181,14 +182,40 @@ import HDF5Support
         try Self.expectResumeIsExact(config: try ConfigLoader.decode(Data(json.utf8)), stops: [25, 45])
     }
 
-    @Test func movementAndRandomResumeExactly() throws {
-        for criterion in ["movement", "random", "snip"] {
-            try Self.expectResumeIsExact(
-                #"""
-                , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,
-                  "dynamic": {"criterion": "\#(criterion)", "cubic": {"start": "10it", "end": "90it", "every": "5it", "max_per_check": 0.3}}}
-                """#, stops: [61])
-        }
+    /// Every registered criterion on the cubic schedule, stopped mid-ramp: whatever a criterion
+    /// accumulates must be in its checkpoint. Trajectory criteria get a short window, so their
+    /// statistics are in use at the stop.
+    @Test(arguments: CriterionRegistry.names)
+    func everyCriterionResumesExactly(criterion: String) throws {
+        let entry = try #require(CriterionRegistry.entry(named: criterion))
+        let window = entry.settingsType.keyHelp.contains { $0.key == "stats_every" } ? #", "\#(criterion)": {"stats_every": "2it", "window": 5}"# : ""
+        try Self.expectResumeIsExact(
+            #"""
+            , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,
+              "dynamic": {"criterion": "\#(criterion)", "cubic": {"start": "10it", "end": "90it", "every": "5it", "max_per_check": 0.3}\#(window)}}
+            """#, stops: [61])
+    }
+
+    /// Every registered schedule with a criterion it accepts.
+    @Test(arguments: ScheduleRegistry.names)
+    func everyScheduleResumesExactly(schedule: String) throws {
+        let entry = try #require(ScheduleRegistry.entry(named: schedule))
+        let criterion = try #require(CriterionRegistry.all.first { !entry.needsFinished || $0.decidesFinished })
+        try Self.expectResumeIsExact(
+            #"""
+            , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,
+              "dynamic": {"criterion": "\#(criterion.name)", "schedule": "\#(schedule)"}}
+            """#, stops: [61])
+    }
+
+    /// Extrapolate-and-freeze: frozen weights, their values and the predictor are checkpointed.
+    @Test func freezingResumesExactly() throws {
+        try Self.expectResumeIsExact(
+            #"""
+            , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,
+              "dynamic": {"criterion": "magnitude", "cubic": {"start": "10it", "end": "90it", "every": "5it", "max_per_check": 0.3},
+                          "freeze": {"enabled": true, "start": "20it", "every": "10it", "r2": 0.5, "stats_every": "2it", "window": 5}}}
+            """#, stops: [45, 75])
     }
 }
 

@@ -12,6 +12,8 @@ public final class DynamicMethod: PruningMethod {
     public static let defaultSchedule = "cubic"
     let settings: DynamicSettings
     let pruner: DynamicPruner
+    /// Extrapolate-and-freeze, when `pruning.dynamic.freeze.enabled`.
+    let freezer: Freezer?
 
     /// One arm per criterion and schedule it supports, named `criterion` on the default
     /// (`cubic`) schedule and `criterion/schedule` otherwise; each criterion's preferred
@@ -57,10 +59,13 @@ public final class DynamicMethod: PruningMethod {
         pruner = DynamicPruner(
             pruned: pruned, criterion: criterion, schedule: schedule, optimizer: session.optimizer,
             targets: pruned.map { run.pruning.finalTarget(layer: $0.layerName) }, waitForStatistics: settings.waitForStatistics)
+        freezer =
+            settings.freeze.enabled
+            ? try Freezer(settings: settings.freeze, pruned: pruned, context: context, optimizer: session.optimizer) : nil
     }
 
     public var label: RunLabel { RunLabel(method: Self.name, criterion: settings.criterion, schedule: settings.schedule) }
-    public var observers: [TrainingObserver] { [pruner] }
+    public var observers: [TrainingObserver] { [pruner] + (freezer.map { [$0] } ?? []) }
     public var pruned: [Parameter] { pruner.pruned }
 
     /// The criterion's statistics over each layer's live weights (`criterion/<name>/<stat>/<layer>`).
@@ -79,12 +84,23 @@ public final class DynamicMethod: PruningMethod {
 
     public func attach(_ sink: HistogramSink) { pruner.sink = sink }
 
-    public func save(into archive: StateArchive, prefix: String) { pruner.save(into: archive, prefix: prefix) }
-    public func restore(from archive: StateArchive, prefix: String) throws { try pruner.restore(from: archive, prefix: prefix) }
+    public func save(into archive: StateArchive, prefix: String) {
+        pruner.save(into: archive, prefix: prefix)
+        freezer?.save(into: archive, prefix: "\(prefix)/freeze")
+    }
+
+    public func restore(from archive: StateArchive, prefix: String) throws {
+        try pruner.restore(from: archive, prefix: prefix)
+        try freezer?.restore(from: archive, prefix: "\(prefix)/freeze")
+    }
 
     public func finish(_ run: RunContext, summary: inout SummaryRow) throws {
         try pruner.events.write(to: run.folder.file("events.csv"))
         if let note = pruner.deferredWarning { run.warn(note) }
+        if let freezer {
+            try freezer.events.write(to: run.folder.file("freeze.csv"))
+            summary.extra.append(SummaryColumn("frozen_weights", .int(pruned.reduce(0) { $0 + $1.frozenIndices.count })))
+        }
         // The requested sparsity over the pruned weights, beside what was reached (NaN for
         // schedules with no target); a run that ends short says so.
         let total = pruned.reduce(0) { $0 + $1.value.count }

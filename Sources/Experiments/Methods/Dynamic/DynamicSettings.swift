@@ -13,6 +13,8 @@ public struct DynamicSettings: ConfigSection {
     public var scheduleSettings: AnySection
     /// A trajectory criterion's checks prune nothing until its window is full (not only usable).
     public var waitForStatistics: Bool
+    /// Extrapolate-and-freeze (`pruning.dynamic.freeze`), off by default.
+    public var freeze: FreezeSettings
 
     public static let keyHelp: [(key: String, help: String)] = [
         (
@@ -27,18 +29,21 @@ public struct DynamicSettings: ConfigSection {
             "wait_for_statistics",
             "a trajectory criterion's checks prune nothing until its window is full (without: until it holds the few records a fit needs)"
         ),
+        ("freeze", "extrapolate-and-freeze: move confidently predictable weights to their predicted end value and stop training them (keys: `pruning.dynamic.freeze.*`)"),
     ]
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
         let plugins = CriterionRegistry.names + ScheduleRegistry.names
-        let own = ["criterion", "schedule", "wait_for_statistics"]
+        let own = ["criterion", "schedule", "wait_for_statistics", "freeze"]
         for key in c.allKeys where !own.contains(key.stringValue) && !plugins.contains(key.stringValue) {
             throw ConfigError(
                 path: jsonPath(c.codingPath + [key]),
                 "unknown key; known keys here: \((own + plugins).sorted().joined(separator: ", "))")
         }
         waitForStatistics = try c.value(AnyKey(stringValue: "wait_for_statistics"), default: false)
+        freeze = try c.value(AnyKey(stringValue: "freeze"), default: try FreezeSettings.defaults())
+        try freeze.validate(at: "pruning.dynamic.freeze")
         criterion = try c.value(AnyKey(stringValue: "criterion"), default: "linear")
         schedule = try c.value(AnyKey(stringValue: "schedule"), default: "cubic")
         guard let ce = CriterionRegistry.entry(named: criterion) else {
@@ -74,6 +79,7 @@ public struct DynamicSettings: ConfigSection {
         try c.encode(criterion, forKey: AnyKey(stringValue: "criterion"))
         try c.encode(schedule, forKey: AnyKey(stringValue: "schedule"))
         try c.encode(waitForStatistics, forKey: AnyKey(stringValue: "wait_for_statistics"))
+        if freeze.enabled { try c.encode(freeze, forKey: AnyKey(stringValue: "freeze")) }
         if !(criterionSettings.value is NoSettings) { try c.encode(criterionSettings, forKey: AnyKey(stringValue: criterion)) }
         if !(scheduleSettings.value is NoSettings) { try c.encode(scheduleSettings, forKey: AnyKey(stringValue: schedule)) }
     }
