@@ -204,7 +204,8 @@ import Pruning
         try Self.expectResumeIsExact(
             #"""
             , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,
-              "dynamic": {"criterion": "\#(criterion.name)", "schedule": "\#(schedule)"}}
+              "dynamic": {"criterion": "\#(criterion.name)", "schedule": "\#(schedule)",
+                          "cubic": {"start": "10it", "end": "90it", "every": "5it", "max_per_check": 0.3}}}
             """#, stops: [61])
     }
 
