@@ -35,6 +35,7 @@ public enum Catalog {
         for m in MethodRegistry.all where m.settingsType.keyHelp.count > 0 {
             s.append(Section(path: "pruning.\(m.name)", type: m.settingsType))
             if m.name == HanMethod.name { s.append(Section(path: "pruning.han.curve", type: CurveConfig.self)) }
+            if m.name == DynamicMethod.name { s.append(Section(path: "pruning.dynamic.freeze", type: FreezeSettings.self)) }
         }
         for c in CriterionRegistry.all where c.settingsType.keyHelp.count > 0 {
             s.append(Section(path: "pruning.dynamic.\(c.name)", type: c.settingsType))
