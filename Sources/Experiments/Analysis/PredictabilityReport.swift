@@ -83,7 +83,7 @@ public enum PredictabilityReport {
             }
             out += "\n"
         }
-        out += "The epoch columns take each run's record nearest to that epoch; the last column is the final record.\n"
+        out += "The epoch columns take each run's record nearest to that epoch.\n"
         return out
     }
 
