@@ -120,6 +120,13 @@ import HDF5Support
         }
         options.interruptAfterStep = nil
         _ = try Runner.resume(dir: pieces.path, options: options)
+        try expectSameRun(whole, pieces)
+    }
+
+    /// Expects the run folder `pieces` to hold what `whole` holds: the same visible files,
+    /// summary.csv but its timing columns, every other CSV (but kernel-timings.csv) byte for
+    /// byte (metrics.csv without its timing columns), and every model array bit for bit.
+    static func expectSameRun(_ whole: URL, _ pieces: URL) throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: whole.path).filter { !$0.hasPrefix(".") }
         #expect(Set(files) == Set(try FileManager.default.contentsOfDirectory(atPath: pieces.path).filter { !$0.hasPrefix(".") }))
         // kernel-timings.csv holds timings; summary.csv is compared below without its timing columns,

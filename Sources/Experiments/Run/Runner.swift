@@ -12,6 +12,8 @@ public struct RunOptions: Sendable {
     public var command: String
     /// Behave as if SIGINT arrived after this step (tests of interruption and resume).
     public var interruptAfterStep: Int?
+    /// Called as the run passes each `RunStage` (tests and fault injection stop the process there).
+    public var phaseReached: (@Sendable (RunStage) -> Void)?
 
     public init(outDir: String, force: Bool = false, progress: Bool = true, command: String = "") {
         self.outDir = outDir
@@ -19,6 +21,13 @@ public struct RunOptions: Sendable {
         self.progress = progress
         self.command = command
     }
+}
+
+/// The points between the parts of a run that `RunOptions.phaseReached` is told about.
+public enum RunStage: String, Sendable, CaseIterable {
+    /// Training and the method's after-training phase are over and the trajectory files are
+    /// finished; the model files and the summary are not written yet.
+    case trajectoriesFinished = "trajectories-finished"
 }
 
 /// What a finished run reports back to the CLI.
@@ -93,13 +102,14 @@ public enum Runner {
             let method = try MethodRegistry.entry(named: config.pruning.method)!.make(run)
             let (recorder, trajectories) = try installObservers(
                 run, method: method, progress: options.progress,
-                resume: resume?.archive)
+                resuming: resume != nil, archive: resume?.archive)
             metrics = recorder
             let tensorBoard = try installTensorBoard(run, method: method, metrics: recorder)
             let state = RunState(run: run, method: method, metrics: recorder, trajectories: trajectories, tensorBoard: tensorBoard)
             if let archive = resume?.archive { try state.restore(archive) }
             if resume != nil { tensorBoard?.markResumed(at: session.trainer.step + 1) }
             try train(run, state: state)
+            options.phaseReached?(.trajectoriesFinished)
             let outcome = try writeOutputs(run, method: method, metrics: recorder, tensorBoard: tensorBoard)
             if let failure = tensorBoard?.failure { run.warn("\(tensorBoard?.name ?? "tb"): writing stopped: \(failure)") }
             try? FileManager.default.removeItem(at: folder.file(CheckpointFile.name))
@@ -129,7 +139,7 @@ public enum Runner {
     /// the checkpointer (last, so it saves what the others did at the epoch's end).
     static func installObservers(
         _ run: RunContext, method: any PruningMethod, progress: Bool,
-        resume: StateArchive?
+        resuming: Bool, archive: StateArchive?
     ) throws -> (MetricsRecorder, TrajectoryRecorder?) {
         let session = run.session, config = run.config, t = config.training
         let metrics = MetricsRecorder(
@@ -142,7 +152,7 @@ public enum Runner {
             config.recording.enabled
             ? try TrajectoryRecorder(
                 config: config.recording, model: session.model, folder: run.folder,
-                rng: RandomSource(seed: config.seed).derived("recording"), resuming: resume)
+                rng: RandomSource(seed: config.seed).derived("recording"), resuming: resuming, archive: archive)
             : nil
         let kernels = KernelRecorder(session: session)  // applies training.kernel
         run.kernels = kernels
