@@ -36,7 +36,7 @@ struct TrajectoriesCommand: ParsableCommand {
                 ? TrajectoryExport.fromStore(runDir: runDir, layer: layer ?? "", every: every)
                 : TrajectoryExport.subset(runDir: runDir, layer: layer, every: every)
             if let out {
-                try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: out))
+                try OutputFolder.write(Data(text.utf8), to: URL(fileURLWithPath: out))
                 print(out)
             } else {
                 FileHandle.standardOutput.write(Data(text.utf8))
