@@ -24,7 +24,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
     var noProgress = false
 
-    /// Fault injection: the process sends itself SIGKILL when the run reaches this phase.
+    /// Fault injection: the process sends itself SIGKILL when the run reaches this stage.
     @Option(name: .customLong("kill-at"), help: .hidden)
     var killAt: RunStage?
 
@@ -50,10 +50,10 @@ struct RunCommand: ParsableCommand {
         try reportingErrors {
             let command = CommandLine.arguments.joined(separator: " ")
             let outcome: RunOutcome
-            let phaseReached = killAt.map(Self.killing(at:))
+            let stageReached = killAt.map(Self.killing(at:))
             if let resume {
                 var options = RunOptions(outDir: resume, progress: !noProgress, command: command)
-                options.phaseReached = phaseReached
+                options.stageReached = stageReached
                 outcome = try Runner.resume(dir: resume, options: options)
             } else {
                 let cfg = try ConfigLoader.load(path: config!, overrides: overrides)
@@ -61,7 +61,7 @@ struct RunCommand: ParsableCommand {
                     FileHandle.standardError.write(Data("prunelab: warning: \(w)\n".utf8))
                 }
                 var options = RunOptions(outDir: out!, force: force, progress: !noProgress, command: command)
-                options.phaseReached = phaseReached
+                options.stageReached = stageReached
                 outcome = try Runner.run(cfg, options: options)
             }
             for w in outcome.warnings { FileHandle.standardError.write(Data("prunelab: warning: \(w)\n".utf8)) }

@@ -44,10 +44,10 @@ import Foundation
         #expect(StreamedFile.state(of: "t.csv", in: dir) == .finished(size: 8))
     }
 
-    /// A finished file is never removed or rewritten by a resumed run, with or without a
-    /// checkpoint; its appends and commit do nothing, and a checkpoint reads its size.
-    @Test(arguments: [UInt64?.some(4), nil])
-    func finishedFileIsLeftAsItIs(checkpointSize: UInt64?) throws {
+    /// A finished file is never removed or rewritten by a run resumed from a checkpoint; its
+    /// appends and commit do nothing, and a checkpoint reads its size.
+    @Test(arguments: [UInt64(4), 6])
+    func finishedFileIsLeftAsItIs(checkpointSize: UInt64) throws {
         let (folder, dir) = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let f = try StreamedFile(folder: folder, name: "t.csv", header: ["a"])
@@ -66,18 +66,24 @@ import Foundation
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".t.csv.partial").path))
     }
 
-    /// Without a checkpoint the run starts again: the partial file starts again from its header.
-    @Test func partialFileWithoutACheckpointStartsAgain() throws {
+    /// Without a checkpoint the run starts again: the partial file starts again from its header,
+    /// and a finished file stays whole until the new one replaces it.
+    @Test(arguments: [false, true])
+    func withoutACheckpointTheFileIsWrittenAgain(finished: Bool) throws {
         let (folder, dir) = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let f = try StreamedFile(folder: folder, name: "t.csv", header: ["a"])
         f.append("1\n")
-        try f.flush()
+        if finished { try f.commit() } else { try f.flush() }
         f.close()
-        let g = try StreamedFile(folder: folder, name: "t.csv", header: ["a"], start: .resume(checkpointSize: nil))
+        let g = try StreamedFile(folder: folder, name: "t.csv", header: ["a"])
         g.append("7\n")
+        try g.flush()
+        let url = dir.appendingPathComponent("t.csv")
+        #expect(FileManager.default.fileExists(atPath: url.path) == finished)
+        if finished { #expect(try Self.text(url) == "a\n1\n") }
         try g.commit()
-        #expect(try Self.text(dir.appendingPathComponent("t.csv")) == "a\n7\n")
+        #expect(try Self.text(url) == "a\n7\n")
     }
 
     /// A file missing, or shorter than the checkpoint says, fails in one line naming it, and

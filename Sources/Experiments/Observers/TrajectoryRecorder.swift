@@ -43,11 +43,13 @@ import Pruning
 ///
 /// **Files.** Rows are buffered (64 KiB) and appended to `.trajectories.csv.partial` and
 /// `.layer-trajectories.csv.partial` in the run folder; `finish()` flushes and renames them to
-/// the final names, so a killed run never leaves a complete-looking `trajectories.csv`. A
-/// resumed run continues each file as its state on disk says (`StreamedFile`): a partial file
-/// from the checkpoint's byte on, a finished one is left as it is (an earlier process of the
-/// run wrote all of it; the resumed process only replays the steps it recorded). An I/O error
-/// while training stops recording (training goes on) and is thrown by `finish()`.
+/// the final names, so a killed run never leaves a complete-looking `trajectories.csv`. A run
+/// resumed from a checkpoint continues each file as its state on disk says (`StreamedFile`): a
+/// partial file from the checkpoint's byte on, a finished one is left as it is (an earlier
+/// process of the run wrote all of it; the resumed process only replays the steps it
+/// recorded); without a checkpoint the files are written again and replace the finished ones
+/// when complete. An I/O error while training stops recording (training goes on) and is
+/// thrown by `finish()`.
 ///
 /// **Cost per record and layer of n weights:** one pass over values and the mask on raw
 /// buffers (zeros, |w|, |update|, mask churn, copy into the previous-values buffer), one
@@ -108,18 +110,17 @@ public final class TrajectoryRecorder: TrainingObserver {
     private var finished = false
 
     /// Chooses the weights to record and opens the partial files in `folder` (which must exist);
-    /// `resuming` a run, from `archive` (its checkpoint, nil when it had none), the files are
-    /// taken as their state says. Throws `ConfigError` at `recording.layers` for a layer that
+    /// resuming from `archive` (a checkpoint), the files are taken as their state says. Throws `ConfigError` at `recording.layers` for a layer that
     /// does not exist or has no prunable weight, at `recording.indices.<layer>` for a layer not
     /// recorded or an index out of range, and `RunError` when a file cannot be created or resumed.
     public init(
         config: RecordingConfig, model: Sequential, folder: RunFolder, rng: RandomSource,
-        resuming: Bool = false, archive: StateArchive? = nil
+        resuming archive: StateArchive? = nil
     ) throws {
         self.config = config
-        // a store an earlier process finished is left as it is, like the CSVs
+        // from a checkpoint, a store an earlier process finished is left as it is, like the CSVs
         var storeFinished = false
-        if resuming && config.format == .hdf5, case .finished = StreamedFile.state(of: TrajectoryStore.fileName, in: folder.url) {
+        if archive != nil && config.format == .hdf5, case .finished = StreamedFile.state(of: TrajectoryStore.fileName, in: folder.url) {
             storeFinished = true
         }
         if config.format == .hdf5 && archive != nil && !storeFinished {
@@ -155,7 +156,7 @@ public final class TrajectoryRecorder: TrainingObserver {
         }
         tracks = chosen.map { name, p in Track(layer: name, parameter: p, samples: TrajectoryRecorder.pick(config, name, p, rng)) }
         let sizes = try archive.map { try $0.ints("trajectories/sizes").map { UInt64($0) } }
-        let start = { (i: Int) in resuming ? StreamedFile.Start.resume(checkpointSize: sizes?[i]) : .fresh }
+        let start = { (i: Int) in sizes.map { StreamedFile.Start.resume(checkpointSize: $0[i]) } ?? .fresh }
         samples = try StreamedFile(
             folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns, start: start(0))
         do {

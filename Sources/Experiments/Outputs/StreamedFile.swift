@@ -4,11 +4,12 @@ import Foundation
 /// its final name by `commit()` (through `AtomicFile.commit`), so a killed run never leaves a
 /// complete-looking file; `abandon()` removes the partial file.
 ///
-/// **Resuming.** What a resumed run does with the file follows the file's `State` on disk:
-/// finished (the final file is there: an earlier process committed it) ▶ left as it is, every
-/// later write ignored; partial ▶ continued at the byte the checkpoint flushed (cut back to it),
-/// or started again from the header when the run restarts without a checkpoint. The final
-/// file is never removed: a new partial file replaces it only by `commit()`'s rename.
+/// **Resuming.** What a run resumed from a checkpoint does with the file follows the file's
+/// `State` on disk: finished (the final file is there: an earlier process committed it) ▶ left
+/// as it is, every later write ignored; partial ▶ continued at the byte the checkpoint flushed
+/// (cut back to it). A run that starts again without a checkpoint writes a new partial file
+/// (`fresh`). The final file is never removed: a new partial file replaces it only by
+/// `commit()`'s rename.
 final class StreamedFile {
     static let flushBytes = 1 << 16
 
@@ -25,11 +26,11 @@ final class StreamedFile {
 
     /// How the file is opened.
     enum Start: Equatable {
-        /// A fresh run: a new partial file with the header.
+        /// A run from its first step (new, or resumed without a checkpoint): a new partial file
+        /// with the header.
         case fresh
-        /// A resumed run, from a checkpoint that had flushed `checkpointSize` bytes, or from
-        /// the start (nil) when the run had no checkpoint.
-        case resume(checkpointSize: UInt64?)
+        /// A run resumed from a checkpoint that had flushed `checkpointSize` bytes of the file.
+        case resume(checkpointSize: UInt64)
     }
 
     let partial: URL
@@ -62,9 +63,9 @@ final class StreamedFile {
         if case .resume(let checkpointSize) = start {
             switch Self.state(of: name, in: folder.url) {
             case .finished(let size):
-                if let c = checkpointSize, size < c {
+                if size < checkpointSize {
                     throw RunError(
-                        "\(final.path): holds \(size) bytes, fewer than the \(c) the checkpoint recorded; "
+                        "\(final.path): holds \(size) bytes, fewer than the \(checkpointSize) the checkpoint recorded; "
                             + "the run cannot be resumed, rerun it with --force")
                 }
                 // the earlier process finished it; a partial file beside it is a leftover
@@ -74,18 +75,16 @@ final class StreamedFile {
                 isFinished = true
                 return
             case .partial(let size):
-                if let c = checkpointSize, size < c {
+                if size < checkpointSize {
                     throw RunError(
-                        "\(partial.path): holds \(size) bytes, fewer than the \(c) the checkpoint recorded; "
+                        "\(partial.path): holds \(size) bytes, fewer than the \(checkpointSize) the checkpoint recorded; "
                             + "the run cannot be resumed, rerun it with --force")
                 }
                 resumeAt = checkpointSize
             case .absent:
-                if let c = checkpointSize {
-                    throw RunError(
-                        "\(folder.url.path): neither \(name) nor .\(name).partial is there (the checkpoint recorded "
-                            + "\(c) bytes of it); the run cannot be resumed, rerun it with --force")
-                }
+                throw RunError(
+                    "\(folder.url.path): neither \(name) nor .\(name).partial is there (the checkpoint recorded "
+                        + "\(checkpointSize) bytes of it); the run cannot be resumed, rerun it with --force")
             }
         }
         if resumeAt == nil {

@@ -12,8 +12,8 @@ public struct RunOptions: Sendable {
     public var command: String
     /// Behave as if SIGINT arrived after this step (tests of interruption and resume).
     public var interruptAfterStep: Int?
-    /// Called as the run passes each `RunStage` (tests and fault injection stop the process there).
-    public var phaseReached: (@Sendable (RunStage) -> Void)?
+    /// Called as the run reaches each `RunStage` (tests and fault injection stop the process there).
+    public var stageReached: (@Sendable (RunStage) -> Void)?
 
     public init(outDir: String, force: Bool = false, progress: Bool = true, command: String = "") {
         self.outDir = outDir
@@ -23,7 +23,7 @@ public struct RunOptions: Sendable {
     }
 }
 
-/// The points between the parts of a run that `RunOptions.phaseReached` is told about.
+/// The points between the parts of a run that `RunOptions.stageReached` is told about.
 public enum RunStage: String, Sendable, CaseIterable {
     /// Training and the method's after-training phase are over and the trajectory files are
     /// finished; the model files and the summary are not written yet.
@@ -68,17 +68,32 @@ public enum Runner {
     }
 
     /// Continues an interrupted or failed run from its last checkpoint (from the start when
-    /// it has none), with the config its folder holds.
+    /// it has none), with the config its folder holds, which must be the config the checkpoint
+    /// was taken with (checked before anything in the folder is touched).
     public static func resume(dir: String, options: RunOptions) throws -> RunOutcome {
         let folder = RunFolder(path: dir)
         let info = try RunInfo.read(from: folder.url.appendingPathComponent("run.json"))
         guard info.status != .completed else { throw RunError("\(dir): the run is complete; nothing to resume") }
-        let config = try ConfigLoader.load(path: folder.url.appendingPathComponent("config.json").path)
-        let data = try config.data.load()
-        try folder.openForResume()
+        let configPath = folder.url.appendingPathComponent("config.json").path
+        let config = try ConfigLoader.load(path: configPath)
         let checkpoint = folder.url.appendingPathComponent(CheckpointFile.name)
         let archive = FileManager.default.fileExists(atPath: checkpoint.path) ? try CheckpointFile.read(checkpoint) : nil
+        if let archive { try checkSameConfig(config, as: archive, configPath: configPath) }
+        let data = try config.data.load()
+        try folder.openForResume()
         return try execute(config, data: data, folder: folder, options: options, resume: (archive, info))
+    }
+
+    /// Refuses `config` (read from `configPath`) when it is not the config `archive` was taken
+    /// with, naming the first key that differs. A checkpoint of a version that did not store
+    /// its config is not checked.
+    static func checkSameConfig(_ config: ExperimentConfig, as archive: StateArchive, configPath: String) throws {
+        guard archive.has(RunState.configKey) else { return }
+        let saved = Data(try archive.text(RunState.configKey).utf8)
+        guard let d = try ConfigLoader.firstDifference(saved, try ConfigLoader.canonicalJSON(config)) else { return }
+        throw RunError(
+            "\(configPath): key '\(d.key)' is \(d.b), but the run's checkpoint was taken with \(d.a); a resumed run keeps "
+                + "its config: restore the value, or start a new run (another --out, or --force)")
     }
 
     static func execute(
@@ -102,14 +117,14 @@ public enum Runner {
             let method = try MethodRegistry.entry(named: config.pruning.method)!.make(run)
             let (recorder, trajectories) = try installObservers(
                 run, method: method, progress: options.progress,
-                resuming: resume != nil, archive: resume?.archive)
+                resume: resume?.archive)
             metrics = recorder
             let tensorBoard = try installTensorBoard(run, method: method, metrics: recorder)
             let state = RunState(run: run, method: method, metrics: recorder, trajectories: trajectories, tensorBoard: tensorBoard)
             if let archive = resume?.archive { try state.restore(archive) }
             if resume != nil { tensorBoard?.markResumed(at: session.trainer.step + 1) }
             try train(run, state: state)
-            options.phaseReached?(.trajectoriesFinished)
+            options.stageReached?(.trajectoriesFinished)
             let outcome = try writeOutputs(run, method: method, metrics: recorder, tensorBoard: tensorBoard)
             if let failure = tensorBoard?.failure { run.warn("\(tensorBoard?.name ?? "tb"): writing stopped: \(failure)") }
             try? FileManager.default.removeItem(at: folder.file(CheckpointFile.name))
@@ -139,7 +154,7 @@ public enum Runner {
     /// the checkpointer (last, so it saves what the others did at the epoch's end).
     static func installObservers(
         _ run: RunContext, method: any PruningMethod, progress: Bool,
-        resuming: Bool, archive: StateArchive?
+        resume: StateArchive?
     ) throws -> (MetricsRecorder, TrajectoryRecorder?) {
         let session = run.session, config = run.config, t = config.training
         let metrics = MetricsRecorder(
@@ -152,7 +167,7 @@ public enum Runner {
             config.recording.enabled
             ? try TrajectoryRecorder(
                 config: config.recording, model: session.model, folder: run.folder,
-                rng: RandomSource(seed: config.seed).derived("recording"), resuming: resuming, archive: archive)
+                rng: RandomSource(seed: config.seed).derived("recording"), resuming: resume)
             : nil
         let kernels = KernelRecorder(session: session)  // applies training.kernel
         run.kernels = kernels
