@@ -29,6 +29,9 @@ struct RunCommand: ParsableCommand {
     var killAt: RunStage?
 
     func validate() throws {
+        try requirePath(out, "--out", "runs/lenet")
+        try requirePath(resume, "--resume", "runs/lenet")
+        try requirePath(config, "the config", "configs/mnist-lenet300-dense.json")
         if resume != nil {
             guard config == nil, out == nil, overrides.isEmpty, !force else {
                 throw ValidationError("--resume DIR takes no config, --out, --set or --force: the folder holds the run's config")
@@ -62,6 +65,7 @@ struct RunCommand: ParsableCommand {
                 }
                 var options = RunOptions(outDir: out!, force: force, progress: !noProgress, command: command)
                 options.stageReached = stageReached
+                options.configFile = config
                 outcome = try Runner.run(cfg, options: options)
             }
             for w in outcome.warnings { FileHandle.standardError.write(Data("prunelab: warning: \(w)\n".utf8)) }

@@ -25,6 +25,7 @@ struct TrajectoriesCommand: ParsableCommand {
     var store = false
 
     func validate() throws {
+        try requirePath(out, "--out", "fc1.csv")
         if let every, every <= 0 { throw ValidationError("--every must be > 0, got \(every)") }
         if store && layer == nil { throw ValidationError("--store needs --layer (one layer's every weight)") }
     }

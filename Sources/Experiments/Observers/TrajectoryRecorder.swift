@@ -130,6 +130,32 @@ public final class TrajectoryRecorder: TrainingObserver {
                     + "cannot be cut back to the checkpoint; it keeps the records up to the last flush in "
                     + ".trajectories.h5.partial; rerun with --force")
         }
+        let chosen = try Self.recordedLayers(config, model: model)
+        tracks = chosen.map { name, p in Track(layer: name, parameter: p, samples: TrajectoryRecorder.pick(config, name, p, rng)) }
+        let sizes = try archive.map { try $0.ints("trajectories/sizes").map { UInt64($0) } }
+        let start = { (i: Int) in sizes.map { StreamedFile.Start.resume(checkpointSize: $0[i]) } ?? .fresh }
+        samples = try StreamedFile(
+            folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns, start: start(0))
+        do {
+            layerRows = try StreamedFile(
+                folder: folder, name: TrajectoryRecorder.layersFile, header: TrajectoryRecorder.layersColumns, start: start(1))
+        } catch {
+            samples.abandon()
+            throw error
+        }
+        do {
+            store = storeFinished ? nil : try TrajectoryRecorder.makeStore(config, tracks: tracks, folder: folder)
+        } catch {
+            samples.abandon()
+            layerRows.abandon()
+            throw error
+        }
+    }
+
+    /// The layers `config` records in `model` (name and prunable weight, in model order), after
+    /// checking `recording.layers` and `recording.indices` against the model (the `ConfigError`s
+    /// of `init`, which the runner asks for before it creates the run folder).
+    static func recordedLayers(_ config: RecordingConfig, model: Sequential) throws -> [(String, Parameter)] {
         var prunable: [(String, Parameter)] = []
         for layer in model.leafLayers {
             if let p = layer.prunableWeight { prunable.append((layer.name, p)) }
@@ -154,25 +180,7 @@ public final class TrajectoryRecorder: TrainingObserver {
                     "index \(bad) is out of range for \(p.name) (\(p.value.count) weights, shape \(p.value.shape))")
             }
         }
-        tracks = chosen.map { name, p in Track(layer: name, parameter: p, samples: TrajectoryRecorder.pick(config, name, p, rng)) }
-        let sizes = try archive.map { try $0.ints("trajectories/sizes").map { UInt64($0) } }
-        let start = { (i: Int) in sizes.map { StreamedFile.Start.resume(checkpointSize: $0[i]) } ?? .fresh }
-        samples = try StreamedFile(
-            folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns, start: start(0))
-        do {
-            layerRows = try StreamedFile(
-                folder: folder, name: TrajectoryRecorder.layersFile, header: TrajectoryRecorder.layersColumns, start: start(1))
-        } catch {
-            samples.abandon()
-            throw error
-        }
-        do {
-            store = storeFinished ? nil : try TrajectoryRecorder.makeStore(config, tracks: tracks, folder: folder)
-        } catch {
-            samples.abandon()
-            layerRows.abandon()
-            throw error
-        }
+        return chosen
     }
 
     /// The sampled indices of layer `name` (parameter `p`): the explicit ones, else a stratified or
