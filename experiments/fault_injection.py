@@ -12,8 +12,13 @@ drawn uniformly from 5-60% of that run's uninterrupted duration, measured from t
 the process it hits; after a kill the run is resumed with `prunelab run --resume` (started
 again with its config if it was killed before it made its folder), and the resumed process
 may itself be killed. A kill that comes after the process ended does not count: kills go on
-(in a new episode, a fresh run, once a run completes) until the requested number landed. Prints one line per kill and a verdict; exits 1 on any
-difference.
+(in a new episode, a fresh run, once a run completes) until the requested number landed.
+Runs that record trajectories also get one episode of phase kills (unless --no-phase-kills):
+the process kills itself with SIGKILL (`--kill-at trajectories-finished`) just after the
+trajectory files are finished and before the model files are written, a window of a few
+milliseconds that random kills rarely hit; a fresh process and then a resumed one are killed
+there, and a last resume completes the run. Prints one line per kill and a verdict; exits 1 on
+any difference.
 """
 import argparse
 import json
@@ -41,6 +46,9 @@ RUNS = {
                  "--set", "recording.enabled=true", "--set", "recording.every=\"20it\""]),
 }
 
+# the phase kills of each run: `prunelab run --kill-at PHASE` (a hidden fault-injection option)
+PHASE_KILLS = {"dynamic": "trajectories-finished"}
+
 
 def start(binary, args):
     return subprocess.Popen([binary] + args + ["--no-progress"], cwd=ROOT,
@@ -53,6 +61,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--prunelab", default=os.path.join(ROOT, ".build/release/prunelab"))
     ap.add_argument("--out", default=None, help="work folder (default: a temporary one, removed)")
+    ap.add_argument("--no-phase-kills", action="store_true", help="only the random kills")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     work = a.out or tempfile.mkdtemp(prefix="prunelab-faults-")
@@ -60,6 +69,7 @@ def main():
     names = sorted(RUNS)
     targets = {n: a.kills // len(names) + (1 if i < a.kills % len(names) else 0) for i, n in enumerate(names)}
     problems, lines = [], []
+    phase_kills = 0
     for name in names:
         config, extra = RUNS[name]
         ref = os.path.join(work, f"{name}-whole")
@@ -103,11 +113,35 @@ def main():
             checked = compare_run(ref, victim, problems)
             lines.append(f"{name}: episode {episode} resumed to completion; compared {', '.join(checked)}: "
                          + ("identical" if len(problems) == before else f"{len(problems) - before} differences"))
+        if name in PHASE_KILLS and not a.no_phase_kills:
+            phase = PHASE_KILLS[name]
+            victim = os.path.join(work, f"{name}-killed-at-{phase}")
+            shutil.rmtree(victim, ignore_errors=True)
+            steps = [("a fresh", ["run", config, "--out", victim] + SMALL + extra + ["--kill-at", phase]),
+                     ("a resumed", ["run", "--resume", victim, "--kill-at", phase])]
+            ok = True
+            for which, args in steps:
+                status = start(a.prunelab, args).wait()
+                if status != -signal.SIGKILL:
+                    problems.append(f"{name}: {which} process with --kill-at {phase} exited {status}, not by SIGKILL")
+                    ok = False
+                    break
+                phase_kills += 1
+                lines.append(f"{name}: kill at {phase} of {which} process")
+            status = start(a.prunelab, ["run", "--resume", victim]).wait() if ok else None
+            if ok and status != 0:
+                problems.append(f"{name}: the resume after the kills at {phase} exited {status}")
+            elif ok:
+                before = len(problems)
+                checked = compare_run(ref, victim, problems)
+                lines.append(f"{name}: killed at {phase} twice, resumed to completion; compared {', '.join(checked)}: "
+                             + ("identical" if len(problems) == before else f"{len(problems) - before} differences"))
     print("\n".join(lines))
     if problems:
         print(f"\n{len(problems)} differences:\n" + "\n".join(problems))
     else:
-        print(f"\n{a.kills} kills across {', '.join(names)}: every resumed run is bit-identical to its uninterrupted run")
+        print(f"\n{a.kills} random kills and {phase_kills} phase kills across {', '.join(names)}: "
+              "every resumed run is bit-identical to its uninterrupted run")
     if not a.out:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if problems else 0

@@ -15,6 +15,8 @@ struct AggregateCommand: ParsableCommand {
     @Option(help: "The baseline label (default: han when present).")
     var baseline: String?
 
+    func validate() throws { try requirePath(dir, "DIR", "runs/sweep") }
+
     func run() throws {
         try reportingErrors {
             let files = try Aggregate.write(dir: dir, baseline: baseline)

@@ -35,6 +35,7 @@ struct CompareCommand: ParsableCommand {
     var jobs = 1
 
     func validate() throws {
+        try requirePath(out, "--out", "runs/compare")
         let list = seeds.split(separator: ",", omittingEmptySubsequences: false)
         guard !list.isEmpty, list.allSatisfy({ UInt64($0.trimmingCharacters(in: .whitespaces)) != nil }) else {
             throw ValidationError("--seeds takes comma-separated non-negative integers, got \"\(seeds)\"")

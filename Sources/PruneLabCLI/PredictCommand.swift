@@ -19,6 +19,11 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Write the CSV here (default RUN_DIR/predictions.csv).")
     var csv: String?
 
+    func validate() throws {
+        try requirePath(csv, "--csv", "predictions.csv")
+        try requirePath(runDir, "RUN_DIR", "runs/lenet")
+    }
+
     func run() throws {
         let outcome = try reportingErrors { try Prediction.run(runDir: runDir, paths: images, modelFile: model, csv: csv) }
         for r in outcome.rows { print("\(r.path)  class \(r.predicted)  probability \(String(format: "%.4f", r.probability))") }

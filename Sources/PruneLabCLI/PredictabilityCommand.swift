@@ -17,7 +17,7 @@ struct PredictabilityCommand: ParsableCommand {
     @Argument(help: "Run folders (one per seed) recorded with trajectories.h5.")
     var runs: [String]
 
-    @Option(help: "Folder for the outputs (created if missing).")
+    @Option(help: "Folder for the outputs (created if missing; a file there that PruneLab did not write is never replaced).")
     var out: String
 
     @Option(help: "Target sparsity of every layer's final kept set (default: each run's configured targets).")
@@ -31,9 +31,6 @@ struct PredictabilityCommand: ParsableCommand {
 
     @Option(help: "Epochs shown in the tables, comma-separated.")
     var epochs: String = "0.25,0.5,1,2,4,8,16"
-
-    @Flag(help: "Replace predictability outputs already in --out.")
-    var force = false
 
     func validate() throws {
         if runs.isEmpty { throw ValidationError("give at least one run folder") }
@@ -51,10 +48,6 @@ struct PredictabilityCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let dir = URL(fileURLWithPath: out, isDirectory: true)
-            let csv = dir.appendingPathComponent("predictability.csv")
-            if FileManager.default.fileExists(atPath: csv.path) && !force {
-                throw RunError("\(csv.path) exists; pass --force to replace the predictability outputs there")
-            }
             let hs = try horizons.split(separator: ",").map { try Schema.Duration(parsing: String($0)) }
             var all: [PredictabilityReport.RunRows] = []
             for (k, r) in runs.enumerated() {

@@ -27,16 +27,24 @@ struct PruneLab: ParsableCommand {
         } catch {
             // --help, --version and errors already reported by `reportingErrors` keep
             // ArgumentParser's behaviour; its usage errors become one `prunelab: error:` line
-            // (then the usage) and exit 1, like every other error, instead of "Error: ..." and 64.
+            // (then the usage line) and exit 1, like every other error, instead of "Error: ..." and 64.
             if error is ExitCode || exitCode(for: error) == .success { exit(withError: error) }
             let lines = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             var first = lines.first ?? "\(error)"
             if first.hasPrefix("Error: ") { first.removeFirst("Error: ".count) }
-            let usage = lines.dropFirst().filter { !$0.hasPrefix("Help:") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            // the usage line only: an error is at most two lines (the help is one --help away)
+            let usage = lines.dropFirst().filter { $0.hasPrefix("Usage:") }.prefix(1)
             FileHandle.standardError.write(Data((["prunelab: error: \(first)"] + usage).joined(separator: "\n").utf8 + [10]))
             Foundation.exit(1)
         }
     }
+}
+
+/// Refuses a path option given as `''` (or blanks), which would otherwise mean the working
+/// directory: `--out ''` must not write into, or clear, the folder the command runs in.
+func requirePath(_ value: String?, _ option: String, _ example: String) throws {
+    guard let value, value.trimmingCharacters(in: .whitespaces).isEmpty else { return }
+    throw ValidationError("\(option) is empty; give a path, e.g. \(option) \(example)")
 }
 
 /// Prints a library error as one line on stderr and exits non-zero; the CLI's only error path.

@@ -26,6 +26,8 @@ struct QuantizeCommand: ParsableCommand {
     var finetuneLr: Double?
 
     func validate() throws {
+        try requirePath(out, "--out", "runs/lenet-q4")
+        try requirePath(runDir, "RUN_DIR", "runs/lenet")
         if ![1, 2, 4, 8].contains(bits) { throw ValidationError("--bits \(bits): unsupported; use 1, 2, 4 or 8") }
         if finetuneEpochs < 0 { throw ValidationError("--finetune-epochs must be >= 0, got \(finetuneEpochs)") }
         if let finetuneLr, !(finetuneLr > 0) { throw ValidationError("--finetune-lr must be > 0, got \(finetuneLr)") }

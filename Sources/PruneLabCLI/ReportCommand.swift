@@ -13,6 +13,11 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The HTML file to write (default: report.html in the first folder).")
     var out: String?
 
+    func validate() throws {
+        try requirePath(out, "--out", "report.html")
+        for d in dirs { try requirePath(d, "a folder", "runs/compare") }
+    }
+
     func run() throws {
         try reportingErrors {
             let w = try Report.write(paths: dirs, out: out)

@@ -24,7 +24,14 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
     var noProgress = false
 
+    /// Fault injection: the process sends itself SIGKILL when the run reaches this stage.
+    @Option(name: .customLong("kill-at"), help: .hidden)
+    var killAt: RunStage?
+
     func validate() throws {
+        try requirePath(out, "--out", "runs/lenet")
+        try requirePath(resume, "--resume", "runs/lenet")
+        try requirePath(config, "the config", "configs/mnist-lenet300-dense.json")
         if resume != nil {
             guard config == nil, out == nil, overrides.isEmpty, !force else {
                 throw ValidationError("--resume DIR takes no config, --out, --set or --force: the folder holds the run's config")
@@ -35,18 +42,31 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    /// A hook that ends the process with SIGKILL when the run reaches `target`.
+    static func killing(at target: RunStage) -> @Sendable (RunStage) -> Void {
+        { stage in
+            if stage == target { kill(getpid(), SIGKILL) }
+        }
+    }
+
     func run() throws {
         try reportingErrors {
             let command = CommandLine.arguments.joined(separator: " ")
             let outcome: RunOutcome
+            let stageReached = killAt.map(Self.killing(at:))
             if let resume {
-                outcome = try Runner.resume(dir: resume, options: RunOptions(outDir: resume, progress: !noProgress, command: command))
+                var options = RunOptions(outDir: resume, progress: !noProgress, command: command)
+                options.stageReached = stageReached
+                outcome = try Runner.resume(dir: resume, options: options)
             } else {
                 let cfg = try ConfigLoader.load(path: config!, overrides: overrides)
                 for w in ConfigLoader.unusedOverrides(cfg, overrides: overrides) {
                     FileHandle.standardError.write(Data("prunelab: warning: \(w)\n".utf8))
                 }
-                outcome = try Runner.run(cfg, options: RunOptions(outDir: out!, force: force, progress: !noProgress, command: command))
+                var options = RunOptions(outDir: out!, force: force, progress: !noProgress, command: command)
+                options.stageReached = stageReached
+                options.configFile = config
+                outcome = try Runner.run(cfg, options: options)
             }
             for w in outcome.warnings { FileHandle.standardError.write(Data("prunelab: warning: \(w)\n".utf8)) }
             let s = outcome.summary
@@ -55,3 +75,5 @@ struct RunCommand: ParsableCommand {
         }
     }
 }
+
+extension RunStage: ExpressibleByArgument {}

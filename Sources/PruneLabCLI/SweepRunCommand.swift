@@ -30,6 +30,7 @@ struct SweepRunCommand: ParsableCommand {
     @OptionGroup var slurm: SlurmFlags
 
     func validate() throws {
+        try requirePath(out, "--out", "runs/sweep")
         guard ["local", "slurm"].contains(backend) else { throw ValidationError("--backend is local or slurm, got \"\(backend)\"") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be >= 1, got \(jobs)") }
     }

@@ -25,6 +25,7 @@ struct TrajectoriesCommand: ParsableCommand {
     var store = false
 
     func validate() throws {
+        try requirePath(out, "--out", "fc1.csv")
         if let every, every <= 0 { throw ValidationError("--every must be > 0, got \(every)") }
         if store && layer == nil { throw ValidationError("--store needs --layer (one layer's every weight)") }
     }
@@ -36,7 +37,7 @@ struct TrajectoriesCommand: ParsableCommand {
                 ? TrajectoryExport.fromStore(runDir: runDir, layer: layer ?? "", every: every)
                 : TrajectoryExport.subset(runDir: runDir, layer: layer, every: every)
             if let out {
-                try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: out))
+                try OutputFolder.write(Data(text.utf8), to: URL(fileURLWithPath: out))
                 print(out)
             } else {
                 FileHandle.standardOutput.write(Data(text.utf8))

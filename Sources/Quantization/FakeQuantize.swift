@@ -3,7 +3,8 @@
 /// Equal bit for bit to `QuantizedTensor(values:shape:mask:spec:).dequantized()`.
 public enum FakeQuantize {
     /// Replaces `values` (row-major, `groups` equal rows, or 1 group per layer) by their
-    /// quantized values; `mask` entries 0 mark pruned weights, which become 0.
+    /// quantized values; `mask` entries 0 mark pruned weights, which become 0. A live weight that
+    /// is not finite, or in a group whose scale is not, becomes NaN (it has no code).
     public static func apply(_ values: inout [Float], rows: Int, mask: [Float]?, spec: QuantizationSpec) {
         let groups = spec.perChannel ? rows : 1
         guard groups > 0 else { return }
@@ -15,8 +16,11 @@ public enum FakeQuantize {
                 for i in lo..<hi {
                     if let mask, mask[i] == 0 {
                         v[i] = 0
-                    } else {
+                    } else if v[i].isFinite && s.isFinite {
                         v[i] = QuantizedTensor.value(code: QuantizedTensor.code(v[i], scale: s, spec: spec), scale: s, spec: spec)
+                    } else {
+                        // a diverged weight has no code: NaN carries on, so the loss check names the step
+                        v[i] = .nan
                     }
                 }
             }

@@ -53,11 +53,14 @@ public struct QuantizedTensor: Sendable, Equatable {
         self.live = live
     }
 
-    /// Quantizes `values` (row-major over `shape`); `mask` (1 kept, 0 pruned) marks live weights,
-    /// nil means every weight is live.
+    /// Quantizes `values` (row-major over `shape`, every one finite: a NaN or infinity has no
+    /// code); `mask` (1 kept, 0 pruned) marks live weights, nil means every weight is live.
     public init(values: [Float], shape: [Int], mask: [Float]?, spec: QuantizationSpec) {
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
         precondition(mask == nil || mask!.count == values.count, "mask has \(mask!.count) entries, weight \(values.count)")
+        if let i = values.firstIndex(where: { !$0.isFinite }) {
+            preconditionFailure("value \(values[i]) at index \(i) has no code; callers check weights for NaN and infinity")
+        }
         let live = mask.map { $0.map { $0 != 0 } } ?? [Bool](repeating: true, count: values.count)
         let groups = spec.perChannel ? (shape.first ?? 1) : 1
         let groupSize = groups == 0 ? 0 : values.count / groups

@@ -19,14 +19,38 @@ public struct Duration: Codable, Equatable, Sendable, CustomStringConvertible {
                 return
             }
         }
-        throw ConfigError(path: "", "\"\(s)\" is not a duration; write e.g. \"2ep\" or \"500it\"")
+        throw ConfigError(
+            path: "", "\"\(s)\" is not a duration: write a whole number and a unit, e.g. \"10ep\" (epochs) or \"500it\" (optimizer steps)")
     }
 
+    /// Decodes `"2ep"` or `"500it"`; anything else (a number, a bare word) is a one-line error
+    /// naming the key and showing both forms, with the number given when there is one.
     public init(from decoder: Decoder) throws {
-        let s = try decoder.singleValueContainer().decode(String.self)
-        do { try self.init(parsing: s) } catch let e as ConfigError {
-            throw ConfigError(path: jsonPath(decoder.codingPath), e.message)
+        let c = try decoder.singleValueContainer()
+        let path = jsonPath(decoder.codingPath)
+        guard let s = try? c.decode(String.self) else {
+            let forms = #"a duration is a string such as "10ep" (epochs) or "500it" (optimizer steps)"#
+            if let n = try? c.decode(Double.self) {
+                let shown = n.rounded() == n && abs(n) < 1e15 ? "\(Int64(n))" : "\(n)"
+                throw ConfigError(path: path, "\(forms); got the number \(shown): write \"\(shown)ep\" or \"\(shown)it\"")
+            }
+            throw ConfigError(path: path, c.decodeNil() ? "\(forms); got null" : "\(forms); got \(Self.kind(c))")
         }
+        do { try self.init(parsing: s) } catch let e as ConfigError {
+            throw ConfigError(path: path, e.message)
+        }
+    }
+
+    /// What a non-string, non-number JSON value is: `true or false`, `a list`, `an object`.
+    private static func kind(_ c: SingleValueDecodingContainer) -> String {
+        if let b = try? c.decode(Bool.self) { return b ? "true" : "false" }
+        if (try? c.decode([AnyDecodable].self)) != nil { return "a list" }
+        return "an object"
+    }
+
+    /// Any JSON value (only to tell lists from objects).
+    private struct AnyDecodable: Decodable {
+        init(from decoder: Decoder) throws {}
     }
 
     public func encode(to encoder: Encoder) throws {

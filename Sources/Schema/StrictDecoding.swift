@@ -118,13 +118,16 @@ private func describeNumber(_ d: Double, exact: Decimal?) -> String {
     return "\(d)"
 }
 
-/// One-line description of a `DecodingError`, with its JSON path.
-public func describe(_ error: DecodingError) -> ConfigError {
+/// One-line description of a `DecodingError`, with its JSON path: what the key takes, with an
+/// example, and what it holds in `document` (the decoded JSON object, when given), never
+/// Foundation's decoder sentence.
+public func describe(_ error: DecodingError, in document: Any? = nil) -> ConfigError {
     switch error {
     case .typeMismatch(let type, let ctx):
-        return ConfigError(path: jsonPath(ctx.codingPath), "expected \(typeName(type)); \(ctx.debugDescription)")
+        let found = document.flatMap { value(at: ctx.codingPath, in: $0) }.map { "; got \(describeValue($0))" } ?? ""
+        return ConfigError(path: jsonPath(ctx.codingPath), "must be \(expectedForm(type))\(found)")
     case .valueNotFound(let type, let ctx):
-        return ConfigError(path: jsonPath(ctx.codingPath), "expected \(typeName(type)), found null")
+        return ConfigError(path: jsonPath(ctx.codingPath), "must be \(expectedForm(type)); got null")
     case .keyNotFound(let key, let ctx):
         return ConfigError(path: jsonPath(ctx.codingPath + [key]), "required key is missing")
     case .dataCorrupted(let ctx):
@@ -135,14 +138,47 @@ public func describe(_ error: DecodingError) -> ConfigError {
     }
 }
 
-private func typeName(_ type: Any.Type) -> String {
+/// What a value of `type` is written as in a config, with an example.
+private func expectedForm(_ type: Any.Type) -> String {
     switch type {
-    case is Double.Type, is Float.Type: return "a number"
-    case is Int.Type, is UInt64.Type: return "an integer"
-    case is String.Type: return "a string"
+    case is Double.Type, is Float.Type: return "a number, e.g. 0.1"
+    case is any FixedWidthInteger.Type: return "an integer, e.g. 20"
+    case is String.Type: return #"a string in double quotes, e.g. "fc1" (with --set, key='"fc1"')"#
     case is Bool.Type: return "true or false"
     default:
         let s = "\(type)"
-        return s.hasPrefix("Array") ? "a list" : (s.hasPrefix("Dictionary") ? "an object" : s)
+        return s.hasPrefix("Array") ? "a list, e.g. [1, 2]" : (s.hasPrefix("Dictionary") ? "an object, e.g. {\"key\": 1}" : s)
+    }
+}
+
+/// The value at `path` in a JSON object tree, or nil.
+func value(at path: [CodingKey], in document: Any) -> Any? {
+    var node: Any = document
+    for key in path {
+        if let i = key.intValue, let list = node as? [Any], i >= 0, i < list.count {
+            node = list[i]
+        } else if let dict = node as? [String: Any], let next = dict[key.stringValue] {
+            node = next
+        } else {
+            return nil
+        }
+    }
+    return node
+}
+
+/// A JSON value as a config error shows it: `the string "two"`, `the number 10`, `true`, `a list`.
+public func describeValue(_ v: Any) -> String {
+    switch v {
+    case let s as String: return "the string \"\(s)\""
+    case is [Any]: return "a list"
+    case is [String: Any]: return "an object"
+    case is NSNull: return "null"
+    default:
+        if let b = v as? Bool, "\(type(of: v))".contains("Bool") { return b ? "true" : "false" }
+        if let n = v as? NSNumber {
+            let d = n.doubleValue
+            return "the number \(d.rounded() == d && abs(d) < 1e15 ? "\(Int64(d))" : "\(d)")"
+        }
+        return "\(v)"
     }
 }

@@ -62,6 +62,56 @@ import TensorCore
         try RunFolderTests.expectSameCSV(whole.appendingPathComponent("metrics.csv"), dir.appendingPathComponent("metrics.csv"))
     }
 
+    /// SIGKILL after the trajectory files are finished and before the model files are written
+    /// (the process kills itself there, `--kill-at`): `--resume` leaves the finished
+    /// trajectories.csv and layer-trajectories.csv as they are and completes the folder an
+    /// uninterrupted run writes, with a checkpoint (resumed from the last epoch) and without
+    /// one (run again from the start).
+    @Test(arguments: [true, false])
+    func killAfterTrajectoriesAreFinishedResumesExactly(checkpoints: Bool) throws {
+        let exe = try #require(CLITests.binary, "the prunelab executable was not built next to the tests")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kill9-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let config = root.appendingPathComponent("c.json")
+        let recording = #", "recording": {"enabled": true, "every": "7it", "samples_per_layer": 20}"#
+        try EndToEndTests.mnistConfig(recording + #", "checkpoint": {"enabled": \#(checkpoints)}"#, epochs: 2)
+            .write(to: config, atomically: true, encoding: .utf8)
+        let dir = root.appendingPathComponent("run")
+        let launch = { (args: [String]) throws -> Process in
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = args + ["--no-progress"]
+            p.environment = CLITests.sameKernelEnvironment
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            return p
+        }
+        let killed = try launch([
+            "run", config.path, "--out", dir.path, "--set", "training.threads=1", "--kill-at", RunStage.trajectoriesFinished.rawValue,
+        ])
+        #expect(killed.terminationReason == .uncaughtSignal && killed.terminationStatus == SIGKILL)
+        let fm = FileManager.default
+        let has = { (name: String) in fm.fileExists(atPath: dir.appendingPathComponent(name).path) }
+        #expect(has("trajectories.csv") && has("layer-trajectories.csv") && !has(".trajectories.csv.partial"))
+        #expect(!has("model.h5") && !has("summary.csv") && has(CheckpointFile.name) == checkpoints)
+        #expect(try RunInfo.read(from: dir.appendingPathComponent("run.json")).status == .running)
+        let finished = try Data(contentsOf: dir.appendingPathComponent("trajectories.csv"))
+        // resumed twice: the first resume is killed at the same point again
+        let again = try launch(["run", "--resume", dir.path, "--kill-at", RunStage.trajectoriesFinished.rawValue])
+        #expect(again.terminationReason == .uncaughtSignal && again.terminationStatus == SIGKILL)
+        #expect(try Data(contentsOf: dir.appendingPathComponent("trajectories.csv")) == finished)
+        let resumed = try launch(["run", "--resume", dir.path])
+        #expect(resumed.terminationReason == .exit && resumed.terminationStatus == 0)
+        #expect(try RunInfo.read(from: dir.appendingPathComponent("run.json")).status == .completed)
+        let whole = root.appendingPathComponent("whole")
+        let c = try ConfigLoader.load(path: config.path, overrides: ["training.threads=1"])
+        _ = try Runner.run(c, options: RunOptions(outDir: whole.path, progress: false))
+        try RunFolderTests.expectSameRun(whole, dir)
+    }
+
     /// A comparison whose arm was interrupted resumes that arm, reuses the finished ones, and
     /// writes the comparison an uninterrupted one writes.
     @Test func compareResumesUnfinishedAndSkipsFinishedArms() throws {

@@ -121,6 +121,13 @@ import Pruning
         }
         options.interruptAfterStep = nil
         _ = try Runner.resume(dir: pieces.path, options: options)
+        try expectSameRun(whole, pieces)
+    }
+
+    /// Expects the run folder `pieces` to hold what `whole` holds: the same visible files,
+    /// summary.csv but its timing columns, every other CSV (but kernel-timings.csv) byte for
+    /// byte (metrics.csv without its timing columns), and every model array bit for bit.
+    static func expectSameRun(_ whole: URL, _ pieces: URL) throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: whole.path).filter { !$0.hasPrefix(".") }
         #expect(Set(files) == Set(try FileManager.default.contentsOfDirectory(atPath: pieces.path).filter { !$0.hasPrefix(".") }))
         // kernel-timings.csv holds timings; summary.csv is compared below without its timing columns,
@@ -138,6 +145,56 @@ import Pruning
             let b = try HDF5Arrays.all(pieces.appendingPathComponent(f).path)
             #expect(a == b, "\(f) arrays differ after resume")
         }
+    }
+
+    /// `--resume` with a config.json edited after the checkpoint: refused in one line naming the
+    /// first key that differs, before anything in the folder changes; with the value restored
+    /// the run resumes to what an uninterrupted run writes.
+    @Test func resumeRefusesAnEditedConfig() throws {
+        let whole = Self.tempDir(), pieces = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: whole); try? FileManager.default.removeItem(at: pieces) }
+        let config = try Self.config(epochs: 2)
+        _ = try Runner.run(config, options: RunOptions(outDir: whole.path, progress: false))
+        var options = RunOptions(outDir: pieces.path, progress: false)
+        options.interruptAfterStep = 50
+        #expect(throws: RunInterrupted.self) { try Runner.run(config, options: options) }
+        options.interruptAfterStep = nil
+        let url = pieces.appendingPathComponent("config.json")
+        let original = try Data(contentsOf: url)
+        let text = String(decoding: original, as: UTF8.self)
+        #expect(text.contains(#""learning_rate" : 0.05"#))
+        try Data(text.replacingOccurrences(of: #""learning_rate" : 0.05"#, with: #""learning_rate" : 0.1"#).utf8).write(to: url)
+        let snapshot = { (dir: URL) throws -> [String: Data] in
+            var files: [String: Data] = [:]
+            for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name != RunFolder.lockName {
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path, isDirectory: &isDir), !isDir.boolValue {
+                    files[name] = try Data(contentsOf: dir.appendingPathComponent(name))
+                }
+            }
+            return files
+        }
+        let before = try snapshot(pieces)
+        let error = #expect(throws: RunError.self) { try Runner.resume(dir: pieces.path, options: options) }
+        #expect(
+            error?.description
+                == "\(url.path): key 'training.learning_rate' is 0.1, but the run's checkpoint was taken with 0.05; a resumed run "
+                + "keeps its config: restore the value, or start a new run (another --out, or --force)")
+        #expect(try snapshot(pieces) == before)
+        try original.write(to: url)
+        _ = try Runner.resume(dir: pieces.path, options: options)
+        try Self.expectSameRun(whole, pieces)
+    }
+
+    /// The first differing key of two JSON documents, depth first in sorted key order.
+    @Test func firstDifferenceNamesTheKey() throws {
+        let a = Data(#"{"b": {"x": 1, "y": [1, 2, 3]}, "c": "s", "a": true}"#.utf8)
+        let diff = { (b: String) in try ConfigLoader.firstDifference(a, Data(b.utf8)) }
+        #expect(try diff(#"{"a": true, "b": {"x": 1, "y": [1, 2, 3]}, "c": "s"}"#) == nil)
+        #expect(try diff(#"{"a": true, "b": {"x": 1, "y": [1, 5, 3]}, "c": "t"}"#).map { [$0.key, $0.a, $0.b] } == ["b.y[1]", "2", "5"])
+        #expect(try diff(#"{"a": true, "b": {"y": [1, 2, 3]}, "c": "s"}"#).map { [$0.key, $0.a, $0.b] } == ["b.x", "1", "absent"])
+        #expect(try diff(#"{"a": true, "b": {"x": 1, "y": [1, 2]}, "c": "s"}"#).map { [$0.key, $0.a, $0.b] } == ["b.y[2]", "3", "absent"])
+        #expect(try diff(#"{"a": true, "b": {"x": 1, "y": [1, 2, 3]}, "c": "s", "d": null}"#).map(\.key) == "d")
     }
 
     @Test func denseResumesExactly() throws {

@@ -28,7 +28,8 @@ collect() {
   cp "runs/study-$1/curve.csv" "$out/curve-vs-magnitude.csv"
   "$bin" aggregate "runs/study-$1" >/dev/null
   cp "runs/study-$1"/{runs.csv,aggregate.csv,curve.csv,aggregate.md} "$out/"
-  "$bin" report "runs/study-$1" --out "$out/report.html" >/dev/null
+  "$bin" report "runs/study-$1" >/dev/null
+  cp "runs/study-$1/report.html" "$out/"
 }
 case "$mode" in
   reduced)

@@ -21,5 +21,5 @@ for pair in mnist-lenet300 fashion-lenet300 mnist-lenet5; do
     [ -f "$dir/trajectories.h5" ] || "$bin" run "$cfg" --out "$dir" --force --set seed=$s "${rec[@]}"
     runs+=("$dir")
   done
-  "$bin" predictability "${runs[@]}" --out "results/trajectory-study/predictability-$pair" --force
+  "$bin" predictability "${runs[@]}" --out "results/trajectory-study/predictability-$pair"
 done

@@ -129,9 +129,11 @@ public enum Compare {
     }
 
     static func writeReports(rows: [ComparisonRow], wall: [ComparisonRow], dir: URL, title: String) throws {
-        try ComparisonReport.csv(rows, columns: numericColumns + ["jaccard_vs_han"] + flopsRatios).write(
-            to: dir.appendingPathComponent("comparison.csv"))
-        try ComparisonReport.csv(wall, columns: timingColumns + secondsRatios).write(to: dir.appendingPathComponent("timing.csv"))
+        let folder = try OutputFolder(dir)
+        defer { folder.release() }
+        let files = try ["comparison.csv", "timing.csv", "comparison.md"].map { try folder.claim($0) }
+        try ComparisonReport.csv(rows, columns: numericColumns + ["jaccard_vs_han"] + flopsRatios).write(to: files[0])
+        try ComparisonReport.csv(wall, columns: timingColumns + secondsRatios).write(to: files[1])
         let merged = zip(rows, wall).map { r, w in
             ComparisonRow(method: r.method, seed: r.seed, values: r.values.merging(w.values) { a, _ in a })
         }
@@ -143,7 +145,7 @@ public enum Compare {
                 "compact_weights", "infer_ms_b128", "compact_infer_ms_b128",
             ],
             baseline: "han", title: title)
-        try AtomicFile.write(Data(md.utf8), to: dir.appendingPathComponent("comparison.md"))
+        try AtomicFile.write(Data(md.utf8), to: files[2])
     }
 }
 

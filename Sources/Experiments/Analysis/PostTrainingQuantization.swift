@@ -67,6 +67,9 @@ public enum PostTrainingQuantization {
         try ModelFiles.load(path: modelFile.path, into: session.model)
         let folder = try outputFolder(o, run: run)
         defer { folder.release() }
+        // claimed before any work: a file of these names that PruneLab did not write is refused
+        let target = try folder.claim(QuantizedModelFile.name)
+        let summaryURL = try folder.claim(summaryName), layersURL = try folder.claim(layersName)
         let before = session.evaluateTest()
         var finetuned: Evaluation?
         if o.finetuneEpochs > 0 {
@@ -74,7 +77,6 @@ public enum PostTrainingQuantization {
             finetuned = session.evaluateTest()
         }
         let configJSON = String(decoding: try ConfigLoader.canonicalJSON(config), as: UTF8.self)
-        let target = folder.file(QuantizedModelFile.name)
         var layers: [QuantizedModelFile.LayerBytes] = []
         var after = before
         try ModelFiles.atomically(target) { tmp in
@@ -88,8 +90,8 @@ public enum PostTrainingQuantization {
             denseBytes: ModelFiles.fileSize(run.appendingPathComponent(ModelFiles.denseName)),
             sparseBytes: ModelFiles.fileSize(run.appendingPathComponent(ModelFiles.sparseName)),
             quantizedFileBytes: ModelFiles.fileSize(target))
-        try summaryTable(outcome, o, config: config).write(to: folder.file(summaryName))
-        try layersTable(outcome).write(to: folder.file(layersName))
+        try summaryTable(outcome, o, config: config).write(to: summaryURL)
+        try layersTable(outcome).write(to: layersURL)
         return outcome
     }
 

@@ -123,22 +123,25 @@ public enum PredictabilityReport {
         }
     }
 
-    /// Writes `predictability.csv`, `.md` and the figures into `dir`; returns the paths.
+    /// Writes `predictability.csv`, `.md` and the figures into `dir` (created if missing),
+    /// replacing only files PruneLab wrote there (`OutputFolder`); returns the paths.
     public static func write(_ runs: [RunRows], epochs: [Double], title: String, to dir: URL) throws -> [URL] {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let csvURL = dir.appendingPathComponent("predictability.csv")
+        let folder = try OutputFolder(dir)
+        defer { folder.release() }
+        let figures = figures(runs)
+        // every name is claimed before anything is written: a foreign file stops the command first
+        let csvURL = try folder.claim("predictability.csv")
+        let svgURLs = try figures.map { try folder.claim("predictability-\($0.layer).svg") }
+        let mdURL = try folder.claim("predictability.md")
         try csv(runs).write(to: csvURL)
-        var written = [csvURL]
         var md = markdown(runs, epochs: epochs, title: title)
-        for f in figures(runs) {
-            let url = dir.appendingPathComponent("predictability-\(f.layer).svg")
+        for (f, url) in zip(figures, svgURLs) {
             try AtomicFile.write(Data(f.svg.utf8), to: url)
-            written.append(url)
-            md += "\n![\(f.layer)](predictability-\(f.layer).svg)\n"
+            md += "\n![\(f.layer)](\(url.lastPathComponent))\n"
         }
-        let mdURL = dir.appendingPathComponent("predictability.md")
         try AtomicFile.write(Data(md.utf8), to: mdURL)
-        return written + [mdURL]
+        return [csvURL] + svgURLs + [mdURL]
     }
 
     static func label(_ e: Double) -> String { e == e.rounded() ? String(Int(e)) : String(format: "%.2g", e) }

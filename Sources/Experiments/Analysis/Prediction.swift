@@ -50,14 +50,9 @@ public enum Prediction {
         let classes = rows.first?.probabilities.count ?? 0
         var table = CSVTable(columns: ["path", "class", "probability"] + (0..<classes).map { "p\($0)" })
         for r in rows { table.append([.string(r.path), .int(r.predicted), .double(r.probability)] + r.probabilities.map { .double($0) }) }
-        if csv == nil {
-            let folder = RunFolder(path: run.path)
-            try folder.openToAdd()
-            defer { folder.release() }
-            try table.write(to: folder.file("predictions.csv"))
-        } else {
-            try table.write(to: target)
-        }
+        let folder = try OutputFolder(holding: target)
+        defer { folder.release() }
+        try table.write(to: try folder.claim(target.lastPathComponent))
         return Outcome(rows: rows, failures: failures, csv: target)
     }
 

@@ -79,6 +79,7 @@ public enum ConfigLoader {
             throw ConfigError(path: "", "invalid JSON: \(detail)")
         }
         guard object is [String: Any] else { throw ConfigError(path: "", "the top level must be a JSON object") }
+        if let comma = TrailingCommas.first(in: data) { throw ConfigError(path: "", comma.message) }
         if let key = DuplicateKeys.first(in: data) { throw ConfigError(path: key, "appears twice in one object") }
         if let folder { object = resolvingPaths(object, against: folder) }
         var doc = ConfigDocument(object: object)
@@ -91,7 +92,7 @@ public enum ConfigLoader {
         let patched = try JSONSerialization.data(withJSONObject: doc.object)
         let config: ExperimentConfig
         do { config = try JSONDecoder().decode(ExperimentConfig.self, from: patched) } catch let e as DecodingError {
-            throw describe(e)
+            throw describe(e, in: doc.object)
         } catch let e as ConfigError {
             throw e
         } catch {
@@ -131,6 +132,9 @@ public enum ConfigLoader {
         }
         if !(value is String), let key = DuplicateKeys.first(in: Data(raw.utf8)) {
             throw ConfigError(path: child(keyPath, key), "appears twice in one object (in --set \(keyPath)=...)")
+        }
+        if !(value is String), let comma = TrailingCommas.first(in: Data(raw.utf8)) {
+            throw ConfigError(path: keyPath, "\(comma.message) (in --set \(keyPath)=...)")
         }
         func set(_ node: Any, _ rest: ArraySlice<String>, _ done: String) throws -> Any {
             guard var dict = node as? [String: Any] else {

@@ -43,9 +43,13 @@ import Pruning
 ///
 /// **Files.** Rows are buffered (64 KiB) and appended to `.trajectories.csv.partial` and
 /// `.layer-trajectories.csv.partial` in the run folder; `finish()` flushes and renames them to
-/// the final names, so a killed run never leaves a complete-looking `trajectories.csv`. Any
-/// final file already in the folder is removed at construction. An I/O error while training
-/// stops recording (training goes on) and is thrown by `finish()`.
+/// the final names, so a killed run never leaves a complete-looking `trajectories.csv`. A run
+/// resumed from a checkpoint continues each file as its state on disk says (`StreamedFile`): a
+/// partial file from the checkpoint's byte on, a finished one is left as it is (an earlier
+/// process of the run wrote all of it; the resumed process only replays the steps it
+/// recorded); without a checkpoint the files are written again and replace the finished ones
+/// when complete. An I/O error while training stops recording (training goes on) and is
+/// thrown by `finish()`.
 ///
 /// **Cost per record and layer of n weights:** one pass over values and the mask on raw
 /// buffers (zeros, |w|, |update|, mask churn, copy into the previous-values buffer), one
@@ -105,22 +109,53 @@ public final class TrajectoryRecorder: TrainingObserver {
     private var failure: Error?
     private var finished = false
 
-    /// Chooses the weights to record and opens the partial files in `folder` (which must exist).
-    /// Throws `ConfigError` at `recording.layers` for a layer that does not exist or has no
-    /// prunable weight, at `recording.indices.<layer>` for a layer not recorded or an index out
-    /// of range, and `RunError` when a file cannot be created.
+    /// Chooses the weights to record and opens the partial files in `folder` (which must exist);
+    /// resuming from `archive` (a checkpoint), the files are taken as their state says. Throws `ConfigError` at `recording.layers` for a layer that
+    /// does not exist or has no prunable weight, at `recording.indices.<layer>` for a layer not
+    /// recorded or an index out of range, and `RunError` when a file cannot be created or resumed.
     public init(
         config: RecordingConfig, model: Sequential, folder: RunFolder, rng: RandomSource,
         resuming archive: StateArchive? = nil
     ) throws {
         self.config = config
-        if config.format == .hdf5 && archive != nil {
+        // from a checkpoint, a store an earlier process finished is left as it is, like the CSVs
+        var storeFinished = false
+        if archive != nil && config.format == .hdf5, case .finished = StreamedFile.state(of: TrajectoryStore.fileName, in: folder.url) {
+            storeFinished = true
+        }
+        if config.format == .hdf5 && archive != nil && !storeFinished {
             // checked before any file is opened, so the interrupted run's partial files stay as they are
             throw RunError(
                 "\(folder.url.path): cannot resume a run recording trajectories.h5 (recording.format=hdf5): its store "
                     + "cannot be cut back to the checkpoint; it keeps the records up to the last flush in "
                     + ".trajectories.h5.partial; rerun with --force")
         }
+        let chosen = try Self.recordedLayers(config, model: model)
+        tracks = chosen.map { name, p in Track(layer: name, parameter: p, samples: TrajectoryRecorder.pick(config, name, p, rng)) }
+        let sizes = try archive.map { try $0.ints("trajectories/sizes").map { UInt64($0) } }
+        let start = { (i: Int) in sizes.map { StreamedFile.Start.resume(checkpointSize: $0[i]) } ?? .fresh }
+        samples = try StreamedFile(
+            folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns, start: start(0))
+        do {
+            layerRows = try StreamedFile(
+                folder: folder, name: TrajectoryRecorder.layersFile, header: TrajectoryRecorder.layersColumns, start: start(1))
+        } catch {
+            samples.abandon()
+            throw error
+        }
+        do {
+            store = storeFinished ? nil : try TrajectoryRecorder.makeStore(config, tracks: tracks, folder: folder, rng: rng)
+        } catch {
+            samples.abandon()
+            layerRows.abandon()
+            throw error
+        }
+    }
+
+    /// The layers `config` records in `model` (name and prunable weight, in model order), after
+    /// checking `recording.layers` and `recording.indices` against the model (the `ConfigError`s
+    /// of `init`, which the runner asks for before it creates the run folder).
+    static func recordedLayers(_ config: RecordingConfig, model: Sequential) throws -> [(String, Parameter)] {
         var prunable: [(String, Parameter)] = []
         for layer in model.leafLayers {
             if let p = layer.prunableWeight { prunable.append((layer.name, p)) }
@@ -145,26 +180,7 @@ public final class TrajectoryRecorder: TrainingObserver {
                     "index \(bad) is out of range for \(p.name) (\(p.value.count) weights, shape \(p.value.shape))")
             }
         }
-        tracks = chosen.map { name, p in Track(layer: name, parameter: p, samples: TrajectoryRecorder.pick(config, name, p, rng)) }
-        let sizes = try archive.map { try $0.ints("trajectories/sizes").map { UInt64($0) } }
-        samples = try StreamedFile(
-            folder: folder, name: TrajectoryRecorder.samplesFile, header: TrajectoryRecorder.samplesColumns,
-            resumeAt: sizes?[0])
-        do {
-            layerRows = try StreamedFile(
-                folder: folder, name: TrajectoryRecorder.layersFile, header: TrajectoryRecorder.layersColumns,
-                resumeAt: sizes?[1])
-        } catch {
-            samples.abandon()
-            throw error
-        }
-        do {
-            store = try TrajectoryRecorder.makeStore(config, tracks: tracks, folder: folder, rng: rng)
-        } catch {
-            samples.abandon()
-            layerRows.abandon()
-            throw error
-        }
+        return chosen
     }
 
     /// The sampled indices of layer `name` (parameter `p`): the explicit ones, else a stratified or

@@ -58,7 +58,6 @@ final class TrajectoryStore {
         let largest = layers.map { $0.indices?.count ?? $0.shape.reduce(1, *) }.max() ?? 1
         blockRows = max(1, min(64, (1 << 20) / max(1, 4 * largest)))
         layerNames = layers.map(\.name)
-        try? FileManager.default.removeItem(at: final)
         do {
             file = try HDF5File(store: partial.path)
             try file.createExtendableDataset("steps", of: Int64.self, rowShape: [], chunkRows: 1024, gzipLevel: Self.gzipLevel)

@@ -132,6 +132,11 @@ public enum ModelFiles {
                 guard file.hasDataset(name) else { throw RunError("\(path): no dataset \(name); the model has batch norm \(bn.name)") }
                 let v = try file.readFloats(name)
                 guard v.shape == t.shape else { throw RunError("\(path): \(name) has shape \(v.shape), the model expects \(t.shape)") }
+                try checkFinite(v.values, shape: v.shape, path: path, layer: bn.name, dataset: name)
+                if key == "running_var", let i = v.values.firstIndex(where: { $0 < 0 }) {
+                    throw RunError(
+                        "\(path): layer \(bn.name): \(name) holds \(v.values[i]) at \(position(i, shape: v.shape)); a variance is >= 0")
+                }
                 read[key] = Tensor(shape: v.shape, scalars: v.values)
             }
             bn.gamma.value = read["gamma"]!
@@ -139,6 +144,29 @@ public enum ModelFiles {
             bn.runningMean = read["running_mean"]!
             bn.runningVar = read["running_var"]!
         }
+    }
+
+    /// Throws a one-line error naming the file, the layer and the dataset when `values` (row-major
+    /// over `shape`) holds a NaN or an infinity: every number read from a model file is checked
+    /// before it reaches a layer (a NaN weight used to reach quantization and trap converting
+    /// NaN to an integer).
+    static func checkFinite(_ values: [Float], shape: [Int], path: String, layer: String, dataset: String) throws {
+        guard let i = values.firstIndex(where: { !$0.isFinite }) else { return }
+        let v = values[i]
+        throw RunError(
+            "\(path): layer \(layer): \(dataset) holds \(v.isNaN ? "NaN" : v > 0 ? "+infinity" : "-infinity") at "
+                + "\(position(i, shape: shape)); a model file must hold finite numbers")
+    }
+
+    /// The row-major flat index `i` as a position in `shape` (`[3, 17]`).
+    static func position(_ i: Int, shape: [Int]) -> String {
+        var rest = i, out: [Int] = []
+        for d in shape.reversed() {
+            let n = max(d, 1)
+            out.append(rest % n)
+            rest /= n
+        }
+        return "[\(out.reversed().map(String.init).joined(separator: ", "))]"
     }
 
     /// Index arrays in uint8, uint16 or uint32, whichever is the narrowest that holds `largest`.
@@ -163,7 +191,11 @@ public enum ModelFiles {
         return masks
     }
 
-    /// Loads weights, biases and masks from either file into `model` (built from the same config).
+    /// Loads weights, biases and masks from any of the model files into `model` (built from the
+    /// same config). Every number is checked first: a shape the model does not have, a NaN or
+    /// infinity, a mask entry other than 0 or 1, a negative running variance, CSR or quantized
+    /// index arrays that do not describe the weight, codes off the grid or a scale that is not
+    /// finite and >= 0 are one-line `RunError`s naming the file and the layer.
     public static func load(path: String, into model: Sequential) throws {
         let file = try HDF5File(path: path)
         let formatName = try file.attributeString("format")
@@ -179,11 +211,17 @@ public enum ModelFiles {
                 guard weight.shape == w.value.shape else {
                     throw RunError("\(path): \(name)/weight has shape \(weight.shape), the model expects \(w.value.shape)")
                 }
+                try checkFinite(weight.values, shape: weight.shape, path: path, layer: name, dataset: "\(name)/weight")
                 w.value = Tensor(shape: weight.shape, scalars: weight.values)
                 if file.hasDataset("\(name)/mask") {
                     let mask = try file.readFloats("\(name)/mask")
                     guard mask.shape == w.value.shape else {
                         throw RunError("\(path): \(name)/mask has shape \(mask.shape), the model expects \(w.value.shape)")
+                    }
+                    if let i = mask.values.firstIndex(where: { $0 != 0 && $0 != 1 }) {
+                        throw RunError(
+                            "\(path): layer \(name): \(name)/mask holds \(mask.values[i]) at \(position(i, shape: mask.shape)); "
+                                + "a mask holds 0 (pruned) or 1 (kept)")
                     }
                     w.setMask(mask.values.allSatisfy { $0 != 0 } ? nil : Tensor(shape: mask.shape, scalars: mask.values))
                 } else {
@@ -196,9 +234,12 @@ public enum ModelFiles {
                 let values = try file.readFloats("\(name)/values").values
                 let colIndex = try file.readInt64s("\(name)/col_index").values
                 let rowPtr = try file.readInt64s("\(name)/row_ptr").values
-                guard rowPtr.count == rows + 1, colIndex.count == values.count, Int(rowPtr.last ?? -1) == values.count else {
+                guard rowPtr.count == rows + 1, colIndex.count == values.count, rowPtr.first == 0,
+                    Int(rowPtr.last ?? -1) == values.count, zip(rowPtr, rowPtr.dropFirst()).allSatisfy({ $0 <= $1 })
+                else {
                     throw RunError("\(path): \(name): CSR arrays do not fit a [\(rows), \(cols)] weight")
                 }
+                try checkFinite(values, shape: [values.count], path: path, layer: name, dataset: "\(name)/values")
                 var dense = [Float](repeating: 0, count: rows * cols)
                 var mask = [Float](repeating: 0, count: rows * cols)
                 for r in 0..<rows {
@@ -217,6 +258,7 @@ public enum ModelFiles {
                 guard bias.shape == b.value.shape else {
                     throw RunError("\(path): \(name)/bias has shape \(bias.shape), the model expects \(b.value.shape)")
                 }
+                try checkFinite(bias.values, shape: bias.shape, path: path, layer: name, dataset: "\(name)/bias")
                 b.value = Tensor(shape: bias.shape, scalars: bias.values)
             }
         }

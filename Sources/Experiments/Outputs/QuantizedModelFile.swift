@@ -57,6 +57,8 @@ public enum QuantizedModelFile {
 
     static func writeLayer(_ l: WeightedLayer, spec: QuantizationSpec, to file: HDF5File) throws -> LayerBytes {
         let w = l.weight, name = l.name
+        // a NaN or infinity has no code: named here rather than trapping in the quantizer
+        try ModelFiles.checkFinite(w.value.scalars, shape: w.value.shape, path: file.path, layer: name, dataset: "\(name)/weight")
         let q = QuantizedTensor(values: w.value.scalars, shape: w.value.shape, mask: w.mask?.scalars, spec: spec)
         let packed = q.packedCodes, index = q.index
         try file.createGroup(name)
@@ -100,6 +102,10 @@ public enum QuantizedModelFile {
         let scales = try file.readFloats("\(layer)/scales").values
         guard scales.count == 1 || scales.count == rows else {
             throw RunError("\(path): \(layer)/scales has \(scales.count) entries; expected 1 or \(rows)")
+        }
+        try ModelFiles.checkFinite(scales, shape: [scales.count], path: path, layer: layer, dataset: "\(layer)/scales")
+        if let i = scales.firstIndex(where: { $0 < 0 }) {
+            throw RunError("\(path): layer \(layer): \(layer)/scales holds \(scales[i]) at [\(i)]; a scale is >= 0")
         }
         let liveCount = live.lazy.filter { $0 }.count
         let packed = try file.read("\(layer)/codes", as: UInt8.self).values

@@ -15,15 +15,16 @@ public enum Report {
     }
 
     /// Reads `paths` and writes the page to `out` (default: `report.html` in the first path)
-    /// atomically. Throws `RunError` (one line) for a path that is not a folder, a folder
-    /// without run folders or `comparison.csv`, or an unreadable or ragged CSV.
+    /// atomically, replacing only a file PruneLab wrote (`OutputFolder`). Throws `RunError` (one
+    /// line) for a path that is not a folder, a folder without run folders or `comparison.csv`,
+    /// an unreadable or ragged CSV, or an `out` that exists and is not PruneLab's.
     @discardableResult
     public static func write(paths: [String], out: String? = nil) throws -> Written {
         let input = try ReportInput(paths: paths)
         let (figures, notes) = ReportFigures.all(input)
         let html = page(input, figures: figures, notes: notes)
         let url = URL(fileURLWithPath: out ?? input.roots[0].appendingPathComponent("report.html").path)
-        try AtomicFile.write(Data(html.utf8), to: url)
+        try OutputFolder.write(Data(html.utf8), to: url)
         return Written(path: url.path, figures: figures.count, runs: input.runs.count)
     }
 

@@ -56,6 +56,17 @@ public final class RunFolder: @unchecked Sendable {
 
     public func write(_ data: Data, to name: String) throws { try AtomicFile.write(data, to: file(name)) }
 
+    /// The URL of `name` for a command adding to the folder (after `openToAdd` or `open`),
+    /// recorded in the manifest like `file(_:)`; a one-line error, the file untouched, when a
+    /// file of that name exists that the manifest does not list (PruneLab did not write it).
+    public func claim(_ name: String) throws -> URL {
+        let target = url.appendingPathComponent(name)
+        if !manifest.contains(name) && OutputFolder.exists(target) {
+            throw RunError(OutputFolder.foreign(target, list: Self.manifestName))
+        }
+        return file(name)
+    }
+
     /// Prepares the folder for a fresh run: creates it, takes the lock, and clears a previous
     /// run's files (only a finished run needs `force`).
     public func open(force: Bool) throws {

@@ -6,7 +6,7 @@ import Training
 /// Everything a run needs to continue, gathered from its parts: the weights and masks, the
 /// optimizer's state, the loop's position (step, epoch, FLOPs, the data-order generator), the
 /// metrics so far, the method's own progress (criterion statistics, events, Han round), and
-/// the trajectory recorder's position. Checkpoints are taken between epochs (and at Han round
+/// the trajectory recorder's position, and the config itself (canonical JSON). Checkpoints are taken between epochs (and at Han round
 /// boundaries), so "position in the epoch's batch order" is always its start.
 struct RunState {
     let run: RunContext
@@ -14,6 +14,9 @@ struct RunState {
     let metrics: MetricsRecorder
     let trajectories: TrajectoryRecorder?
     let tensorBoard: TensorBoardRecorder?
+
+    /// The archive key of the run's canonical config JSON.
+    static let configKey = "config/json"
 
     func archive() -> StateArchive {
         let a = StateArchive()
@@ -32,6 +35,8 @@ struct RunState {
         tensorBoard?.save(into: a, prefix: "tensorboard")
         run.kernels?.save(into: a, prefix: "kernels")
         session.clock.save(into: a, prefix: "run")
+        // the config the state belongs to: a resume refuses a config.json edited since
+        if let json = try? ConfigLoader.canonicalJSON(run.config) { a.set(Self.configKey, text: String(decoding: json, as: UTF8.self)) }
         return a
     }
 

@@ -12,6 +12,11 @@ public struct RunOptions: Sendable {
     public var command: String
     /// Behave as if SIGINT arrived after this step (tests of interruption and resume).
     public var interruptAfterStep: Int?
+    /// The config file the run's config came from: named in the config errors found against the
+    /// model and the data.
+    public var configFile: String?
+    /// Called as the run reaches each `RunStage` (tests and fault injection stop the process there).
+    public var stageReached: (@Sendable (RunStage) -> Void)?
 
     public init(outDir: String, force: Bool = false, progress: Bool = true, command: String = "") {
         self.outDir = outDir
@@ -19,6 +24,13 @@ public struct RunOptions: Sendable {
         self.progress = progress
         self.command = command
     }
+}
+
+/// The points between the parts of a run that `RunOptions.stageReached` is told about.
+public enum RunStage: String, Sendable, CaseIterable {
+    /// Training and the method's after-training phase are over and the trajectory files are
+    /// finished; the model files and the summary are not written yet.
+    case trajectoriesFinished = "trajectories-finished"
 }
 
 /// What a finished run reports back to the CLI.
@@ -48,34 +60,76 @@ public struct RunInterrupted: Error, CustomStringConvertible, Sendable {
 /// ▶ method (from `MethodRegistry`) ▶ training ▶ the method's after-training phase ▶ outputs.
 /// It names no method: everything method-specific is behind `PruningMethod`.
 public enum Runner {
-    /// A fresh run. The config and the data are checked before anything in the folder is
-    /// written or removed.
+    /// A fresh run. The config, the data and everything the config asks of the model and the
+    /// data (layer names, a schedule within training, ...) are checked before anything in the
+    /// folder is written or removed, and before a new folder is created.
     public static func run(_ config: ExperimentConfig, options: RunOptions) throws -> RunOutcome {
-        let data = try config.data.load()
+        guard !options.outDir.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw RunError("the run folder's path is empty (it would be the working directory); give --out DIR")
+        }
         let folder = RunFolder(path: options.outDir)
+        let data = try config.data.load()
+        let check = { try prepare(config, data: data, folder: folder) }
+        let prepared = try options.configFile.map { try ConfigLoader.named($0, check) } ?? check()
         try folder.open(force: options.force)
         try folder.write(try ConfigLoader.canonicalJSON(config), to: "config.json")
-        return try execute(config, data: data, folder: folder, options: options, resume: nil)
+        return try execute(prepared, folder: folder, options: options, resume: nil)
+    }
+
+    /// What a run builds before it touches its folder: the model with its optimizer and loop,
+    /// and the method, whose construction checks the config against them.
+    struct Prepared {
+        let run: RunContext
+        let method: any PruningMethod
+    }
+
+    /// Builds the model, its optimizer and loop, and the method, and checks the recording
+    /// settings against the model; throws the config's errors that need the model or the data.
+    static func prepare(_ config: ExperimentConfig, data: DataSplit, folder: RunFolder) throws -> Prepared {
+        let training = try TrainingSession(config: config, data: data)
+        let run = RunContext(config: config, data: data, session: training, folder: folder)
+        let method = try MethodRegistry.entry(named: config.pruning.method)!.make(run)
+        if config.recording.enabled { _ = try TrajectoryRecorder.recordedLayers(config.recording, model: training.model) }
+        return Prepared(run: run, method: method)
     }
 
     /// Continues an interrupted or failed run from its last checkpoint (from the start when
-    /// it has none), with the config its folder holds.
+    /// it has none), with the config its folder holds, which must be the config the checkpoint
+    /// was taken with (checked before anything in the folder is touched).
     public static func resume(dir: String, options: RunOptions) throws -> RunOutcome {
+        guard !dir.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw RunError("the run folder's path is empty (it would be the working directory); give --resume DIR")
+        }
         let folder = RunFolder(path: dir)
         let info = try RunInfo.read(from: folder.url.appendingPathComponent("run.json"))
         guard info.status != .completed else { throw RunError("\(dir): the run is complete; nothing to resume") }
-        let config = try ConfigLoader.load(path: folder.url.appendingPathComponent("config.json").path)
-        let data = try config.data.load()
-        try folder.openForResume()
+        let configPath = folder.url.appendingPathComponent("config.json").path
+        let config = try ConfigLoader.load(path: configPath)
         let checkpoint = folder.url.appendingPathComponent(CheckpointFile.name)
         let archive = FileManager.default.fileExists(atPath: checkpoint.path) ? try CheckpointFile.read(checkpoint) : nil
-        return try execute(config, data: data, folder: folder, options: options, resume: (archive, info))
+        if let archive { try checkSameConfig(config, as: archive, configPath: configPath) }
+        let data = try config.data.load()
+        let prepared = try prepare(config, data: data, folder: folder)
+        try folder.openForResume()
+        return try execute(prepared, folder: folder, options: options, resume: (archive, info))
+    }
+
+    /// Refuses `config` (read from `configPath`) when it is not the config `archive` was taken
+    /// with, naming the first key that differs. A checkpoint of a version that did not store
+    /// its config is not checked.
+    static func checkSameConfig(_ config: ExperimentConfig, as archive: StateArchive, configPath: String) throws {
+        guard archive.has(RunState.configKey) else { return }
+        let saved = Data(try archive.text(RunState.configKey).utf8)
+        guard let d = try ConfigLoader.firstDifference(saved, try ConfigLoader.canonicalJSON(config)) else { return }
+        throw RunError(
+            "\(configPath): key '\(d.key)' is \(d.b), but the run's checkpoint was taken with \(d.a); a resumed run keeps "
+                + "its config: restore the value, or start a new run (another --out, or --force)")
     }
 
     static func execute(
-        _ config: ExperimentConfig, data: DataSplit, folder: RunFolder, options: RunOptions,
-        resume: (archive: StateArchive?, info: RunInfo)?
+        _ prepared: Prepared, folder: RunFolder, options: RunOptions, resume: (archive: StateArchive?, info: RunInfo)?
     ) throws -> RunOutcome {
+        let run = prepared.run, config = run.config, session = run.session, method = prepared.method
         var info = RunInfo(
             version: RunInfo.toolVersion, gitCommit: BuildInfo.gitCommit,
             command: options.command, seed: config.seed, threads: BLAS.threads,
@@ -85,12 +139,9 @@ public enum Runner {
         var metrics: MetricsRecorder?
         defer { folder.release() }
         do {
-            let session = try TrainingSession(config: config, data: data)
             if let k = options.interruptAfterStep { session.trainer.interruption = { $0 >= k ? SIGINT : nil } }
             info.threads = session.threads
             try info.write(to: folder)
-            let run = RunContext(config: config, data: data, session: session, folder: folder)
-            let method = try MethodRegistry.entry(named: config.pruning.method)!.make(run)
             let (recorder, trajectories) = try installObservers(
                 run, method: method, progress: options.progress,
                 resume: resume?.archive)
@@ -100,6 +151,7 @@ public enum Runner {
             if let archive = resume?.archive { try state.restore(archive) }
             if resume != nil { tensorBoard?.markResumed(at: session.trainer.step + 1) }
             try train(run, state: state)
+            options.stageReached?(.trajectoriesFinished)
             let outcome = try writeOutputs(run, method: method, metrics: recorder, tensorBoard: tensorBoard)
             if let failure = tensorBoard?.failure { run.warn("\(tensorBoard?.name ?? "tb"): writing stopped: \(failure)") }
             try? FileManager.default.removeItem(at: folder.file(CheckpointFile.name))

@@ -55,8 +55,18 @@ public final class CubicSchedule: Schedule {
             throw ConfigError(path: "\(path).end", "must come after \(path).start (\(settings.start) ▶ \(settings.end))")
         }
         guard endStep <= context.plannedSteps else {
-            throw ConfigError(path: "\(path).end", "\(settings.end) is after the end of training (\(context.plannedSteps) steps)")
+            throw ConfigError(
+                path: "\(path).end",
+                "\(settings.end) is after the end of training (\(context.plannedSteps) steps); "
+                    + "give at most \"\(context.plannedSteps)it\"\(Self.epochsHint(context))")
         }
+    }
+
+    /// `or "Nep"` when training is a whole number N of epochs.
+    static func epochsHint(_ context: ScheduleContext) -> String {
+        let perEpoch = context.stepsPerEpoch
+        guard perEpoch > 0, context.plannedSteps % perEpoch == 0 else { return "" }
+        return " or \"\(context.plannedSteps / perEpoch)ep\""
     }
 
     public func isCheck(step t: Int) -> Bool { t >= startStep && (t - startStep) % everySteps == 0 }

@@ -50,14 +50,15 @@ public enum Aggregate {
         }
         let base = baseline ?? (labels.contains("han") ? "han" : nil)
         let url = URL(fileURLWithPath: dir, isDirectory: true)
-        var files = [url.appendingPathComponent("runs.csv"), url.appendingPathComponent("aggregate.csv")]
+        let curve = curve(sweep, baseline: base)
+        // every name is claimed before anything is written: a refused one leaves all as they were
+        let folder = try OutputFolder(url)
+        defer { folder.release() }
+        let names = ["runs.csv", "aggregate.csv"] + (curve == nil ? [] : ["curve.csv"]) + ["aggregate.md"]
+        let files = try names.map { try folder.claim($0) }
         try sweep.table.write(to: files[0])
         try table(sweep, baseline: base).write(to: files[1])
-        if let curve = curve(sweep, baseline: base) {
-            files.append(url.appendingPathComponent("curve.csv"))
-            try curve.write(to: files[2])
-        }
-        files.append(url.appendingPathComponent("aggregate.md"))
+        if let curve { try curve.write(to: files[2]) }
         try AtomicFile.write(Data(markdown(sweep, baseline: base, title: url.lastPathComponent).utf8), to: files.last!)
         return files
     }

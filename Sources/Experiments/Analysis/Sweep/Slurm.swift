@@ -91,7 +91,7 @@ public enum Slurm {
         let indices = Sweep.pending(plan, options: options, report: &report).map(\.0.index)
         let url = options.dir.appendingPathComponent(scriptName)
         guard !indices.isEmpty else { return (url, nil, 0) }
-        try AtomicFile.write(
+        try OutputFolder.write(
             Data(script(dir: options.dir, indices: indices, resources: resources, executable: exe, force: options.force).utf8), to: url)
         guard !dryRun else { return (url, nil, indices.count) }
         let out = try runSbatch(["--parsable", url.path])

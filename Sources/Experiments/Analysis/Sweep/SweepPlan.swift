@@ -121,7 +121,7 @@ extension SweepPlan {
         }
         let root: [String: Any] = ["format": "prunelab-sweep-1", "axes": axes, "points": points]
         let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        try AtomicFile.write(data, to: dir.appendingPathComponent(Self.fileName))
+        try OutputFolder.write(data, to: dir.appendingPathComponent(Self.fileName))
     }
 
     /// Reads the plan a sweep wrote into `dir`.

@@ -61,6 +61,7 @@ public struct SweepSpec: Sendable {
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ConfigError(path: "", "not a JSON object")
         }
+        if let comma = TrailingCommas.first(in: data) { throw ConfigError(path: "", comma.message) }
         if let key = DuplicateKeys.first(in: data) { throw ConfigError(path: key, "appears twice in one object") }
         for k in root.keys.sorted() where !keys.contains(k) {
             throw ConfigError(path: k, "unknown key; a sweep file has \(keys.joined(separator: ", "))")
