@@ -6,7 +6,8 @@ import Schema
 struct PredictabilityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predictability",
-        abstract: "Measure how well each predictor (current |w|, the trajectory criteria, straight lines) foretells which weights survive training.",
+        abstract:
+            "Measure how well each predictor (current |w|, the trajectory criteria, straight lines) foretells which weights survive training.",
         discussion: """
             Each RUN must be a finished run recorded with recording.enabled=true and recording.format=hdf5 \
             (every weight, or recording.store_samples of each layer). Writes predictability.csv, predictability.md \
@@ -36,7 +37,9 @@ struct PredictabilityCommand: ParsableCommand {
         if runs.isEmpty { throw ValidationError("give at least one run folder") }
         if out.isEmpty { throw ValidationError("--out must name a folder") }
         if let s = sparsity, !(s >= 0 && s < 1) { throw ValidationError("--sparsity must be in [0, 1), got \(s)") }
-        if (try? Schema.Duration(parsing: every))?.amount ?? 0 <= 0 { throw ValidationError("--every: \"\(every)\" is not a positive duration such as 50it or 1ep") }
+        if (try? Schema.Duration(parsing: every))?.amount ?? 0 <= 0 {
+            throw ValidationError("--every: \"\(every)\" is not a positive duration such as 50it or 1ep")
+        }
         for h in horizons.split(separator: ",") where (try? Schema.Duration(parsing: String(h))) == nil {
             throw ValidationError("--horizons: \"\(h)\" is not a duration such as 200it or 1ep")
         }
@@ -60,7 +63,9 @@ struct PredictabilityCommand: ParsableCommand {
                 all.append(.init(run: url.lastPathComponent, seed: info.seed, rows: rows))
             }
             let title = "What trajectories predict: \(runs.count) run\(runs.count == 1 ? "" : "s")"
-            for f in try PredictabilityReport.write(all, epochs: epochs.split(separator: ",").compactMap { Double($0) }, title: title, to: dir) {
+            for f in try PredictabilityReport.write(
+                all, epochs: epochs.split(separator: ",").compactMap { Double($0) }, title: title, to: dir)
+            {
                 print(f.path)
             }
         }

@@ -10,7 +10,8 @@ struct PruneLab: ParsableCommand {
         version: RunInfo.toolVersion,
         subcommands: [
             RunCommand.self, CompareCommand.self, SweepCommand.self, AggregateCommand.self, InspectCommand.self, BenchCommand.self,
-            TrajectoriesCommand.self, PredictabilityCommand.self, ReportCommand.self, ListCommand.self, QuantizeCommand.self, PredictCommand.self,
+            TrajectoriesCommand.self, PredictabilityCommand.self, ReportCommand.self, ListCommand.self, QuantizeCommand.self,
+            PredictCommand.self,
         ]
     )
 

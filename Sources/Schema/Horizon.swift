@@ -10,7 +10,8 @@ public enum Horizon: Codable, Equatable, Sendable, CustomStringConvertible {
             return
         }
         do { self = .fixed(try Duration(parsing: s)) } catch {
-            throw ConfigError(path: "", "\"\(s)\" is not a horizon; write \"end\" (end of training) or a duration such as \"200it\" or \"1ep\"")
+            throw ConfigError(
+                path: "", "\"\(s)\" is not a horizon; write \"end\" (end of training) or a duration such as \"200it\" or \"1ep\"")
         }
     }
 

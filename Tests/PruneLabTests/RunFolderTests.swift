@@ -245,7 +245,9 @@ import Pruning
     @Test(arguments: CriterionRegistry.names)
     func everyCriterionResumesExactly(criterion: String) throws {
         let entry = try #require(CriterionRegistry.entry(named: criterion))
-        let window = entry.settingsType.keyHelp.contains { $0.key == "stats_every" } ? #", "\#(criterion)": {"stats_every": "2it", "window": 5}"# : ""
+        let window =
+            entry.settingsType.keyHelp.contains { $0.key == "stats_every" }
+            ? #", "\#(criterion)": {"stats_every": "2it", "window": 5}"# : ""
         try Self.expectResumeIsExact(
             #"""
             , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,

@@ -118,8 +118,11 @@ import Training
             let closed = Self.cosineElapsed(t, total: total, base: base, minimum: minimum)
             #expect(abs(timeline.elapsed(t) - closed) < 1e-12 * Double(total), "L(\(t))")
         }
-        #expect(abs(timeline.remaining(after: 50) - (Self.cosineElapsed(total, total: total, base: base, minimum: minimum)
-            - Self.cosineElapsed(50, total: total, base: base, minimum: minimum))) < 1e-10)
+        #expect(
+            abs(
+                timeline.remaining(after: 50)
+                    - (Self.cosineElapsed(total, total: total, base: base, minimum: minimum)
+                        - Self.cosineElapsed(50, total: total, base: base, minimum: minimum))) < 1e-10)
         let p = Parameter(name: "fc1.weight", value: Tensor(shape: [1, 2], repeating: 0), isPrunable: true)
         let criterion = LRTimeCriterion(
             settings: try JSONDecoder().decode(LRTimeCriterion.Settings.self, from: Data(#"{"stats_every": "5it", "window": 4}"#.utf8)),
@@ -148,7 +151,8 @@ import Training
         let plateaus: [Float] = [0.05, -0.4], amplitude: [Float] = [0.5, -0.3], ratio: Float = 0.8
         for k in 1...12 {
             let r = pow(ratio, Float(k))
-            p.value = Tensor(shape: [1, 3], scalars: [plateaus[0] - amplitude[0] * r, plateaus[1] - amplitude[1] * r, k % 2 == 0 ? 0.3 : 0.2])
+            p.value = Tensor(
+                shape: [1, 3], scalars: [plateaus[0] - amplitude[0] * r, plateaus[1] - amplitude[1] * r, k % 2 == 0 ? 0.3 : 0.2])
             criterion.observe(step: k)
         }
         let (values, fitted) = criterion.plateau(index: 0)

@@ -58,28 +58,35 @@ public enum PredictabilityReport {
             let sample = first.rows.first { $0.layer == layer }
             out += "## \(layer)\n\n"
             if let s = sample {
-                out += "\(s.weights) weights analysed, final kept set \(s.kept) (chance recall \(fixed(Double(s.kept) / Double(max(1, s.weights)), 3))).\n\n"
+                out +=
+                    "\(s.weights) weights analysed, final kept set \(s.kept) (chance recall \(fixed(Double(s.kept) / Double(max(1, s.weights)), 3))).\n\n"
             }
-            for (metric, value) in [("Recall of the final kept set", \Predictability.Row.recall), ("Spearman ρ with final |w|", \.spearman)] {
+            for (metric, value) in [
+                ("Recall of the final kept set", \Predictability.Row.recall), ("Spearman ρ with final |w|", \.spearman),
+            ] {
                 out += "**\(metric)**, mean ± 95% CI half-width over \(runs.count) runs:\n\n" + header + rule
                 for p in predictors {
-                    out += "| \(p) | " + epochs.map { e in
-                        cell(runs.compactMap { nearest($0.rows, layer: layer, predictor: p, epoch: e)?[keyPath: value] })
-                    }.joined(separator: " | ") + " |\n"
+                    out +=
+                        "| \(p) | "
+                        + epochs.map { e in
+                            cell(runs.compactMap { nearest($0.rows, layer: layer, predictor: p, epoch: e)?[keyPath: value] })
+                        }.joined(separator: " | ") + " |\n"
                 }
                 out += "\n"
             }
             out += "**Recall minus \(reference)'s recall**, paired by run: mean [95% CI]:\n\n" + header + rule
             for p in predictors where p != reference {
-                out += "| \(p) | " + epochs.map { e in
-                    let d = runs.compactMap { r -> Double? in
-                        guard let a = nearest(r.rows, layer: layer, predictor: p, epoch: e),
-                            let b = nearest(r.rows, layer: layer, predictor: reference, epoch: e)
-                        else { return nil }
-                        return a.recall - b.recall
-                    }
-                    return difference(d)
-                }.joined(separator: " | ") + " |\n"
+                out +=
+                    "| \(p) | "
+                    + epochs.map { e in
+                        let d = runs.compactMap { r -> Double? in
+                            guard let a = nearest(r.rows, layer: layer, predictor: p, epoch: e),
+                                let b = nearest(r.rows, layer: layer, predictor: reference, epoch: e)
+                            else { return nil }
+                            return a.recall - b.recall
+                        }
+                        return difference(d)
+                    }.joined(separator: " | ") + " |\n"
             }
             out += "\n"
         }
@@ -153,7 +160,8 @@ public enum PredictabilityReport {
         guard !xs.isEmpty else { return "—" }
         let m = Statistics.mean(xs)
         guard xs.count > 1 else { return fixed(m, 3) }
-        let half = Statistics.tQuantile975(degreesOfFreedom: xs.count - 1) * Statistics.standardDeviation(xs) / Double(xs.count).squareRoot()
+        let half =
+            Statistics.tQuantile975(degreesOfFreedom: xs.count - 1) * Statistics.standardDeviation(xs) / Double(xs.count).squareRoot()
         return "\(fixed(m, 3)) ± \(fixed(half, 3))"
     }
 

@@ -51,7 +51,9 @@ enum ReportTables {
     /// Mean over seeds of `column` in `g`'s run divided by the same seed's run of `ref` ("—" without pairs).
     static func ratioCell(_ g: ReportGroup, _ ref: ReportGroup, _ column: String) -> String {
         let r = g.runs.compactMap { run -> Double? in
-            guard let a = run.number(column), let b = ref.runs.first(where: { $0.seed == run.seed })?.number(column), b > 0 else { return nil }
+            guard let a = run.number(column), let b = ref.runs.first(where: { $0.seed == run.seed })?.number(column), b > 0 else {
+                return nil
+            }
             return a / b
         }
         return r.isEmpty ? "—" : fixed(Statistics.mean(r), 3) + "x"

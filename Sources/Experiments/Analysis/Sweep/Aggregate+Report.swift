@@ -51,12 +51,15 @@ extension Aggregate {
                 let cells = refs.map { ref -> String in
                     guard let b = baselineGroup(of: g, in: all, axes: axes, baseline: ref) else { return "—" }
                     let base = sample(b, metric)
-                    let r = sample(g, metric).compactMap { x in base.first { $0.seed == x.seed && $0.value > 0 }.map { x.value / $0.value } }
+                    let r = sample(g, metric).compactMap { x in base.first { $0.seed == x.seed && $0.value > 0 }.map { x.value / $0.value }
+                    }
                     guard !r.isEmpty else { return "—" }
                     let ci = interval(r).map { String(format: " [%.3f, %.3f]", $0.lo, $0.hi) } ?? ""
                     return String(format: "%.3fx", Statistics.mean(r)) + ci
                 }
-                out += "| " + (g.values.map(ComparisonReport.cell) + [ComparisonReport.cell(g.label)] + cells).joined(separator: " | ") + " |\n"
+                out +=
+                    "| " + (g.values.map(ComparisonReport.cell) + [ComparisonReport.cell(g.label)] + cells).joined(separator: " | ")
+                    + " |\n"
             }
             out += "\n"
         }

@@ -29,7 +29,10 @@ public struct DynamicSettings: ConfigSection {
             "wait_for_statistics",
             "a trajectory criterion's checks prune nothing until its window is full (without: until it holds the few records a fit needs)"
         ),
-        ("freeze", "extrapolate-and-freeze: move confidently predictable weights to their predicted end value and stop training them (keys: `pruning.dynamic.freeze.*`)"),
+        (
+            "freeze",
+            "extrapolate-and-freeze: move confidently predictable weights to their predicted end value and stop training them (keys: `pruning.dynamic.freeze.*`)"
+        ),
     ]
 
     public init(from decoder: Decoder) throws {
