@@ -171,6 +171,15 @@ import Foundation
         // the forest plot (no prune curve: compare turns it off)
         let compare = try Report.write(paths: [cmp.path])
         #expect(compare.figures == 9 && compare.runs == 6)
+        // costs are stated against the dense and Han arms, as comparison.csv has them per seed
+        let compareHTML = try String(contentsOfFile: compare.path, encoding: .utf8)
+        #expect(compareHTML.contains("FLOPs ÷ dense arm") && compareHTML.contains("seconds ÷ han arm"))
+        #expect(!compareHTML.contains("ReportGroup") && !compareHTML.contains("× dense FLOPs"))
+        let table = try CSVReader.read(cmp.appendingPathComponent("comparison.csv"))
+        let column = try #require(table[0].firstIndex(of: "train_flops_vs_dense"))
+        let han = table.dropFirst().filter { $0[0] == "han" }.compactMap { Double($0[column]) }
+        #expect(han.count == 2 && han.allSatisfy { $0 > 1 })
+        #expect(compareHTML.contains(String(format: "%.3fx", han.reduce(0, +) / Double(han.count))))
         // the sweep folder: 7 runs, han with 3 seeds' worth of folders (1 + 2) and its curve
         let sweep = try Report.write(
             paths: [root.appendingPathComponent("sweep").path], out: root.appendingPathComponent("sweep.html").path)

@@ -39,7 +39,7 @@ enum ReportTables {
                 meanSD(g, "sparsity", 2, scale: 100), meanSD(g, "train_flops", 1, scale: 1e-9), meanSD(g, "wall_seconds", 1),
             ] + ratios + timing.map { meanSD(g, $0, 1) }
         }
-        let ratioHeads = references.flatMap { ref in ["FLOPs ÷ \(ref) arm", "seconds ÷ \(ref) arm"] }
+        let ratioHeads = references.flatMap { ref in ["FLOPs ÷ \(ref.label) arm", "seconds ÷ \(ref.label) arm"] }
         return html(
             ["arm", "seeds", "test accuracy (%)", "sparsity (%)", "training GFLOP", "wall time (s)"] + ratioHeads
                 + timing.map { $0.replacingOccurrences(of: "_seconds", with: "") + " (s)" }, rows,
