@@ -259,4 +259,27 @@ import Schema
             #expect(try RunInfo.read(from: out.appendingPathComponent("\(point)/run.json")).ended == end, "\(point) was re-run")
         }
     }
+
+    /// A point folder holding a run of another config is refused with the first key that differs
+    /// and both values, the stored one first; the same config is reused as it is.
+    @Test func anotherConfigErrorNamesTheKeyAndBothValues() throws {
+        let dir = Self.temp("otherconfig")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = EndToEndTests.mnistConfig(epochs: 1)
+            .replacingOccurrences(of: "\"train_limit\": 2000, \"test_limit\": 500", with: "\"train_limit\": 100, \"test_limit\": 50")
+        let first = try ConfigLoader.decode(Data(text.utf8))
+        let second = try ConfigLoader.decode(Data(text.utf8), overrides: ["training.learning_rate=0.02"])
+        let point = dir.appendingPathComponent("p").path
+        #expect(try PointRun.runOrReuse(first, dir: point, force: false, command: "test") == .ran)
+        #expect(try PointRun.runOrReuse(first, dir: point, force: false, command: "test") == .reused)
+        do {
+            try PointRun.runOrReuse(second, dir: point, force: false, command: "test")
+            Issue.record("a run of another config was not refused")
+        } catch let e as RunError {
+            let message = "\(e)"
+            #expect(message.contains("key 'training.learning_rate' is 0.05 there, 0.02 now"), "\(message)")
+            #expect(message.contains("pass --force"))
+            #expect(!message.contains("\n"))
+        }
+    }
 }
