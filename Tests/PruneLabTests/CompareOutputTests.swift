@@ -1,5 +1,4 @@
 import Foundation
-import Schema
 import Testing
 
 @testable import Experiments
@@ -36,7 +35,7 @@ struct CompareOutputTests {
         do {
             _ = try Compare.baseline("snip", methods: ["dense", "han"])
             Issue.record("an arm not compared was accepted as baseline")
-        } catch let e as ConfigError {
+        } catch let e as RunError {
             #expect("\(e)".contains("--baseline") && "\(e)".contains("snip") && "\(e)".contains("dense, han"))
         }
     }

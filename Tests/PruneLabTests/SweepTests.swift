@@ -282,4 +282,39 @@ import Schema
             #expect(!message.contains("\n"))
         }
     }
+
+    /// `inspect` on a sweep folder lists every arm with its seeds, completed count and mean
+    /// headline numbers (checked against the points' own summary.csv), and the missing point in
+    /// the counts; on a point's run folder it names the criterion and schedule.
+    @Test func inspectSummarisesASweepFolder() throws {
+        let dir = Self.temp("inspect")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(
+            #""axes": {"arm": ["dense", "magnitude"], "seed": [1, 2]}, "set": {"pruning.dynamic.cubic.start": "1it", "pruning.dynamic.cubic.end": "3it", "pruning.dynamic.cubic.every": "1it"}"#,
+            in: dir)
+        let options = SweepOptions(outDir: dir.appendingPathComponent("out").path)
+        let plan = try Sweep.prepare(try SweepSpec.load(path: path), options: options, threads: nil)
+        for i in 0..<3 { try Sweep.runTask(dir: options.outDir, index: i, force: false) }
+        let text = try Inspect.report(runDir: options.outDir)
+        #expect(text.hasPrefix("sweep of 4 points (axes arm, seed): done 3, running 0, failed 0, missing 1"), "\(text)")
+        let summary = { (i: Int) throws -> [String: String] in
+            let rows = try CSVReader.read(options.dir.appendingPathComponent("\(plan.points[i].name)/summary.csv"))
+            return Dictionary(uniqueKeysWithValues: zip(rows[0], rows[1]))
+        }
+        let dense = try [0, 1].map { try #require(Double(try summary($0)["test_accuracy"] ?? "")) }
+        let rows = text.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        let denseRow = try #require(rows.first { $0.first == "dense" })
+        #expect(denseRow[1] == "1,2" && denseRow[2] == "2/2" && denseRow[3] == "0")
+        #expect(denseRow[4] == String(format: "%.4f", (dense[0] + dense[1]) / 2))
+        let magnitudeRow = try #require(rows.first { $0.first == "magnitude" })
+        #expect(magnitudeRow[2] == "1/2")
+        #expect(magnitudeRow[4] == String(format: "%.4f", try #require(Double(try summary(2)["test_accuracy"] ?? ""))))
+        let run = try Inspect.report(runDir: options.dir.appendingPathComponent(plan.points[2].name).path)
+        let labels = try summary(2)
+        let criterion = try #require(labels["criterion"]), schedule = try #require(labels["schedule"])
+        #expect(!criterion.isEmpty && run.contains("method dynamic  criterion \(criterion)  schedule \(schedule)  "), "\(run)")
+        let accuracy = try #require(Double(labels["test_accuracy"] ?? "")), seconds = try #require(Double(labels["wall_seconds"] ?? ""))
+        #expect(run.contains("test_accuracy \(String(format: "%.4f", accuracy))  "))
+        #expect(run.contains("wall_seconds \(String(format: "%.2f", seconds))  "))
+    }
 }

@@ -55,8 +55,7 @@ public enum Compare {
     public static func baseline(_ requested: String?, methods: [String]) throws -> String {
         guard let requested else { return methods.contains("han") ? "han" : methods.first ?? "han" }
         guard methods.contains(requested) else {
-            throw ConfigError(
-                path: "--baseline", "\"\(requested)\" is not a compared arm; compared: \(methods.joined(separator: ", "))")
+            throw RunError("--baseline: \"\(requested)\" is not a compared arm; compared: \(methods.joined(separator: ", "))")
         }
         return requested
     }
