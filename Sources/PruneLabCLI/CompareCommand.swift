@@ -61,7 +61,8 @@ struct CompareCommand: ParsableCommand {
                 ?? Compare.defaultArms(for: base)
             try Compare.run(
                 base: doc, seeds: seedList, methods: methodList, outDir: out, force: force, jobs: jobs,
-                executable: currentExecutable(), progress: !noProgress, baseline: baseline
+                executable: currentExecutable(), progress: !noProgress, baseline: baseline,
+                command: CommandLine.arguments.joined(separator: " "), overrides: overrides
             ) {
                 FileHandle.standardError.write(Data("\($0)\n".utf8))
             }

@@ -39,7 +39,8 @@ struct SweepRunCommand: ParsableCommand {
         try reportingErrors {
             let spec = try SweepSpec.load(path: sweep)
             let resources = try slurm.applied(to: spec.slurm)
-            let options = SweepOptions(outDir: out, jobs: jobs, force: force, executable: currentExecutable())
+            var options = SweepOptions(outDir: out, jobs: jobs, force: force, executable: currentExecutable())
+            options.command = CommandLine.arguments.joined(separator: " ")
             let threads = backend == "slurm" ? resources.cpusPerTask : Sweep.threads(jobs: jobs, cores: options.cores)
             if dryRun && backend == "local" {
                 let plan = try SweepPlan.make(spec, threads: threads)

@@ -317,4 +317,30 @@ import Schema
         #expect(run.contains("test_accuracy \(String(format: "%.4f", accuracy))  "))
         #expect(run.contains("wall_seconds \(String(format: "%.2f", seconds))  "))
     }
+
+    /// The plan file keeps the command line and its `--set` overrides; a point's run.json names
+    /// that command and the point, whether run in this process or as a task.
+    @Test func planKeepsTheCommandAndPointsNameIt() throws {
+        let dir = Self.temp("command")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(#""axes": {"arm": ["dense"], "seed": [1, 2]}"#, in: dir)
+        var options = SweepOptions(outDir: dir.appendingPathComponent("out").path)
+        options.command = "prunelab compare base.json --out out --set training.momentum=0.8"
+        options.overrides = ["training.momentum=0.8"]
+        let plan = try Sweep.prepare(try SweepSpec.load(path: path), options: options, threads: nil)
+        let stored = try SweepPlan.read(dir: options.dir)
+        #expect(stored.command == options.command && stored.overrides == ["training.momentum=0.8"])
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: options.dir.appendingPathComponent(SweepPlan.fileName)))
+                as? [String: Any])
+        #expect(json["command"] as? String == options.command && json["set"] as? [String] == ["training.momentum=0.8"])
+        try Sweep.runTask(dir: options.outDir, index: 1, force: false)
+        let info = try RunInfo.read(from: options.dir.appendingPathComponent("\(plan.points[1].name)/run.json"))
+        #expect(info.command.contains(options.command!) && info.command.contains("point dense-seed2"), "\(info.command)")
+        var here = plan
+        here.points = [plan.points[0]]
+        _ = try Sweep.run(here, options: options)
+        let first = try RunInfo.read(from: options.dir.appendingPathComponent("\(plan.points[0].name)/run.json"))
+        #expect(first.command == "\(options.command!), point dense-seed1")
+    }
 }

@@ -89,6 +89,7 @@ public enum Compare {
     public static func run(
         base doc: ConfigDocument, seeds: [UInt64], methods: [String], outDir: String,
         force: Bool, jobs: Int = 1, executable: URL? = nil, progress: Bool = false, baseline: String? = nil,
+        command: String? = nil, overrides: [String] = [],
         log: (String) -> Void = { _ in }
     ) throws -> [ComparisonRow] {
         guard !seeds.isEmpty else { throw ConfigError(path: "--seeds", "give at least one seed") }
@@ -97,6 +98,8 @@ public enum Compare {
         let baselineArm = try Self.baseline(baseline, methods: methods)
         var options = SweepOptions(outDir: outDir, jobs: jobs, force: force, executable: executable)
         options.progress = progress
+        options.command = command
+        options.overrides = overrides
         let plan = try Sweep.prepare(
             try preset(doc, methods: methods, seeds: seeds), options: options,
             threads: Sweep.threads(jobs: jobs, cores: options.cores))
