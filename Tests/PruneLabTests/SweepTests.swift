@@ -343,4 +343,65 @@ import Schema
         let first = try RunInfo.read(from: options.dir.appendingPathComponent("\(plan.points[0].name)/run.json"))
         #expect(first.command == "\(options.command!), point dense-seed1")
     }
+
+    /// The sweep file's account, qos, constraint, job name and set-up lines reach `sweep.sbatch`:
+    /// one `#SBATCH` line each, the set-up lines in order after `set -euo pipefail` and before the
+    /// task command.
+    @Test func slurmScriptCarriesAccountQosConstraintAndSetup() throws {
+        let dir = Self.temp("slurmextra")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(
+            #""axes": {"seed": [1, 2]}, "slurm": {"account": "proj42", "qos": "short", "constraint": "avx512", "#
+                + #""job_name": "lenet-sweep", "setup": ["module load openblas/0.3", "export OMP_PROC_BIND=close"]}"#,
+            in: dir)
+        let spec = try SweepSpec.load(path: path)
+        #expect(spec.slurm.account == "proj42" && spec.slurm.qos == "short" && spec.slurm.constraint == "avx512")
+        let script = Slurm.script(
+            dir: URL(fileURLWithPath: "/runs/s"), indices: [0, 1], resources: spec.slurm,
+            executable: URL(fileURLWithPath: "/bin/prunelab"), force: false)
+        let lines = script.split(separator: "\n").map(String.init)
+        for line in ["#SBATCH --account=proj42", "#SBATCH --qos=short", "#SBATCH --constraint=avx512", "#SBATCH --job-name=lenet-sweep"] {
+            #expect(lines.filter { $0 == line }.count == 1, "\(line) in \(script)")
+        }
+        #expect(!script.contains("prunelab-sweep"))
+        let strict = try #require(lines.firstIndex(of: "set -euo pipefail"))
+        let module = try #require(lines.firstIndex(of: "module load openblas/0.3"))
+        let export = try #require(lines.firstIndex(of: "export OMP_PROC_BIND=close"))
+        let exec = try #require(lines.firstIndex { $0.hasPrefix("exec ") })
+        #expect(strict < module && module < export && export < exec && exec == lines.count - 1)
+        #expect(lines.firstIndex { !$0.hasPrefix("#") }! > lines.lastIndex { $0.hasPrefix("#SBATCH") }!)
+        // defaults: no account, qos or constraint lines, the default job name, no set-up lines
+        let plain = Slurm.script(
+            dir: URL(fileURLWithPath: "/runs/s"), indices: [0], resources: SlurmResources(),
+            executable: URL(fileURLWithPath: "/bin/prunelab"), force: false)
+        #expect(plain.contains("#SBATCH --job-name=prunelab-sweep\n"))
+        #expect(!plain.contains("--account") && !plain.contains("--qos") && !plain.contains("--constraint"))
+        #expect(plain.hasSuffix("set -euo pipefail\nexec '/bin/prunelab' sweep task '/runs/s' \"$SLURM_ARRAY_TASK_ID\"\n"))
+    }
+
+    /// A value that would break its `#SBATCH` line, or a set-up entry of several lines, is a
+    /// one-line error naming the key.
+    @Test func badSlurmValuesNameTheKey() throws {
+        let dir = Self.temp("slurmbad")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [(String, String, String)] = [
+            (#""account": "proj 42""#, "slurm.account", "spaces"),
+            (#""qos": "short\nlong""#, "slurm.qos", "one line"),
+            (#""constraint": """#, "slurm.constraint", "empty"),
+            (#""job_name": 3"#, "slurm.job_name", "string"),
+            (#""setup": "module load x""#, "slurm.setup", "list"),
+            (#""setup": ["module load x", "a\nb"]"#, "slurm.setup[1]", "one line"),
+            (#""setup": ["  "]"#, "slurm.setup[0]", "empty"),
+        ]
+        for (slurm, key, mention) in cases {
+            let path = try Self.sweepFile(#""axes": {"seed": [1]}, "slurm": {"# + slurm + "}", in: dir)
+            do {
+                _ = try SweepSpec.load(path: path)
+                Issue.record("no error for \(slurm)")
+            } catch let e as ConfigError {
+                #expect(e.path == key && "\(e)".contains(mention) && !"\(e)".contains("\n"), "\(slurm): \(e)")
+            }
+        }
+        #expect(SlurmResources.wordProblem("proj42") == nil && SlurmResources.lineProblem("export A='b c'") == nil)
+    }
 }
