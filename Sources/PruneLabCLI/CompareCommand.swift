@@ -23,6 +23,9 @@ struct CompareCommand: ParsableCommand {
             discussion: "Default: every arm marked default that applies (l1 and fpgm need conv layers)."))
     var methods: String?
 
+    @Option(help: "The arm the Δ columns of comparison.md are taken against (default: han when compared, else the first arm).")
+    var baseline: String?
+
     @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
     var overrides: [String] = []
 
@@ -58,7 +61,8 @@ struct CompareCommand: ParsableCommand {
                 ?? Compare.defaultArms(for: base)
             try Compare.run(
                 base: doc, seeds: seedList, methods: methodList, outDir: out, force: force, jobs: jobs,
-                executable: currentExecutable(), progress: !noProgress
+                executable: currentExecutable(), progress: !noProgress, baseline: baseline,
+                command: CommandLine.arguments.joined(separator: " "), overrides: overrides
             ) {
                 FileHandle.standardError.write(Data("\($0)\n".utf8))
             }

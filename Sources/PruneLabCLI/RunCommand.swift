@@ -69,9 +69,8 @@ struct RunCommand: ParsableCommand {
                 outcome = try Runner.run(cfg, options: options)
             }
             for w in outcome.warnings { FileHandle.standardError.write(Data("prunelab: warning: \(w)\n".utf8)) }
-            let s = outcome.summary
             print("run folder: \(outcome.folder.url.path)")
-            print("test_accuracy \(s.testAccuracy)  sparsity \(s.sparsity)  wall_seconds \(s.wallSeconds)")
+            print(outcome.summary.consoleLine)
         }
     }
 }

@@ -39,7 +39,8 @@ struct SweepRunCommand: ParsableCommand {
         try reportingErrors {
             let spec = try SweepSpec.load(path: sweep)
             let resources = try slurm.applied(to: spec.slurm)
-            let options = SweepOptions(outDir: out, jobs: jobs, force: force, executable: currentExecutable())
+            var options = SweepOptions(outDir: out, jobs: jobs, force: force, executable: currentExecutable())
+            options.command = CommandLine.arguments.joined(separator: " ")
             let threads = backend == "slurm" ? resources.cpusPerTask : Sweep.threads(jobs: jobs, cores: options.cores)
             if dryRun && backend == "local" {
                 let plan = try SweepPlan.make(spec, threads: threads)
@@ -76,6 +77,14 @@ struct SlurmFlags: ParsableArguments {
     @Option(help: "SLURM memory per task (2G).") var mem: String?
     @Option(name: .customLong("cpus-per-task"), help: "SLURM CPUs per task, also each point's threads.") var cpusPerTask: Int?
     @Option(name: .customLong("max-parallel"), help: "Array tasks running at once (the %M of --array).") var maxParallel: Int?
+    @Option(help: "SLURM account to charge.") var account: String?
+    @Option(help: "SLURM quality of service.") var qos: String?
+    @Option(help: "SLURM node constraint (features).") var constraint: String?
+    @Option(name: .customLong("job-name"), help: "SLURM job name (default prunelab-sweep).") var jobName: String?
+    @Option(
+        name: .customLong("setup"),
+        help: "A shell line the script runs before each task (module load ..., export ...); repeatable, after the sweep file's.")
+    var setup: [String] = []
 
     func applied(to base: SlurmResources) throws -> SlurmResources {
         var r = base
@@ -90,6 +99,18 @@ struct SlurmFlags: ParsableArguments {
             guard maxParallel >= 1 else { throw ValidationError("--max-parallel must be >= 1, got \(maxParallel)") }
             r.maxParallel = maxParallel
         }
+        for (flag, value, key) in [
+            ("--account", account, \SlurmResources.account), ("--qos", qos, \.qos), ("--constraint", constraint, \.constraint),
+            ("--job-name", jobName, \.jobName),
+        ] {
+            guard let value else { continue }
+            if let problem = SlurmResources.wordProblem(value) { throw ValidationError("\(flag) \(problem)") }
+            r[keyPath: key] = value
+        }
+        for line in setup {
+            if let problem = SlurmResources.lineProblem(line) { throw ValidationError("--setup \(problem)") }
+        }
+        r.setup += setup
         return r
     }
 }

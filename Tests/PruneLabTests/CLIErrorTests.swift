@@ -92,4 +92,22 @@ import Foundation
             #expect(try run(["inspect", dir.path]).status == 0)
         }
     }
+
+    /// SLURM flags that would break their `#SBATCH` line or the script are one-line errors
+    /// naming the flag, and no sweep folder is written.
+    @Test func badSlurmFlagsNameTheFlag() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-slurmflags-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try EndToEndTests.mnistConfig().write(to: dir.appendingPathComponent("base.json"), atomically: true, encoding: .utf8)
+        let sweep = dir.appendingPathComponent("sweep.json")
+        try #"{"base": "base.json", "axes": {"seed": [1]}}"#.write(to: sweep, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("out").path
+        let base = ["sweep", sweep.path, "--out", out, "--backend", "slurm", "--dry-run"]
+        try expectError(base + ["--account", "proj 42"], "--account must not contain spaces")
+        try expectError(base + ["--qos", "a\nb"], "--qos must be one line")
+        try expectError(base + ["--job-name", ""], "--job-name must not be empty")
+        try expectError(base + ["--setup", "module load x\nexport Y=1"], "--setup must be one line")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
 }

@@ -48,11 +48,21 @@ import Foundation
         var counter = RunCounter(total: 3)
         #expect(counter.next() == "[1/3]")
         let line = counter.finished(
-            "linear seed 2", ["test_accuracy": 0.98404, "sparsity": 0.918, "train_flops": 318.64e9, "wall_seconds": 14.73])
-        #expect(line.hasPrefix("[1/3] linear seed 2 done: test 0.9840  sparsity 0.918  train 318.6 GFLOP  14.7 s  ETA "))
+            "linear seed 2", ["test_accuracy": 0.98404, "sparsity": 0.91826, "train_flops": 318.64e9, "wall_seconds": 14.734])
+        #expect(line.hasPrefix("[1/3] linear seed 2 done: test 0.9840  sparsity 0.9183  train 318.6 GFLOP  14.73 s  ETA "))
         #expect(counter.next() == "[2/3]")
         #expect(counter.finished("han seed 2", [:]).contains("test -  sparsity -  train - GFLOP  - s"))
         #expect(counter.next() == "[3/3]")
+    }
+
+    /// `run` ends with its headline rounded to what the numbers mean: accuracy and sparsity to 4
+    /// decimals, seconds to 2 (not the shortest round-trip digits of each double).
+    @Test func runHeadlineIsRounded() {
+        var s = SummaryRow()
+        s.testAccuracy = 0.98123456
+        s.sparsity = 0.899999999
+        s.wallSeconds = 0.6137001
+        #expect(s.consoleLine == "test_accuracy 0.9812  sparsity 0.9000  wall_seconds 0.61")
     }
 
     /// Through a pipe (as under nohup or SLURM) the binary prints one flushed line per epoch

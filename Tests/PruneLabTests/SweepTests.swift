@@ -259,4 +259,149 @@ import Schema
             #expect(try RunInfo.read(from: out.appendingPathComponent("\(point)/run.json")).ended == end, "\(point) was re-run")
         }
     }
+
+    /// A point folder holding a run of another config is refused with the first key that differs
+    /// and both values, the stored one first; the same config is reused as it is.
+    @Test func anotherConfigErrorNamesTheKeyAndBothValues() throws {
+        let dir = Self.temp("otherconfig")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = EndToEndTests.mnistConfig(epochs: 1)
+            .replacingOccurrences(of: "\"train_limit\": 2000, \"test_limit\": 500", with: "\"train_limit\": 100, \"test_limit\": 50")
+        let first = try ConfigLoader.decode(Data(text.utf8))
+        let second = try ConfigLoader.decode(Data(text.utf8), overrides: ["training.learning_rate=0.02"])
+        let point = dir.appendingPathComponent("p").path
+        #expect(try PointRun.runOrReuse(first, dir: point, force: false, command: "test") == .ran)
+        #expect(try PointRun.runOrReuse(first, dir: point, force: false, command: "test") == .reused)
+        do {
+            try PointRun.runOrReuse(second, dir: point, force: false, command: "test")
+            Issue.record("a run of another config was not refused")
+        } catch let e as RunError {
+            let message = "\(e)"
+            #expect(message.contains("key 'training.learning_rate' is 0.05 there, 0.02 now"), "\(message)")
+            #expect(message.contains("pass --force"))
+            #expect(!message.contains("\n"))
+        }
+    }
+
+    /// `inspect` on a sweep folder lists every arm with its seeds, completed count and mean
+    /// headline numbers (checked against the points' own summary.csv), and the missing point in
+    /// the counts; on a point's run folder it names the criterion and schedule.
+    @Test func inspectSummarisesASweepFolder() throws {
+        let dir = Self.temp("inspect")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(
+            #""axes": {"arm": ["dense", "magnitude"], "seed": [1, 2]}, "set": {"pruning.dynamic.cubic.start": "1it", "pruning.dynamic.cubic.end": "3it", "pruning.dynamic.cubic.every": "1it"}"#,
+            in: dir)
+        let options = SweepOptions(outDir: dir.appendingPathComponent("out").path)
+        let plan = try Sweep.prepare(try SweepSpec.load(path: path), options: options, threads: nil)
+        for i in 0..<3 { try Sweep.runTask(dir: options.outDir, index: i, force: false) }
+        let text = try Inspect.report(runDir: options.outDir)
+        #expect(text.hasPrefix("sweep of 4 points (axes arm, seed): done 3, running 0, failed 0, missing 1"), "\(text)")
+        let summary = { (i: Int) throws -> [String: String] in
+            let rows = try CSVReader.read(options.dir.appendingPathComponent("\(plan.points[i].name)/summary.csv"))
+            return Dictionary(uniqueKeysWithValues: zip(rows[0], rows[1]))
+        }
+        let dense = try [0, 1].map { try #require(Double(try summary($0)["test_accuracy"] ?? "")) }
+        let rows = text.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        let denseRow = try #require(rows.first { $0.first == "dense" })
+        #expect(denseRow[1] == "1,2" && denseRow[2] == "2/2" && denseRow[3] == "0")
+        #expect(denseRow[4] == String(format: "%.4f", (dense[0] + dense[1]) / 2))
+        let magnitudeRow = try #require(rows.first { $0.first == "magnitude" })
+        #expect(magnitudeRow[2] == "1/2")
+        #expect(magnitudeRow[4] == String(format: "%.4f", try #require(Double(try summary(2)["test_accuracy"] ?? ""))))
+        let run = try Inspect.report(runDir: options.dir.appendingPathComponent(plan.points[2].name).path)
+        let labels = try summary(2)
+        let criterion = try #require(labels["criterion"]), schedule = try #require(labels["schedule"])
+        #expect(!criterion.isEmpty && run.contains("method dynamic  criterion \(criterion)  schedule \(schedule)  "), "\(run)")
+        let accuracy = try #require(Double(labels["test_accuracy"] ?? "")), seconds = try #require(Double(labels["wall_seconds"] ?? ""))
+        #expect(run.contains("test_accuracy \(String(format: "%.4f", accuracy))  "))
+        #expect(run.contains("wall_seconds \(String(format: "%.2f", seconds))  "))
+    }
+
+    /// The plan file keeps the command line and its `--set` overrides; a point's run.json names
+    /// that command and the point, whether run in this process or as a task.
+    @Test func planKeepsTheCommandAndPointsNameIt() throws {
+        let dir = Self.temp("command")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(#""axes": {"arm": ["dense"], "seed": [1, 2]}"#, in: dir)
+        var options = SweepOptions(outDir: dir.appendingPathComponent("out").path)
+        options.command = "prunelab compare base.json --out out --set training.momentum=0.8"
+        options.overrides = ["training.momentum=0.8"]
+        let plan = try Sweep.prepare(try SweepSpec.load(path: path), options: options, threads: nil)
+        let stored = try SweepPlan.read(dir: options.dir)
+        #expect(stored.command == options.command && stored.overrides == ["training.momentum=0.8"])
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: options.dir.appendingPathComponent(SweepPlan.fileName)))
+                as? [String: Any])
+        #expect(json["command"] as? String == options.command && json["set"] as? [String] == ["training.momentum=0.8"])
+        try Sweep.runTask(dir: options.outDir, index: 1, force: false)
+        let info = try RunInfo.read(from: options.dir.appendingPathComponent("\(plan.points[1].name)/run.json"))
+        #expect(info.command.contains(options.command!) && info.command.contains("point dense-seed2"), "\(info.command)")
+        var here = plan
+        here.points = [plan.points[0]]
+        _ = try Sweep.run(here, options: options)
+        let first = try RunInfo.read(from: options.dir.appendingPathComponent("\(plan.points[0].name)/run.json"))
+        #expect(first.command == "\(options.command!), point dense-seed1")
+    }
+
+    /// The sweep file's account, qos, constraint, job name and set-up lines reach `sweep.sbatch`:
+    /// one `#SBATCH` line each, the set-up lines in order after `set -euo pipefail` and before the
+    /// task command.
+    @Test func slurmScriptCarriesAccountQosConstraintAndSetup() throws {
+        let dir = Self.temp("slurmextra")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Self.sweepFile(
+            #""axes": {"seed": [1, 2]}, "slurm": {"account": "proj42", "qos": "short", "constraint": "avx512", "#
+                + #""job_name": "lenet-sweep", "setup": ["module load openblas/0.3", "export OMP_PROC_BIND=close"]}"#,
+            in: dir)
+        let spec = try SweepSpec.load(path: path)
+        #expect(spec.slurm.account == "proj42" && spec.slurm.qos == "short" && spec.slurm.constraint == "avx512")
+        let script = Slurm.script(
+            dir: URL(fileURLWithPath: "/runs/s"), indices: [0, 1], resources: spec.slurm,
+            executable: URL(fileURLWithPath: "/bin/prunelab"), force: false)
+        let lines = script.split(separator: "\n").map(String.init)
+        for line in ["#SBATCH --account=proj42", "#SBATCH --qos=short", "#SBATCH --constraint=avx512", "#SBATCH --job-name=lenet-sweep"] {
+            #expect(lines.filter { $0 == line }.count == 1, "\(line) in \(script)")
+        }
+        #expect(!script.contains("prunelab-sweep"))
+        let strict = try #require(lines.firstIndex(of: "set -euo pipefail"))
+        let module = try #require(lines.firstIndex(of: "module load openblas/0.3"))
+        let export = try #require(lines.firstIndex(of: "export OMP_PROC_BIND=close"))
+        let exec = try #require(lines.firstIndex { $0.hasPrefix("exec ") })
+        #expect(strict < module && module < export && export < exec && exec == lines.count - 1)
+        #expect(lines.firstIndex { !$0.hasPrefix("#") }! > lines.lastIndex { $0.hasPrefix("#SBATCH") }!)
+        // defaults: no account, qos or constraint lines, the default job name, no set-up lines
+        let plain = Slurm.script(
+            dir: URL(fileURLWithPath: "/runs/s"), indices: [0], resources: SlurmResources(),
+            executable: URL(fileURLWithPath: "/bin/prunelab"), force: false)
+        #expect(plain.contains("#SBATCH --job-name=prunelab-sweep\n"))
+        #expect(!plain.contains("--account") && !plain.contains("--qos") && !plain.contains("--constraint"))
+        #expect(plain.hasSuffix("set -euo pipefail\nexec '/bin/prunelab' sweep task '/runs/s' \"$SLURM_ARRAY_TASK_ID\"\n"))
+    }
+
+    /// A value that would break its `#SBATCH` line, or a set-up entry of several lines, is a
+    /// one-line error naming the key.
+    @Test func badSlurmValuesNameTheKey() throws {
+        let dir = Self.temp("slurmbad")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [(String, String, String)] = [
+            (#""account": "proj 42""#, "slurm.account", "spaces"),
+            (#""qos": "short\nlong""#, "slurm.qos", "one line"),
+            (#""constraint": """#, "slurm.constraint", "empty"),
+            (#""job_name": 3"#, "slurm.job_name", "string"),
+            (#""setup": "module load x""#, "slurm.setup", "list"),
+            (#""setup": ["module load x", "a\nb"]"#, "slurm.setup[1]", "one line"),
+            (#""setup": ["  "]"#, "slurm.setup[0]", "empty"),
+        ]
+        for (slurm, key, mention) in cases {
+            let path = try Self.sweepFile(#""axes": {"seed": [1]}, "slurm": {"# + slurm + "}", in: dir)
+            do {
+                _ = try SweepSpec.load(path: path)
+                Issue.record("no error for \(slurm)")
+            } catch let e as ConfigError {
+                #expect(e.path == key && "\(e)".contains(mention) && !"\(e)".contains("\n"), "\(slurm): \(e)")
+            }
+        }
+        #expect(SlurmResources.wordProblem("proj42") == nil && SlurmResources.lineProblem("export A='b c'") == nil)
+    }
 }

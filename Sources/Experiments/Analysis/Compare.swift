@@ -24,6 +24,10 @@ public enum Compare {
         "test_accuracy", "test_loss", "train_accuracy", "sparsity", "pruned_sparsity", "nonzero_weights",
         "train_flops", "dense_train_flops", "sparse_bytes", "steps", "compact_weights", "compact_test_accuracy",
     ]
+    /// Columns that are counts, written as integers.
+    static let countColumns: Set<String> = [
+        "nonzero_weights", "train_flops", "dense_train_flops", "sparse_bytes", "steps", "compact_weights",
+    ]
     static let timingColumns = ["wall_seconds", "infer_ms_b1", "infer_ms_b128", "compact_infer_ms_b1", "compact_infer_ms_b128"]
     /// Arms every cost is also stated against, and the costs.
     static let referenceArms = ["dense", "han"]
@@ -44,6 +48,16 @@ public enum Compare {
     public static func config(_ base: ConfigDocument, arm: MethodArm, seed: UInt64, name: String) throws -> ExperimentConfig {
         let doc = try base.applying(arm.overrides + ["seed=\(seed)", "name=\(name)-\(arm.name)", "pruning.han.curve.enabled=false"])
         return try ConfigLoader.decode(doc)
+    }
+
+    /// The arm the Δ columns of `comparison.md` are taken against: `requested` when given (it must
+    /// be one of `methods`), else `han` when compared, else the first arm.
+    public static func baseline(_ requested: String?, methods: [String]) throws -> String {
+        guard let requested else { return methods.contains("han") ? "han" : methods.first ?? "han" }
+        guard methods.contains(requested) else {
+            throw RunError("--baseline: \"\(requested)\" is not a compared arm; compared: \(methods.joined(separator: ", "))")
+        }
+        return requested
     }
 
     /// Resolves arm names against the registries; an unknown name lists the known ones.
@@ -74,13 +88,18 @@ public enum Compare {
     @discardableResult
     public static func run(
         base doc: ConfigDocument, seeds: [UInt64], methods: [String], outDir: String,
-        force: Bool, jobs: Int = 1, executable: URL? = nil, progress: Bool = false, log: (String) -> Void = { _ in }
+        force: Bool, jobs: Int = 1, executable: URL? = nil, progress: Bool = false, baseline: String? = nil,
+        command: String? = nil, overrides: [String] = [],
+        log: (String) -> Void = { _ in }
     ) throws -> [ComparisonRow] {
         guard !seeds.isEmpty else { throw ConfigError(path: "--seeds", "give at least one seed") }
         let base = try ConfigLoader.decode(doc)
         let arms = try resolve(methods, base: base)
+        let baselineArm = try Self.baseline(baseline, methods: methods)
         var options = SweepOptions(outDir: outDir, jobs: jobs, force: force, executable: executable)
         options.progress = progress
+        options.command = command
+        options.overrides = overrides
         let plan = try Sweep.prepare(
             try preset(doc, methods: methods, seeds: seeds), options: options,
             threads: Sweep.threads(jobs: jobs, cores: options.cores))
@@ -111,7 +130,7 @@ public enum Compare {
             }
         }
         try writeReports(
-            rows: rows, wall: wall, dir: options.dir,
+            rows: rows, wall: wall, dir: options.dir, baseline: baselineArm,
             title: "\(base.name): \(methods.joined(separator: ", ")), seeds \(seeds.map(String.init).joined(separator: ", "))")
         return rows
     }
@@ -128,11 +147,14 @@ public enum Compare {
         return a / b
     }
 
-    static func writeReports(rows: [ComparisonRow], wall: [ComparisonRow], dir: URL, title: String) throws {
+    static func writeReports(
+        rows: [ComparisonRow], wall: [ComparisonRow], dir: URL, baseline: String = "han", title: String
+    ) throws {
         let folder = try OutputFolder(dir)
         defer { folder.release() }
         let files = try ["comparison.csv", "timing.csv", "comparison.md"].map { try folder.claim($0) }
-        try ComparisonReport.csv(rows, columns: numericColumns + ["jaccard_vs_han"] + flopsRatios).write(to: files[0])
+        try ComparisonReport.csv(rows, columns: numericColumns + ["jaccard_vs_han"] + flopsRatios, integers: countColumns)
+            .write(to: files[0])
         try ComparisonReport.csv(wall, columns: timingColumns + secondsRatios).write(to: files[1])
         let merged = zip(rows, wall).map { r, w in
             ComparisonRow(method: r.method, seed: r.seed, values: r.values.merging(w.values) { a, _ in a })
@@ -144,7 +166,7 @@ public enum Compare {
                 "wall_seconds", "wall_seconds_vs_dense", "wall_seconds_vs_han", "jaccard_vs_han",
                 "compact_weights", "infer_ms_b128", "compact_infer_ms_b128",
             ],
-            baseline: "han", title: title)
+            baseline: baseline, title: title)
         try AtomicFile.write(Data(md.utf8), to: files[2])
     }
 }
@@ -171,8 +193,8 @@ struct RunCounter {
         let elapsed = Date().timeIntervalSince(start)
         let eta = elapsed / Double(done) * Double(total - done)
         let value = { (k: String, f: String) in n[k].map { String(format: f, $0) } ?? "-" }
-        return "[\(done)/\(total)] \(name) done: test \(value("test_accuracy", "%.4f"))  sparsity \(value("sparsity", "%.3f"))  "
-            + "train \(n["train_flops"].map { String(format: "%.1f", $0 / 1e9) } ?? "-") GFLOP  \(value("wall_seconds", "%.1f")) s  "
+        return "[\(done)/\(total)] \(name) done: test \(value("test_accuracy", "%.4f"))  sparsity \(value("sparsity", "%.4f"))  "
+            + "train \(n["train_flops"].map { String(format: "%.1f", $0 / 1e9) } ?? "-") GFLOP  \(value("wall_seconds", "%.2f")) s  "
             + "ETA \(ProgressLine.clock(eta))"
     }
 }

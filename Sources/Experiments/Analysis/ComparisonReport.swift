@@ -26,13 +26,22 @@ public enum ComparisonReport {
     /// The rows as a CSV table: columns `method`, `seed`, then `columns` in the given order.
     ///
     /// One CSV row per `ComparisonRow`, in input order; a value the row lacks is an empty cell;
-    /// NaN and infinities are written as `nan`, `inf`, `-inf` (see `CSVValue`).
-    public static func csv(_ rows: [ComparisonRow], columns: [String]) -> CSVTable {
+    /// NaN and infinities are written as `nan`, `inf`, `-inf` (see `CSVValue`). A column in
+    /// `integers` (a count) is written as an integer when its value is a whole number.
+    public static func csv(_ rows: [ComparisonRow], columns: [String], integers: Set<String> = []) -> CSVTable {
         var t = CSVTable(columns: ["method", "seed"] + columns)
         for r in rows {
-            t.append([.string(r.method), .int(r.seed)] + columns.map { c in r.values[c].map(CSVValue.double) ?? .string("") })
+            t.append(
+                [.string(r.method), .int(r.seed)]
+                    + columns.map { c in r.values[c].map { cell($0, integer: integers.contains(c)) } ?? .string("") })
         }
         return t
+    }
+
+    /// `v` as an integer cell when `integer` and `v` is a whole number an `Int` holds, else as a double.
+    static func cell(_ v: Double, integer: Bool) -> CSVValue {
+        guard integer, v.isFinite, v == v.rounded(), abs(v) < 9.0e18 else { return .double(v) }
+        return .int(Int(v))
     }
 
     /// A Markdown report: one table per metric, one line per method, then a note on the intervals.

@@ -37,9 +37,16 @@ public enum Inspect {
         }
     }
 
-    /// The run's status, its layer table with a totals row, then the summary's headline numbers.
+    /// The run's status, its layer table with a totals row, then the summary's headline numbers;
+    /// for a compare or sweep folder, `folderReport`.
     public static func report(runDir: String) throws -> String {
         let dir = URL(fileURLWithPath: runDir, isDirectory: true)
+        let isRun = ["run.json", "layers.csv"].contains {
+            FileManager.default.fileExists(atPath: dir.appendingPathComponent($0).path)
+        }
+        if !isRun, FileManager.default.fileExists(atPath: dir.appendingPathComponent(SweepPlan.fileName).path) {
+            return try folderReport(dir: runDir)
+        }
         // a folder copied without run.json (or from an old version) is shown from its CSVs alone
         let hasInfo = FileManager.default.fileExists(atPath: dir.appendingPathComponent("run.json").path)
         let (status, line) = hasInfo ? try Self.status(runDir: runDir) : (.completed, "status unknown (no run.json)")
@@ -68,15 +75,64 @@ public enum Inspect {
         let summary = try readSummary(dir.appendingPathComponent("summary.csv"))
         do {
             let keys = [
-                "method", "test_accuracy", "sparsity", "train_flops", "dense_bytes", "sparse_bytes", "wall_seconds",
+                "method", "criterion", "schedule", "test_accuracy", "sparsity", "train_flops", "dense_bytes", "sparse_bytes",
+                "wall_seconds",
                 "infer_ms_b1", "infer_ms_b128", "compact_test_accuracy", "compact_weights", "compact_bytes",
                 "compact_infer_ms_b1", "compact_infer_ms_b128",
             ]
             let pairs = keys.compactMap { k in
-                summary[0].firstIndex(of: k).flatMap { $0 < summary[1].count && !summary[1][$0].isEmpty ? "\(k) \(summary[1][$0])" : nil }
+                summary[0].firstIndex(of: k).flatMap {
+                    $0 < summary[1].count && !summary[1][$0].isEmpty ? "\(k) \(rounded(summary[1][$0], column: k))" : nil
+                }
             }
             out += "\n\n" + pairs.joined(separator: "  ")
         }
+        return out
+    }
+
+    /// A headline value rounded to what it means: accuracy and sparsity to 4 decimals, seconds
+    /// to 2, milliseconds to 3; counts and text as written.
+    static func rounded(_ text: String, column: String) -> String {
+        guard let v = Double(text), v.isFinite else { return text }
+        if column.hasPrefix("infer_ms") || column.contains("_infer_ms") { return String(format: "%.3f", v) }
+        if column.hasSuffix("seconds") { return String(format: "%.2f", v) }
+        if column.hasSuffix("accuracy") || column.hasSuffix("sparsity") { return String(format: "%.4f", v) }
+        return text
+    }
+
+    /// A compare or sweep folder: its points and their states, then one line per arm (the points
+    /// that share every axis value but the seed) with its seeds, how many completed and failed,
+    /// and the mean test accuracy, sparsity and wall seconds of the completed ones; then each
+    /// failed point with its reason.
+    public static func folderReport(dir: String) throws -> String {
+        let url = URL(fileURLWithPath: dir, isDirectory: true)
+        let plan = try SweepPlan.read(dir: url)
+        let entries = try SweepStatus.read(dir: dir)
+        let kind = FileManager.default.fileExists(atPath: url.appendingPathComponent("comparison.csv").path) ? "compare" : "sweep"
+        var out = "\(kind) of \(plan.points.count) points (axes \(plan.axes.joined(separator: ", "))): \(SweepStatus.counts(entries))"
+        var arms: [String] = [], seeds: [String: [String]] = [:], members: [String: [Int]] = [:]
+        for p in plan.points {
+            let rest = p.values.filter { $0.key != "seed" }
+            let arm = rest.isEmpty ? "all" : rest.map { $0.key == "arm" ? $0.value : "\($0.key)=\($0.value)" }.joined(separator: " ")
+            if members[arm] == nil { arms.append(arm) }
+            members[arm, default: []].append(p.index)
+            if let seed = p.values.first(where: { $0.key == "seed" })?.value { seeds[arm, default: []].append(seed) }
+        }
+        let metrics = [("test_accuracy", "%.4f"), ("sparsity", "%.4f"), ("wall_seconds", "%.2f")]
+        var table = [["arm", "seeds", "completed", "failed"] + metrics.map { "mean_\($0.0)" }]
+        for arm in arms {
+            let indices = members[arm] ?? []
+            let done = indices.filter { entries[$0].state == .done }
+            let numbers = done.compactMap { try? PointRun.summaryNumbers(in: url.appendingPathComponent(plan.points[$0].name)) }
+            let means = metrics.map { key, format -> String in
+                let values = numbers.compactMap { $0[key] }
+                return values.isEmpty ? "-" : String(format: format, values.reduce(0, +) / Double(values.count))
+            }
+            let failed = indices.filter { entries[$0].state == .failed }.count
+            table.append([arm, seeds[arm]?.joined(separator: ",") ?? "-", "\(done.count)/\(indices.count)", "\(failed)"] + means)
+        }
+        out += "\n\n" + render(table)
+        for e in entries where e.state == .failed { out += "\nfailed \(e.point): \(e.detail)" }
         return out
     }
 

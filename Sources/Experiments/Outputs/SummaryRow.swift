@@ -62,6 +62,12 @@ public struct SummaryRow: Sendable {
         }
     }
 
+    /// The headline the console prints after a run, rounded to what the numbers mean:
+    /// accuracy and sparsity to 4 decimals, seconds to 2.
+    public var consoleLine: String {
+        String(format: "test_accuracy %.4f  sparsity %.4f  wall_seconds %.2f", testAccuracy, sparsity, wallSeconds)
+    }
+
     public var table: CSVTable {
         let cs = columns
         var t = CSVTable(columns: cs.map(\.name))

@@ -24,8 +24,9 @@ public enum PointRun {
             try Runner.run(config, options: options).warnings.forEach(warn)
             return .ran
         }
-        guard try holdsSameConfig(config, folder: folder) else {
-            throw RunError("\(dir): holds a run of another config; pass --force to replace it")
+        if let d = try differenceFromStoredConfig(config, folder: folder) {
+            throw RunError(
+                "\(dir): holds a run of another config (key '\(d.key)' is \(d.a) there, \(d.b) now); pass --force to replace it")
         }
         switch info.status {
         case .completed:
@@ -56,10 +57,23 @@ public enum PointRun {
 
     /// Whether the folder's `config.json` is `config`, `training.threads` aside.
     static func holdsSameConfig(_ config: ExperimentConfig, folder: URL) throws -> Bool {
+        try differenceFromStoredConfig(config, folder: folder) == nil
+    }
+
+    /// The first key at which the folder's `config.json` differs from `config` (`training.threads`
+    /// aside), with the stored value first; nil when they are the same. An unreadable
+    /// `config.json` differs at the key `config.json`.
+    static func differenceFromStoredConfig(
+        _ config: ExperimentConfig, folder: URL
+    ) throws -> (key: String, a: String, b: String)? {
         let url = folder.appendingPathComponent("config.json")
-        guard let stored = try? Data(contentsOf: url), let old = try? ConfigLoader.decode(stored) else { return false }
+        guard let stored = try? Data(contentsOf: url), let old = try? ConfigLoader.decode(stored) else {
+            return ("config.json", "unreadable", "a valid config")
+        }
         var mine = config
         mine.training.threads = old.training.threads
-        return try ConfigLoader.canonicalJSON(mine) == stored
+        let current = try ConfigLoader.canonicalJSON(mine)
+        guard current != stored else { return nil }
+        return try ConfigLoader.firstDifference(stored, current) ?? ("config.json", "other bytes", "canonical JSON")
     }
 }

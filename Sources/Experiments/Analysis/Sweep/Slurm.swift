@@ -13,10 +13,36 @@ public struct SlurmResources: Sendable, Equatable {
     public var cpusPerTask = 1
     /// `%M` of `--array`: tasks running at once (nil: no limit).
     public var maxParallel: Int?
+    /// `--account`, `--qos` and `--constraint` (none: the cluster's default).
+    public var account: String?
+    public var qos: String?
+    public var constraint: String?
+    /// `--job-name` (default `prunelab-sweep`).
+    public var jobName: String?
+    /// Shell lines run before the task command (`module load ...`, `export ...`), in order.
+    public var setup: [String] = []
 
     public init() {}
 
-    static let keys = ["partition", "time", "mem", "cpus_per_task", "max_parallel"]
+    static let keys = [
+        "partition", "time", "mem", "cpus_per_task", "max_parallel", "account", "qos", "constraint", "job_name", "setup",
+    ]
+
+    /// Why `value` cannot be a one-word `#SBATCH` value (empty, or holding a space or line
+    /// break); nil when it can.
+    public static func wordProblem(_ value: String) -> String? {
+        if value.isEmpty { return "must not be empty" }
+        if value.contains(where: \.isNewline) { return "must be one line, got a line break" }
+        if value.contains(where: \.isWhitespace) { return "must not contain spaces, got \"\(value)\"" }
+        return nil
+    }
+
+    /// Why `line` cannot be a set-up line of the script (empty, or more than one line); nil when it can.
+    public static func lineProblem(_ line: String) -> String? {
+        if line.trimmingCharacters(in: .whitespaces).isEmpty { return "must not be empty" }
+        if line.contains(where: \.isNewline) { return "must be one line; give each line as its own entry" }
+        return nil
+    }
 
     /// From a sweep file's `slurm` object (nil: defaults).
     init(json: Any?) throws {
@@ -27,9 +53,8 @@ public struct SlurmResources: Sendable, Equatable {
         }
         func text(_ k: String) throws -> String? {
             guard let v = d[k] else { return nil }
-            guard let s = v as? String, !s.isEmpty, !s.contains(where: \.isWhitespace) else {
-                throw ConfigError(path: "slurm.\(k)", "must be a non-empty string without spaces")
-            }
+            guard let s = v as? String else { throw ConfigError(path: "slurm.\(k)", "must be a string") }
+            if let problem = Self.wordProblem(s) { throw ConfigError(path: "slurm.\(k)", problem) }
             return s
         }
         func count(_ k: String) throws -> Int? {
@@ -42,6 +67,18 @@ public struct SlurmResources: Sendable, Equatable {
         mem = try text("mem")
         cpusPerTask = try count("cpus_per_task") ?? 1
         maxParallel = try count("max_parallel")
+        account = try text("account")
+        qos = try text("qos")
+        constraint = try text("constraint")
+        jobName = try text("job_name")
+        if let v = d["setup"] {
+            guard let lines = v as? [Any] else { throw ConfigError(path: "slurm.setup", "must be a list of shell lines") }
+            setup = try lines.enumerated().map { i, line in
+                guard let s = line as? String else { throw ConfigError(path: "slurm.setup[\(i)]", "must be a string") }
+                if let problem = Self.lineProblem(s) { throw ConfigError(path: "slurm.setup[\(i)]", problem) }
+                return s
+            }
+        }
     }
 }
 
@@ -63,7 +100,7 @@ public enum Slurm {
         var lines = [
             "#!/bin/bash",
             "# Written by prunelab sweep --backend slurm; one array task per sweep point.",
-            "#SBATCH --job-name=prunelab-sweep",
+            "#SBATCH --job-name=\(r.jobName ?? "prunelab-sweep")",
             "#SBATCH --array=\(arraySpec(indices, maxParallel: r.maxParallel))",
             "#SBATCH --cpus-per-task=\(r.cpusPerTask)",
             "#SBATCH --ntasks=1",
@@ -72,7 +109,11 @@ public enum Slurm {
         if let p = r.partition { lines.append("#SBATCH --partition=\(p)") }
         if let t = r.time { lines.append("#SBATCH --time=\(t)") }
         if let m = r.mem { lines.append("#SBATCH --mem=\(m)") }
+        if let a = r.account { lines.append("#SBATCH --account=\(a)") }
+        if let q = r.qos { lines.append("#SBATCH --qos=\(q)") }
+        if let c = r.constraint { lines.append("#SBATCH --constraint=\(c)") }
         lines.append("set -euo pipefail")
+        lines += r.setup
         lines.append(
             "exec \(shellQuoted(executable.path)) sweep task \(shellQuoted(dir.path)) \"$SLURM_ARRAY_TASK_ID\"\(force ? " --force" : "")")
         return lines.joined(separator: "\n") + "\n"

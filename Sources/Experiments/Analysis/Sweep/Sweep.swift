@@ -20,6 +20,10 @@ public struct SweepOptions: Sendable {
     public var cores: Int
     /// Draw each point's progress bar (with one job; parallel jobs log to `logs/`).
     public var progress = false
+    /// The command line that started the compare or sweep, and its `--set` overrides: stored in
+    /// `sweep-plan.json` and named in each point's `run.json`.
+    public var command: String?
+    public var overrides: [String] = []
 
     public init(
         outDir: String, jobs: Int = 1, force: Bool = false, executable: URL? = nil,
@@ -64,7 +68,9 @@ public enum Sweep {
         guard options.jobs <= options.cores else {
             throw ConfigError(path: "--jobs", "\(options.jobs) jobs exceed the \(options.cores) cores (jobs × threads ≤ cores)")
         }
-        let plan = try SweepPlan.make(spec, threads: threads)
+        var plan = try SweepPlan.make(spec, threads: threads)
+        plan.command = options.command
+        plan.overrides = options.overrides
         try open(options.dir)
         try plan.write(to: options.dir)
         return plan
@@ -108,7 +114,7 @@ public enum Sweep {
             do {
                 log("\(counter.next()) \(p.name) ▶ \(dir)")
                 let action = try PointRun.runOrReuse(
-                    p.config, dir: dir, force: options.force, progress: options.progress, command: "prunelab sweep (\(p.name))"
+                    p.config, dir: dir, force: options.force, progress: options.progress, command: plan.pointCommand(p.name)
                 ) { log("warning: \(p.name): \($0)") }
                 report.actions[p.name] = action
                 log(counter.finished("\(p.name) (\(action == .reused ? "already complete" : action.rawValue))", PointRun.headline(dir)))
@@ -229,7 +235,7 @@ public enum Sweep {
         let p = plan.points[index]
         let action = try PointRun.runOrReuse(
             p.config, dir: url.appendingPathComponent(p.name).path, force: force,
-            command: "prunelab sweep task \(dir) \(index)"
+            command: "prunelab sweep task \(dir) \(index) (" + plan.pointCommand(p.name) + ")"
         ) { log("warning: \(p.name): \($0)") }
         log("\(p.name): \(action == .reused ? "already complete" : action.rawValue)")
         return action

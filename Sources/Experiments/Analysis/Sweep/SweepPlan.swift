@@ -23,6 +23,15 @@ public struct SweepPlan: Sendable {
     public static let fileName = "sweep-plan.json"
     public var axes: [String]
     public var points: [SweepPoint]
+    /// The command line that made the plan (`prunelab compare ...`, `prunelab sweep ...`), when known.
+    public var command: String?
+    /// The `--set` overrides given on that command line, in order.
+    public var overrides: [String] = []
+
+    /// What a point's `run.json` records as its command: the compare or sweep and the point.
+    public func pointCommand(_ point: String) -> String {
+        "\(command ?? "prunelab sweep"), point \(point)"
+    }
 
     /// The points of `spec`. With `threads`, a point whose config leaves `training.threads` at 0
     /// (one per core) gets that many, so that parallel jobs share the cores; a config asking
@@ -119,7 +128,8 @@ extension SweepPlan {
                 "values": p.values.map { ["key": $0.key, "value": $0.value] },
             ]
         }
-        let root: [String: Any] = ["format": "prunelab-sweep-1", "axes": axes, "points": points]
+        var root: [String: Any] = ["format": "prunelab-sweep-1", "axes": axes, "points": points, "set": overrides]
+        if let command { root["command"] = command }
         let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try OutputFolder.write(data, to: dir.appendingPathComponent(Self.fileName))
     }
@@ -142,6 +152,9 @@ extension SweepPlan {
             let axisValues = values.map { SweepPoint.AxisValue(key: $0["key"] ?? "", value: $0["value"] ?? "") }
             return SweepPoint(index: i, name: name, values: axisValues, config: decoded)
         }
-        return SweepPlan(axes: axes, points: points)
+        var plan = SweepPlan(axes: axes, points: points)
+        plan.command = root["command"] as? String
+        plan.overrides = root["set"] as? [String] ?? []
+        return plan
     }
 }

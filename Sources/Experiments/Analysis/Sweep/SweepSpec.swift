@@ -8,7 +8,12 @@ import Schema
 ///      "set": {"training.epochs": 2},                      // applied to every point
 ///      "axes": {"arm": ["han", "linear"], "pruning.target_sparsity": [0.8, 0.9], "seed": [1, 2, 3]},
 ///      "zip": [["pruning.target_sparsity", "pruning.han.rounds"]],   // optional: axes that move together
-///      "slurm": {"time": "00:30:00", "cpus_per_task": 1, "mem": "2G", "max_parallel": 4}}
+///      "slurm": {"time": "00:30:00", "cpus_per_task": 1, "mem": "2G", "max_parallel": 4,
+///                "account": "proj42", "qos": "short", "constraint": "avx512", "job_name": "lenet",
+///                "setup": ["module load openblas", "export OMP_PROC_BIND=close"]}}
+///
+/// `slurm`'s one-word values become `#SBATCH` lines of `sweep.sbatch`; its `setup` lines run
+/// in order before each task's command. `prunelab sweep` flags override them (`--setup` adds lines).
 ///
 /// An axis key is any config key path (`pruning.dynamic.criterion`, `training.learning_rate`,
 /// `seed`), or `arm`, whose values are compare arms (`prunelab list arms`: `han`, `linear`,
