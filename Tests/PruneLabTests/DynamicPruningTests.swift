@@ -147,7 +147,7 @@ import Datasets
 
     /// configs/README.md's key tables are the generated ones.
     @Test func configReadmeKeyTablesAreGenerated() throws {
-        let readme = try String(contentsOf: EndToEndTests.root.appendingPathComponent("configs/README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: TestSupport.root.appendingPathComponent("configs/README.md"), encoding: .utf8)
         let generated = try Catalog.keysMarkdown()
         #expect(
             readme.contains(generated), "configs/README.md differs from `prunelab list keys`; regenerate with scripts/gen-config-docs.sh")
