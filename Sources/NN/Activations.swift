@@ -7,8 +7,38 @@ import TensorCore
 #endif
 
 /// Element-wise activation functions with their derivatives written from the output.
+///
+/// The one list of activations: configs name them by `rawValue`, the config docs print
+/// `help`, and compaction asks `mapsZeroToZero`. A new activation is one case here plus what
+/// the compiler then asks for (its forward and backward pass, its properties below).
 public enum ActivationKind: String, Codable, CaseIterable, Sendable {
     case relu, sigmoid, tanh
+
+    /// Whether `f(0) == 0` exactly, so a unit whose output is 0 stays 0 through it (what lets
+    /// `Compaction` remove the unit).
+    public var mapsZeroToZero: Bool {
+        switch self {
+        case .relu, .tanh: return true
+        case .sigmoid: return false
+        }
+    }
+
+    /// One line for the config docs: the formula.
+    public var help: String {
+        switch self {
+        case .relu: return "max(x, 0)"
+        case .sigmoid: return "1/(1+e^-x)"
+        case .tanh: return "tanh(x)"
+        }
+    }
+
+    /// FLOPs per element of the forward and of the backward pass (counted, not timed).
+    public var flopsPerElement: (forward: Int, backward: Int) {
+        switch self {
+        case .relu: return (1, 1)
+        case .sigmoid, .tanh: return (4, 3)
+        }
+    }
 }
 
 /// An element-wise activation layer; keeps its output for the backward pass.
@@ -79,10 +109,10 @@ public final class Activation: Layer {
     }
 
     public func forwardFLOPs(inputShape: [Int], activeOnly: Bool) -> Int {
-        inputShape.reduce(1, *) * (kind == .relu ? 1 : 4)
+        inputShape.reduce(1, *) * kind.flopsPerElement.forward
     }
 
     public func backwardFLOPs(inputShape: [Int], needInputGrad: Bool, activeOnly: Bool) -> Int {
-        needInputGrad ? inputShape.reduce(1, *) * (kind == .relu ? 1 : 3) : 0
+        needInputGrad ? inputShape.reduce(1, *) * kind.flopsPerElement.backward : 0
     }
 }

@@ -5,7 +5,7 @@ import NN
 ///
 /// A unit (conv filter or dense neuron) is removable when its weights and its bias are all
 /// exactly 0 and every activation between it and the next layer with weights maps 0 to 0
-/// (ReLU, tanh, none; not sigmoid). Its output is then exactly 0 whatever the input, so
+/// (`ActivationKind.mapsZeroToZero`: ReLU and tanh, not sigmoid). Its output is then exactly 0 whatever the input, so
 /// dropping it, together with the matching inputs of the next layer (the input channel of a
 /// convolution, or the channel's H*W columns of a dense layer after flattening), leaves the
 /// network's outputs unchanged: the compacted model computes the same function with fewer
@@ -95,7 +95,7 @@ public enum Compaction {
     static func zeroMapsToZero(after index: Int, in layers: [Layer]) -> Bool {
         for layer in layers[(index + 1)...] {
             if layer.parameters.contains(where: \.isPrunable) { return true }
-            if let a = layer as? Activation, a.kind == .sigmoid { return false }
+            if let a = layer as? Activation, !a.kind.mapsZeroToZero { return false }
         }
         return true
     }

@@ -92,21 +92,11 @@ import TensorCore
         -> (status: Int32, exited: Bool, stdout: String, stderr: String)
     {
         let exe = try #require(prunelab, "the prunelab executable beside the test bundle")
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = args
         var env = ProcessInfo.processInfo.environment
         for k in unset { env.removeValue(forKey: k) }
         for (k, v) in set { env[k] = v }
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, p.terminationReason == .exit, stdout, stderr)
+        let r = try TestSupport.run(exe.path, args, environment: env)
+        return (r.status, r.exited, r.output, r.errors)
     }
 
     static func run(_ args: [String], unset: [String], set: [String: String] = [:]) throws -> [String: Any] {

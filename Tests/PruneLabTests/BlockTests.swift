@@ -109,7 +109,7 @@ import Pruning
 
     /// Removing a conv filter masks the matching batch norm channel too; compaction folds the
     /// batch norms and drops the channels; the small model's logits are the masked model's.
-    @Test(arguments: ["l1", "fpgm"])
+    @Test(arguments: UnitCriterionRegistry.names)
     func compactionThroughBatchNormKeepsTheMaskedLogits(_ name: String) throws {
         let criterion = try #require(UnitCriterionRegistry.criterion(named: name))
         let model = try bnNet(seed: 45)

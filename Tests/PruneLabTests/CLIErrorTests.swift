@@ -7,17 +7,8 @@ import Foundation
 @Suite struct CLIErrorTests {
     func run(_ args: [String], in dir: URL? = nil) throws -> (status: Int32, stderr: String) {
         let exe = try #require(CLITests.binary, "the prunelab executable was not built next to the tests")
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = args
-        p.currentDirectoryURL = dir ?? EndToEndTests.root
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try TestSupport.run(exe.path, args, in: dir ?? TestSupport.root)
+        return (r.status, r.errors)
     }
 
     func expectError(_ args: [String], _ mention: String, sourceLocation: SourceLocation = #_sourceLocation) throws {

@@ -34,33 +34,21 @@ import Foundation
         let exe = try #require(CLITests.binary)
         try withScratchFolder("anywhere") { dir in
             let out = dir.appendingPathComponent("run")
-            let p = Process()
-            p.executableURL = exe
-            p.arguments = [
-                "run", EndToEndTests.root.appendingPathComponent("configs/catvnoncat-4layer.json").path,
-                "--out", out.path, "--set", "training.steps=3", "--no-progress",
-            ]
-            p.currentDirectoryURL = dir
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0)
+            let r = try TestSupport.run(
+                exe.path,
+                [
+                    "run", TestSupport.root.appendingPathComponent("configs/catvnoncat-4layer.json").path,
+                    "--out", out.path, "--set", "training.steps=3", "--no-progress",
+                ], in: dir)
+            #expect(r.status == 0, "\(r.errors)")
             let config = try #require(
                 try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any])
             let train = try #require((config["data"] as? [String: Any])?["train_file"] as? String)
-            #expect(train == EndToEndTests.root.appendingPathComponent("data/catvnoncat/train_catvnoncat.h5").standardizedFileURL.path)
+            #expect(train == TestSupport.root.appendingPathComponent("data/catvnoncat/train_catvnoncat.h5").standardizedFileURL.path)
             let info = try #require(
                 try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("run.json"))) as? [String: Any])
-            let git = Process()
-            git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            git.arguments = ["git", "-C", EndToEndTests.root.path, "rev-parse", "--short=12", "HEAD"]
-            let pipe = Pipe()
-            git.standardOutput = pipe
-            try git.run()
-            let head = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(
-                in: .whitespacesAndNewlines)
-            git.waitUntilExit()
+            let head = try TestSupport.run("git", ["-C", TestSupport.root.path, "rev-parse", "--short=12", "HEAD"]).output
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(info["git_commit"] as? String == head)
             #expect(BuildInfo.gitCommit == head)
         }

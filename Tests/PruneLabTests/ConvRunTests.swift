@@ -28,7 +28,7 @@ import HDF5Support
     static func config(_ pruning: String, recording: String = "", layers: String = layers) -> String {
         """
         {"name": "conv-e2e", "seed": 4,
-         "data": {"format": "idx", "dir": "\(EndToEndTests.root.path)/data/mnist", "train_limit": 1000, "test_limit": 300},
+         "data": {"format": "idx", "dir": "\(TestSupport.root.path)/data/mnist", "train_limit": 1000, "test_limit": 300},
          "model": {"layers": \(layers)},
          "training": {"epochs": 2, "batch_size": 50, "learning_rate": 0.02, "momentum": 0.9},
          "pruning": \(pruning)\(recording)}

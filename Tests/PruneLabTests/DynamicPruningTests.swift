@@ -147,7 +147,7 @@ import Datasets
 
     /// configs/README.md's key tables are the generated ones.
     @Test func configReadmeKeyTablesAreGenerated() throws {
-        let readme = try String(contentsOf: EndToEndTests.root.appendingPathComponent("configs/README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: TestSupport.root.appendingPathComponent("configs/README.md"), encoding: .utf8)
         let generated = try Catalog.keysMarkdown()
         #expect(
             readme.contains(generated), "configs/README.md differs from `prunelab list keys`; regenerate with scripts/gen-config-docs.sh")
@@ -201,11 +201,14 @@ import Datasets
     /// keeps pruned weights and momentum at zero, and saves FLOPs.
     @Test(arguments: CriterionRegistry.names)  // every registered criterion, new ones included
     func targetsReachedNeverExceeded(criterion: String) throws {
-        // GraSP prunes at initialisation (its preferred schedule); the others on the cubic ramp
-        let config = criterion == "grasp" ? try Self.config(criterion, schedule: "init", scheduleKeys: "") : try Self.config(criterion)
+        // each criterion on its preferred schedule: the cubic ramp with short keys, any other
+        // schedule (`init` for GraSP) with its defaults
+        let entry = try #require(CriterionRegistry.entry(named: criterion))
+        let schedule = entry.preferredSchedule
+        let config = try Self.config(criterion, schedule: schedule, scheduleKeys: schedule == CubicSchedule.name ? nil : "")
         let (method, session, _) = try Self.method(config)
         let watch = Watch(method.pruned)
-        let columns = CriterionRegistry.entry(named: criterion)!.reportColumns
+        let columns = entry.reportColumns
         session.trainer.observers = method.observers + [watch]
         try session.trainer.train(steps: session.plannedSteps)
         #expect(watch.worst <= 0)
@@ -218,7 +221,9 @@ import Datasets
         #expect(events.rows.count > 0)
         #expect(Array(events.columns.suffix(columns.count)) == columns)
         let accuracy = session.evaluateTest().accuracy
-        #expect(accuracy > (["random", "grasp"].contains(criterion) ? 0.5 : 0.7), "\(criterion): \(accuracy)")
+        // a net pruned before training, or by chance, learns less in two epochs
+        let floor = schedule == InitSchedule.name || criterion == RandomCriterion.name ? 0.5 : 0.7
+        #expect(accuracy > floor, "\(criterion): \(accuracy)")
     }
 
     /// The `init` schedule prunes to the target before the first step: SNIP's scores are |w*g|

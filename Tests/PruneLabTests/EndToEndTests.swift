@@ -7,12 +7,10 @@ import Training
 
 /// Short real-data runs through the whole stack: config ▶ data ▶ training ▶ run folder.
 @Suite struct EndToEndTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     static func mnistConfig(_ extra: String = "", epochs: Int = 2) -> String {
         """
         {"name": "e2e", "seed": 3,
-         "data": {"format": "idx", "dir": "\(root.path)/data/mnist", "train_limit": 2000, "test_limit": 500},
+         "data": {"format": "idx", "dir": "\(TestSupport.root.path)/data/mnist", "train_limit": 2000, "test_limit": 500},
          "model": {"preset": "lenet-300-100"},
          "training": {"epochs": \(epochs), "batch_size": 50, "learning_rate": 0.05, "momentum": 0.9}\(extra)}
         """
@@ -179,20 +177,12 @@ func h5pyModelCheck(dir: String) throws -> [String: Any]? {
         print(json.dumps({"format": str(d.attrs["format"]), "nonzero": nz, "csr_equals_dense": same,
                           "mask_matches": masks, "config_name": cfg["name"]}))
         """
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", script, dir]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
+    let r = try TestSupport.run("python3", ["-c", script, dir])
+    guard r.status == 0 else {
         Issue.record("python3 with h5py could not read the model files (scripts/deps.sh installs h5py)")
         return nil
     }
-    return try JSONSerialization.jsonObject(with: data) as? [String: Any]
+    return try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any]
 }
 
 /// The `prunelab` binary's error contract: one line on stderr, exit status 1, no stack trace.
@@ -200,7 +190,7 @@ func h5pyModelCheck(dir: String) throws -> [String: Any]? {
     static var binary: URL? {
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("prunelab"),
-            EndToEndTests.root.appendingPathComponent(".build/debug/prunelab"),
+            TestSupport.root.appendingPathComponent(".build/debug/prunelab"),
         ]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
@@ -216,23 +206,14 @@ func h5pyModelCheck(dir: String) throws -> [String: Any]? {
 
     func run(_ args: [String]) throws -> (status: Int32, stderr: String) {
         let exe = try #require(Self.binary, "the prunelab executable was not built next to the tests")
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = args
-        p.currentDirectoryURL = EndToEndTests.root
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try TestSupport.run(exe.path, args, in: TestSupport.root)
+        return (r.status, r.errors)
     }
 
     func writeConfig(_ json: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).json").path
         // relative paths in a config file resolve against its folder (a temp folder here)
-        let absolute = json.replacingOccurrences(of: "\"data/", with: "\"\(EndToEndTests.root.path)/data/")
+        let absolute = json.replacingOccurrences(of: "\"data/", with: "\"\(TestSupport.root.path)/data/")
         try absolute.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }

@@ -3,10 +3,13 @@ import Foundation
 @testable import Experiments
 
 /// Fashion-MNIST from Debian's dataset-fashion-mnist through the shipped config, against the
-/// labels and first image read by Python's gzip module. Skipped with a notice
-/// where the package is absent (scripts/deps.sh installs it, so CI runs it).
+/// labels and first image read by Python's gzip module. Skipped where the package is absent,
+/// except in CI (scripts/deps.sh installs it), where its absence fails the test.
 @Suite struct FashionMNISTTests {
     static let dir = "/usr/share/datasets/fashion-mnist"
+    static let data = ExternalRequirement(
+        "Fashion-MNIST in \(dir)", install: "apt-get install dataset-fashion-mnist (scripts/deps.sh does)",
+        present: FileManager.default.fileExists(atPath: "\(dir)/t10k-labels-idx1-ubyte.gz"))
 
     /// Python's reading of the test set: the first 20 labels and the first image's pixel sum.
     static func pythonReference() throws -> (labels: [Int], pixelSum: Int) {
@@ -16,24 +19,15 @@ import Foundation
             i = gzip.open('\(dir)/t10k-images-idx3-ubyte.gz').read()[16:16 + 784]
             print(' '.join(map(str, l))); print(sum(i))
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let text = try TestSupport.python(["-c", script])
         let lines = text.split(separator: "\n")
         return (lines[0].split(separator: " ").compactMap { Int($0) }, Int(lines[1])!)
     }
 
-    @Test func shippedConfigLoadsTheDebianFiles() throws {
-        guard FileManager.default.fileExists(atPath: "\(Self.dir)/t10k-labels-idx1-ubyte.gz") else {
-            print("notice: \(Self.dir) is absent (apt-get install dataset-fashion-mnist); skipping")
-            return
-        }
-        let config = try ConfigLoader.load(path: EndToEndTests.root.appendingPathComponent("configs/fashion-lenet300-dense.json").path)
+    @Test(data.trait)
+    func shippedConfigLoadsTheDebianFiles() throws {
+        guard Self.data.isMet(for: "loading the shipped Fashion-MNIST config") else { return }
+        let config = try ConfigLoader.load(path: TestSupport.root.appendingPathComponent("configs/fashion-lenet300-dense.json").path)
         #expect(config.data.displayName == "fashion-mnist")
         let data = try config.data.load()
         #expect(data.train.labels.count == 60000 && data.test.labels.count == 10000)

@@ -62,7 +62,7 @@ import Foundation
     @Test func trailingCommasAreRefused() throws {
         try withScratchFolder("trailing-comma") { dir in
             let file = dir.appendingPathComponent("c.json")
-            let text = try String(contentsOf: EndToEndTests.root.appendingPathComponent(Self.config), encoding: .utf8)
+            let text = try String(contentsOf: TestSupport.root.appendingPathComponent(Self.config), encoding: .utf8)
             // a comma after the model section's last entry
             let edited = text.replacingOccurrences(of: #""init": "he""#, with: #""init": "he","#)
             #expect(edited != text)
@@ -86,7 +86,7 @@ import Foundation
     /// `--out ''` would be the working directory: refused, and the directory stays empty.
     @Test func emptyPathsAreRefused() throws {
         try withScratchFolder("empty-out") { dir in
-            let config = EndToEndTests.root.appendingPathComponent(Self.config).path
+            let config = TestSupport.root.appendingPathComponent(Self.config).path
             let out = try Self.errorLine(["run", config, "--out", ""], in: dir)
             #expect(out == "prunelab: error: --out is empty; give a path, e.g. --out runs/lenet")
             let resume = try Self.errorLine(["run", "--resume", " "], in: dir)

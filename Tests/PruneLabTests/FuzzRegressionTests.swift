@@ -12,27 +12,20 @@ import Datasets
     /// fixed libhdf5 makes this test check PruneLab's own handling.
     @Test func hostileHDF5FileFailsCleanlyOrHitsTheKnownLibhdf5Crash() throws {
         let exe = try #require(CLITests.binary)
-        let hostile = EndToEndTests.root.appendingPathComponent("fuzz/crashes/libhdf5-1.10.8-H5Lexists-segv.h5").path
+        let hostile = TestSupport.root.appendingPathComponent("fuzz/crashes/libhdf5-1.10.8-H5Lexists-segv.h5").path
         try withScratchFolder("fuzz-regression") { dir in
             let config = dir.appendingPathComponent("c.json")
             try
                 #"{"data": {"format": "hdf5", "train_file": "\#(hostile)"}, "model": {"layers": [{"type": "dense", "units": 2, "activation": "softmax"}]}}"#
                 .write(to: config, atomically: true, encoding: .utf8)
-            let p = Process()
-            p.executableURL = exe
-            p.arguments = ["run", config.path, "--out", dir.appendingPathComponent("run").path, "--no-progress"]
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            if p.terminationReason == .uncaughtSignal {
+            let r = try TestSupport.run(exe.path, ["run", config.path, "--out", dir.appendingPathComponent("run").path, "--no-progress"])
+            let stderr = r.errors
+            if !r.exited {
                 withKnownIssue("libhdf5 1.10.8 segfaults in H5Lexists on this file (results/reliability.md)") {
-                    Issue.record("prunelab was killed by signal \(p.terminationStatus)")
+                    Issue.record("prunelab was killed by signal \(r.status)")
                 }
             } else {
-                #expect(p.terminationStatus == 1)
+                #expect(r.status == 1)
                 #expect(stderr.hasPrefix("prunelab: error: \(hostile)"), "stderr: \(stderr)")
                 #expect(stderr.split(separator: "\n").count == 1, "stderr: \(stderr)")
             }
@@ -43,7 +36,7 @@ import Datasets
     /// 1.10.8 then allocates conversion buffers of that width and the process ran out of memory.
     /// PruneLab now refuses numbers wider than 16 bytes before reading.
     @Test func oversizedNumberTypeIsACleanError() throws {
-        let path = EndToEndTests.root.appendingPathComponent("fuzz/crashes/oversized-number-type.h5").path
+        let path = TestSupport.root.appendingPathComponent("fuzz/crashes/oversized-number-type.h5").path
         do {
             _ = try HDF5ImageSet.load(trainFile: path)
             Issue.record("loaded a file with a 4 GB number type")

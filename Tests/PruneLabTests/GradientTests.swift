@@ -28,7 +28,7 @@ import NN
         FiniteDifference.check(layer, input: x, rng: &rng)
     }
 
-    @Test(arguments: [ActivationKind.relu, .sigmoid, .tanh])
+    @Test(arguments: ActivationKind.allCases)
     func activationGradients(kind: ActivationKind) {
         var rng = RandomSource(seed: 13)
         var x = FiniteDifference.randomTensor([3, 6], &rng)

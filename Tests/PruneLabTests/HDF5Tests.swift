@@ -261,29 +261,10 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
     /// h5py is the independent reader these checks rest on; scripts/deps.sh installs it, and a
     /// machine without it fails here (with this message) rather than skipping silently.
     static func requireH5py() throws {
-        guard (try? runPython(["-c", "import h5py, numpy"])) != nil else {
+        guard TestSupport.pythonImports("h5py, numpy") else {
             Issue.record("python3 with h5py and numpy is required (bash scripts/deps.sh installs them)")
-            throw PythonFailed(status: -1)
+            throw TestSupport.PythonFailed(status: -1, stderr: "cannot import h5py, numpy")
         }
-    }
-
-    struct PythonFailed: Error { var status: Int32 }
-
-    /// Runs python3 with `arguments`; returns stdout, or throws when it exits non-zero.
-    static func runPython(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PythonFailed(status: process.terminationStatus)
-        }
-        return String(decoding: data, as: UTF8.self)
     }
 
     @Test func h5pyReadsOurFiles() throws {
@@ -313,7 +294,7 @@ private func expectFixturePixels(_ images: Tensor, offset: Int, sourceLocation: 
             """
         try withH5TempDirectory { dir in
             let path = try Self.writeSample(in: dir)
-            let json = try Self.runPython(["-c", script, path])
+            let json = try TestSupport.python(["-c", script, path])
             let object = try JSONSerialization.jsonObject(with: Data(json.utf8))
             let seen = try #require(object as? [String: Any])
             #expect((seen["weight"] as? [Double])?.map { Float($0) } == [0.5, -1, 2, 3.25, 0, 1e-3])

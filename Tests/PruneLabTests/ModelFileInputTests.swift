@@ -30,7 +30,7 @@ import Quantization
             _ = try QuantizedModelFile.write(model: m, spec: QuantizationSpec(bits: 4, perChannel: true), configJSON: "{}", path: path)
         }
         let script = "import sys, h5py, numpy as np\nf = h5py.File(sys.argv[1], 'r+')\n\(edit)\nf.close()\nprint('ok')"
-        #expect(try HDF5WriterTests.runPython(["-c", script, path]).hasPrefix("ok"))
+        #expect(try TestSupport.python(["-c", script, path]).hasPrefix("ok"))
         do {
             try ModelFiles.load(path: path, into: model(seed: 9))
             return nil
@@ -135,7 +135,7 @@ import Quantization
             let model = run.appendingPathComponent("model.h5").path
             let nan = Self.edit("fc2/weight", "a[3, 17] = np.nan")
             let script = "import sys, h5py, numpy as np\nf = h5py.File(sys.argv[1], 'r+')\n\(nan)\nf.close()"
-            _ = try HDF5WriterTests.runPython(["-c", script, model])
+            _ = try TestSupport.python(["-c", script, model])
             let before = try FileManager.default.contentsOfDirectory(atPath: run.path).sorted()
             let r = try CLIErrorTests().run(["quantize", run.path, "--bits", "4"])
             #expect(r.status == 1)

@@ -36,7 +36,7 @@ import Training
     /// A sigmoid net at learning rate 1e4 keeps a finite but exploding loss; the divergence
     /// rule (an epoch's mean loss above divergence_factor · ln 2) fails it.
     @Test func anExplodingLossIsDivergence() throws {
-        let root = EndToEndTests.root.path
+        let root = TestSupport.root.path
         let config = try ConfigLoader.load(
             path: "\(root)/configs/catvnoncat-4layer.json",
             overrides: [

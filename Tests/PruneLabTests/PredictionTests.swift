@@ -8,15 +8,13 @@ import Datasets
 /// `prunelab predict` against the model on the HDF5 arrays the images were written from (by
 /// Pillow), JPEG decoding against Pillow's, and bad images as one-line errors.
 @Suite struct PredictionTests {
-    static let root = EndToEndTests.root
-
     /// Runs Pillow; nil (with a recorded issue) when it is missing.
     static func pillow(_ script: String, _ args: [String]) throws -> String? {
-        guard (try? HDF5WriterTests.runPython(["-c", "import PIL, h5py"])) != nil else {
+        guard TestSupport.pythonImports("PIL, h5py") else {
             Issue.record("python3 with Pillow and h5py is required (bash scripts/deps.sh installs them)")
             return nil
         }
-        return try HDF5WriterTests.runPython(["-c", script] + args)
+        return try TestSupport.python(["-c", script] + args)
     }
 
     static func catRun(in dir: URL) throws -> (String, ExperimentConfig) {
@@ -24,8 +22,8 @@ import Datasets
             Data(
                 """
                 {"name": "predict", "seed": 2,
-                 "data": {"format": "hdf5", "train_file": "\(root.path)/data/catvnoncat/train_catvnoncat.h5",
-                          "test_file": "\(root.path)/data/catvnoncat/test_catvnoncat.h5",
+                 "data": {"format": "hdf5", "train_file": "\(TestSupport.root.path)/data/catvnoncat/train_catvnoncat.h5",
+                          "test_file": "\(TestSupport.root.path)/data/catvnoncat/test_catvnoncat.h5",
                           "x_train": "train_set_x", "y_train": "train_set_y", "x_test": "test_set_x", "y_test": "test_set_y",
                           "test_limit": 12},
                  "model": {"layers": [{"units": 20, "activation": "relu"}, {"units": 1, "activation": "sigmoid"}]},
@@ -40,11 +38,11 @@ import Datasets
         try withScratchFolder("predict") { dir in
             let (run, config) = try Self.catRun(in: dir)
             let png = dir.appendingPathComponent("png").path, jpeg = dir.appendingPathComponent("jpeg").path
-            let export = Self.root.appendingPathComponent("experiments/export_photos.py").path
-            let h5 = Self.root.appendingPathComponent("data/catvnoncat/test_catvnoncat.h5").path
+            let export = TestSupport.root.appendingPathComponent("experiments/export_photos.py").path
+            let h5 = TestSupport.root.appendingPathComponent("data/catvnoncat/test_catvnoncat.h5").path
             guard try Self.pillow("pass", []) != nil else { return }
-            _ = try HDF5WriterTests.runPython([export, h5, "test_set_x", "test_set_y", png])
-            _ = try HDF5WriterTests.runPython([export, h5, "test_set_x", "test_set_y", jpeg, "--format", "jpeg"])
+            _ = try TestSupport.python([export, h5, "test_set_x", "test_set_y", png])
+            _ = try TestSupport.python([export, h5, "test_set_x", "test_set_y", jpeg, "--format", "jpeg"])
             // bad files beside good ones: corrupt, truncated, empty, unsupported
             let good = try Data(contentsOf: URL(fileURLWithPath: "\(png)/000.png"))
             let bad = dir.appendingPathComponent("bad")
@@ -87,28 +85,22 @@ import Datasets
     @Test func commandPredictsTheGoodImagesAndExitsOneForTheBad() throws {
         try withScratchFolder("predict-cli") { dir in
             let (run, _) = try Self.catRun(in: dir)
-            let export = Self.root.appendingPathComponent("experiments/export_photos.py").path
-            let h5 = Self.root.appendingPathComponent("data/catvnoncat/test_catvnoncat.h5").path
+            let export = TestSupport.root.appendingPathComponent("experiments/export_photos.py").path
+            let h5 = TestSupport.root.appendingPathComponent("data/catvnoncat/test_catvnoncat.h5").path
             guard try Self.pillow("pass", []) != nil else { return }
-            _ = try HDF5WriterTests.runPython([export, h5, "test_set_x", "test_set_y", dir.appendingPathComponent("png").path])
+            _ = try TestSupport.python([export, h5, "test_set_x", "test_set_y", dir.appendingPathComponent("png").path])
             let empty = dir.appendingPathComponent("empty.jpg")
             try Data().write(to: empty)
             let exe = try #require(CLITests.binary, "the prunelab executable was not built next to the tests")
-            let p = Process()
-            p.executableURL = exe
-            p.arguments = [
-                "predict", run, dir.appendingPathComponent("png/000.png").path, empty.path, dir.appendingPathComponent("png/001.png").path,
-            ]
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            try p.run()
-            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 1)
-            #expect(stderr == "prunelab: error: \(empty.path): empty file (0 bytes)\n")
-            #expect(stdout.split(separator: "\n").filter { $0.contains("probability") }.count == 2)
+            let r = try TestSupport.run(
+                exe.path,
+                [
+                    "predict", run, dir.appendingPathComponent("png/000.png").path, empty.path,
+                    dir.appendingPathComponent("png/001.png").path,
+                ])
+            #expect(r.status == 1)
+            #expect(r.errors == "prunelab: error: \(empty.path): empty file (0 bytes)\n")
+            #expect(r.output.split(separator: "\n").filter { $0.contains("probability") }.count == 2)
             #expect(FileManager.default.fileExists(atPath: "\(run)/predictions.csv"))
         }
     }
@@ -128,7 +120,7 @@ import Datasets
                 out.append([int(v) for v in np.asarray(Image.fromarray(x[0]).convert("L")).ravel()])
                 print(json.dumps(out))
                 """
-            let h5 = Self.root.appendingPathComponent("data/catvnoncat/test_catvnoncat.h5").path
+            let h5 = TestSupport.root.appendingPathComponent("data/catvnoncat/test_catvnoncat.h5").path
             guard let text = try Self.pillow(script, [h5, dir.path]) else { return }
             let pillow = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[Int]])
             for i in 0..<3 {

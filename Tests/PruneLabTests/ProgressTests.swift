@@ -82,17 +82,10 @@ import Foundation
             """#
         ).replacingOccurrences(of: "\"train_limit\": 2000", with: "\"train_limit\": 1000")
         try text.write(to: config, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = ["run", config.path, "--out", root.appendingPathComponent("run").path, "--set", "training.threads=1"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        let r = try TestSupport.run(
+            exe.path, ["run", config.path, "--out", root.appendingPathComponent("run").path, "--set", "training.threads=1"])
+        #expect(r.status == 0)
+        let lines = r.errors.split(separator: "\n").map(String.init)
         #expect(!lines.contains { $0.contains("\r") || $0.contains("\u{1B}") }, "no redraws in a pipe")
         let epochs = lines.filter { $0.contains(" ep ") }
         #expect(epochs.filter { $0.contains(" training ") }.count == 2)

@@ -160,7 +160,7 @@ import HDF5Support
                     out[name + "_bytes"] = int(sum(d.nbytes for d in g.values()))
                 print(json.dumps(out))
                 """
-            let text = try HDF5WriterTests.runPython(["-c", script, path])
+            let text = try TestSupport.python(["-c", script, path])
             let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
             #expect(json["format"] as? String == "prunelab-quantized-1")
             for (i, l) in back.weightedLayers.enumerated() {

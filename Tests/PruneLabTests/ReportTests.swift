@@ -8,7 +8,7 @@ import Foundation
     static func tinyConfig(_ method: String) -> String {
         """
         {"name": "tiny", "seed": 1,
-         "data": {"format": "idx", "dir": "\(EndToEndTests.root.path)/data/mnist", "train_limit": 1000, "test_limit": 200},
+         "data": {"format": "idx", "dir": "\(TestSupport.root.path)/data/mnist", "train_limit": 1000, "test_limit": 200},
          "model": {"preset": "lenet-300-100"},
          "training": {"epochs": 1, "batch_size": 50, "learning_rate": 0.05, "momentum": 0.9, "eval_every": "5it"},
          "pruning": {"method": "\(method)", "layer_sparsity": {"fc1": 0.9, "fc2": 0.9, "fc3": 0.7},
@@ -194,11 +194,12 @@ import Foundation
 
 /// Renders a page in headless chromium to a PNG, checks it with Pillow, and counts the page's figures and paths.
 enum BrowserCheck {
-    static var chromium: String? {
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }
+    static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
     }
+    static let browser = ExternalRequirement(
+        "chromium with python3's Pillow", install: "bash scripts/deps.sh installs them",
+        present: chromium != nil && TestSupport.pythonImports("PIL"))
 
     static let script = """
         import sys, json, subprocess, html.parser
@@ -227,29 +228,17 @@ enum BrowserCheck {
         """
 
     /// Screenshots `page` and checks it is not blank and has `figures` figures, each with a
-    /// non-empty path; skipped with a notice without chromium (CI installs it: scripts/deps.sh).
+    /// non-empty path; without chromium or Pillow, skipped with a notice, or failed in CI
+    /// (`ExternalRequirement`).
     static func render(_ page: String, figures: Int) throws {
-        guard let exe = chromium else {
-            print("notice: chromium not installed; skipping the browser check of \(page) (scripts/deps.sh installs it)")
-            if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("chromium is required in CI") }
-            return
-        }
+        guard browser.isMet(for: "the browser check of \(page)"), let exe = chromium else { return }
         let png = page.replacingOccurrences(of: ".html", with: ".png")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, exe, page, png]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            Issue.record("browser check failed: \(String(decoding: errors, as: UTF8.self).suffix(600))")
+        let run = try TestSupport.run("python3", ["-c", script, exe, page, png])
+        guard run.status == 0 else {
+            Issue.record("browser check failed: \(run.errors.suffix(600))")
             return
         }
-        let r = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let r = try #require(try JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])
         #expect((r["size"] as? [Int]) == [1200, 3000])
         #expect((r["colours"] as? Int ?? 0) > 50, "screenshot of \(page) looks blank: \(r)")
         #expect((r["nonwhite"] as? Double ?? 0) > 0.03, "screenshot of \(page) looks blank: \(r)")

@@ -197,37 +197,50 @@ import Pruning
         #expect(try diff(#"{"a": true, "b": {"x": 1, "y": [1, 2, 3]}, "c": "s", "d": null}"#).map(\.key) == "d")
     }
 
-    @Test func denseResumesExactly() throws {
-        try Self.expectResumeIsExact("", stops: [30, 50])
-    }
-
-    @Test func hanResumesExactlyMidRoundAndBetweenRounds() throws {
+    /// One resume case per registered method: a config and the steps at which the run stops.
+    /// A new method fails `everyMethodResumesExactly` until it has an entry here.
+    static let methodResumeCases: [String: @Sendable () throws -> (config: ExperimentConfig, stops: [Int])] = [
+        "dense": { (try config(epochs: 3), [30, 50]) },
         // 40 steps per epoch: stops in the training, in round 1's retraining and in round 2's
-        try Self.expectResumeIsExact(
-            #"""
-            , "pruning": {"method": "han", "layer_sparsity": {"fc1": 0.9, "fc2": 0.8}, "exclude": ["fc3"],
-              "han": {"rule": "sparsity", "rounds": 2, "retrain": "2ep", "retrain_learning_rate": 0.01,
-                      "curve": {"enabled": true, "from": 0.5, "to": 0.9, "step": 0.2}}}
-            """#, stops: [50, 85, 150], epochs: 2)
-    }
+        "han": {
+            (
+                try config(
+                    #"""
+                    , "pruning": {"method": "han", "layer_sparsity": {"fc1": 0.9, "fc2": 0.8}, "exclude": ["fc3"],
+                      "han": {"rule": "sparsity", "rounds": 2, "retrain": "2ep", "retrain_learning_rate": 0.01,
+                              "curve": {"enabled": true, "from": 0.5, "to": 0.9, "step": 0.2}}}
+                    """#, epochs: 2), [50, 85, 150]
+            )
+        },
+        "dynamic": {
+            (
+                try config(
+                    #"""
+                    , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,
+                      "dynamic": {"criterion": "linear", "cubic": {"start": "10it", "end": "90it", "every": "5it", "max_per_check": 0.3},
+                                  "linear": {"stats_every": "2it", "window": 5, "horizon": "20it"}}},
+                      "recording": {"enabled": true, "every": "7it", "samples_per_layer": 20}
+                    """#, epochs: 3), [45, 97]
+            )
+        },
+        // soft FPGM filter pruning on a small conv net: stops in training and in fine-tuning
+        "structured": {
+            let json = ConvRunTests.config(
+                """
+                {"method": "structured", "structured": {"criterion": "fpgm", "ratio": 0.5, "layers": ["conv1", "conv2"], "finetune": "1ep"}}
+                """)
+            return (try ConfigLoader.decode(Data(json.utf8)), [25, 45])
+        },
+    ]
 
-    @Test func dynamicLinearWithRecordingResumesExactly() throws {
-        try Self.expectResumeIsExact(
-            #"""
-            , "pruning": {"method": "dynamic", "target_sparsity": 0.8, "exclude_output": true,
-              "dynamic": {"criterion": "linear", "cubic": {"start": "10it", "end": "90it", "every": "5it", "max_per_check": 0.3},
-                          "linear": {"stats_every": "2it", "window": 5, "horizon": "20it"}}},
-              "recording": {"enabled": true, "every": "7it", "samples_per_layer": 20}
-            """#, stops: [45, 97])
-    }
-
-    /// Soft FPGM filter pruning on a small conv net: stops in training and in fine-tuning.
-    @Test func structuredResumesExactly() throws {
-        let json = ConvRunTests.config(
-            """
-            {"method": "structured", "structured": {"criterion": "fpgm", "ratio": 0.5, "layers": ["conv1", "conv2"], "finetune": "1ep"}}
-            """)
-        try Self.expectResumeIsExact(config: try ConfigLoader.decode(Data(json.utf8)), stops: [25, 45])
+    /// Every registered method, stopped at its case's steps, resumes to what an uninterrupted
+    /// run writes.
+    @Test(arguments: MethodRegistry.names)
+    func everyMethodResumesExactly(method: String) throws {
+        let make = try #require(Self.methodResumeCases[method], "\(method): no resume case in methodResumeCases")
+        let (config, stops) = try make()
+        #expect(config.pruning.method == method)
+        try Self.expectResumeIsExact(config: config, stops: stops)
     }
 
     /// Batch norm running statistics and dropout stream positions are checkpointed.

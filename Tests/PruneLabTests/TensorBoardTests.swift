@@ -5,9 +5,7 @@ import TensorCore
 
 /// The TensorBoard event files, read back with TensorBoard's own reader (EventAccumulator).
 @Suite struct TensorBoardTests {
-    /// TensorBoard is importable (scripts/deps.sh installs it); CI (PRUNELAB_CI=1) requires it.
-    static let readerAvailable =
-        (try? HDF5WriterTests.runPython(["-c", "import tensorboard"])) != nil || ProcessInfo.processInfo.environment["PRUNELAB_CI"] != nil
+    static let reader = ExternalRequirement.python("tensorboard")
 
     @Test func crc32cMatchesTheStandardCheckValueAndFramingLayout() {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
@@ -41,7 +39,7 @@ import TensorCore
 
     static func dump(_ logdir: URL) throws -> [String: Run] {
         let script = try #require(Bundle.module.url(forResource: "tb_dump", withExtension: "py", subdirectory: "Fixtures"))
-        let text = try HDF5WriterTests.runPython([script.path, logdir.path])
+        let text = try TestSupport.python([script.path, logdir.path])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         let runs = try #require(json["runs"] as? [String: [String: Any]])
         return runs.mapValues { r in
@@ -71,7 +69,7 @@ import TensorCore
         for (tag, s) in steps { #expect(Set(run.scalars[tag]?.keys.map { $0 } ?? []) == s, "\(tag): the steps of metrics.csv") }
     }
 
-    @Test(.enabled(if: readerAvailable, "tensorboard is not importable: pip install tensorboard (scripts/deps.sh does)"))
+    @Test(reader.trait)
     func tensorBoardReadsEveryTagWithTheRunsValues() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("tb-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -110,7 +108,7 @@ import TensorCore
     /// An interrupted and resumed run reads back as one run: TensorBoard drops the first
     /// process's events after its checkpoint, so the scalars are metrics.csv's again; a folder
     /// of run folders (a compare folder) is one logdir with a run per folder.
-    @Test(.enabled(if: readerAvailable, "tensorboard is not importable: pip install tensorboard (scripts/deps.sh does)"))
+    @Test(reader.trait)
     func resumedRunReadsBackWithoutTheRepeatedSteps() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("tbr-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }

@@ -8,7 +8,7 @@ import Foundation
     static func config(epochs: Int, flush: Int) -> String {
         """
         {"name": "store", "seed": 2,
-         "data": {"format": "idx", "dir": "\(EndToEndTests.root.path)/data/mnist", "train_limit": 1000, "test_limit": 200},
+         "data": {"format": "idx", "dir": "\(TestSupport.root.path)/data/mnist", "train_limit": 1000, "test_limit": 200},
          "model": {"preset": "lenet-300-100"},
          "training": {"epochs": \(epochs), "batch_size": 50, "learning_rate": 0.05, "momentum": 0.9},
          "pruning": {"method": "dynamic", "layer_sparsity": {"fc1": 0.5, "fc2": 0.8, "fc3": 0.7},
@@ -21,21 +21,12 @@ import Foundation
     /// Runs `script` with python3 (argv[1...] = `args`) and decodes its stdout as JSON; nil and a
     /// recorded issue without h5py.
     static func python(_ script: String, _ args: [String]) throws -> [String: Any]? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            Issue.record("python3/h5py failed: \(String(decoding: errors, as: UTF8.self).suffix(800))")
+        let r = try TestSupport.run("python3", ["-c", script] + args)
+        guard r.status == 0 else {
+            Issue.record("python3/h5py failed: \(r.errors.suffix(800))")
             return nil
         }
-        return try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any]
     }
 
     static let checkScript = """

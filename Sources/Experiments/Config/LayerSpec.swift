@@ -1,4 +1,5 @@
 import Foundation
+import NN
 import Schema
 
 /// One layer of a model written out in the config.
@@ -34,7 +35,58 @@ public indirect enum LayerSpec: Codable, Equatable, Sendable {
         case dense, conv, pool, flatten, batchnorm, dropout
         case globalAvgPool = "global_avg_pool", residual, concat, denseBlock = "dense_block"
     }
-    public enum ActivationName: String, Codable, Sendable, CaseIterable { case relu, sigmoid, tanh, none, softmax }
+    /// What follows a weighted layer: an element-wise activation (`ActivationKind`, named by
+    /// its `rawValue`), nothing (`none`), or on the last layer the loss's head (`softmax`, or
+    /// `sigmoid` with one unit).
+    public enum ActivationName: Hashable, Sendable, Codable, CaseIterable, RawRepresentable {
+        case elementwise(ActivationKind)
+        case none, softmax
+
+        public static let relu = ActivationName.elementwise(.relu)
+        public static let sigmoid = ActivationName.elementwise(.sigmoid)
+        public static let tanh = ActivationName.elementwise(.tanh)
+
+        public static var allCases: [ActivationName] { ActivationKind.allCases.map(elementwise) + [.none, .softmax] }
+
+        public init?(rawValue: String) {
+            switch rawValue {
+            case "none": self = .none
+            case "softmax": self = .softmax
+            default:
+                guard let kind = ActivationKind(rawValue: rawValue) else { return nil }
+                self = .elementwise(kind)
+            }
+        }
+
+        public var rawValue: String {
+            switch self {
+            case .elementwise(let kind): return kind.rawValue
+            case .none: return "none"
+            case .softmax: return "softmax"
+            }
+        }
+
+        public init(from decoder: Decoder) throws {
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let value = ActivationName(rawValue: text) else {
+                throw DecodingError.dataCorrupted(
+                    DecodingError.Context(
+                        codingPath: decoder.codingPath,
+                        debugDescription: "one of \(Self.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\""))
+            }
+            self = value
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(rawValue)
+        }
+
+        /// The element-wise activations with their formulas, for the docs.
+        static var elementwiseHelp: String {
+            ActivationKind.allCases.map { "\($0.rawValue) = \($0.help)" }.joined(separator: ", ")
+        }
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case type, units, filters, kernel, stride, padding, activation, momentum, epsilon, rate, layers
@@ -43,10 +95,13 @@ public indirect enum LayerSpec: Codable, Equatable, Sendable {
 
     /// The keys each kind accepts besides `type`, with their help (for the docs).
     static let keys: [Kind: [(key: CodingKeys, help: String)]] = [
-        .dense: [(.units, "output units"), (.activation, "relu, sigmoid, tanh, none; softmax or sigmoid on the last layer")],
+        .dense: [
+            (.units, "output units"),
+            (.activation, "\(ActivationName.elementwiseHelp), none; softmax or sigmoid on the last layer"),
+        ],
         .conv: [
             (.filters, "output channels"), (.kernel, "square kernel size"), (.stride, "default 1"),
-            (.padding, "zeros on every side, default 0"), (.activation, "relu, sigmoid, tanh, none"),
+            (.padding, "zeros on every side, default 0"), (.activation, "\(ActivationName.elementwiseHelp), none"),
         ],
         .pool: [(.kernel, "max-pooling window"), (.stride, "default: the kernel")],
         .flatten: [],

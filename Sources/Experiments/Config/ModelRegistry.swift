@@ -139,13 +139,12 @@ public enum ModelRegistry {
         func at(_ i: Int) -> String {
             config.preset.map { "model.preset \"\($0)\" (layer \(i + 1))" } ?? "model.layers[\(i)]"
         }
-        switch last.activation {
-        case .softmax where last.units != classCount:
+        if last.activation == .softmax && last.units != classCount {
             throw ConfigError(
                 path: at(specs.count - 1), "the softmax output has \(last.units ?? 0) units but the data has \(classCount) classes")
-        case .sigmoid where classCount != 2:
+        }
+        if last.activation == .sigmoid && classCount != 2 {
             throw ConfigError(path: at(specs.count - 1), "a sigmoid output needs 2 classes, the data has \(classCount)")
-        default: break
         }
         var layers: [Layer] = []
         var shape = inputShape
@@ -176,10 +175,10 @@ public enum ModelRegistry {
     ) throws {
         for part in spec.expanded { try append(part, at: at, shape: &shape, layers: &layers, names: &names) }
         switch spec.activation {
-        case .relu: layers.append(Activation(name: activationName, kind: .relu))
-        case .sigmoid where !isLast: layers.append(Activation(name: activationName, kind: .sigmoid))
-        case .tanh: layers.append(Activation(name: activationName, kind: .tanh))
-        default: break
+        case .elementwise(let kind):
+            // a sigmoid on the last layer is the loss's head
+            if !(isLast && spec.activation == .sigmoid) { layers.append(Activation(name: activationName, kind: kind)) }
+        case .none, .softmax: break
         }
     }
 
