@@ -51,6 +51,7 @@ struct PredictabilityCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let dir = URL(fileURLWithPath: out, isDirectory: true)
+            try PredictabilityReport.prepare(dir)
             let hs = try horizons.split(separator: ",").map { try Schema.Duration(parsing: String($0)) }
             var all: [PredictabilityReport.RunRows] = []
             for (k, r) in runs.enumerated() {

@@ -94,6 +94,18 @@ import Training
         }
     }
 
+    /// An `--out` that is a file is one error before any analysis, and the file is left alone.
+    @Test func predictabilityRefusesAFileAsItsFolder() throws {
+        let dir = Self.tempDir()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("notes.txt")
+        try Data("mine".utf8).write(to: file)
+        let error = #expect(throws: RunError.self) { try PredictabilityReport.prepare(file) }
+        #expect(error?.description == "\(file.path): exists and is not a folder; give --out a folder")
+        #expect(try String(contentsOf: file, encoding: .utf8) == "mine")
+    }
+
     // MARK: Learning-rate time
 
     /// sum_{i < t} cos(pi i / T), in closed form.

@@ -133,7 +133,7 @@ public enum PredictabilityReport {
     /// Writes `predictability.csv`, `.md` and the figures into `dir` (created if missing),
     /// replacing only files PruneLab wrote there (`OutputFolder`); returns the paths.
     public static func write(_ runs: [RunRows], epochs: [Double], title: String, to dir: URL) throws -> [URL] {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try prepare(dir)
         let folder = try OutputFolder(dir)
         defer { folder.release() }
         let figures = figures(runs)
@@ -149,6 +149,19 @@ public enum PredictabilityReport {
         }
         try AtomicFile.write(Data(md.utf8), to: mdURL)
         return [csvURL] + svgURLs + [mdURL]
+    }
+
+    /// Creates the output folder `dir` if missing; a one-line error when that is impossible (a
+    /// file of that name, no permission). Called before the analysis, so a bad `--out` costs nothing.
+    public static func prepare(_ dir: URL) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw RunError("\(dir.path): exists and is not a folder; give --out a folder") }
+            return
+        }
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw RunError("\(dir.path): cannot create the folder (\((error as NSError).localizedDescription))")
+        }
     }
 
     static func label(_ e: Double) -> String { e == e.rounded() ? String(Int(e)) : String(format: "%.2g", e) }

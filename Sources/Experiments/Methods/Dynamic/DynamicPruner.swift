@@ -90,14 +90,19 @@ public final class DynamicPruner: TrainingObserver {
         for (i, p) in pruned.enumerated() {
             let alive = MagnitudePruner.alive(p)
             let aliveCount = alive.reduce(0) { $0 + ($1 ? 1 : 0) }
-            let layer = LayerState(name: p.layerName, total: p.value.count, alive: aliveCount, finalTarget: targets[i])
-            let picked = prune(p, index: i, alive: alive, request: schedule.request(step: t, layer: layer), step: t)
+            let picked = prune(
+                p, index: i, alive: alive, request: schedule.request(step: t, layer: layerState(i, alive: aliveCount)), step: t)
             changed = changed || !picked.isEmpty
-            after.append(LayerState(name: layer.name, total: layer.total, alive: aliveCount - picked.count, finalTarget: targets[i]))
+            after.append(layerState(i, alive: aliveCount - picked.count))
         }
         criterion.checkDidEnd()
         if changed { optimizer.applyMasksToState() }
         if schedule.isFinished(after: t, layers: after) { finishedAtStep = t }
+    }
+
+    /// Pruned parameter `i` as the schedule sees it, with `alive` live weights.
+    func layerState(_ i: Int, alive: Int) -> LayerState {
+        LayerState(name: pruned[i].layerName, total: pruned[i].value.count, alive: alive, finalTarget: targets[i])
     }
 
     /// A check that prunes nothing because the criterion's trajectory window is too short: one
@@ -105,9 +110,7 @@ public final class DynamicPruner: TrainingObserver {
     func deferCheck(step t: Int, window w: TrajectoryWindow) {
         var wanted = 0
         for (i, p) in pruned.enumerated() {
-            let aliveCount = p.activeCount
-            let layer = LayerState(name: p.layerName, total: p.value.count, alive: aliveCount, finalTarget: targets[i])
-            let request = schedule.request(step: t, layer: layer)
+            let request = schedule.request(step: t, layer: layerState(i, alive: p.activeCount))
             guard request.count > 0 else { continue }
             wanted += request.count
             events.append(
