@@ -103,7 +103,7 @@ public enum Catalog {
             let config =
                 try base ?? ConfigLoader.decode(Data(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-5"}}"#.utf8))
             return table(
-                try Compare.arms(for: config).map {
+                try MethodRegistry.arms(for: config).map {
                     ($0.name, ($0.isDefault ? "(default) " : "") + $0.overrides.joined(separator: " "), "")
                 })
         case "presets":
