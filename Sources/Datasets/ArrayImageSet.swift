@@ -126,7 +126,7 @@ public enum ArrayImageSet {
         }
         guard a.count == count else {
             throw source.error(
-                "has \(a.count) labels but \(images.label)\(images.file == source.file ? "" : " in \(images.file)") has \(count) images")
+                "has \(a.count) labels but \(images.file == source.file ? images.label : images.file) has \(count) images")
         }
         var out: [Int] = []
         out.reserveCapacity(count)

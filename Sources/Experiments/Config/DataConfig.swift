@@ -59,7 +59,10 @@ public struct DataConfig: ConfigSection {
         ("augment", "random crop and flip of each training batch, see `data.augment`"),
         ("train_limit", "use only the first N training samples (0: all)"),
         ("test_limit", "use only the first N test samples (0: all)"),
-        ("classes", "number of classes (0: 10 for IDX; max label + 1, at least 2, for HDF5); a label outside is an error"),
+        (
+            "classes",
+            "number of classes (0: 10 for IDX and CIFAR-10; max label + 1, at least 2, for HDF5, npy and npz; the number of class folders, at least 2, for images); a label outside is an error"
+        ),
     ]
     public var format: Format
     public var dir: String?
