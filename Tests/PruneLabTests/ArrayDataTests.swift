@@ -206,6 +206,38 @@ import Datasets
         }
     }
 
+    /// Through the binary: exit 1, one `prunelab: error:` line naming the file and the array
+    /// or folder, and no run folder written.
+    @Test(.enabled(if: numpy.present || TestSupport.inCI, "numpy is missing"))
+    func commandLineReportsBadDataInOneLine() throws {
+        let exe = try #require(CLITests.binary, "the prunelab executable was not built next to the tests")
+        try withScratchFolder("npz-cli") { dir in
+            _ = try TestSupport.python(["-c", Self.badWriter, dir.path])
+            for folder in ["photos/train/cat", "photos/test/cat"] {
+                try FileManager.default.createDirectory(at: dir.appendingPathComponent(folder), withIntermediateDirectories: true)
+            }
+            let cases = [
+                (
+                    #"{"format": "npz", "train_file": "ok.npz", "layout": "nhwc", "x_train": "x", "y_train": "labels", "x_test": "x", "y_test": "y"}"#,
+                    "\(dir.path)/ok.npz: no array 'labels' (has: x, y)"
+                ),
+                (
+                    #"{"format": "images", "dir": "photos"}"#,
+                    "\(dir.path)/photos/train/cat: empty class folder: no .png, .jpg or .jpeg file"
+                ),
+            ]
+            for (data, expected) in cases {
+                let config = dir.appendingPathComponent("c.json")
+                try Data(#"{"data": \#(data), "model": {"preset": "lenet-300-100"}}"#.utf8).write(to: config)
+                let out = dir.appendingPathComponent("run")
+                let r = try TestSupport.run(exe.path, ["run", config.path, "--out", out.path, "--no-progress"])
+                #expect(r.status == 1 && r.exited)
+                #expect(r.errors == "prunelab: error: \(expected)\n")
+                #expect(!FileManager.default.fileExists(atPath: out.path))
+            }
+        }
+    }
+
     /// Keys the array formats need or refuse are one-line config errors naming the key.
     @Test func formatKeysAreChecked() throws {
         let cases: [(String, String)] = [

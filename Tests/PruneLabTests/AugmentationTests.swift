@@ -100,14 +100,15 @@ import Datasets
         #expect(try TrainingSession(config: on, data: data).trainer.batcher.augmentation == nil)
     }
 
-    /// A run with augmentation interrupted after step 50 (an epoch is 40 steps; the checkpoint
-    /// is at step 40) and resumed writes exactly what an uninterrupted run writes; and the
-    /// augmentation does change the result.
+    /// A small conv net trained with augmentation, interrupted after steps 25 and 47 (an epoch
+    /// is 20 steps, so it resumes from the checkpoints of steps 20 and 40), writes exactly what
+    /// an uninterrupted run writes; and the augmentation does change the result.
     @Test func resumedAugmentedRunIsBitIdentical() throws {
-        let text = EndToEndTests.mnistConfig(epochs: 3)
+        let text = ConvRunTests.config(#"{"method": "dense"}"#)
         let config = try ConfigLoader.decode(
-            Data(text.utf8), overrides: ["data.augment.enabled=true", "data.augment.pad=2", "training.threads=2"])
-        try RunFolderTests.expectResumeIsExact(config: config, stops: [50, 95])
+            Data(text.utf8),
+            overrides: ["data.augment.enabled=true", "data.augment.pad=2", "training.threads=2", "training.epochs=3"])
+        try RunFolderTests.expectResumeIsExact(config: config, stops: [25, 47])
         let plain = RunFolderTests.tempDir(), augmented = RunFolderTests.tempDir()
         defer { try? FileManager.default.removeItem(at: plain); try? FileManager.default.removeItem(at: augmented) }
         var short = config
