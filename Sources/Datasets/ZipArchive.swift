@@ -59,6 +59,7 @@ struct ZipArchive {
             count = u64(record + 32)
             offset = u64(record + 48)
         }
+        guard count >= 0, count <= bytes.count / 46 else { throw fail("corrupt zip: \(count) entries cannot fit in \(bytes.count) bytes") }
         var members: [Member] = []
         var at = offset
         for _ in 0..<count {
@@ -105,6 +106,10 @@ struct ZipArchive {
         guard has(at, 30), u32(at) == 0x0403_4b50 else { throw fail("corrupt zip: no local header for member '\(member.name)'") }
         let start = at + 30 + u16(at + 26) + u16(at + 28)
         guard has(start, member.compressedSize) else { throw fail("truncated zip: member '\(member.name)' ends past the file") }
+        // deflate expands at most ~1032:1; a larger size is a corrupt directory, not an allocation to try
+        guard member.size >= 0, member.size <= member.compressedSize * 1032 + 64, member.compressedSize < Int(UInt32.max) else {
+            throw fail("corrupt zip: member '\(member.name)' claims \(member.size) bytes from \(member.compressedSize)")
+        }
         let stored = bytes[start..<(start + member.compressedSize)]
         let data: [UInt8]
         switch member.method {

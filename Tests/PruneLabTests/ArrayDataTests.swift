@@ -1,7 +1,7 @@
 import Testing
 import Foundation
 import TensorCore
-import Datasets
+@testable import Datasets
 @testable import Experiments
 
 /// `.npy` and `.npz` image sets written by numpy: every element type and layout read to the
@@ -254,6 +254,51 @@ import Datasets
                 #expect(r.status == 1 && r.exited)
                 #expect(r.errors == "prunelab: error: \(expected)\n")
                 #expect(!FileManager.default.fileExists(atPath: out.path))
+            }
+        }
+    }
+
+    /// Every prefix of a stored and a deflated `.npz` and of a `.npy`, and every single-byte
+    /// change of them, either loads or fails with a one-line `DatasetError`: no trap, no hang.
+    @Test(.enabled(if: numpy.present || TestSupport.inCI, "numpy is missing"))
+    func damagedFilesFailCleanly() throws {
+        try withScratchFolder("npz-damage") { dir in
+            let writer = """
+                import sys, numpy as np
+                d = sys.argv[1]
+                x = np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2); y = np.array([0, 1])
+                np.savez(f"{d}/stored.npz", x=x, y=y); np.savez_compressed(f"{d}/deflated.npz", x=x, y=y)
+                np.save(f"{d}/x.npy", x)
+                """
+            _ = try TestSupport.python(["-c", writer, dir.path])
+            for name in ["stored.npz", "deflated.npz", "x.npy"] {
+                let bytes = [UInt8](try Data(contentsOf: dir.appendingPathComponent(name)))
+                var variants = (0..<bytes.count).map { Array(bytes.prefix($0)) }
+                for i in 0..<bytes.count {
+                    var changed = bytes
+                    changed[i] ^= 0xA5
+                    variants.append(changed)
+                }
+                for v in variants {
+                    do {
+                        if name.hasSuffix(".npz") {
+                            let zip = try ZipArchive(v, file: name)
+                            for m in zip.members { _ = try NumpyArray.parse(try zip.contents(of: m), file: name, array: m.name) }
+                        } else {
+                            _ = try NumpyArray.parse(v, file: name)
+                        }
+                    } catch let error as DatasetError {
+                        #expect(error.file == name && !error.message.contains("\n"))
+                    }
+                }
+                // the undamaged file loads
+                if name.hasSuffix(".npz") {
+                    let zip = try ZipArchive(bytes, file: name)
+                    #expect(zip.members.map(\.name) == ["x.npy", "y.npy"])
+                    #expect(try NumpyArray.parse(try zip.contents(of: zip.members[0]), file: name).floats() == (0..<24).map { Float($0) })
+                } else {
+                    #expect(try NumpyArray.parse(bytes, file: name).shape == [2, 3, 2, 2])
+                }
             }
         }
     }

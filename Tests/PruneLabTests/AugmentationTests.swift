@@ -182,5 +182,12 @@ import Datasets
         #expect(
             thrownMessage { _ = try ConfigLoader.decode(Data(base(#""none""#).utf8), overrides: ["data.augment.pad=-1"]) }
                 == "key 'data.augment.pad': must be >= 0, got -1")
+        var wide = config
+        wide.data.augment.enabled = true
+        wide.data.augment.pad = 29
+        let data = try wide.data.load()
+        #expect(
+            thrownMessage { _ = try TrainingSession(config: wide, data: data) }
+                == "key 'data.augment.pad': must be at most the images' height and width ([1, 28, 28]), got 29")
     }
 }

@@ -3,6 +3,7 @@ import TensorCore
 import NN
 import Training
 import Datasets
+import Schema
 
 /// A model, its optimizer and its training loop, built from a config on loaded data.
 ///
@@ -39,7 +40,15 @@ public final class TrainingSession {
             images: data.train.images, labels: data.train.labels,
             batchSize: t.batchSize.count, shuffle: true, rng: root.derived("data"))
         let augment = config.data.augment
-        if augment.enabled { batcher.augmentation = Augmentation(pad: augment.pad, flip: augment.flip, rng: root.derived("augment")) }
+        if augment.enabled {
+            let side = data.train.sampleShape.dropFirst().min() ?? 0
+            guard data.train.sampleShape.count == 3, augment.pad <= side else {
+                throw ConfigError(
+                    path: "data.augment.pad", "must be at most the images' height and width (\(data.train.sampleShape)), got \(augment.pad)"
+                )
+            }
+            batcher.augmentation = Augmentation(pad: augment.pad, flip: augment.flip, rng: root.derived("augment"))
+        }
         let perEpoch = batcher.batchesPerEpoch
         plannedSteps = try StepBudget.plannedSteps(config, perEpoch: perEpoch)
         switch t.optimizer {
