@@ -1,4 +1,3 @@
-import Foundation
 import Schema
 import Datasets
 
@@ -48,13 +47,19 @@ extension DataConfig {
         case .hdf5:
             return try HDF5ImageSet.load(trainFile: trainFile ?? "", testFile: testFile, keys: keys, classCount: classCount)
         case .npy:
-            return try ArrayImageSet.loadNPY(directory: dir ?? ".", keys: keys, layout: layout ?? .nhwc, classCount: classCount)
+            return try ArrayImageSet.loadNPY(directory: dir ?? ".", keys: keys, layout: try declaredLayout(), classCount: classCount)
         case .npz:
             return try ArrayImageSet.loadNPZ(
-                trainFile: trainFile ?? "", testFile: testFile, keys: keys, layout: layout ?? .nhwc, classCount: classCount)
+                trainFile: trainFile ?? "", testFile: testFile, keys: keys, layout: try declaredLayout(), classCount: classCount)
         case .images:
             return try ImageFolderSet.load(directory: dir ?? ".", size: imageSize, channels: channels)
         }
+    }
+
+    /// `layout`, which the array formats require (`validate` checks it; never guessed).
+    func declaredLayout() throws -> ArrayImageSet.Layout {
+        guard let layout else { throw ConfigError(path: "data.layout", "required when data.format is \"\(format.rawValue)\"") }
+        return layout
     }
 
     /// The per-channel standardisation `normalize` asks for, fitted to `train` for `"train"`

@@ -5,8 +5,7 @@ import Training
 
 /// Everything a run needs to continue, gathered from its parts: the weights and masks, the
 /// optimizer's state, the loop's position (step, epoch, FLOPs, the data-order and augmentation
-/// generators), the
-/// metrics so far, the method's own progress (criterion statistics, events, Han round), and
+/// generators), the metrics so far, the method's own progress (criterion statistics, events, Han round), and
 /// the trajectory recorder's position, and the config itself (canonical JSON). Checkpoints are taken between epochs (and at Han round
 /// boundaries), so "position in the epoch's batch order" is always its start.
 struct RunState {
