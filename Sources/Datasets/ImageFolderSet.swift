@@ -8,7 +8,7 @@ import TensorCore
 /// - Classes: the train folder's subfolders sorted by name (Unicode code points, as Python's
 ///   `sorted`); class index i is the i-th name. Every test class folder must be one of them.
 /// - Files: those directly in a class folder whose extension is `.png`, `.jpg` or `.jpeg` (any
-///   case), sorted by name; hidden files and other files are skipped. A class folder without
+///   case), sorted by name; other files, and hidden files and folders, are skipped. A class folder without
 ///   such a file is an error.
 /// - Pixels: decoded by `ImageFile` (libjpeg-turbo, libpng) and turned into model input by
 ///   `ImageFile.modelInput`, the conversion `prunelab predict` uses: bytes / 255, channels
