@@ -98,6 +98,8 @@ class _Exporter:
             if not 0 <= layer.p < 1:
                 raise ValueError(f"{where}: rate {layer.p} must be in [0, 1)")
             self.specs.append({"type": "dropout", "rate": float(layer.p)})
+        elif kind in (nn.Softmax, nn.LogSoftmax):
+            raise ValueError(f"{where}: not supported; PruneLab's loss applies the softmax: end with the Linear layer")
         else:
             raise ValueError(
                 f"{where}: not supported; PruneLab takes Linear, Conv2d, BatchNorm2d, BatchNorm1d, "
@@ -195,7 +197,9 @@ class _Exporter:
             raise ValueError("the model must end with a Linear layer (its outputs are the logits)")
         if last["activation"] == "none":
             last["activation"] = "sigmoid" if last["units"] == 1 else "softmax"
-        return self.specs
+        # PruneLab puts a Flatten before a dense layer after an image itself
+        return [s for i, s in enumerate(self.specs)
+                if not (s["type"] == "flatten" and self.specs[i + 1]["type"] == "dense")]
 
 
 def export_sequential(module, input_shape, out_dir=None, *, layers_path=None, init_path=None):
