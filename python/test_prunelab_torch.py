@@ -1,6 +1,7 @@
 """Reference side of PruneLab's torch and ONNX tests (TorchRoundTripTests, ModelExportTests).
 
     python3 python/test_prunelab_torch.py export OUT_DIR BATCH.h5   # torch LeNet-5 -> OUT_DIR/{layers.json,init.h5,logits.h5}
+    python3 python/test_prunelab_torch.py export-all OUT_DIR BATCH.h5   # the same for a net of every supported layer
     python3 python/test_prunelab_torch.py logits MODEL.h5 BATCH.h5 OUT.h5   # prunelab_torch.load_model's logits
     python3 python/test_prunelab_torch.py errors     # export_sequential's ValueErrors, one per line
     python3 python/test_prunelab_torch.py onnx BATCH.h5 OUT.h5 NAME=FILE.onnx ...   # onnx.checker, onnxruntime logits
@@ -51,6 +52,36 @@ def export(out_dir, batch_path):
     print("exported", len(section["layers"]), "layers")
 
 
+def every_layer():
+    """Every supported layer: bias-free padded conv, batch norms with non-trivial running statistics,
+    an activation after a pool (moved before it), tanh, sigmoid, dropout after flatten."""
+    torch.manual_seed(11)
+    net = nn.Sequential(
+        nn.Conv2d(1, 6, 3, padding=1, bias=False), nn.BatchNorm2d(6, eps=1e-3, momentum=0.2), nn.MaxPool2d(2),
+        nn.ReLU(), nn.Conv2d(6, 8, 3, stride=2), nn.Sigmoid(), nn.Flatten(), nn.Dropout(0.3),
+        nn.Linear(8 * 6 * 6, 32), nn.BatchNorm1d(32), nn.Tanh(), nn.Linear(32, 10))
+    with torch.no_grad():
+        for bn in (net[1], net[9]):
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
+            bn.running_mean.uniform_(-0.2, 0.2)
+            bn.running_var.uniform_(0.5, 2.0)
+    return net
+
+
+def export_all(out_dir, batch_path):
+    net = every_layer()
+    section = pt.export_sequential(net, (1, 28, 28), out_dir)
+    x = batch(batch_path)
+    expected = logits(net, x)
+    # the init file and layer list load back into torch with the same outputs
+    back = logits(pt.load_model(section["init_file"], layers=section["layers"]), x)
+    assert np.abs(back - expected).max() <= 1e-6, np.abs(back - expected).max()
+    with h5py.File(os.path.join(out_dir, "logits.h5"), "w") as f:
+        f["logits"] = expected
+    print(json.dumps(section["layers"]))
+
+
 def load_logits(model_path, batch_path, out_path):
     net = pt.load_model(model_path)
     with h5py.File(out_path, "w") as f:
@@ -94,6 +125,8 @@ if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "export":
         export(*args)
+    elif mode == "export-all":
+        export_all(*args)
     elif mode == "logits":
         load_logits(*args)
     elif mode == "errors":

@@ -171,6 +171,38 @@ import HDF5Support
         }
     }
 
+    /// Residual and concat blocks (a DenseNet block), global average pooling and batch norms
+    /// inside blocks with non-trivial running statistics: onnxruntime gives PruneLab's logits.
+    @Test(onnx.trait)
+    func blocksAndGlobalPoolingGivePruneLabsLogits() throws {
+        let json = #"""
+            {"layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1, "activation": "relu"},
+             {"type": "residual", "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1}, {"type": "batchnorm", "activation": "relu"}]},
+             {"type": "pool", "kernel": 2}, {"type": "dense_block", "growth_rate": 2, "count": 2, "bottleneck": 2},
+             {"type": "global_avg_pool"}, {"type": "dense", "units": 10, "activation": "softmax"}]}
+            """#
+        let config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+        let model = try ModelRegistry.build(config, inputShape: [1, 28, 28], classCount: 10)
+        var rng = RandomSource(seed: 9)
+        Initializer.he.initialize(model, rng: &rng)
+        for case let bn as BatchNorm in model.leafLayers {
+            bn.runningMean = FiniteDifference.randomTensor([bn.channels], &rng, scale: 0.2)
+            bn.runningVar = Tensor(
+                shape: [bn.channels], scalars: FiniteDifference.randomTensor([bn.channels], &rng, scale: 0.5).scalars.map { abs($0) + 0.5 })
+            bn.gamma.value = Tensor(shape: [bn.channels], scalars: bn.runningVar.scalars.map { 2 - $0 })
+        }
+        try withScratchFolder("onnx-blocks") { dir in
+            let x = try TorchRoundTripTests.testImages(40)
+            let batch = dir.appendingPathComponent("batch.h5"), out = dir.appendingPathComponent("logits.h5")
+            let file = dir.appendingPathComponent("blocks.onnx")
+            try TorchRoundTripTests.writeBatch(x, to: batch)
+            try ONNXExport.data(model, producer: "prunelab", version: "test").write(to: file)
+            _ = try TestSupport.python([TorchRoundTripTests.script, "onnx", batch.path, out.path, "blocks=\(file.path)"])
+            let ort = try TorchRoundTripTests.readTensor(out, "blocks")
+            #expect(TorchRoundTripTests.maxDifference(ort, model.forward(x, training: false)) <= 1e-4)
+        }
+    }
+
     /// A folder that is not a run, a run without the requested model file, an unknown format
     /// and a file PruneLab did not write at the target: one error line each, nothing written.
     @Test func badInputIsOneErrorLine() throws {

@@ -87,6 +87,26 @@ import HDF5Support
         }
     }
 
+    /// Every supported torch layer (padded bias-free conv, batch norms 2d and 1d with their
+    /// running statistics, relu moved before a pool, sigmoid, tanh, flatten, dropout) gives
+    /// torch's evaluation-mode logits in PruneLab.
+    @Test(torch.trait)
+    func everySupportedLayerGivesTorchsLogits() throws {
+        try withScratchFolder("torch-all") { dir in
+            let x = try Self.testImages(32)
+            let batch = dir.appendingPathComponent("batch.h5")
+            try Self.writeBatch(x, to: batch)
+            let exported = dir.appendingPathComponent("torch-init")
+            let layers = try TestSupport.python([Self.script, "export-all", exported.path, batch.path])
+            let config = try ConfigLoader.decode(
+                Data(Self.config(layers: layers, initFile: exported.appendingPathComponent("init.h5").path).utf8))
+            let model = try TrainingSession(config: config, data: try config.data.load()).model
+            #expect(model.leafLayers.map(\.name).filter { $0.hasPrefix("bn") || $0.hasPrefix("drop") } == ["bn1", "drop1", "bn2"])
+            let torchLogits = try Self.readTensor(exported.appendingPathComponent("logits.h5"), "logits")
+            #expect(Self.maxDifference(model.forward(x, training: false), torchLogits) <= 1e-5)
+        }
+    }
+
     /// Layers and settings PruneLab cannot reproduce are one ValueError each, naming the layer.
     @Test(torch.trait)
     func unsupportedLayersNameTheirIndexAndType() throws {
