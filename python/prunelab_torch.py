@@ -15,8 +15,9 @@ PruneLab's layer cannot reproduce (a non-square kernel, dilation, groups, ``ceil
 and type. Weight layouts are the same in both: a dense weight is ``[out, in]``, a conv kernel
 ``[out, in, k, k]``, flattening is channels first (``[C, H, W]`` row-major), so tensors are copied
 as they are. PruneLab attaches an activation to the layer before it; ``ReLU``/``Tanh``/``Sigmoid``
-after a ``MaxPool2d`` or ``Flatten`` move before them (max pooling commutes with monotone
-activations, flattening with every element-wise one). The last layer must be a ``Linear``: its
+after a ``MaxPool2d`` or ``Flatten`` (``ReLU`` also after a ``Dropout``) move before them: max
+pooling commutes with monotone activations, flattening with every element-wise one, dropout's
+non-negative scaling with ``ReLU``. The last layer must be a ``Linear``: its
 outputs are the logits of PruneLab's softmax cross-entropy (``sigmoid`` binary cross-entropy when
 it has one output, where a final ``nn.Sigmoid`` may follow it). Layers without a bias get a zero
 bias (PruneLab's conv and dense layers have one).
@@ -167,8 +168,11 @@ class _Exporter:
                            "activation": "none"})
 
     def activation(self, kind, where, is_last):
+        # max pooling commutes with monotone activations, flattening with all, dropout (a
+        # non-negative scale) with relu
+        movable = ("pool", "flatten", "dropout") if kind == "relu" else ("pool", "flatten")
         i = len(self.specs) - 1
-        while i >= 0 and self.specs[i]["type"] in ("pool", "flatten"):
+        while i >= 0 and self.specs[i]["type"] in movable:
             i -= 1
         if i < 0 or self.specs[i]["type"] not in WEIGHTED or self.specs[i]["activation"] != "none":
             raise ValueError(f"{where}: an activation must follow a Conv2d, Linear or BatchNorm without one")

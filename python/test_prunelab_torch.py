@@ -54,12 +54,13 @@ def export(out_dir, batch_path):
 
 def every_layer():
     """Every supported layer: bias-free padded conv, batch norms with non-trivial running statistics,
-    an activation after a pool (moved before it), tanh, sigmoid, dropout after flatten."""
+    activations after a pool and a dropout (moved before them), tanh, sigmoid, dropout after flatten."""
     torch.manual_seed(11)
     net = nn.Sequential(
         nn.Conv2d(1, 6, 3, padding=1, bias=False), nn.BatchNorm2d(6, eps=1e-3, momentum=0.2), nn.MaxPool2d(2),
         nn.ReLU(), nn.Conv2d(6, 8, 3, stride=2), nn.Sigmoid(), nn.Flatten(), nn.Dropout(0.3),
-        nn.Linear(8 * 6 * 6, 32), nn.BatchNorm1d(32), nn.Tanh(), nn.Linear(32, 10))
+        nn.Linear(8 * 6 * 6, 32), nn.BatchNorm1d(32), nn.Tanh(), nn.Linear(32, 16), nn.Dropout(0.2), nn.ReLU(),
+        nn.Linear(16, 10))
     with torch.no_grad():
         for bn in (net[1], net[9]):
             bn.weight.uniform_(0.5, 1.5)

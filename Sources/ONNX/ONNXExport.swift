@@ -113,13 +113,7 @@ struct GraphBuilder {
                 [float("epsilon", Float(bn.epsilon)), float("momentum", Float(1 - bn.momentum))])
             return (out, rank)
         case let act as Activation:
-            let op: String
-            switch act.kind {
-            case .relu: op = "Relu"
-            case .sigmoid: op = "Sigmoid"
-            case .tanh: op = "Tanh"
-            }
-            node(op, [input], out, [])
+            node(act.kind.onnxOperator, [input], out, [])
             return (out, rank)
         case is Flatten:
             return (flatten(input, name: out), 2)
@@ -194,5 +188,16 @@ struct GraphBuilder {
         var a = Onnx_AttributeProto()
         (a.name, a.type, a.f) = (name, .float, v)
         return a
+    }
+}
+
+extension ActivationKind {
+    /// The ONNX operator computing this activation.
+    var onnxOperator: String {
+        switch self {
+        case .relu: return "Relu"
+        case .sigmoid: return "Sigmoid"
+        case .tanh: return "Tanh"
+        }
     }
 }
