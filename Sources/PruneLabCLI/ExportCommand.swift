@@ -35,7 +35,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let r = try ModelExport.run(.init(runDir: runDir, source: model, foldBatchNorm: foldBatchnorm, out: out))
-            print("\(r.file.path) (\(r.bytes) bytes, \(r.nodes) nodes, \(r.weights) weights)")
+            print("\(r.file.path) (\(r.bytes) bytes, \(r.nodes) nodes, \(r.parameters) parameters)")
         }
     }
 }

@@ -53,12 +53,12 @@ public enum ModelExport {
         }
     }
 
-    /// What was written: the file, its size, the graph's node and weight counts.
+    /// What was written: the file, its size, the graph's node count and the model's parameter count.
     public struct Outcome: Sendable {
         public var file: URL
         public var bytes: Int
         public var nodes: Int
-        public var weights: Int
+        public var parameters: Int
     }
 
     public static func run(_ o: Options) throws -> Outcome {
@@ -73,7 +73,7 @@ public enum ModelExport {
         try OutputFolder.write(data, to: target)
         return Outcome(
             file: target, bytes: data.count, nodes: proto.graph.node.count,
-            weights: model.parameters.reduce(0) { $0 + $1.value.count })
+            parameters: model.parameters.reduce(0) { $0 + $1.value.count })
     }
 
     /// The run's config and the model file to read; one-line errors for a folder that is not a
