@@ -7,9 +7,9 @@ import TensorCore
 /// evaluation mode: the graph computes what `Sequential.forward(x, training: false)` does.
 ///
 /// Graph input `input` is `[N, C, H, W]` (or `[N, F]`) float32 with a symbolic batch `N`;
-/// output `logits` is the model's forward output, `[N, classes]`, before the loss's softmax (a
-/// sigmoid model has one logit). Layers map to nodes one to one: `Conv2D` to `Conv` (square
-/// kernel, strides, symmetric pads), `Dense` to `Gemm` (`transB` 1, so the weight keeps
+/// output `logits` (an `Identity` of the last layer's output) is the model's forward output,
+/// `[N, classes]`, before the loss's softmax (a sigmoid model has one logit). Layers map to
+/// nodes: `Conv2D` to `Conv` (square kernel, strides, symmetric pads), `Dense` to `Gemm` (`transB` 1, so the weight keeps
 /// PruneLab's `[out, in]` layout), `MaxPool2D` to `MaxPool`, `BatchNorm` to
 /// `BatchNormalization` (running statistics), `Flatten` to `Flatten` (axis 1), `GlobalAvgPool` to
 /// `GlobalAveragePool` and `Flatten`, activations to `Relu`, `Sigmoid`, `Tanh`, residual blocks
@@ -17,13 +17,13 @@ import TensorCore
 /// identity at evaluation). Weights are initializers in `raw_data` (little-endian float32),
 /// multiplied by their masks: pruned weights are stored as zeros.
 public enum ONNXExport {
-    /// The ONNX operator set the graphs use (onnxruntime 1.32 runs opsets 7 to 23).
+    /// The ONNX operator set the graphs use (the tests run the graphs in onnxruntime 1.32).
     public static let opset: Int64 = 17
     /// ONNX's IR version 8 (ONNX 1.10 onwards), the one that goes with opset 17.
     public static let irVersion: Int64 = 8
     static let float: Int32 = 1  // TensorProto.DataType.FLOAT
 
-    /// The ONNX model of `model`; `producer` names the writer (`prunelab 1.2`).
+    /// The ONNX model of `model`; `producer` and `version` name the writer (`prunelab`, `0.2.0`).
     public static func model(_ model: Sequential, producer: String, version: String) -> Onnx_ModelProto {
         var graph = GraphBuilder()
         var x = "input"
