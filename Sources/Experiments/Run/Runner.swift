@@ -137,6 +137,7 @@ public enum Runner {
             status: .running, error: nil, pid: getpid(), step: nil,
             resumed: resume.map { ($0.info.resumed ?? 0) + 1 })
         var metrics: MetricsRecorder?
+        var tensorBoard: TensorBoardRecorder?
         defer { folder.release() }
         do {
             if let k = options.interruptAfterStep { session.trainer.interruption = { $0 >= k ? SIGINT : nil } }
@@ -146,10 +147,14 @@ public enum Runner {
                 run, method: method, progress: options.progress,
                 resume: resume?.archive)
             metrics = recorder
-            let tensorBoard = try installTensorBoard(run, method: method, metrics: recorder)
+            tensorBoard = try installTensorBoard(run, method: method, metrics: recorder, trajectories: trajectories)
             let state = RunState(run: run, method: method, metrics: recorder, trajectories: trajectories, tensorBoard: tensorBoard)
             if let archive = resume?.archive { try state.restore(archive) }
-            if resume != nil { tensorBoard?.markResumed(at: session.trainer.step + 1) }
+            if resume != nil {
+                tensorBoard?.markResumed(at: session.trainer.step + 1)
+            } else {
+                tensorBoard?.sessionStart(TensorBoardRecorder.hparams(config, label: method.label, prunes: type(of: method).removesWeights))
+            }
             try train(run, state: state)
             options.stageReached?(.trajectoriesFinished)
             let outcome = try writeOutputs(run, method: method, metrics: recorder, tensorBoard: tensorBoard)
@@ -172,6 +177,7 @@ public enum Runner {
                 throw RunInterrupted(signal: signal, step: step, folder: folder.url.path)
             }
             info.status = .failed
+            tensorBoard?.end(.failure, step: session.trainer.step)
             try? info.write(to: folder)
             throw error
         }
@@ -215,13 +221,14 @@ public enum Runner {
     /// The TensorBoard writer (with `tensorboard.enabled`): it mirrors every metrics row and
     /// takes the method's histograms.
     static func installTensorBoard(
-        _ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder
+        _ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder, trajectories: TrajectoryRecorder?
     ) throws -> TensorBoardRecorder? {
         guard run.config.tensorboard.enabled else { return nil }
         let tb = try TensorBoardRecorder(config: run.config.tensorboard, folder: run.folder, session: run.session)
         metrics.onRecord = { tb.metric(step: $0, tag: $1, value: $2, wall: $3, flops: $4) }
         tb.methodHistograms = { method.histograms(step: $0, into: $1) }
         method.attach(tb)
+        trajectories?.sampleSink = { tb.samples(step: $0, layer: $1, indices: $2, values: $3) }
         return tb
     }
 
@@ -281,6 +288,7 @@ public enum Runner {
         if let tb = tensorBoard { summary.extra.append(SummaryColumn("tensorboard_seconds", .double(tb.seconds))) }
         try method.finish(run, summary: &summary)
         try run.kernels?.write(to: folder)
+        tensorBoard?.sessionEnd(step: session.trainer.step, summary: summary)
         try summary.table.write(to: folder.file("summary.csv"))
         try LayerReport.table(session.model).write(to: folder.file("layers.csv"))
         var masks: [String: Tensor] = [:]
