@@ -148,7 +148,8 @@ public final class TensorBoardRecorder: HistogramSink {
     func sessionStart(_ hparams: [(name: String, value: HParamsSummary.Value)]) {
         timed {
             let now = Date().timeIntervalSince1970
-            let experiment = HParamsSummary.experiment(hparams: hparams, metrics: Self.finalMetrics, time: now)
+            // the arm names the method: the method column is the one the dashboard hides at first
+            let experiment = HParamsSummary.experiment(hparams: hparams, secondary: ["method"], metrics: Self.finalMetrics, time: now)
             let start = HParamsSummary.sessionStart(hparams: hparams, time: now)
             for (tag, content) in [(HParamsSummary.experimentTag, experiment), (HParamsSummary.sessionStartTag, start)] {
                 pending.append(
@@ -213,11 +214,11 @@ extension TensorBoardRecorder: Checkpointable {
 
 extension TensorBoardRecorder {
     /// The run's hyperparameters in the HParams dashboard: method, criterion, schedule, arm
-    /// (`RunLabel.name`), run name, seed, and the target sparsity (0 for a run that prunes nothing).
+    /// (`RunLabel.name`), seed, and the target sparsity (0 for a run that prunes nothing).
     static func hparams(_ config: ExperimentConfig, label: RunLabel, prunes: Bool) -> [(name: String, value: HParamsSummary.Value)] {
         [
             ("method", .string(label.method)), ("criterion", .string(label.criterion)), ("schedule", .string(label.schedule)),
-            ("arm", .string(label.name)), ("name", .string(config.name)), ("seed", .number(Double(config.seed))),
+            ("arm", .string(label.name)), ("seed", .number(Double(config.seed))),
             ("target_sparsity", .number(prunes ? config.pruning.targetSparsity : 0)),
         ]
     }

@@ -30,14 +30,18 @@ public enum HParamsSummary {
     /// The `Experiment` (field 2 of `HParamsPluginData`): the hyperparameters by name and type
     /// (`DATA_TYPE_STRING` 1, `DATA_TYPE_FLOAT64` 3) and the metrics as (group "", tag): scalars
     /// of the session's own run. The dashboard reads the experiment of the first run that has
-    /// one, so every run writes the same.
-    public static func experiment(hparams: [(name: String, value: Value)], metrics: [String], time: Double) -> [UInt8] {
+    /// one, so every run writes the same. It lists hyperparameters marked `differs` (7) first,
+    /// then by name, and shows the first five: every one but those in `secondary` is marked.
+    public static func experiment(
+        hparams: [(name: String, value: Value)], secondary: Set<String> = [], metrics: [String], time: Double
+    ) -> [UInt8] {
         pluginData(field: 2) { e in
             e.double(3, time)
             for h in hparams {
                 e.message(4) {
                     $0.bytes(1, Array(h.name.utf8))
                     $0.varint(4, h.value.isNumber ? 3 : 1)
+                    if !secondary.contains(h.name) { $0.varint(7, 1) }
                 }
             }
             for m in metrics {
