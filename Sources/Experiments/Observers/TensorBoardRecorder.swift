@@ -214,12 +214,12 @@ extension TensorBoardRecorder: Checkpointable {
 
 extension TensorBoardRecorder {
     /// The run's hyperparameters in the HParams dashboard: method, criterion, schedule, arm
-    /// (`RunLabel.name`), seed, and the target sparsity (0 for a run that prunes nothing).
-    static func hparams(_ config: ExperimentConfig, label: RunLabel, prunes: Bool) -> [(name: String, value: HParamsSummary.Value)] {
+    /// (`RunLabel.name`), seed, and the target sparsity (`Runner.targetSparsity`).
+    static func hparams(_ config: ExperimentConfig, label: RunLabel, target: Double) -> [(name: String, value: HParamsSummary.Value)] {
         [
             ("method", .string(label.method)), ("criterion", .string(label.criterion)), ("schedule", .string(label.schedule)),
             ("arm", .string(label.name)), ("seed", .number(Double(config.seed))),
-            ("target_sparsity", .number(prunes ? config.pruning.targetSparsity : 0)),
+            ("target_sparsity", .number(target)),
         ]
     }
 }

@@ -153,7 +153,8 @@ public enum Runner {
             if resume != nil {
                 tensorBoard?.markResumed(at: session.trainer.step + 1)
             } else {
-                tensorBoard?.sessionStart(TensorBoardRecorder.hparams(config, label: method.label, prunes: type(of: method).removesWeights))
+                tensorBoard?.sessionStart(
+                    TensorBoardRecorder.hparams(config, label: method.label, target: targetSparsity(config, method: method)))
             }
             try train(run, state: state)
             options.stageReached?(.trajectoriesFinished)
@@ -181,6 +182,16 @@ public enum Runner {
             try? info.write(to: folder)
             throw error
         }
+    }
+
+    /// The sparsity the run aims at over the weights its method prunes (each layer's
+    /// `pruning.layer_sparsity` or `target_sparsity`, weighted by its weights); 0 for a method
+    /// that removes none.
+    static func targetSparsity(_ config: ExperimentConfig, method: any PruningMethod) -> Double {
+        guard type(of: method).removesWeights else { return 0 }
+        let total = method.pruned.reduce(0) { $0 + $1.value.count }
+        let removed = method.pruned.reduce(0.0) { $0 + config.pruning.finalTarget(layer: $1.layerName) * Double($1.value.count) }
+        return removed / Double(max(total, 1))
     }
 
     /// The loop's observers: the method's first, then metrics, trajectories, progress and
