@@ -17,6 +17,9 @@ public struct RunOptions: Sendable {
     public var configFile: String?
     /// Called as the run reaches each `RunStage` (tests and fault injection stop the process there).
     public var stageReached: (@Sendable (RunStage) -> Void)?
+    /// Receives the progress lines a log gets (one per epoch, Han round, analysis series), with
+    /// or without `progress` drawn.
+    public var logLine: (@Sendable (String) -> Void)?
 
     public init(outDir: String, force: Bool = false, progress: Bool = true, command: String = "") {
         self.outDir = outDir
@@ -144,7 +147,7 @@ public enum Runner {
             info.threads = session.threads
             try info.write(to: folder)
             let (recorder, trajectories) = try installObservers(
-                run, method: method, progress: options.progress,
+                run, method: method, progress: options.progress, logLine: options.logLine,
                 resume: resume?.archive)
             metrics = recorder
             tensorBoard = try installTensorBoard(run, method: method, metrics: recorder, trajectories: trajectories)
@@ -197,7 +200,7 @@ public enum Runner {
     /// The loop's observers: the method's first, then metrics, trajectories, progress and
     /// the checkpointer (last, so it saves what the others did at the epoch's end).
     static func installObservers(
-        _ run: RunContext, method: any PruningMethod, progress: Bool,
+        _ run: RunContext, method: any PruningMethod, progress: Bool, logLine: (@Sendable (String) -> Void)? = nil,
         resume: StateArchive?
     ) throws -> (MetricsRecorder, TrajectoryRecorder?) {
         let session = run.session, config = run.config, t = config.training
@@ -217,11 +220,16 @@ public enum Runner {
         run.kernels = kernels
         var observers: [TrainingObserver] = method.observers + [metrics, kernels]
         if let trajectories { observers.append(trajectories) }
-        if progress {
-            let bar = ProgressBar(totalSteps: session.plannedSteps + method.extraSteps, label: config.name) {
+        if progress || logLine != nil {
+            let mode: ProgressBar.Mode = progress && isatty(2) == 1 ? .terminal : .lines
+            let write = { (text: String) in if progress { ProgressBar.standardError(text) } }
+            let status = { () -> (sparsity: Double, testAccuracy: Double?) in
                 let (total, nonzero) = session.model.weightCounts
                 return (total > 0 ? 1 - Double(nonzero) / Double(total) : 0, metrics.lastTest?.accuracy)
             }
+            let bar = ProgressBar(
+                totalSteps: session.plannedSteps + method.extraSteps, label: config.name, mode: mode, status: status, write: write)
+            bar.logLine = logLine
             run.progress = bar
             observers.append(bar)
         }
