@@ -55,6 +55,7 @@ import Foundation
         // the logs: each run's progress lines (one per epoch) and warnings
         let logs = try names.map { try String(contentsOf: out.appendingPathComponent("logs/\($0).log"), encoding: .utf8) }
         #expect(logs[0].contains(" ep 1 4/4 ") && logs[0].contains("\(names[0]): ran"), "\(logs[0])")
+        #expect(logs[0].components(separatedBy: "\n\(names[0]): ran").count == 2, "the job's lines once: \(logs[0])")
         #expect(logs[2].contains(" ep 1 4/4 ") && logs[2].contains("warning: \(names[2]): magnitude: the pruned layers reached sparsity"))
         #expect(logs[1].contains("prunelab: error: training diverged at step"), "\(logs[1])")
     }
@@ -75,6 +76,21 @@ import Foundation
         let log = try String(contentsOf: out.appendingPathComponent("logs/magnitude.log"), encoding: .utf8)
         #expect(log.contains(" ep 1 4/4 ") && log.contains("warning: magnitude: magnitude: the pruned layers reached sparsity"), "\(log)")
         #expect(log.contains("magnitude: ran") && log.contains("magnitude: already complete"))
+    }
+
+    /// A task run on its own (as a SLURM array task is) writes its point's log itself.
+    @Test func aTaskOnItsOwnWritesItsPointLog() throws {
+        let dir = SweepTests.temp("task-log")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try SweepTests.sweepFile(#""axes": {"arm": ["magnitude"]}, "set": {"# + Self.short + "}", in: dir)
+        let options = SweepOptions(outDir: dir.appendingPathComponent("out").path)
+        let plan = try Sweep.prepare(try SweepSpec.load(path: path), options: options, threads: nil)
+        try Sweep.runTask(dir: options.outDir, index: 0, force: false)
+        try Sweep.runTask(dir: options.outDir, index: 0, force: false)
+        let name = plan.points[0].name
+        let log = try String(contentsOf: options.dir.appendingPathComponent("logs/\(name).log"), encoding: .utf8)
+        #expect(log.contains(" ep 1 4/4 ") && log.contains("warning: \(name): magnitude: the pruned layers reached sparsity"), "\(log)")
+        #expect(log.hasSuffix("\(name): ran\n\(name): already complete\n"), "\(log)")
     }
 
     /// A point whose run failed (its data folder is missing) is named as failed and fails the

@@ -21,8 +21,9 @@ public protocol HistogramSink: AnyObject {
 /// (cumulative) and `wall_seconds`, with the values and the step of `metrics.csv` (as float32:
 /// TensorBoard's `simple_value`). `sparsity/overall` and `sparsity/<layer>` at every pruning
 /// event the method reports (`pruningDidChange`: each dynamic check that wrote `events.csv`
-/// rows, each Han round, each structured selection) and at every test evaluation at a step
-/// with no such event. With recording on, each sampled weight's value at every record,
+/// rows, each Han round, each structured selection) and at every test evaluation, unless a
+/// pruning event at the same step came before it (a Han round prunes at the step of the
+/// evaluation that ended training: that step has both points). With recording on, each sampled weight's value at every record,
 /// `trajectory.<layer>/<index>` (TensorBoard groups tags by what precedes the first `/`, so
 /// each layer's sampled weights form one group). HParams (`HParamsSummary`): the experiment
 /// and the session's hyperparameters at the start of a fresh run, and at its end the scalars

@@ -244,12 +244,34 @@ public enum Sweep {
             throw RunError("\(dir): the sweep has points 0-\(plan.points.count - 1), not \(index)")
         }
         let p = plan.points[index]
-        let action = try PointRun.runOrReuse(
-            p.config, dir: url.appendingPathComponent(p.name).path, force: force, progress: progress,
-            command: "prunelab sweep task \(dir) \(index) (" + plan.pointCommand(p.name) + ")",
-            warn: { log("warning: \(p.name): \($0)") })
-        log("\(p.name): \(action == .reused ? "already complete" : action.rawValue)")
-        return action
+        // a local sweep sends this job's output to logs/<point>.log; a SLURM task's goes to
+        // SLURM's log, so the task writes the point's log itself
+        let pointLog = try ownLog(p, dir: url)
+        func both(_ line: String) {
+            log(line)
+            pointLog?.write(line + "\n")
+        }
+        var logLine: (@Sendable (String) -> Void)?
+        if let pointLog { logLine = { pointLog.write($0) } }
+        do {
+            let action = try PointRun.runOrReuse(
+                p.config, dir: url.appendingPathComponent(p.name).path, force: force, progress: progress,
+                command: "prunelab sweep task \(dir) \(index) (" + plan.pointCommand(p.name) + ")",
+                logLine: logLine, warn: { both("warning: \(p.name): \($0)") })
+            both("\(p.name): \(action == .reused ? "already complete" : action.rawValue)")
+            return action
+        } catch {
+            pointLog?.write((error is RunInterrupted ? "prunelab: " : "prunelab: error: ") + "\(error)\n")
+            throw error
+        }
+    }
+
+    /// `logs/<point>.log` for a task not started by a local sweep (whose output is that log already).
+    static func ownLog(_ p: SweepPoint, dir: URL) throws -> PointLog? {
+        guard ProcessInfo.processInfo.environment[parentVariable] == nil else { return nil }
+        let logs = dir.appendingPathComponent("logs", isDirectory: true)
+        try? FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        return try PointLog(logs.appendingPathComponent("\(p.name).log"))
     }
 }
 
