@@ -8,7 +8,7 @@ let package = Package(
     name: "PruneLab",
     products: [
         .executable(name: "prunelab", targets: ["PruneLabCLI"]),
-        .library(name: "Experiments", targets: ["Experiments"]),
+        .library(name: "Experiments", targets: ["Experiments", "Sweeps", "Reports"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -52,14 +52,22 @@ let package = Package(
         .target(name: "Experiments",
                 dependencies: [
                     "Schema", "TensorCore", "NN", "Training", "Pruning", "Quantization", "HDF5Support", "Datasets",
+                    "Charts",
                 ]),
+        // SVG charts (axes, scales, marks, a palette): the report's and the predictability figures.
+        .target(name: "Charts"),
+        // Sweeps and comparisons: plans, points, SLURM, status, aggregates, comparison tables.
+        .target(name: "Sweeps", dependencies: ["Schema", "Experiments", "Charts"]),
+        // The HTML report and `inspect`: read run, compare and sweep folders, present them.
+        .target(name: "Reports", dependencies: ["Schema", "Experiments", "Sweeps", "Charts"]),
         .executableTarget(name: "PruneLabCLI", dependencies: [
-            "Experiments",
+            "Experiments", "Sweeps", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PruneLabTests",
                     dependencies: ["Schema", "TensorCore", "NN", "Training", "Pruning", "Quantization",
-                                   "HDF5Support", "Datasets", "Experiments", "CTrajectoryKernels", "CSparseKernels"],
+                                   "HDF5Support", "Datasets", "Experiments", "Sweeps", "Reports", "Charts",
+                                   "CTrajectoryKernels", "CSparseKernels"],
                     resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -43,6 +43,9 @@ public struct Dataset: Sendable {
 public struct DataSplit: Sendable {
     public var train: Dataset
     public var test: Dataset
+    /// The standardisation applied to both sets after loading (`data.normalize`), which new
+    /// inputs need too; nil when the values are as the reader returned them.
+    public var normalization: Normalization?
     public init(train: Dataset, test: Dataset) {
         self.train = train
         self.test = test

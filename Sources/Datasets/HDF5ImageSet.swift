@@ -11,9 +11,8 @@ import TensorCore
 ///
 /// - Images are `(N, H, W, C)` or `(N, H, W)` (read as `C = 1`), channels last, of any integer
 ///   or float type. They become a `[N, C, H, W]` tensor (channels first). Scaling rule: integer
-///   types are divided by 255 and must lie in 0...255; float types are taken as they are when
-///   their maximum is <= 1 (they must then lie in 0...1), otherwise divided by 255 (they must
-///   then lie in 0...255). NaN is rejected.
+///   types are pixel bytes, divided by 255, and must lie in 0...255; float types are taken as
+///   they are (z-scored inputs stay z-scored) and must be finite.
 /// - Labels are `(N)`, `(1, N)` or `(N, 1)` of any integer or float type, and must be whole
 ///   numbers >= 0. `classCount` defaults to `max(2, largest train or test label + 1)`; when it is
 ///   given, a label >= `classCount` is an error naming the file, dataset and sample index.
@@ -167,25 +166,21 @@ public enum HDF5ImageSet {
             return labels
         }
 
-        /// The images as `[N, C, H, W]`, scaled to 0...1 by the rule in `HDF5ImageSet`'s documentation.
+        /// The images as `[N, C, H, W]`, scaled by the rule in `HDF5ImageSet`'s documentation.
         func readImages() throws -> Tensor {
             let stored = try file.storedType(of: imagesKey)
             let raw = try file.readFloats(imagesKey).values
             let (n, h, w, c) = (imageShape[0], imageShape[1], imageShape[2], imageShape[3])
-            let limit: Float
-            if case .float = stored {
-                let largest = raw.withUnsafeBufferPointer { p in p.reduce(-Float.infinity) { $1 > $0 ? $1 : $0 } }
-                limit = largest <= 1 ? 1 : 255
-            } else {
-                limit = 255
-            }
-            let divisor = limit  // 1 (as-is) or 255
+            var isFloat = false
+            if case .float = stored { isFloat = true }
+            let limit: Float = isFloat ? .greatestFiniteMagnitude : 255
+            let divisor: Float = isFloat ? 1 : 255
             let sampleSize = h * w * c
             var out = [Float](repeating: 0, count: raw.count)
             var bad: (value: Float, index: Int)? = nil
             raw.withUnsafeBufferPointer { src in
                 out.withUnsafeMutableBufferPointer { dst in
-                    for i in 0..<src.count where !(src[i] >= 0 && src[i] <= limit) {
+                    for i in 0..<src.count where !(src[i] >= (isFloat ? -limit : 0) && src[i] <= limit) {
                         bad = (src[i], i)
                         return
                     }
@@ -203,10 +198,8 @@ public enum HDF5ImageSet {
                 }
             }
             if let bad {
-                throw error(
-                    imagesKey,
-                    "has pixel value \(bad.value) at sample \(bad.index / sampleSize), "
-                        + "outside 0...\(Int(limit)) for stored type \(stored)")
+                let rule = isFloat ? "not finite" : "outside 0...255 for stored type \(stored)"
+                throw error(imagesKey, "has pixel value \(bad.value) at sample \(bad.index / sampleSize), \(rule)")
             }
             return Tensor(shape: [n, c, h, w], scalars: out)
         }

@@ -7,17 +7,18 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Time dense training epochs on MNIST (see experiments/bench_lenet300.py and bench_lenet5.py).")
 
-    @Option(help: "The model preset: lenet-300-100 or lenet-5.") var model = "lenet-300-100"
+    @Option(help: "The model preset.") var model = BenchmarkSetup.Model.lenet300
     @Option(help: "The MNIST IDX folder.") var data = "data/mnist"
     @Option(name: .customLong("batch-size"), parsing: .unconditional) var batchSize = 128
     @Option(parsing: .unconditional, help: "Epochs per repeat.") var epochs = 1
     @Option(parsing: .unconditional, help: "Repeats (fresh model each).") var repeats = 5
     @Option(parsing: .unconditional, help: "Threads (0: one per core).") var threads = 0
-    @Option(help: "data (batch split over threads, single-threaded BLAS) or blas (OpenBLAS threads).") var parallelism = "data"
+    @Option(help: "data (batch split over threads, single-threaded BLAS) or blas (OpenBLAS threads).")
+    var parallelism = TrainingConfig.Parallelism.data
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @Option(help: "Comma-separated mask sparsities (e.g. 0,0.5,0.9): time epochs with fixed random masks, per kernel.")
     var sparsity: String?
-    @Option(help: "Kernels for --sparsity: comma-separated dense, sparse, auto.") var kernels = "dense,sparse,auto"
+    @Option(help: "Kernels for --sparsity: comma-separated dense, sparse, auto, measured.") var kernels = "dense,sparse,auto"
     @Flag(name: .customLong("print-blas-core"), help: "Print the BLAS kernel choice as JSON and exit.")
     var printBlasCore = false
     @Option(name: .customLong("simulate-blas-pick"), help: .hidden) var simulateBlasPick: String?
@@ -25,11 +26,19 @@ struct BenchCommand: ParsableCommand {
     var sgemmRate = false
 
     func validate() throws {
-        guard ["lenet-300-100", "lenet-5"].contains(model) else { throw ValidationError("--model is lenet-300-100 or lenet-5") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be > 0, got \(batchSize)") }
         guard epochs > 0, repeats > 0 else { throw ValidationError("--epochs and --repeats must be > 0") }
         guard threads >= 0 else { throw ValidationError("--threads must be >= 0, got \(threads)") }
-        guard ["data", "blas"].contains(parallelism) else { throw ValidationError("--parallelism is data or blas") }
+        for k in kernelList where BenchmarkSetup.Kernel(rawValue: k) == nil {
+            throw ValidationError("--kernels: unknown kernel \"\(k)\"; known: dense, sparse, auto, measured")
+        }
+    }
+
+    private var kernelList: [String] { kernels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
+    private var setup: BenchmarkSetup {
+        BenchmarkSetup(
+            model: model, dataDir: data, batchSize: batchSize, epochs: epochs, threads: threads, parallelism: parallelism)
     }
 
     func run() throws {
@@ -63,10 +72,8 @@ struct BenchCommand: ParsableCommand {
                 guard !levels.isEmpty, levels.allSatisfy({ $0 >= 0 && $0 < 1 }) else {
                     throw ValidationError("--sparsity takes comma-separated values in [0, 1)")
                 }
-                let ks = kernels.split(separator: ",").map(String.init)
                 let r = try Benchmark.sparsityEpochs(
-                    model: model, dataDir: data, batchSize: batchSize, repeats: repeats,
-                    threads: threads, sparsities: levels, kernels: ks,
+                    setup, repeats: repeats, sparsities: levels, kernels: kernelList.compactMap { BenchmarkSetup.Kernel(rawValue: $0) },
                     log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
                 if json {
                     let enc = JSONEncoder()
@@ -94,9 +101,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         try reportingErrors {
-            let r = try Benchmark.epochs(
-                model: model, dataDir: data, batchSize: batchSize, epochs: epochs,
-                repeats: repeats, threads: threads, parallelism: parallelism)
+            let r = try Benchmark.epochs(setup, repeats: repeats)
             if json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys]
@@ -110,3 +115,6 @@ struct BenchCommand: ParsableCommand {
         }
     }
 }
+
+extension BenchmarkSetup.Model: ExpressibleByArgument {}
+extension TrainingConfig.Parallelism: ExpressibleByArgument {}

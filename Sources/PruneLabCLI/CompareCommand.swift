@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Sweeps
 import Experiments
 
 struct CompareCommand: ParsableCommand {
@@ -26,14 +27,8 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "The arm the Δ columns of comparison.md are taken against (default: han when compared, else the first arm).")
     var baseline: String?
 
-    @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var flags: RunFlags
 
-    @Flag(help: "Overwrite finished run folders.")
-    var force = false
-
-    @Flag(name: .customLong("no-progress"), help: "Do not draw each run's progress (the per-run lines stay).")
-    var noProgress = false
     @Option(help: "Arms run at once as separate processes (jobs × threads ≤ cores); compare is a sweep preset.")
     var jobs = 1
 
@@ -51,7 +46,7 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let doc = try ConfigLoader.document(path: config, overrides: overrides)
+            let doc = try ConfigLoader.document(path: config, overrides: flags.overrides)
             let base = try ConfigLoader.decode(doc)
             let seedList = seeds.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
             let methodList =
@@ -60,9 +55,9 @@ struct CompareCommand: ParsableCommand {
                 }
                 ?? Compare.defaultArms(for: base)
             try Compare.run(
-                base: doc, seeds: seedList, methods: methodList, outDir: out, force: force, jobs: jobs,
-                executable: currentExecutable(), progress: !noProgress, baseline: baseline,
-                command: CommandLine.arguments.joined(separator: " "), overrides: overrides
+                base: doc, seeds: seedList, methods: methodList, outDir: out, force: flags.force, jobs: jobs,
+                executable: currentExecutable(), progress: !flags.noProgress, baseline: baseline,
+                command: CommandLine.arguments.joined(separator: " "), overrides: flags.overrides
             ) {
                 FileHandle.standardError.write(Data("\($0)\n".utf8))
             }

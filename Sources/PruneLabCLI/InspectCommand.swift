@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Reports
 import Experiments
 
 struct InspectCommand: ParsableCommand {

@@ -21,8 +21,8 @@ struct PruneLab: ParsableCommand {
         // hide them (the check would end the process before ArgumentParser prints them).
         let args = CommandLine.arguments.dropFirst()
         let informational = args.contains { ["-h", "--help", "--version"].contains($0) } || args.first == "help"
-        if !informational { ProcessSetup.prepare(selectBLAS: !args.contains("--simulate-blas-pick")) }
         do {
+            if !informational { try ProcessSetup.prepare(selectBLAS: !args.contains("--simulate-blas-pick")) }
             var command = try parseAsRoot()
             try command.run()
         } catch {

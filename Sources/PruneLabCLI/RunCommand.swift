@@ -15,14 +15,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Continue the interrupted or failed run in this folder from its last checkpoint (no config needed).")
     var resume: String?
 
-    @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
-    var overrides: [String] = []
-
-    @Flag(help: "Overwrite a finished run folder.")
-    var force = false
-
-    @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
-    var noProgress = false
+    @OptionGroup var flags: RunFlags
 
     /// Fault injection: the process sends itself SIGKILL when the run reaches this stage.
     @Option(name: .customLong("kill-at"), help: .hidden)
@@ -33,7 +26,7 @@ struct RunCommand: ParsableCommand {
         try requirePath(resume, "--resume", "runs/lenet")
         try requirePath(config, "the config", "configs/mnist-lenet300-dense.json")
         if resume != nil {
-            guard config == nil, out == nil, overrides.isEmpty, !force else {
+            guard config == nil, out == nil, flags.overrides.isEmpty, !flags.force else {
                 throw ValidationError("--resume DIR takes no config, --out, --set or --force: the folder holds the run's config")
             }
         } else {
@@ -55,15 +48,15 @@ struct RunCommand: ParsableCommand {
             let outcome: RunOutcome
             let stageReached = killAt.map(Self.killing(at:))
             if let resume {
-                var options = RunOptions(outDir: resume, progress: !noProgress, command: command)
+                var options = RunOptions(outDir: resume, progress: !flags.noProgress, command: command)
                 options.stageReached = stageReached
                 outcome = try Runner.resume(dir: resume, options: options)
             } else {
-                let cfg = try ConfigLoader.load(path: config!, overrides: overrides)
-                for w in ConfigLoader.unusedOverrides(cfg, overrides: overrides) {
+                let cfg = try ConfigLoader.load(path: config!, overrides: flags.overrides)
+                for w in ConfigLoader.unusedOverrides(cfg, overrides: flags.overrides) {
                     FileHandle.standardError.write(Data("prunelab: warning: \(w)\n".utf8))
                 }
-                var options = RunOptions(outDir: out!, force: force, progress: !noProgress, command: command)
+                var options = RunOptions(outDir: out!, force: flags.force, progress: !flags.noProgress, command: command)
                 options.stageReached = stageReached
                 options.configFile = config
                 outcome = try Runner.run(cfg, options: options)

@@ -13,6 +13,8 @@ public struct Batcher {
     public let batchSize: Int
     public let shuffle: Bool
     private var rng: RandomSource
+    /// Per-sample crop and flip applied to every training batch (nil: batches as stored).
+    public var augmentation: Augmentation?
 
     public init(images: Tensor, labels: [Int], batchSize: Int, shuffle: Bool, rng: RandomSource) {
         precondition(images.rows == labels.count, "\(images.rows) images but \(labels.count) labels")
@@ -37,6 +39,14 @@ public struct Batcher {
     /// The sample order of the next epoch.
     public mutating func nextEpochOrder() -> [Int] {
         shuffle ? rng.permutation(count) : Array(0..<count)
+    }
+
+    /// The batch of `order[range]`, copied and augmented (advancing the augmentation's
+    /// generator by one draw set per sample, in batch order).
+    public mutating func augmentedBatch(order: [Int], range: Range<Int>) -> Tensor {
+        var x = rows(0, of: 1, order: order, range: range).materialize()
+        augmentation?.apply(to: &x)
+        return x
     }
 
     /// The batch made of `order[range]`; a full-batch in natural order reuses the set as is.

@@ -198,11 +198,15 @@ public final class Trainer {
     }
 
     /// Gathers the batch `order[range]` and computes its gradients; with several workers each
-    /// worker gathers its own rows into its own part, in parallel. The rows go to the model as a
+    /// worker gathers its own rows into its own part, in parallel. An augmented batch is copied
+    /// and augmented first, then split among the workers. The rows go to the model as a
     /// `RowGather`, so a sparse first layer reads them from the set itself (no batch copy).
     private func gradients(order: [Int], range: Range<Int>) -> (result: (loss: Double, correct: Int), labels: ArraySlice<Int>) {
-        let batcher = batcher
         let y = batcher.labels(order: order, range: range)
+        if batcher.augmentation != nil {
+            return (computeGradients(batcher.augmentedBatch(order: order, range: range), y), y)
+        }
+        let batcher = batcher
         if workers > 1 && range.count >= 2 * workers {
             let k = workers
             let result = computeGradients(parts: k, y) { i, m in

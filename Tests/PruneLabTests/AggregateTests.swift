@@ -2,6 +2,8 @@ import Testing
 import Foundation
 import Schema
 @testable import Experiments
+@testable import Sweeps
+@testable import Reports
 
 /// `prunelab aggregate` on hand-built sweep folders, against statistics computed here by brute
 /// force with t quantiles from a printed table.

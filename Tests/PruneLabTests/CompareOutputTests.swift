@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Experiments
+@testable import Sweeps
 
 /// What a compare writes from its rows: the arm the Δ columns are taken against, and counts as integers.
 @Suite("CompareOutput")

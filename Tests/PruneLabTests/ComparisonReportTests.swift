@@ -1,6 +1,7 @@
 import Testing
 import TensorCore
 @testable import Experiments
+@testable import Sweeps
 
 @Suite("ComparisonReport")
 struct ComparisonReportTests {

@@ -32,7 +32,7 @@ import Schema
         ("data.train_limit=0.5", "key 'data.train_limit': must be an integer, got 0.5"),
         (#"model.layers=[{"type": "dense", "units": 2.5}]"#, "key 'model.layers[0].units': must be an integer, got 2.5"),
         ("training.optimizer=sgdx", #"key 'training.optimizer': must be one of sgd, adam; got "sgdx""#),
-        ("data.format=csv", #"key 'data.format': must be one of idx, hdf5, cifar10; got "csv""#),
+        ("data.format=csv", #"key 'data.format': must be one of idx, hdf5, cifar10, npy, npz, images; got "csv""#),
         ("training.schedule.kind=linear", #"key 'training.schedule.kind': must be one of constant, step, cosine; got "linear""#),
     ])
     func overrideErrorsNameTheKey(override: String, expected: String) {

@@ -7,6 +7,7 @@ import Training
 import Pruning
 import Datasets
 @testable import Experiments
+@testable import Sweeps
 
 @Suite struct DynamicCriteriaTests {
     static func context(_ p: [Parameter], seed: UInt64 = 1) -> CriterionContext {

@@ -2,6 +2,8 @@ import Testing
 import Foundation
 import TensorCore
 @testable import Experiments
+@testable import Sweeps
+@testable import Reports
 
 /// Real signals to the real binary, and comparisons that pick up where they stopped.
 @Suite struct InterruptionTests {

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Experiments
+@testable import Sweeps
 
 /// Commands that write into a folder they did not create replace only files PruneLab wrote:
 /// a file of the same name that PruneLab has no record of is refused, byte for byte untouched.
@@ -64,7 +65,7 @@ import Foundation
             #expect(!FileManager.default.fileExists(atPath: mine.appendingPathComponent(RunFolder.manifestName).path))
             #expect(try Data(contentsOf: theirs) == Self.foreign)
             // a run refuses the folder: it is not a run folder
-            #expect(throws: RunError.self) {
+            #expect(throws: RunFolderError.self) {
                 try Runner.run(try RunFolderTests.config(epochs: 1), options: RunOptions(outDir: mine.path, progress: false))
             }
             #expect(try Data(contentsOf: theirs) == Self.foreign)
@@ -77,7 +78,7 @@ import Foundation
         defer { try? FileManager.default.removeItem(at: dir) }
         let md = dir.appendingPathComponent("aggregate.md")
         try Self.foreign.write(to: md)
-        let error = #expect(throws: RunError.self) { try Aggregate.write(dir: dir.path) }
+        let error = #expect(throws: RunFolderError.self) { try Aggregate.write(dir: dir.path) }
         #expect(error?.description.hasPrefix("\(md.path): exists and is not a file PruneLab wrote") == true)
         #expect(try Data(contentsOf: md) == Self.foreign)
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs.csv").path))
@@ -97,7 +98,7 @@ import Foundation
         try Self.foreign.write(to: dir.appendingPathComponent("report.html"))
         let folder = try OutputFolder(dir)
         #expect(try folder.claim("aggregate.md") == dir.appendingPathComponent("aggregate.md"))
-        #expect(throws: RunError.self) { try folder.claim("report.html") }
+        #expect(throws: RunFolderError.self) { try folder.claim("report.html") }
         #expect(try Data(contentsOf: dir.appendingPathComponent("report.html")) == Self.foreign)
     }
 
@@ -108,7 +109,7 @@ import Foundation
             let run = try Self.finishedRun(in: dir)
             let csv = run.appendingPathComponent(PostTrainingQuantization.summaryName)
             try Self.foreign.write(to: csv)
-            let error = #expect(throws: RunError.self) { try PostTrainingQuantization.run(.init(runDir: run.path, bits: 4)) }
+            let error = #expect(throws: RunFolderError.self) { try PostTrainingQuantization.run(.init(runDir: run.path, bits: 4)) }
             #expect(error?.description.contains("\(csv.path): exists and is not a file PruneLab wrote") == true)
             #expect(try Data(contentsOf: csv) == Self.foreign)
             #expect(!FileManager.default.fileExists(atPath: run.appendingPathComponent(QuantizedModelFile.name).path))
@@ -122,7 +123,7 @@ import Foundation
             try fm.createDirectory(at: dir.appendingPathComponent("a.csv"), withIntermediateDirectories: true)
             try fm.createSymbolicLink(atPath: dir.appendingPathComponent("b.csv").path, withDestinationPath: "/nonexistent/x")
             for name in ["a.csv", "b.csv"] {
-                #expect(throws: RunError.self) { try OutputFolder.write(Data("x".utf8), to: dir.appendingPathComponent(name)) }
+                #expect(throws: RunFolderError.self) { try OutputFolder.write(Data("x".utf8), to: dir.appendingPathComponent(name)) }
             }
             #expect(try fm.destinationOfSymbolicLink(atPath: dir.appendingPathComponent("b.csv").path) == "/nonexistent/x")
             let missing = #expect(throws: RunError.self) {

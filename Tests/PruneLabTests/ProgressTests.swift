@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Experiments
+@testable import Sweeps
 
 /// The progress display: lines that fit the terminal, and one line per epoch, Han round and
 /// analysis series in a pipe.

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Experiments
+@testable import Sweeps
 
 /// python/prunelab_io.py on a real compare folder, checked by python/test_prunelab_io.py against
 /// the CSVs read with Python's csv module.

@@ -1,6 +1,9 @@
 import Testing
 import Foundation
 @testable import Experiments
+@testable import Sweeps
+@testable import Reports
+@testable import Charts
 
 /// `prunelab report`: the plotting layer's scales, the page built from real (tiny) run folders,
 /// bad input, and the page rendered by a real browser (Debian's chromium).

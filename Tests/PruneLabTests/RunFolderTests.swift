@@ -23,11 +23,11 @@ import Pruning
         let thesis = dir.appendingPathComponent("thesis.tex")
         try Data("\\documentclass{article}".utf8).write(to: thesis)
         for force in [false, true] {
-            let error = #expect(throws: RunError.self) {
+            let error = #expect(throws: RunFolderError.self) {
                 try Runner.run(try Self.config(), options: RunOptions(outDir: dir.path, force: force, progress: false))
             }
+            #expect(error == .notEmpty(path: dir.path, shown: "thesis.tex"))
             #expect(error?.description.contains("not a PruneLab run folder") == true)
-            #expect(error?.description.contains("thesis.tex") == true)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["thesis.tex"])
         #expect(try String(contentsOf: thesis, encoding: .utf8) == "\\documentclass{article}")
@@ -56,7 +56,9 @@ import Pruning
         try Data("mine".utf8).write(to: tb.appendingPathComponent("my-plot.png"))
         let manifest = try String(contentsOf: dir.appendingPathComponent(RunFolder.manifestName), encoding: .utf8)
         #expect(manifest.contains("summary.csv") && manifest.contains("model.h5") && !manifest.contains("my-notes"))
-        #expect(throws: RunError.self) { try Runner.run(config, options: RunOptions(outDir: dir.path, progress: false)) }
+        #expect(throws: RunFolderError.holdsFinishedRun(path: dir.path)) {
+            try Runner.run(config, options: RunOptions(outDir: dir.path, progress: false))
+        }
         _ = try Runner.run(config, options: RunOptions(outDir: dir.path, force: true, progress: false))
         #expect(try String(contentsOf: notes, encoding: .utf8) == "keep me")
         // the previous event file went (it is in the manifest as tb/...), the user's file in tb/ stayed
@@ -73,7 +75,8 @@ import Pruning
         var holder: RunFolder? = RunFolder(path: dir.path)
         try holder!.open(force: false)
         #expect(holder!.isHeldByLiveProcess())
-        let error = #expect(throws: RunError.self) { try RunFolder(path: dir.path).open(force: false) }
+        let error = #expect(throws: RunFolderError.self) { try RunFolder(path: dir.path).open(force: false) }
+        #expect(error == .inUse(path: dir.path, pid: "\(getpid())"))
         #expect(error?.description.contains("pid \(getpid())") == true)
         holder = nil
         #expect(!RunFolder(path: dir.path).isHeldByLiveProcess())
@@ -175,7 +178,8 @@ import Pruning
             return files
         }
         let before = try snapshot(pieces)
-        let error = #expect(throws: RunError.self) { try Runner.resume(dir: pieces.path, options: options) }
+        let error = #expect(throws: RunFolderError.self) { try Runner.resume(dir: pieces.path, options: options) }
+        #expect(error == .configEditedSinceCheckpoint(configPath: url.path, key: "training.learning_rate", checkpoint: "0.05", now: "0.1"))
         #expect(
             error?.description
                 == "\(url.path): key 'training.learning_rate' is 0.1, but the run's checkpoint was taken with 0.05; a resumed run "

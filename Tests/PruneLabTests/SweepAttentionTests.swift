@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import Experiments
+@testable import Sweeps
 
 /// Points that ended short of their target sparsity, diverged or failed: named in the sweep's
 /// console summary and by `prunelab sweep status`, exit status 1 unless `--allow-short` (short

@@ -2,6 +2,8 @@ import Testing
 import Foundation
 import Schema
 @testable import Experiments
+@testable import Sweeps
+@testable import Reports
 
 /// Sweep files, plans, skip-and-resume, parallel jobs and the SLURM script.
 @Suite struct SweepTests {
@@ -269,7 +271,8 @@ import Schema
         do {
             try PointRun.runOrReuse(second, dir: point, force: false, command: "test")
             Issue.record("a run of another config was not refused")
-        } catch let e as RunError {
+        } catch let e as RunFolderError {
+            #expect(e == .holdsOtherConfig(path: point, key: "training.learning_rate", there: "0.05", now: "0.02"))
             let message = "\(e)"
             #expect(message.contains("key 'training.learning_rate' is 0.05 there, 0.02 now"), "\(message)")
             #expect(message.contains("pass --force"))

@@ -125,7 +125,7 @@ public enum Predictability {
             }
             let doc = try ConfigLoader.document(path: configURL.path)
             let config = try ConfigLoader.decode(doc)
-            let numbers = try PointRun.summaryNumbers(in: run)
+            let numbers = try SummaryRow.numbers(in: run)
             guard let steps = numbers["steps"].map(Int.init), config.training.steps == 0, config.training.epochs > 0 else {
                 throw RunError("\(run.path)/summary.csv: needs a finished run trained for training.epochs (not training.steps)")
             }

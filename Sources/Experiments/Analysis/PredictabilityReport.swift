@@ -1,3 +1,4 @@
+import Charts
 import Foundation
 
 /// `prunelab predictability`'s outputs over several runs (seeds): `predictability.csv` (every

@@ -37,10 +37,12 @@ public enum Prediction {
         guard shape.count == 3, shape[0] == 1 || shape[0] == 3 else {
             throw RunError("\(runDir): the model takes \(shape), not an image of 1 or 3 channels")
         }
+        let normalization = data.normalization  // the training inputs' standardisation, if any
         var rows: [Row] = [], failures: [String] = []
         for file in files {
             do {
-                let input = ImageFile.modelInput(try ImageFile.decode(path: file), shape: shape)
+                var input = ImageFile.modelInput(try ImageFile.decode(path: file), shape: shape)
+                if let n = normalization { input = n.applied(to: input, plane: shape[1] * shape[2]) }
                 rows.append(predict(session.model, input: Tensor(shape: [1] + shape, scalars: input), path: file))
             } catch {
                 failures.append("\(error)")

@@ -24,7 +24,7 @@ public enum ConfigLoader {
     }
 
     /// The config keys that hold file or folder paths.
-    static let pathKeys = [["data", "dir"], ["data", "train_file"], ["data", "test_file"], ["model", "init_file"]]
+    package static let pathKeys = [["data", "dir"], ["data", "train_file"], ["data", "test_file"], ["model", "init_file"]]
 
     /// `object` with each relative path under `pathKeys` made absolute against `folder`, so a
     /// config works from any working directory and config.json records paths that still work.
@@ -38,7 +38,7 @@ public enum ConfigLoader {
         return root
     }
 
-    static func absolutePath(_ value: String, against folder: URL) -> String {
+    package static func absolutePath(_ value: String, against folder: URL) -> String {
         guard !value.isEmpty, !value.hasPrefix("/") else { return value }
         return URL(fileURLWithPath: value, relativeTo: folder).standardizedFileURL.path
     }

@@ -10,7 +10,7 @@ public struct ExperimentConfig: ConfigSection {
         ("name", "run name, written to `summary.csv`"),
         (
             "seed",
-            "every random choice derives from it: initial weights (stream `init`), data order (`data`), dropout masks (`dropout`), criteria (`criterion.<name>`)"
+            "every random choice derives from it: initial weights (stream `init`), data order (`data`), dropout masks (`dropout`), crops and flips (`augment`), criteria (`criterion.<name>`)"
         ),
         ("data", "where the images come from, see `data`; required"),
         ("model", "the network, see `model`; required"),

@@ -12,6 +12,11 @@ public enum MethodRegistry {
 
     public static var names: [String] { all.names }
     public static func entry(named name: String) -> MethodEntry? { all.entry(named: name) }
+
+    /// Every arm the methods offer for `base` (what a compare can run), in registry order.
+    public static func arms(for base: ExperimentConfig) throws -> [MethodArm] {
+        try all.flatMap { try $0.arms(base) }
+    }
 }
 
 /// A method type with its settings type erased.

@@ -218,7 +218,7 @@ public enum ProgressLine {
         return 80
     }
 
-    static func clock(_ s: Double) -> String {
+    package static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
     }

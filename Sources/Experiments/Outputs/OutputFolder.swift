@@ -13,7 +13,7 @@ import Foundation
 /// every name claimed here joins it, so `--force` later removes that file too. In any other
 /// folder, the names in `.prunelab-files` (one per line, rewritten atomically as names join;
 /// not a manifest, so the folder never passes for a run folder); in a sweep folder without that
-/// list (written by a version that kept none), the files sweeps write (`Sweep.ownFiles`).
+/// list (written by a version that kept none), the files sweeps write (`SweepFiles.own`).
 public final class OutputFolder {
     public static let listName = ".prunelab-files"
 
@@ -42,8 +42,8 @@ public final class OutputFolder {
         let list = dir.appendingPathComponent(Self.listName)
         if let text = try? String(contentsOf: list, encoding: .utf8) {
             names = text.split(separator: "\n").map(String.init)
-        } else if entries.contains(SweepPlan.fileName) {
-            names = Sweep.ownFiles.filter(entries.contains).sorted()
+        } else if entries.contains(SweepFiles.plan) {
+            names = SweepFiles.own.filter(entries.contains).sorted()
         }
     }
 
@@ -63,7 +63,7 @@ public final class OutputFolder {
         if let run { return try run.claim(name) }
         let target = url.appendingPathComponent(name)
         if !names.contains(name) && Self.exists(target) {
-            throw RunError(Self.foreign(target, list: Self.listName))
+            throw RunFolderError.foreignFile(path: target.path, list: Self.listName)
         }
         if !names.contains(name) {
             names.append(name)
@@ -86,11 +86,5 @@ public final class OutputFolder {
     static func exists(_ url: URL) -> Bool {
         var st = stat()
         return lstat(url.path, &st) == 0
-    }
-
-    /// The refusal of `url`, which PruneLab has no record of writing.
-    static func foreign(_ url: URL, list: String) -> String {
-        "\(url.path): exists and is not a file PruneLab wrote (not listed in \(list)); left untouched: "
-            + "move it away or write elsewhere"
     }
 }

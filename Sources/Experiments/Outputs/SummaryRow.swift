@@ -27,6 +27,17 @@ public struct SummaryRow: Sendable {
 
     public init() {}
 
+    /// The numeric columns of the run folder's one-row `summary.csv`, by name.
+    public static func numbers(in folder: URL) throws -> [String: Double] {
+        let rows = try CSVReader.read(folder.appendingPathComponent("summary.csv"))
+        guard rows.count == 2, rows[0].count == rows[1].count else {
+            throw RunError("\(folder.path)/summary.csv: expected a header and one row")
+        }
+        var numbers: [String: Double] = [:]
+        for (k, v) in zip(rows[0], rows[1]) { numbers[k] = Double(v) }
+        return numbers
+    }
+
     /// Columns that measure time on this machine; they differ between two runs of the same
     /// config and seed, everything else must not.
     public static let timingColumns: Set<String> = [

@@ -62,7 +62,7 @@ public final class RunFolder: @unchecked Sendable {
     public func claim(_ name: String) throws -> URL {
         let target = url.appendingPathComponent(name)
         if !manifest.contains(name) && OutputFolder.exists(target) {
-            throw RunError(OutputFolder.foreign(target, list: Self.manifestName))
+            throw RunFolderError.foreignFile(path: target.path, list: Self.manifestName)
         }
         return file(name)
     }
@@ -73,17 +73,15 @@ public final class RunFolder: @unchecked Sendable {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw RunError("\(url.path): exists and is not a folder") }
+            guard isDir.boolValue else { throw RunFolderError.notAFolder(path: url.path) }
             let entries = try contents()
             if !entries.isEmpty && !isRunFolder(entries) {
                 let shown = entries.sorted().prefix(3).joined(separator: ", ")
-                throw RunError(
-                    "\(url.path): not empty and not a PruneLab run folder (holds \(shown)\(entries.count > 3 ? ", …" : "")); give a new or empty folder"
-                )
+                throw RunFolderError.notEmpty(path: url.path, shown: shown + (entries.count > 3 ? ", …" : ""))
             }
             try lock()
             if !force, let info = try? RunInfo.read(from: url.appendingPathComponent("run.json")), info.status == .completed {
-                throw RunError("\(url.path): holds a finished run; pass --force to replace it")
+                throw RunFolderError.holdsFinishedRun(path: url.path)
             }
             try removePreviousFiles()
         } else {
@@ -99,7 +97,7 @@ public final class RunFolder: @unchecked Sendable {
     /// Takes the folder of an interrupted or failed run to continue it.
     public func openForResume() throws {
         guard FileManager.default.fileExists(atPath: url.appendingPathComponent("run.json").path) else {
-            throw RunError("\(url.path): not a PruneLab run folder (no run.json)")
+            throw RunFolderError.notARunFolder(path: url.path)
         }
         try lock()
         manifest = try readManifest() ?? []
@@ -182,7 +180,7 @@ public final class RunFolder: @unchecked Sendable {
             let n = read(fd, &buffer, 31)
             close(fd)
             let pid = String(decoding: buffer.prefix(max(0, n)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw RunError("\(url.path): in use by another prunelab run (pid \(pid.isEmpty ? "unknown" : pid))")
+            throw RunFolderError.inUse(path: url.path, pid: pid.isEmpty ? "unknown" : pid)
         }
         ftruncate(fd, 0)
         let pid = Array("\(getpid())\n".utf8)

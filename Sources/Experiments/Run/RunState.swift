@@ -4,8 +4,8 @@ import NN
 import Training
 
 /// Everything a run needs to continue, gathered from its parts: the weights and masks, the
-/// optimizer's state, the loop's position (step, epoch, FLOPs, the data-order generator), the
-/// metrics so far, the method's own progress (criterion statistics, events, Han round), and
+/// optimizer's state, the loop's position (step, epoch, FLOPs, the data-order and augmentation
+/// generators), the metrics so far, the method's own progress (criterion statistics, events, Han round), and
 /// the trajectory recorder's position, and the config itself (canonical JSON). Checkpoints are taken between epochs (and at Han round
 /// boundaries), so "position in the epoch's batch order" is always its start.
 struct RunState {
@@ -29,6 +29,7 @@ struct RunState {
         session.optimizer.save(into: a, prefix: "optimizer")
         a.set("trainer/position", [Int64(trainer.step), Int64(trainer.epoch), Int64(trainer.flops), Int64(trainer.denseFLOPs)])
         a.set("trainer/batcher", trainer.batcher.rngState)
+        if let augmentation = trainer.batcher.augmentation { a.set("trainer/augment", augmentation.rng) }
         metrics.save(into: a, prefix: "metrics")
         method.save(into: a, prefix: "method")
         trajectories?.save(into: a, prefix: "trajectories")
@@ -51,6 +52,7 @@ struct RunState {
         let pos = try a.ints("trainer/position")
         trainer.restore(step: Int(pos[0]), epoch: Int(pos[1]), flops: Int(pos[2]), denseFLOPs: Int(pos[3]))
         trainer.batcher.rngState = try a.rng("trainer/batcher")
+        if trainer.batcher.augmentation != nil { trainer.batcher.augmentation?.rng = try a.rng("trainer/augment") }
         try metrics.restore(from: a, prefix: "metrics")
         try method.restore(from: a, prefix: "method")
         try trajectories?.restore(from: a, prefix: "trajectories")

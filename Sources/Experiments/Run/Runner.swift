@@ -105,7 +105,7 @@ public enum Runner {
         }
         let folder = RunFolder(path: dir)
         let info = try RunInfo.read(from: folder.url.appendingPathComponent("run.json"))
-        guard info.status != .completed else { throw RunError("\(dir): the run is complete; nothing to resume") }
+        guard info.status != .completed else { throw RunFolderError.alreadyComplete(path: dir) }
         let configPath = folder.url.appendingPathComponent("config.json").path
         let config = try ConfigLoader.load(path: configPath)
         let checkpoint = folder.url.appendingPathComponent(CheckpointFile.name)
@@ -124,9 +124,7 @@ public enum Runner {
         guard archive.has(RunState.configKey) else { return }
         let saved = Data(try archive.text(RunState.configKey).utf8)
         guard let d = try ConfigLoader.firstDifference(saved, try ConfigLoader.canonicalJSON(config)) else { return }
-        throw RunError(
-            "\(configPath): key '\(d.key)' is \(d.b), but the run's checkpoint was taken with \(d.a); a resumed run keeps "
-                + "its config: restore the value, or start a new run (another --out, or --force)")
+        throw RunFolderError.configEditedSinceCheckpoint(configPath: configPath, key: d.key, checkpoint: d.a, now: d.b)
     }
 
     static func execute(

@@ -3,11 +3,12 @@ import TensorCore
 import NN
 import Training
 import Datasets
+import Schema
 
 /// A model, its optimizer and its training loop, built from a config on loaded data.
 ///
-/// Initial weights draw from `seed ▶ "init"`, data order from `seed ▶ "data"` and dropout
-/// masks from `seed ▶ "dropout"`, so two
+/// Initial weights draw from `seed ▶ "init"`, data order from `seed ▶ "data"`, dropout
+/// masks from `seed ▶ "dropout"` and crops and flips (`data.augment`) from `seed ▶ "augment"`, so two
 /// sessions of the same config and seed start from the same weights and see the same batches,
 /// whatever method later prunes them.
 public final class TrainingSession {
@@ -35,9 +36,19 @@ public final class TrainingSession {
         ModelRegistry.initializer(config.model).initialize(model, rng: &initRNG)
         model.seedDropout(root.derived("dropout"))
         if let file = config.model.initFile { try ModelFiles.load(path: file, into: model) }
-        let batcher = Batcher(
+        var batcher = Batcher(
             images: data.train.images, labels: data.train.labels,
             batchSize: t.batchSize.count, shuffle: true, rng: root.derived("data"))
+        let augment = config.data.augment
+        if augment.enabled {
+            let side = data.train.sampleShape.dropFirst().min() ?? 0
+            guard data.train.sampleShape.count == 3, augment.pad <= side else {
+                throw ConfigError(
+                    path: "data.augment.pad", "must be at most the images' height and width (\(data.train.sampleShape)), got \(augment.pad)"
+                )
+            }
+            batcher.augmentation = Augmentation(pad: augment.pad, flip: augment.flip, rng: root.derived("augment"))
+        }
         let perEpoch = batcher.batchesPerEpoch
         plannedSteps = try StepBudget.plannedSteps(config, perEpoch: perEpoch)
         switch t.optimizer {

@@ -33,19 +33,10 @@ public enum Benchmark {
         }
     }
 
-    /// LeNet-5 starts from `normal` (std 1/sqrt(fan_in), near PyTorch's default uniform rule):
-    /// with He's larger initial weights its linear conv stack diverges at the benchmark's lr 0.05.
-    public static func epochs(
-        model: String = "lenet-300-100", dataDir: String, batchSize: Int, epochs: Int,
-        repeats: Int, threads: Int, parallelism: String = "data"
-    ) throws -> Result {
-        let json = """
-            {"name": "bench", "seed": 1, "data": {"format": "idx", "dir": "\(dataDir)"},
-             "model": {"preset": "\(model)", "init": "\(model == "lenet-5" ? "normal" : "he")"},
-             "training": {"epochs": \(epochs), "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9,
-                          "threads": \(threads), "parallelism": "\(parallelism)"}}
-            """
-        let config = try ConfigLoader.decode(Data(json.utf8))
+    /// `repeats` fresh models of `setup`, each trained `setup.epochs` epochs.
+    public static func epochs(_ setup: BenchmarkSetup, repeats: Int) throws -> Result {
+        let config = try setup.config()
+        let epochs = setup.epochs
         let data = try config.data.load()
         var times: [Double] = []
         var flops = 0
@@ -63,7 +54,7 @@ public enum Benchmark {
             lastLoss = tracker.epochLoss
         }
         let median = Statistics.median(times)
-        let workers = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+        let workers = setup.threads > 0 ? setup.threads : ProcessInfo.processInfo.activeProcessorCount
         BLAS.threads = workers
         return Result(
             epochSeconds: times, medianEpochSeconds: median, flopsPerEpoch: flops,
@@ -143,33 +134,26 @@ public enum Benchmark {
     /// policies (sparsity 0 masks nothing out: the sparse kernel then runs at density 1), and
     /// per-layer step timings of both kernels at the data-parallel workers' batch.
     public static func sparsityEpochs(
-        model: String = "lenet-300-100", dataDir: String, batchSize: Int,
-        repeats: Int, threads: Int, sparsities: [Double],
-        kernels: [String] = ["dense", "sparse", "auto"],
+        _ setup: BenchmarkSetup, repeats: Int, sparsities: [Double], kernels: [KernelPolicy] = [.dense, .sparse, .auto],
         log: (String) -> Void = { _ in }
     ) throws -> SparsityReport {
-        let json = """
-            {"name": "bench", "seed": 1, "data": {"format": "idx", "dir": "\(dataDir)"},
-             "model": {"preset": "\(model)", "init": "\(model == "lenet-5" ? "normal" : "he")"},
-             "training": {"epochs": 1, "batch_size": \(batchSize), "learning_rate": 0.05, "momentum": 0.9,
-                          "threads": \(threads), "parallelism": "data"}}
-            """
-        let config = try ConfigLoader.decode(Data(json.utf8))
+        var setup = setup
+        setup.epochs = 1
+        setup.parallelism = .data
+        let config = try setup.config()
+        let batchSize = setup.batchSize, model = setup.model.rawValue
         let data = try config.data.load()
         var results: [SparsityResult] = []
         var layers: [LayerTiming] = []
         var workers = 1
         for s in sparsities {
-            for kernel in kernels {
-                guard let policy = KernelPolicy(rawValue: kernel) else {
-                    throw ConfigError(path: "--kernels", "unknown kernel \"\(kernel)\"")
-                }
+            for policy in kernels {
                 let r = try epochs(
-                    config: config, data: data, sparsity: s, kernel: kernel, policy: policy,
+                    config: config, data: data, sparsity: s, kernel: policy.rawValue, policy: policy,
                     repeats: repeats, workers: &workers)
                 log(
                     String(
-                        format: "sparsity %.2f %@: median epoch %.3f s (CPU %.3f s)", s, kernel, r.medianEpochSeconds,
+                        format: "sparsity %.2f %@: median epoch %.3f s (CPU %.3f s)", s, policy.rawValue, r.medianEpochSeconds,
                         r.medianEpochCPUSeconds))
                 results.append(r)
             }

@@ -25,6 +25,7 @@ public enum Catalog {
                 minimal: #"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-300-100"}}"#,
                 title: "top level"),
             Section(path: "data", type: DataConfig.self, minimal: #"{"format": "idx"}"#),
+            Section(path: "data.augment", type: AugmentConfig.self),
             Section(path: "model", type: ModelConfig.self),
             Section(path: "training", type: TrainingConfig.self),
             Section(path: "training.schedule", type: ScheduleConfig.self),
@@ -103,7 +104,7 @@ public enum Catalog {
             let config =
                 try base ?? ConfigLoader.decode(Data(#"{"data": {"format": "idx", "dir": "d"}, "model": {"preset": "lenet-5"}}"#.utf8))
             return table(
-                try Compare.arms(for: config).map {
+                try MethodRegistry.arms(for: config).map {
                     ($0.name, ($0.isDefault ? "(default) " : "") + $0.overrides.joined(separator: " "), "")
                 })
         case "presets":

@@ -86,7 +86,7 @@ def main():
         f.create_dataset("test_set_y", data=np.array([[0, 1, 1]], dtype=np.int64))
         f.create_dataset("list_classes", data=classes)
 
-    # Grayscale (N, H, W) float images: train in [0, 1] (taken as-is), test in [0, 255] (divided).
+    # Grayscale (N, H, W) float images, both taken as they are: train in [0, 1], test in [0, 255].
     # k = n*20 + h*5 + w; train pixel = k/64 (exact in float32), test pixel = 3k.
     # Labels: int32 train, uint8 test.
     i, y, x = np.indices((3, 4, 5))
