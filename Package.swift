@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
@@ -49,10 +50,15 @@ let package = Package(
         .target(name: "Quantization"),
         .target(name: "HDF5Support", dependencies: ["CHDF5"]),
         .target(name: "Datasets", dependencies: ["TensorCore", "HDF5Support", "CZlib", "CImageDecode"]),
+        // ONNX models from PruneLab's layers: the protobuf schema's generated messages (see
+        // Sources/ONNX/README.md) and the graph builder.
+        .target(name: "ONNX",
+                dependencies: ["TensorCore", "NN", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["README.md"]),
         .target(name: "Experiments",
                 dependencies: [
                     "Schema", "TensorCore", "NN", "Training", "Pruning", "Quantization", "HDF5Support", "Datasets",
-                    "Charts",
+                    "ONNX", "Charts",
                 ]),
         // SVG charts (axes, scales, marks, a palette): the report's and the predictability figures.
         .target(name: "Charts"),
@@ -66,7 +72,7 @@ let package = Package(
         ]),
         .testTarget(name: "PruneLabTests",
                     dependencies: ["Schema", "TensorCore", "NN", "Training", "Pruning", "Quantization",
-                                   "HDF5Support", "Datasets", "Experiments", "Sweeps", "Reports", "Charts",
+                                   "HDF5Support", "Datasets", "Experiments", "Sweeps", "Reports", "Charts", "ONNX",
                                    "CTrajectoryKernels", "CSparseKernels"],
                     resources: [.copy("Fixtures")]),
     ],

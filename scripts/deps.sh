@@ -29,3 +29,14 @@ fi
 if command -v python3 >/dev/null && ! python3 -c "import PIL" 2>/dev/null; then
   python3 -m pip install -q pillow || echo "warning: could not install Pillow; the image tests will fail" >&2
 fi
+# torch checks python/prunelab_torch.py's round trip of a torch model through PruneLab; onnx
+# (its checker) and onnxruntime run the files of `prunelab export --format onnx` (PyPI; torch
+# as the CPU wheel, from PyTorch's own index when PyPI has no +cpu build).
+if command -v python3 >/dev/null && ! python3 -c "import torch" 2>/dev/null; then
+  python3 -m pip install -q torch==2.13.0+cpu 2>/dev/null \
+    || python3 -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu \
+    || echo "warning: could not install torch; the torch round-trip tests will fail" >&2
+fi
+if command -v python3 >/dev/null && ! python3 -c "import onnx, onnxruntime" 2>/dev/null; then
+  python3 -m pip install -q onnx onnxruntime || echo "warning: could not install onnx/onnxruntime; the ONNX export tests will fail" >&2
+fi

@@ -35,7 +35,8 @@ scratch=.build-fuzz
 nice -n 19 swift build -c release --scratch-path "$scratch" --target Experiments -Xswiftc -sanitize=fuzzer >&2
 bindir=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
 mkdir -p "$scratch/bin" "$scratch/artifacts"
-modules=(Experiments Datasets HDF5Support Schema TensorCore NN Training Pruning Quantization CAllocator CSparseKernels CTrajectoryKernels CImageDecode)
+modules=(Experiments Datasets HDF5Support Schema TensorCore NN Training Pruning Quantization ONNX SwiftProtobuf CAllocator CSparseKernels
+  CTrajectoryKernels CImageDecode)
 objects=()
 for m in "${modules[@]}"; do objects+=("$bindir/$m.build"/*.o); done
 flags=(-I "$bindir/Modules"

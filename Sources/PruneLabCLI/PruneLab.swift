@@ -11,7 +11,7 @@ struct PruneLab: ParsableCommand {
         subcommands: [
             RunCommand.self, CompareCommand.self, SweepCommand.self, AggregateCommand.self, InspectCommand.self, BenchCommand.self,
             TrajectoriesCommand.self, PredictabilityCommand.self, ReportCommand.self, ListCommand.self, QuantizeCommand.self,
-            PredictCommand.self,
+            PredictCommand.self, ExportCommand.self,
         ]
     )
 

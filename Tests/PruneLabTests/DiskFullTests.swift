@@ -51,7 +51,11 @@ import HDF5Support
                 Dense(name: "fc2", inputSize: 300, outputSize: 10),
             ],
             inputShape: [784], loss: .softmaxCrossEntropy)
-        for write in [ModelFiles.writeSparse, { try ModelFiles.writeDense(model: $0, configJSON: $1, path: $2) }] {
+        let writers: [(Sequential, String, String) throws -> Void] = [
+            { try ModelFiles.writeSparse(model: $0, configJSON: $1, path: $2) },
+            { try ModelFiles.writeDense(model: $0, configJSON: $1, path: $2) },
+        ]
+        for write in writers {
             let message = thrownMessage { try write(model, "{}", Self.full) }
             #expect(message?.contains("No space left on device") == true, "\(message ?? "")")
         }

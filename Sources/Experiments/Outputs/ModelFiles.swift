@@ -10,7 +10,8 @@ import HDF5Support
 ///
 /// `model.h5`, readable with h5py: one group per layer (`fc1/weight` `[out, in]` float32,
 /// `fc1/bias` `[out]` float32, `fc1/mask` `[out, in]` uint8 for prunable weights), the resolved
-/// config as the root attribute `config` (JSON) and `format` = `prunelab-dense-1`. Batch norm
+/// config as the root attribute `config` (JSON), the layer list as `layers` (JSON) and `format` =
+/// `prunelab-dense-1`. Batch norm
 /// layers add `bn1/gamma`, `bn1/beta`, `bn1/running_mean`, `bn1/running_var` (float32 `[C]`),
 /// in both files.
 ///
@@ -39,13 +40,23 @@ public enum ModelFiles {
     public static let denseName = "model.h5"
     public static let sparseName = "model-sparse.h5"
 
-    /// Writes both files into the run folder (each to a temporary name, then renamed).
+    /// Writes both files into the run folder (each to a temporary name, then renamed), with the
+    /// root attribute `layers`: the model's layer list (a preset written out) as JSON, so that
+    /// a reader needs no preset table to rebuild the network.
     public static func write(model: Sequential, config: ExperimentConfig, to folder: RunFolder) throws -> Sizes {
         let configJSON = String(decoding: try ConfigLoader.canonicalJSON(config), as: UTF8.self)
+        let layers = [("layers", try layersJSON(try ModelRegistry.layerSpecs(config.model)))]
         let dense = folder.file(denseName), sparse = folder.file(sparseName)
-        try atomically(dense) { try writeDense(model: model, configJSON: configJSON, path: $0) }
-        try atomically(sparse) { try writeSparse(model: model, configJSON: configJSON, path: $0) }
+        try atomically(dense) { try writeDense(model: model, configJSON: configJSON, path: $0, attributes: layers) }
+        try atomically(sparse) { try writeSparse(model: model, configJSON: configJSON, path: $0, attributes: layers) }
         return Sizes(denseBytes: fileSize(dense), sparseBytes: fileSize(sparse))
+    }
+
+    /// A layer list as JSON with sorted keys (the same bytes every run).
+    static func layersJSON(_ specs: [LayerSpec]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(specs), as: UTF8.self)
     }
 
     /// `AtomicFile.write`, with errors naming the final file rather than its temporary name
@@ -80,10 +91,11 @@ public enum ModelFiles {
         try file.close()  // writes the file: a full disk is an error here, not a truncated file
     }
 
-    public static func writeSparse(model: Sequential, configJSON: String, path: String) throws {
+    public static func writeSparse(model: Sequential, configJSON: String, path: String, attributes: [(String, String)] = []) throws {
         let file = try HDF5File(creating: path)
         try file.setAttribute("format", ModelFormat.csr.rawValue)
         try file.setAttribute("config", configJSON)
+        for (k, v) in attributes { try file.setAttribute(k, v) }
         for l in model.weightedLayers {
             let (name, w, b) = (l.name, l.weight, l.bias)
             let rows = w.value.shape[0], cols = w.value.count / rows
