@@ -16,8 +16,8 @@ one of ``dense``, ``han``, ``dynamic``, ``structured``).
 
 ``run(config, out, **overrides)`` and ``compare(config, out, methods=..., seeds=..., **overrides)``
 run the ``prunelab`` command and return ``load(out)``; overrides are config keys with ``__`` for
-``.`` (``training__epochs=2``) or spelled out (``**{"training.epochs": 2}``), each passed as
-``--set key=value`` with the value as JSON.
+``.`` (``training__epochs=2``) or a dict spelled out (``overrides={"training.epochs": 2}``), each
+passed as ``--set key=value`` with the value as JSON.
 """
 
 from __future__ import annotations
@@ -200,22 +200,28 @@ def find_binary(binary: str | None = None) -> str:
     )
 
 
-def set_arguments(overrides: dict) -> list[str]:
-    """``--set key=value`` per override; ``__`` in a key stands for ``.``, values are written as JSON."""
+def set_arguments(overrides: dict | None, keywords: dict) -> list[str]:
+    """``--set key=value`` per override (the dict's, then the keywords'); ``__`` in a keyword
+    stands for ``.``; values are written as JSON."""
+    items = list((overrides or {}).items()) + [(k.replace("__", "."), v) for k, v in keywords.items()]
     out = []
-    for key, value in overrides.items():
-        out += ["--set", f"{key.replace('__', '.')}={json.dumps(value)}"]
+    for key, value in items:
+        out += ["--set", f"{key}={json.dumps(value)}"]
     return out
 
 
-def run(config: str, out: str, binary: str | None = None, force: bool = False, **overrides) -> Runs:
+def run(
+    config: str, out: str, overrides: dict | None = None, *, binary: str | None = None, force: bool = False, **keywords
+) -> Runs:
     """``prunelab run CONFIG --out OUT [--set ...]``, then ``load(out)``; raises ``PruneLabError``."""
-    call(find_binary(binary), ["run", config, "--out", out] + (["--force"] if force else []) + set_arguments(overrides))
+    flags = ["--force"] if force else []
+    call(find_binary(binary), ["run", config, "--out", out] + flags + set_arguments(overrides, keywords))
     return load(out)
 
 
 def compare(
-    config: str, out: str, methods=None, seeds=None, binary: str | None = None, jobs: int | None = None, **overrides
+    config: str, out: str, methods=None, seeds=None, overrides: dict | None = None, *,
+    binary: str | None = None, jobs: int | None = None, **keywords
 ) -> Runs:
     """``prunelab compare CONFIG --out OUT [--methods ...] [--seeds ...] [--set ...]``, then ``load(out)``.
 
@@ -224,7 +230,7 @@ def compare(
     for flag, v in (("--methods", methods), ("--seeds", seeds), ("--jobs", jobs)):
         if v is not None:
             args += [flag, ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)]
-    call(find_binary(binary), args + set_arguments(overrides))
+    call(find_binary(binary), args + set_arguments(overrides, keywords))
     return load(out)
 
 

@@ -85,7 +85,7 @@ def check_cli(binary, scratch):
     config = tiny_config(scratch)
     progress = io.StringIO()
     with contextlib.redirect_stderr(progress):
-        r = pl.run(config, os.path.join(scratch, "one"), binary=binary, training__epochs=1, **{"data.test_limit": 100})
+        r = pl.run(config, os.path.join(scratch, "one"), {"data.test_limit": 100}, binary=binary, training__epochs=1)
     # the overrides reached the run: one epoch of 1000 images in batches of 50, 100 test images
     assert len(r.summary) == 1 and r.summary["steps"].iloc[0] == 20, r.summary["steps"]
     with open(os.path.join(scratch, "one", "config.json")) as f:
