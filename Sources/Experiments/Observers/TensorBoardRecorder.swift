@@ -23,16 +23,17 @@ public protocol HistogramSink: AnyObject {
 /// event the method reports (`pruningDidChange`: each dynamic check that wrote `events.csv`
 /// rows, each Han round, each structured selection) and at every test evaluation, unless a
 /// pruning event at the same step came before it (a Han round prunes at the step of the
-/// evaluation that ended training: that step has both points). With recording on, each sampled weight's value at every record,
-/// `trajectory.<layer>/<index>` (TensorBoard groups tags by what precedes the first `/`, so
-/// each layer's sampled weights form one group). HParams (`HParamsSummary`): the experiment
-/// and the session's hyperparameters at the start of a fresh run, and at its end the scalars
-/// `final/test_accuracy`, `final/sparsity`, `final/train_flops`, `final/wall_seconds` (the
-/// values of `summary.csv`) and the session's end with its status. Histograms, at the first
-/// test evaluation `histograms_every` after the previous ones: `weights/<layer>` over the live
+/// evaluation that ended training: that step has both points). With recording on, each
+/// sampled weight's value at every record, `trajectory.<layer>/<index>` (TensorBoard groups
+/// tags by what precedes the first `/`, so each layer's sampled weights form one group).
+/// HParams (`HParamsSummary`): the experiment and the session's hyperparameters at the start
+/// of a fresh run, and at its end the scalars `final/test_accuracy`, `final/sparsity`,
+/// `final/train_flops`, `final/wall_seconds` (the values of `summary.csv`) and the session's
+/// end with its status (`failure` when the run fails). Histograms, at the first test
+/// evaluation `histograms_every` after the previous ones: `weights/<layer>` over the live
 /// (unmasked) weights, and whatever the method adds (a trajectory criterion's statistics, what
-/// each check pruned). Events are written and flushed at every test evaluation, so a killed run
-/// keeps what it had evaluated; a resumed run writes a second file that starts with a
+/// each check pruned). Events are written and flushed at every test evaluation and pruning
+/// event, so a killed run keeps what it had evaluated; a resumed run writes a second file that starts with a
 /// `SessionLog` START at the step after its checkpoint, which makes TensorBoard drop the first
 /// process's events past that checkpoint (they were computed again).
 public final class TensorBoardRecorder: HistogramSink {
