@@ -13,17 +13,26 @@ are nullable integers (``Int64``, seeds ``UInt64``), measurements ``float64``, n
 every table (``label`` is the compare arm: ``han``, ``linear``, ``linear/adaptive``; compare's
 ``comparison.csv`` calls it ``method`` and is renamed to ``label`` here, so ``method`` is always
 one of ``dense``, ``han``, ``dynamic``, ``structured``).
+
+``run(config, out, **overrides)`` and ``compare(config, out, methods=..., seeds=..., **overrides)``
+run the ``prunelab`` command and return ``load(out)``; overrides are config keys with ``__`` for
+``.`` (``training__epochs=2``) or a dict spelled out (``overrides={"training.epochs": 2}``), each
+passed as ``--set key=value`` with the value as JSON.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["Runs", "load", "find_runs", "read_run"]
+__all__ = ["Runs", "load", "find_runs", "read_run", "run", "compare", "find_binary", "PruneLabError"]
 
 # Integer-valued columns of PruneLab's CSVs (anything else numeric is float64).
 INTEGER_COLUMNS = {
@@ -158,3 +167,91 @@ def apply_vocabulary(runs: Runs) -> None:
         for t in tables:
             if column in t.columns:
                 t[column] = t[column].astype(str).astype(kind)
+
+
+class PruneLabError(RuntimeError):
+    """The ``prunelab`` command failed: its one-line error (``prunelab: error: ...``) and exit status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+def find_binary(binary: str | None = None) -> str:
+    """The ``prunelab`` executable: ``binary``, else $PRUNELAB_BIN, else ``prunelab`` on PATH, else
+    this checkout's ``.build/release/prunelab``."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    built = os.path.join(here, ".build", "release", "prunelab")
+    for source, candidate in (
+        ("binary=", binary),
+        ("PRUNELAB_BIN", os.environ.get("PRUNELAB_BIN")),
+        ("PATH", shutil.which("prunelab")),
+        (built, built),
+    ):
+        if not candidate:
+            continue
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+        if source in ("binary=", "PRUNELAB_BIN"):
+            raise FileNotFoundError(f"{source} {candidate}: no executable prunelab there")
+    raise FileNotFoundError(
+        f"no prunelab executable: pass binary=, set PRUNELAB_BIN, put prunelab on PATH, or build {built} "
+        "with `swift build -c release`"
+    )
+
+
+def set_arguments(overrides: dict | None, keywords: dict) -> list[str]:
+    """``--set key=value`` per override (the dict's, then the keywords'); ``__`` in a keyword
+    stands for ``.``; values are written as JSON."""
+    items = list((overrides or {}).items()) + [(k.replace("__", "."), v) for k, v in keywords.items()]
+    out = []
+    for key, value in items:
+        out += ["--set", f"{key}={json.dumps(value)}"]
+    return out
+
+
+def run(
+    config: str, out: str, overrides: dict | None = None, *, binary: str | None = None, force: bool = False, **keywords
+) -> Runs:
+    """``prunelab run CONFIG --out OUT [--set ...]``, then ``load(out)``; raises ``PruneLabError``."""
+    flags = ["--force"] if force else []
+    call(find_binary(binary), ["run", config, "--out", out] + flags + set_arguments(overrides, keywords))
+    return load(out)
+
+
+def compare(
+    config: str, out: str, methods=None, seeds=None, overrides: dict | None = None, *,
+    binary: str | None = None, jobs: int | None = None, **keywords
+) -> Runs:
+    """``prunelab compare CONFIG --out OUT [--methods ...] [--seeds ...] [--set ...]``, then ``load(out)``.
+
+    ``methods`` and ``seeds`` are lists or comma-separated strings."""
+    args = ["compare", config, "--out", out]
+    for flag, v in (("--methods", methods), ("--seeds", seeds), ("--jobs", jobs)):
+        if v is not None:
+            args += [flag, ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)]
+    call(find_binary(binary), args + set_arguments(overrides, keywords))
+    return load(out)
+
+
+def call(binary: str, args: list[str]) -> None:
+    """Runs ``binary args``, copying its standard output and error (progress, one line per epoch)
+    to this process's ``sys.stdout`` and ``sys.stderr`` as they come; on a non-zero exit raises
+    ``PruneLabError`` with the command's last error line."""
+    process = subprocess.Popen([binary] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    errors: list[str] = []
+
+    def copy(source, target, keep):
+        for line in source:
+            target.write(line)
+            target.flush()
+            if keep is not None and line.startswith("prunelab: error:"):
+                keep.append(line.strip())
+
+    thread = threading.Thread(target=copy, args=(process.stderr, sys.stderr, errors))
+    thread.start()
+    copy(process.stdout, sys.stdout, None)
+    thread.join()
+    status = process.wait()
+    if status != 0:
+        raise PruneLabError(errors[-1] if errors else f"{binary} {' '.join(args)}: exit status {status}", status)

@@ -2,9 +2,14 @@
 
 The Swift suite (PythonHelperTests) makes a small compare folder and runs this; every value is
 checked against the CSV files read with Python's csv module, an independent reader.
+``python3 python/test_prunelab_io.py --cli PRUNELAB_BINARY SCRATCH_DIR`` checks ``run`` and
+``compare``, which call the binary, on short real runs.
 """
 
+import contextlib
 import csv
+import io
+import json
 import os
 import sys
 
@@ -59,5 +64,57 @@ def check(compare):
     print("ok", len(arms), "runs", len(m), "metrics rows")
 
 
+def tiny_config(scratch):
+    """A config of a few optimizer steps on the repository's MNIST sample."""
+    data = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "mnist")
+    config = {
+        "name": "tiny", "seed": 1,
+        "data": {"format": "idx", "dir": data, "train_limit": 1000, "test_limit": 200},
+        "model": {"preset": "lenet-300-100"},
+        "training": {"epochs": 2, "batch_size": 50, "learning_rate": 0.05},
+        "pruning": {"method": "dense", "target_sparsity": 0.5,
+                    "dynamic": {"criterion": "magnitude", "cubic": {"start": "5it", "end": "15it", "every": "5it"}}},
+    }
+    path = os.path.join(scratch, "tiny.json")
+    with open(path, "w") as f:
+        json.dump(config, f)
+    return path
+
+
+def check_cli(binary, scratch):
+    config = tiny_config(scratch)
+    progress = io.StringIO()
+    with contextlib.redirect_stderr(progress):
+        r = pl.run(config, os.path.join(scratch, "one"), {"data.test_limit": 100}, binary=binary, training__epochs=1)
+    # the overrides reached the run: one epoch of 1000 images in batches of 50, 100 test images
+    assert len(r.summary) == 1 and r.summary["steps"].iloc[0] == 20, r.summary["steps"]
+    with open(os.path.join(scratch, "one", "config.json")) as f:
+        assert json.load(f)["data"]["test_limit"] == 100
+    assert "ep 1 20/20" in progress.getvalue(), progress.getvalue()  # the CLI's progress, passed through
+    # failures: the CLI's one-line error as the exception, and a clear error without a binary
+    try:
+        pl.run(config, os.path.join(scratch, "bad"), binary=binary, training__epochs=-1)
+        raise AssertionError("a negative epoch count ran")
+    except pl.PruneLabError as e:
+        assert str(e).startswith("prunelab: error:") and "training.epochs" in str(e) and "\n" not in str(e), str(e)
+        assert e.status == 1
+    try:
+        pl.run(config, os.path.join(scratch, "none"), binary=os.path.join(scratch, "no-such-prunelab"))
+        raise AssertionError("ran without a binary")
+    except FileNotFoundError as e:
+        assert "no-such-prunelab" in str(e), str(e)
+    c = pl.compare(config, os.path.join(scratch, "cmp"), methods=["dense", "magnitude"], seeds=[1, 2], binary=binary)
+    assert sorted(zip(c.summary["label"].astype(str), c.summary["seed"])) == [
+        ("dense", 1), ("dense", 2), ("magnitude", 1), ("magnitude", 2)
+    ], c.summary[["label", "seed"]]
+    assert len(c.comparison) > 0
+    sparsity = c.summary.set_index(["label", "seed"])["sparsity"]
+    assert sparsity[("magnitude", 1)] > 0.3 and sparsity[("dense", 1)] == 0, sparsity
+    print("ok cli")
+
+
 if __name__ == "__main__":
-    check(sys.argv[1])
+    if sys.argv[1] == "--cli":
+        check_cli(sys.argv[2], sys.argv[3])
+    else:
+        check(sys.argv[1])

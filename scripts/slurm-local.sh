@@ -121,7 +121,7 @@ tasks=$(echo "$again" | sed -n 's/.*(\([0-9]*\) array tasks).*/\1/p')
 wait_for "$(echo "$again" | job_of)"
 status=$("$bin" sweep status "$work/slurm")
 echo "$status" | tail -1 >&2
-echo "$status" | tail -1 | grep -q '^done 6, running 0, failed 0, missing 0$' || {
+echo "$status" | tail -1 | grep -q '^done 6, short 0, diverged 0, running 0, failed 0, missing 0$' || {
   echo "$status" >&2
   tail -n 5 "$work"/slurm/logs/*.log >&2
   exit 1

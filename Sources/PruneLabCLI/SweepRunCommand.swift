@@ -25,6 +25,11 @@ struct SweepRunCommand: ParsableCommand {
     @Flag(help: "Re-run completed points.")
     var force = false
 
+    @Flag(
+        name: .customLong("allow-short"),
+        help: "Exit 0 although points ended short of their target sparsity (they are still listed).")
+    var allowShort = false
+
     @Option(help: "The baseline label of the aggregate (default: han when present).")
     var baseline: String?
 
@@ -64,9 +69,12 @@ struct SweepRunCommand: ParsableCommand {
                 let files = try Aggregate.write(dir: out, baseline: baseline)
                 print("aggregate: " + files.map(\.path).joined(separator: ", "))
             }
-            if let f = report.failed.first {
-                throw SweepFailed(message: "\(report.failed.count) point(s) failed, first \(f.name): \(f.error); re-run to retry")
-            }
+            // every point short of its target, diverged or failed, named, and the exit status 1
+            let entries = try SweepStatus.read(dir: out)
+            let named = SweepStatus.attention(entries, failed: report.failed, allowShort: false)
+            for e in named { print("\(e.state.rawValue)\t\(e.point)\t\(e.detail)\t(log: \(out)/logs/\(e.point).log)") }
+            let line = SweepStatus.attentionLine(SweepStatus.attention(entries, failed: report.failed, allowShort: allowShort))
+            if let line { throw SweepFailed(message: line) }
         }
     }
 }

@@ -5,7 +5,8 @@ import Experiments
 
 struct SweepStatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Report each point of a sweep folder as done, running, failed or missing.")
+        commandName: "status",
+        abstract: "Report each point of a sweep folder as done, short (of its target sparsity), diverged, running, failed or missing.")
 
     @Argument(help: "The sweep folder.")
     var dir: String

@@ -18,7 +18,10 @@ struct SweepTaskCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            try Sweep.runTask(dir: dir, index: index, force: force) { print($0) }
+            // progress, warnings and the outcome in order on stderr: a job's log (logs/<point>.log, SLURM's output)
+            try Sweep.runTask(dir: dir, index: index, force: force, progress: true) {
+                FileHandle.standardError.write(Data("\($0)\n".utf8))
+            }
         }
     }
 }

@@ -105,8 +105,8 @@ public enum Inspect {
 
     /// A compare or sweep folder: its points and their states, then one line per arm (the points
     /// that share every axis value but the seed) with its seeds, how many completed and failed,
-    /// and the mean test accuracy, sparsity and wall seconds of the completed ones; then each
-    /// failed point with its reason.
+    /// and the mean test accuracy, sparsity and wall seconds of the completed ones (short of
+    /// their target or not); then each short, diverged or failed point with its reason.
     public static func folderReport(dir: String) throws -> String {
         let url = URL(fileURLWithPath: dir, isDirectory: true)
         let plan = try SweepPlan.read(dir: url)
@@ -125,17 +125,17 @@ public enum Inspect {
         var table = [["arm", "seeds", "completed", "failed"] + metrics.map { "mean_\($0.0)" }]
         for arm in arms {
             let indices = members[arm] ?? []
-            let done = indices.filter { entries[$0].state == .done }
+            let done = indices.filter { entries[$0].state.completed }
             let numbers = done.compactMap { try? SummaryRow.numbers(in: url.appendingPathComponent(plan.points[$0].name)) }
             let means = metrics.map { key, format -> String in
                 let values = numbers.compactMap { $0[key] }
                 return values.isEmpty ? "-" : String(format: format, values.reduce(0, +) / Double(values.count))
             }
-            let failed = indices.filter { entries[$0].state == .failed }.count
+            let failed = indices.filter { [.failed, .diverged].contains(entries[$0].state) }.count
             table.append([arm, seeds[arm]?.joined(separator: ",") ?? "-", "\(done.count)/\(indices.count)", "\(failed)"] + means)
         }
         out += "\n\n" + render(table)
-        for e in entries where e.state == .failed { out += "\nfailed \(e.point): \(e.detail)" }
+        for e in entries where e.state.needsAttention { out += "\n\(e.state.rawValue) \(e.point): \(e.detail)" }
         return out
     }
 

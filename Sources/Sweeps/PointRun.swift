@@ -13,14 +13,16 @@ public enum PointRun {
     /// config is left as it is, an interrupted or failed one is resumed from its checkpoint.
     /// "Same config" ignores `training.threads` (a sweep re-run with another `--jobs` keeps the
     /// runs it has; each `config.json` records the threads it ran with). A folder holding
-    /// another config is an error unless `force`, which re-runs it.
+    /// another config is an error unless `force`, which re-runs it. `logLine` receives the
+    /// run's progress lines (one per epoch, Han round, analysis series).
     @discardableResult
     public static func runOrReuse(
         _ config: ExperimentConfig, dir: String, force: Bool, progress: Bool = false, command: String,
-        warn: (String) -> Void = { _ in }
+        logLine: (@Sendable (String) -> Void)? = nil, warn: (String) -> Void = { _ in }
     ) throws -> Action {
         let folder = URL(fileURLWithPath: dir, isDirectory: true)
-        let options = RunOptions(outDir: dir, force: force, progress: progress, command: command)
+        var options = RunOptions(outDir: dir, force: force, progress: progress, command: command)
+        options.logLine = logLine
         guard !force, let info = try? RunInfo.read(from: folder.appendingPathComponent("run.json")) else {
             try Runner.run(config, options: options).warnings.forEach(warn)
             return .ran

@@ -104,22 +104,32 @@ public enum Sweep {
         options.jobs == 1 ? try runHere(plan, options: options, log: log) : try runParallel(plan, options: options, log: log)
     }
 
+    /// Runs the points one after another in this process; each point's progress lines,
+    /// warnings and outcome also go to its `logs/<point>.log`, as a parallel job's do.
     static func runHere(_ plan: SweepPlan, options: SweepOptions, log: (String) -> Void) throws -> SweepReport {
         var report = SweepReport()
         var counter = RunCounter(total: plan.points.count)
         for p in plan.points {
             let dir = options.dir.appendingPathComponent(p.name).path
+            let pointLog = try PointLog(logURL(p, options))
             do {
                 log("\(counter.next()) \(p.name) ▶ \(dir)")
                 let action = try PointRun.runOrReuse(
-                    p.config, dir: dir, force: options.force, progress: options.progress, command: plan.pointCommand(p.name)
-                ) { log("warning: \(p.name): \($0)") }
+                    p.config, dir: dir, force: options.force, progress: options.progress, command: plan.pointCommand(p.name),
+                    logLine: { pointLog.write($0) },
+                    warn: {
+                        log("warning: \(p.name): \($0)")
+                        pointLog.write("warning: \(p.name): \($0)\n")
+                    })
                 report.actions[p.name] = action
+                pointLog.write("\(p.name): \(action == .reused ? "already complete" : action.rawValue)\n")
                 log(counter.finished("\(p.name) (\(action == .reused ? "already complete" : action.rawValue))", PointRun.headline(dir)))
             } catch let e as RunInterrupted {
+                pointLog.write("prunelab: \(e)\n")
                 throw e
             } catch {
                 report.failed.append((p.name, "\(error)"))
+                pointLog.write("prunelab: error: \(error)\n")
                 log("\(p.name): failed: \(error)")
             }
         }
@@ -178,12 +188,10 @@ public enum Sweep {
         options.dir.appendingPathComponent("logs/\(p.name).log")
     }
 
-    /// Starts `prunelab sweep task DIR INDEX` with its output appended to `logs/<name>.log`.
+    /// Starts `prunelab sweep task DIR INDEX` with its output (progress lines, warnings, the
+    /// outcome or the error) appended to `logs/<name>.log`.
     static func start(_ p: SweepPoint, exe: URL, options: SweepOptions) throws -> Process {
-        let url = logURL(p, options)
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
-        guard let out = try? FileHandle(forWritingTo: url) else { throw RunError("\(url.path): cannot write") }
-        out.seekToEndOfFile()
+        let out = try PointLog(logURL(p, options)).handle
         let proc = Process()
         proc.executableURL = exe
         proc.arguments = ["sweep", "task", options.dir.path, String(p.index)] + (options.force ? ["--force"] : [])
@@ -222,8 +230,11 @@ public enum Sweep {
     }
 
     /// One point of the plan in `dir`, by index: what a parallel job or a SLURM array task runs.
+    /// `progress`: the run's progress lines on stderr (a job's stderr is its log).
     @discardableResult
-    public static func runTask(dir: String, index: Int, force: Bool, log: (String) -> Void = { _ in }) throws -> PointRun.Action {
+    public static func runTask(
+        dir: String, index: Int, force: Bool, progress: Bool = false, log: (String) -> Void = { _ in }
+    ) throws -> PointRun.Action {
         try followParent()
         let url = URL(fileURLWithPath: dir, isDirectory: true)
         let plan = try SweepPlan.read(dir: url)
@@ -231,11 +242,49 @@ public enum Sweep {
             throw RunError("\(dir): the sweep has points 0-\(plan.points.count - 1), not \(index)")
         }
         let p = plan.points[index]
-        let action = try PointRun.runOrReuse(
-            p.config, dir: url.appendingPathComponent(p.name).path, force: force,
-            command: "prunelab sweep task \(dir) \(index) (" + plan.pointCommand(p.name) + ")"
-        ) { log("warning: \(p.name): \($0)") }
-        log("\(p.name): \(action == .reused ? "already complete" : action.rawValue)")
-        return action
+        // a local sweep sends this job's output to logs/<point>.log; a SLURM task's goes to
+        // SLURM's log, so the task writes the point's log itself
+        let pointLog = try ownLog(p, dir: url)
+        func both(_ line: String) {
+            log(line)
+            pointLog?.write(line + "\n")
+        }
+        var logLine: (@Sendable (String) -> Void)?
+        if let pointLog { logLine = { pointLog.write($0) } }
+        do {
+            let action = try PointRun.runOrReuse(
+                p.config, dir: url.appendingPathComponent(p.name).path, force: force, progress: progress,
+                command: "prunelab sweep task \(dir) \(index) (" + plan.pointCommand(p.name) + ")",
+                logLine: logLine, warn: { both("warning: \(p.name): \($0)") })
+            both("\(p.name): \(action == .reused ? "already complete" : action.rawValue)")
+            return action
+        } catch {
+            pointLog?.write((error is RunInterrupted ? "prunelab: " : "prunelab: error: ") + "\(error)\n")
+            throw error
+        }
     }
+
+    /// `logs/<point>.log` for a task not started by a local sweep (whose output is that log already).
+    static func ownLog(_ p: SweepPoint, dir: URL) throws -> PointLog? {
+        guard ProcessInfo.processInfo.environment[parentVariable] == nil else { return nil }
+        let logs = dir.appendingPathComponent("logs", isDirectory: true)
+        try? FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        return try PointLog(logs.appendingPathComponent("\(p.name).log"))
+    }
+}
+
+/// A point's `logs/<point>.log`, opened for appending (a re-run adds to what earlier runs wrote).
+final class PointLog: @unchecked Sendable {
+    // @unchecked: `handle` is only written to, and FileHandle writes are atomic per call; it
+    // closes when released (a parallel job's Process holds it as its output).
+    let handle: FileHandle
+
+    init(_ url: URL) throws {
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        guard let h = try? FileHandle(forWritingTo: url) else { throw RunError("\(url.path): cannot write") }
+        h.seekToEndOfFile()
+        handle = h
+    }
+
+    func write(_ text: String) { try? handle.write(contentsOf: Data(text.utf8)) }
 }

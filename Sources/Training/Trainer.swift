@@ -69,10 +69,13 @@ public enum TrainingError: Error, CustomStringConvertible {
     /// A signal (SIGINT, SIGTERM) asked the run to stop; `step` was completed.
     case interrupted(signal: Int32, step: Int)
 
+    /// How a diverged run's error begins (`run.json` keeps it; sweeps report such runs apart).
+    public static let divergedPrefix = "training diverged"
+
     public var description: String {
         switch self {
         case .diverged(let step, let epoch, let loss):
-            return "training diverged at step \(step) (epoch \(epoch)): loss is \(loss)"
+            return "\(Self.divergedPrefix) at step \(step) (epoch \(epoch)): loss is \(loss)"
         case .interrupted(let signal, let step):
             return "interrupted by signal \(signal) after step \(step)"
         }

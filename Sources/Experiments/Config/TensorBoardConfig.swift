@@ -6,7 +6,7 @@ public struct TensorBoardConfig: ConfigSection {
     public static let keyHelp: [(key: String, help: String)] = [
         (
             "enabled",
-            "write `tb/` event files: the scalars of metrics.csv, sparsity overall and per layer, train FLOPs, wall seconds, histograms"
+            "write `tb/` event files: the scalars of metrics.csv, sparsity overall and per layer (at evaluations and every pruning event), train FLOPs, wall seconds, histograms, the run's HParams session, with recording each sampled weight's value"
         ),
         ("histograms", "histograms of each layer's live weights (and the criterion's statistics, what each check pruned)"),
         ("histograms_every", "histograms at the first test evaluation at least this long after the previous ones"),

@@ -27,6 +27,8 @@ public protocol PruningMethod: AnyObject {
     var extraSteps: Int { get }
     /// The weights the method prunes (for `pruned_sparsity`).
     var pruned: [Parameter] { get }
+    /// Whether the method removes weights at all (`pruning.target_sparsity` means something to it).
+    static var removesWeights: Bool { get }
     /// Runs after the configured training (retraining rounds, fine-tuning, ...).
     func afterTraining(_ run: RunContext) throws
     /// Writes the method's artifacts and adds its columns to the summary, once the model is final.
@@ -45,6 +47,7 @@ public protocol PruningMethod: AnyObject {
 extension PruningMethod {
     public var observers: [TrainingObserver] { [] }
     public var extraSteps: Int { 0 }
+    public static var removesWeights: Bool { true }
     public func afterTraining(_ run: RunContext) throws {}
     public func finish(_ run: RunContext, summary: inout SummaryRow) throws {}
     public func save(into archive: StateArchive, prefix: String) {}

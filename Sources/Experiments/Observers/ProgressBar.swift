@@ -54,6 +54,9 @@ public final class ProgressBar: TrainingObserver {
     var step = 0, epoch = 0
     var runningLoss = 0.0, runningCorrect = 0, runningSeen = 0
     var analysisStart = Date()
+    /// Also receives, whatever the mode, the lines a log gets (one per epoch, Han round and
+    /// finished analysis series): a sweep point's `logs/<point>.log`.
+    public var logLine: ((String) -> Void)?
 
     public init(
         totalSteps: Int, label: String, mode: Mode = isatty(2) == 1 ? .terminal : .lines,
@@ -91,7 +94,7 @@ public final class ProgressBar: TrainingObserver {
     }
 
     public func epochDidEnd(_ info: EpochInfo, trainer: Trainer) -> TrainingDecision {
-        if mode == .lines { write(ProgressLine.format(fields(epochEnd: true), width: ProgressLine.logWidth) + "\n") }
+        logged(ProgressLine.format(fields(epochEnd: true), width: ProgressLine.logWidth) + "\n")
         runningLoss = 0; runningCorrect = 0; runningSeen = 0
         return .continue
     }
@@ -103,10 +106,14 @@ public final class ProgressBar: TrainingObserver {
     /// A Han round is over: one line with its sparsity and test accuracy after retraining.
     public func roundDidEnd(_ round: Int, of rounds: Int, sparsity: Double, testAccuracy: Double) {
         let text = String(format: "%@ Han round %d/%d done  sparsity %.4f  test %.4f", label, round, rounds, sparsity, testAccuracy)
-        switch mode {
-        case .terminal: write("\r" + ProgressLine.fit(text, width: ProgressLine.terminalWidth()) + "\u{1B}[K\n")
-        case .lines: write(ProgressLine.fit(text, width: ProgressLine.logWidth) + "\n")
-        }
+        if mode == .terminal { write("\r" + ProgressLine.fit(text, width: ProgressLine.terminalWidth()) + "\u{1B}[K\n") }
+        logged(ProgressLine.fit(text, width: ProgressLine.logWidth) + "\n")
+    }
+
+    /// A line for a log: written in `lines` mode, and given to `logLine` in either mode.
+    func logged(_ line: String) {
+        if mode == .lines { write(line) }
+        logLine?(line)
     }
 
     /// Analysis progress: `done` of `total` points, `series` the one in progress (drawn in
@@ -119,12 +126,10 @@ public final class ProgressBar: TrainingObserver {
         (f.step, f.total, f.epoch) = (done, total, nil)
         f.eta = done > 0 ? elapsed * Double(total - done) / Double(done) : nil
         (f.loss, f.accuracy) = (nil, nil)
-        switch mode {
-        case .terminal:
+        if mode == .terminal {
             write("\r" + ProgressLine.format(f, width: ProgressLine.terminalWidth()) + "\u{1B}[K" + (done == total ? "\n" : ""))
-        case .lines:
-            if seriesFinished { write(ProgressLine.format(f, width: ProgressLine.logWidth) + "\n") }
         }
+        if seriesFinished { logged(ProgressLine.format(f, width: ProgressLine.logWidth) + "\n") }
     }
 
     func fields(epochEnd: Bool = false) -> ProgressLine.Fields {

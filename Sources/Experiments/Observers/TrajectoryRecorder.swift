@@ -108,6 +108,9 @@ public final class TrajectoryRecorder: TrainingObserver {
     public private(set) var recordCount = 0
     private var failure: Error?
     private var finished = false
+    /// Receives each layer's sampled values at every record (TensorBoard's per-weight scalars):
+    /// step, layer, the sampled indices and their values.
+    var sampleSink: ((Int, String, [Int], [Float]) -> Void)?
 
     /// Chooses the weights to record and opens the partial files in `folder` (which must exist);
     /// resuming from `archive` (a checkpoint), the files are taken as their state says. Throws `ConfigError` at `recording.layers` for a layer that
@@ -290,6 +293,7 @@ public final class TrajectoryRecorder: TrainingObserver {
                 }
             }
         }
+        sampleSink?(step, t.layer, t.samples, t.samples.map { values[$0] })
         let zeros = pass.zeros, sumAbs = pass.sumAbs, sumAbsUpdate = first ? 0 : pass.sumAbsUpdate
         let churn = first ? 0 : pass.churn
         let r2 = stats.rSquared()

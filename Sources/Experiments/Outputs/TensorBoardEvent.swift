@@ -2,9 +2,10 @@ import Foundation
 
 /// The subset of TensorFlow's `Event` protobuf (tensorflow/core/util/event.proto and
 /// summary.proto) that PruneLab writes: file version, scalars (`simple_value`), histograms
-/// (`HistogramProto`) and the `SessionLog` START that marks a resumed run.
+/// (`HistogramProto`), a plugin's summary (`SummaryMetadata.plugin_data` with an empty tensor,
+/// as the HParams plugin reads them) and the `SessionLog` START that marks a resumed run.
 ///
-/// Encoded by hand rather than with apple/swift-protobuf: PruneLab only writes these four small
+/// Encoded by hand rather than with apple/swift-protobuf: PruneLab only writes these few small
 /// messages and never reads them, so the wire format needed is three field kinds (varint,
 /// 64/32-bit fixed, length-delimited) in about forty lines, whereas swift-protobuf adds its
 /// runtime module to every build of the package (and CI's fresh clone) plus generated code for
@@ -42,6 +43,9 @@ public struct TensorBoardEvent {
         case fileVersion(String)
         case scalars([(tag: String, value: Double)])
         case histograms([(tag: String, histogram: Histogram)])
+        /// A plugin's summary under `tag`: `metadata.plugin_data` {`plugin_name`, `content`} and
+        /// an empty float tensor (dtype 1, shape [0]) as its value.
+        case plugin(tag: String, plugin: String, content: [UInt8])
         /// `SessionLog` START: TensorBoard drops earlier events at this step and later.
         case sessionStart
     }
@@ -81,7 +85,23 @@ public struct TensorBoardEvent {
                     }
                 }
             }
-        case .sessionStart: w.message(6) { $0.varint(1, 1) }
+        case .plugin(let tag, let plugin, let content):
+            w.message(5) { s in
+                s.message(1) { v in
+                    v.bytes(1, Array(tag.utf8))
+                    v.message(9) { m in
+                        m.message(1) {
+                            $0.bytes(1, Array(plugin.utf8))
+                            $0.bytes(2, content)
+                        }
+                    }
+                    v.message(8) { t in
+                        t.varint(1, 1)
+                        t.message(2) { $0.message(2) { _ in } }
+                    }
+                }
+            }
+        case .sessionStart: w.message(7) { $0.varint(1, 1) }  // Event.session_log, SessionLog.status START
         }
         return w.out
     }

@@ -17,6 +17,9 @@ public struct RunOptions: Sendable {
     public var configFile: String?
     /// Called as the run reaches each `RunStage` (tests and fault injection stop the process there).
     public var stageReached: (@Sendable (RunStage) -> Void)?
+    /// Receives the progress lines a log gets (one per epoch, Han round, analysis series), with
+    /// or without `progress` drawn.
+    public var logLine: (@Sendable (String) -> Void)?
 
     public init(outDir: String, force: Bool = false, progress: Bool = true, command: String = "") {
         self.outDir = outDir
@@ -135,19 +138,25 @@ public enum Runner {
             status: .running, error: nil, pid: getpid(), step: nil,
             resumed: resume.map { ($0.info.resumed ?? 0) + 1 })
         var metrics: MetricsRecorder?
+        var tensorBoard: TensorBoardRecorder?
         defer { folder.release() }
         do {
             if let k = options.interruptAfterStep { session.trainer.interruption = { $0 >= k ? SIGINT : nil } }
             info.threads = session.threads
             try info.write(to: folder)
             let (recorder, trajectories) = try installObservers(
-                run, method: method, progress: options.progress,
+                run, method: method, progress: options.progress, logLine: options.logLine,
                 resume: resume?.archive)
             metrics = recorder
-            let tensorBoard = try installTensorBoard(run, method: method, metrics: recorder)
+            tensorBoard = try installTensorBoard(run, method: method, metrics: recorder, trajectories: trajectories)
             let state = RunState(run: run, method: method, metrics: recorder, trajectories: trajectories, tensorBoard: tensorBoard)
             if let archive = resume?.archive { try state.restore(archive) }
-            if resume != nil { tensorBoard?.markResumed(at: session.trainer.step + 1) }
+            if resume != nil {
+                tensorBoard?.markResumed(at: session.trainer.step + 1)
+            } else {
+                tensorBoard?.sessionStart(
+                    TensorBoardRecorder.hparams(config, label: method.label, target: targetSparsity(config, method: method)))
+            }
             try train(run, state: state)
             options.stageReached?(.trajectoriesFinished)
             let outcome = try writeOutputs(run, method: method, metrics: recorder, tensorBoard: tensorBoard)
@@ -170,15 +179,26 @@ public enum Runner {
                 throw RunInterrupted(signal: signal, step: step, folder: folder.url.path)
             }
             info.status = .failed
+            tensorBoard?.end(.failure, step: session.trainer.step)
             try? info.write(to: folder)
             throw error
         }
     }
 
+    /// The sparsity the run aims at over the weights its method prunes (each layer's
+    /// `pruning.layer_sparsity` or `target_sparsity`, weighted by its weights); 0 for a method
+    /// that removes none.
+    static func targetSparsity(_ config: ExperimentConfig, method: any PruningMethod) -> Double {
+        guard type(of: method).removesWeights else { return 0 }
+        let total = method.pruned.reduce(0) { $0 + $1.value.count }
+        let removed = method.pruned.reduce(0.0) { $0 + config.pruning.finalTarget(layer: $1.layerName) * Double($1.value.count) }
+        return removed / Double(max(total, 1))
+    }
+
     /// The loop's observers: the method's first, then metrics, trajectories, progress and
     /// the checkpointer (last, so it saves what the others did at the epoch's end).
     static func installObservers(
-        _ run: RunContext, method: any PruningMethod, progress: Bool,
+        _ run: RunContext, method: any PruningMethod, progress: Bool, logLine: (@Sendable (String) -> Void)? = nil,
         resume: StateArchive?
     ) throws -> (MetricsRecorder, TrajectoryRecorder?) {
         let session = run.session, config = run.config, t = config.training
@@ -198,11 +218,16 @@ public enum Runner {
         run.kernels = kernels
         var observers: [TrainingObserver] = method.observers + [metrics, kernels]
         if let trajectories { observers.append(trajectories) }
-        if progress {
-            let bar = ProgressBar(totalSteps: session.plannedSteps + method.extraSteps, label: config.name) {
+        if progress || logLine != nil {
+            let mode: ProgressBar.Mode = progress && isatty(2) == 1 ? .terminal : .lines
+            let write = { (text: String) in if progress { ProgressBar.standardError(text) } }
+            let status = { () -> (sparsity: Double, testAccuracy: Double?) in
                 let (total, nonzero) = session.model.weightCounts
                 return (total > 0 ? 1 - Double(nonzero) / Double(total) : 0, metrics.lastTest?.accuracy)
             }
+            let bar = ProgressBar(
+                totalSteps: session.plannedSteps + method.extraSteps, label: config.name, mode: mode, status: status, write: write)
+            bar.logLine = logLine
             run.progress = bar
             observers.append(bar)
         }
@@ -213,13 +238,14 @@ public enum Runner {
     /// The TensorBoard writer (with `tensorboard.enabled`): it mirrors every metrics row and
     /// takes the method's histograms.
     static func installTensorBoard(
-        _ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder
+        _ run: RunContext, method: any PruningMethod, metrics: MetricsRecorder, trajectories: TrajectoryRecorder?
     ) throws -> TensorBoardRecorder? {
         guard run.config.tensorboard.enabled else { return nil }
         let tb = try TensorBoardRecorder(config: run.config.tensorboard, folder: run.folder, session: run.session)
         metrics.onRecord = { tb.metric(step: $0, tag: $1, value: $2, wall: $3, flops: $4) }
         tb.methodHistograms = { method.histograms(step: $0, into: $1) }
         method.attach(tb)
+        trajectories?.sampleSink = { tb.samples(step: $0, layer: $1, indices: $2, values: $3) }
         return tb
     }
 
@@ -279,6 +305,7 @@ public enum Runner {
         if let tb = tensorBoard { summary.extra.append(SummaryColumn("tensorboard_seconds", .double(tb.seconds))) }
         try method.finish(run, summary: &summary)
         try run.kernels?.write(to: folder)
+        tensorBoard?.sessionEnd(step: session.trainer.step, summary: summary)
         try summary.table.write(to: folder.file("summary.csv"))
         try LayerReport.table(session.model).write(to: folder.file("layers.csv"))
         var masks: [String: Tensor] = [:]

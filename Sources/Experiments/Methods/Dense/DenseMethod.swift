@@ -6,6 +6,7 @@ public final class DenseMethod: PruningMethod {
     public static let name = "dense"
     public static let summary = "no pruning: the dense baseline"
     public let pruned: [Parameter]
+    public static var removesWeights: Bool { false }
 
     public static func arms(for base: ExperimentConfig) -> [MethodArm] {
         [MethodArm(name: name, overrides: ["pruning.method=dense"], isDefault: true)]

@@ -79,8 +79,16 @@ public final class DynamicPruner: TrainingObserver {
         return .continue
     }
 
-    /// One pruning check at step `t`.
+    /// One pruning check at step `t`; a check that wrote `events.csv` rows reports the new
+    /// sparsities to the sink.
     func check(step t: Int) {
+        let rows = events.rows.count
+        prunePerSchedule(step: t)
+        if events.rows.count > rows { sink?.pruningDidChange(step: t) }
+    }
+
+    /// What the schedule asks of each layer at step `t`, picked by the criterion.
+    func prunePerSchedule(step t: Int) {
         if let w = trajectoryShortfall() {
             deferCheck(step: t, window: w)
             return

@@ -23,6 +23,8 @@ public final class HanMethod: PruningMethod {
     public let pruned: [Parameter]
     var rounds: CSVTable
     var progress = Progress()
+    /// Told of every round's pruning (TensorBoard's sparsity scalars).
+    weak var sink: HistogramSink?
 
     public static func arms(for base: ExperimentConfig) -> [MethodArm] {
         [MethodArm(name: name, overrides: ["pruning.method=han"], isDefault: true)]
@@ -160,11 +162,14 @@ public final class HanMethod: PruningMethod {
         let before = all.map { Parameter.sparsity([$0]) }
         let overallBefore = Parameter.sparsity(all)
         try pruneOnce(round: round, rounds: settings.rounds)
+        sink?.pruningDidChange(step: session.trainer.step)
         let after = all.map { Parameter.sparsity([$0]) }
         let prunedEval = session.evaluateTest()
         let values = [overallBefore, Parameter.sparsity(all)] + before + after + [prunedEval.accuracy]
         progress.current = (round, session.trainer.step, session.trainer.flops, values)
     }
+
+    public func attach(_ sink: HistogramSink) { self.sink = sink }
 
     public func save(into archive: StateArchive, prefix: String) {
         archive.set("\(prefix)/rounds", text: rounds.text)

@@ -40,6 +40,7 @@ public final class StructuredMethod: PruningMethod {
     public var pruned: [Parameter] { pruner.pruned }
 
     public func afterTraining(_ run: RunContext) throws { try pruner.finish() }
+    public func attach(_ sink: HistogramSink) { pruner.sink = sink }
     public func save(into archive: StateArchive, prefix: String) { pruner.save(into: archive, prefix: prefix) }
     public func restore(from archive: StateArchive, prefix: String) throws { try pruner.restore(from: archive, prefix: prefix) }
 

@@ -23,6 +23,8 @@ public final class StructuredPruner: TrainingObserver {
     var previous: [[Bool]]
     /// The step the final selection was made at (nil before it).
     var finetuneStart: Int?
+    /// Told of every selection (TensorBoard's sparsity scalars).
+    weak var sink: HistogramSink?
     public private(set) var events = CSVTable(columns: [
         "step", "layer", "units", "removed", "changed_since_last",
         "mean_score_removed", "mean_score_kept",
@@ -98,6 +100,7 @@ public final class StructuredPruner: TrainingObserver {
         // Soft zeroing leaves the momentum alone, as the authors' code does (it multiplies the
         // weights by the mask after each epoch and nothing else); masks also clear it.
         if permanent { session.optimizer.applyMasksToState() }
+        sink?.pruningDidChange(step: step)
     }
 
     /// Makes the final selection permanent and fine-tunes with the masks held (resumable: a
