@@ -2,7 +2,7 @@
 # Fuzzing with libFuzzer (it ships with the Swift toolchain: `swiftc -sanitize=fuzzer`).
 #
 #   bash scripts/fuzz.sh                    each target for 1,000,000 executions
-#   bash scripts/fuzz.sh --runs N [T...]    N executions of targets T (idx gzip config hdf5)
+#   bash scripts/fuzz.sh --runs N [T...]    N executions of targets T (idx gzip config hdf5 npz)
 #   bash scripts/fuzz.sh --ci               each target for 45 s from the committed corpus (CI)
 #   bash scripts/fuzz.sh --build            build the fuzzers only
 #   FUZZ_NICE=0 bash scripts/fuzz.sh ...    run the targets at another nice level (default 19)
@@ -15,7 +15,7 @@
 # found becomes a regression test in Tests/PruneLabTests/FuzzRegressionTests.swift.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(idx gzip config hdf5)
+targets=(idx gzip config hdf5 npz)
 mode=runs; runs=1000000; seconds=45; build_only=0; chosen=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -35,7 +35,7 @@ scratch=.build-fuzz
 nice -n 19 swift build -c release --scratch-path "$scratch" --target Experiments -Xswiftc -sanitize=fuzzer >&2
 bindir=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
 mkdir -p "$scratch/bin" "$scratch/artifacts"
-modules=(Experiments Datasets HDF5Support Schema TensorCore NN Training Pruning Quantization ONNX SwiftProtobuf CAllocator CSparseKernels
+modules=(Experiments Charts Datasets HDF5Support Schema TensorCore NN Training Pruning Quantization ONNX SwiftProtobuf CAllocator CSparseKernels
   CTrajectoryKernels CImageDecode)
 objects=()
 for m in "${modules[@]}"; do objects+=("$bindir/$m.build"/*.o); done

@@ -145,7 +145,7 @@ public enum ArrayImageSet {
 }
 
 /// An `.npz` archive: its members by array name (the member name without `.npy`).
-struct NPZFile {
+public struct NPZFile {
     let path: String
     let zip: ZipArchive
 
@@ -154,7 +154,18 @@ struct NPZFile {
         zip = try ZipArchive(try Gzip.readRaw(path), file: path)
     }
 
-    var names: [String] { zip.members.map { $0.name.hasSuffix(".npy") ? String($0.name.dropLast(4)) : $0.name } }
+    /// The archive held in `bytes` (`path` names it in errors): its directory is read, no member yet.
+    public init(bytes: [UInt8], path: String) throws {
+        self.path = path
+        zip = try ZipArchive(bytes, file: path)
+    }
+
+    /// Every member parsed as an array, in directory order.
+    public func arrays() throws -> [(name: String, array: NumpyArray)] {
+        try names.map { ($0, try array($0).0) }
+    }
+
+    public var names: [String] { zip.members.map { $0.name.hasSuffix(".npy") ? String($0.name.dropLast(4)) : $0.name } }
 
     func array(_ name: String) throws -> (NumpyArray, ArrayImageSet.Source) {
         guard let i = names.firstIndex(of: name) else {

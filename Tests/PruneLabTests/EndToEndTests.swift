@@ -84,7 +84,9 @@ import Training
         }
         #expect(s1 == s2)
         // a finished run is not overwritten without force
-        #expect(throws: RunError.self) { try Runner.run(config, options: RunOptions(outDir: dir, progress: false)) }
+        #expect(throws: RunFolderError.holdsFinishedRun(path: URL(fileURLWithPath: dir).path)) {
+            try Runner.run(config, options: RunOptions(outDir: dir, progress: false))
+        }
     }
 
     @Test func divergingRunFailsCleanlyAndKeepsItsMetrics() throws {
