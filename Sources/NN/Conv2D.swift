@@ -35,8 +35,13 @@ public final class Conv2D: SparseCapableLayer {
     public var kernelChoices = KernelChoices()
     public private(set) var lastKernel: KernelKind = .dense
     private var forwardPattern: SparsityPattern?
-    private var wantsInputGradient = true
+    var wantsInputGradient = true
     private var lastTrainingPositions: Int?
+    /// The direct sparse convolution's plan and the latest training batch bucket (`measured`).
+    var direct: DirectSparseConv?
+    var lastTrainingBatch: Int?
+    var directUsed = false
+    static nonisolated(unsafe) var useDirect = true
 
     public init(name: String, inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
         precondition(
@@ -90,9 +95,16 @@ public final class Conv2D: SparseCapableLayer {
         let kk = c * k * k, p = oh * ow, sample = c * h * w
         let chunk = chunkSamples(kk: kk, p: p)
         input = x
+        directUsed = false
+        if Self.useDirect, let pattern = directSparsePattern(batch: batch, height: h, width: w, training: training) {
+            forwardPattern = pattern
+            lastKernel = .sparse
+            directUsed = true
+            return directForward(x, pattern: pattern)
+        }
         columns.resize(to: [kk, min(chunk, batch) * p])
         product.resize(to: [outC, min(chunk, batch) * p])
-        let sparse = sparsePattern(positions: min(chunk, batch) * p, p: p, training: training)
+        let sparse = Self.useDirect ? nil : sparsePattern(positions: min(chunk, batch) * p, p: p, training: training)
         forwardPattern = sparse
         lastKernel = sparse == nil ? .dense : .sparse
         var y = Tensor(uninitializedShape: [batch, outC, oh, ow])  // every entry written below
@@ -138,6 +150,10 @@ public final class Conv2D: SparseCapableLayer {
 
     public func backward(_ dy: Tensor, needInputGrad: Bool) -> Tensor? {
         precondition(input.rank == 4, "\(name): backward before forward")
+        if directUsed, let pattern = forwardPattern {
+            wantsInputGradient = needInputGrad
+            return directBackward(input, dy, pattern: pattern, needInputGrad: needInputGrad)
+        }
         let batch = input.shape[0], c = inChannels, h = input.shape[2], w = input.shape[3]
         let k = kernel, s = stride, pad = padding, outC = outChannels
         let oh = outSize(h), ow = outSize(w)
