@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TensorCore
 import NN
+@testable import Experiments
 
 /// The direct sparse convolution of masked `Conv2D` layers against brute-force loops and the
 /// im2col + SGEMM path on the same masked weights (padding, stride, one input channel, random
@@ -157,5 +158,45 @@ import NN
         #expect(log.count == 1)
         #expect(log.first.map { $0.rows == 10 && $0.cols == 500 && $0.denseSeconds > 0 && $0.sparseSeconds > 0 } == true)
         #expect(log.first?.choice == c.lastKernel)
+    }
+}
+
+/// Short masked LeNet-5 trainings: the sparse kernels train like SGEMM, and `auto` records in
+/// `kernels.csv` the step its convolutions switched to the direct sparse convolution.
+@Suite struct SparseConvRunTests {
+    func run(kernel: String) throws -> (dir: String, summary: [String: String], kernels: [[String: String]]) {
+        let json = """
+            {"name": "lenet5-kernels", "seed": 3,
+             "data": {"format": "idx", "dir": "\(TestSupport.root.path)/data/mnist", "train_limit": 400, "test_limit": 200},
+             "model": {"preset": "lenet-5"},
+             "training": {"epochs": 1, "batch_size": 50, "learning_rate": 0.02, "momentum": 0.9, "kernel": "\(kernel)"},
+             "pruning": {"method": "dynamic", "target_sparsity": 0.9,
+              "dynamic": {"criterion": "magnitude", "cubic": {"start": "1it", "end": "3it", "every": "1it", "max_per_check": 0.9}}}}
+            """
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-sparseconv-\(UUID().uuidString)").path
+        _ = try Runner.run(try ConfigLoader.decode(Data(json.utf8)), options: RunOptions(outDir: dir, progress: false))
+        let runs = ConvRunTests()
+        return (dir, try #require(try runs.csv("\(dir)/summary.csv").first), try runs.csv("\(dir)/kernels.csv"))
+    }
+
+    @Test func sparseAndAutoTrainLikeTheDenseKernel() throws {
+        let dense = try run(kernel: "dense"), sparse = try run(kernel: "sparse"), auto = try run(kernel: "auto")
+        defer { for d in [dense.dir, sparse.dir, auto.dir] { try? FileManager.default.removeItem(atPath: d) } }
+        for layer in ["conv1", "conv2"] {
+            #expect(dense.kernels.filter { $0["layer"] == layer }.allSatisfy { $0["kernel"] == "dense" })
+            for (run, policy) in [(sparse, "sparse"), (auto, "auto")] {
+                let switched = try #require(run.kernels.first { $0["layer"] == layer && $0["kernel"] == "sparse" }, "\(policy) \(layer)")
+                #expect(switched["policy"] == policy)
+                #expect(Double(switched["density"] ?? "").map { $0 <= 0.4 } == true)
+            }
+        }
+        // the same training up to float summation order
+        for run in [sparse, auto] {
+            #expect(dense.summary["sparsity"] == run.summary["sparsity"])
+            let a = try #require(Double(dense.summary["test_loss"] ?? "")), b = try #require(Double(run.summary["test_loss"] ?? ""))
+            #expect(abs(a - b) <= 1e-3 * max(1, abs(a)), "test loss \(a) vs \(b)")
+            let p = try #require(Double(dense.summary["test_accuracy"] ?? "")), q = try #require(Double(run.summary["test_accuracy"] ?? ""))
+            #expect(abs(p - q) <= 0.01)
+        }
     }
 }
