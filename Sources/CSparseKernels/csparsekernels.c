@@ -463,6 +463,21 @@ static void ospmm_avx2(int nrows, int n, const int32_t *ptr, const int32_t *widx
             _mm256_storeu_ps(y + t0 + 32, a4); _mm256_storeu_ps(y + t0 + 40, a5);
             _mm256_storeu_ps(y + t0 + 48, a6); _mm256_storeu_ps(y + t0 + 56, a7);
         }
+        // a wide row of a small output (96 lanes for an 8x8 output of a 12x12 input) ends in
+        // a 32-lane block: four independent FMA chains instead of two
+        for (; t0 + 32 <= n; t0 += 32) {
+            __m256 a0 = b, a1 = b, a2 = b, a3 = b;
+            for (int k = k0; k < k1; k++) {
+                __m256 w = _mm256_set1_ps(W[widx[k]]);
+                const float *x = X + off[k] + t0;
+                a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 0), a0);
+                a1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 8), a1);
+                a2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 16), a2);
+                a3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 24), a3);
+            }
+            _mm256_storeu_ps(y + t0 + 0, a0); _mm256_storeu_ps(y + t0 + 8, a1);
+            _mm256_storeu_ps(y + t0 + 16, a2); _mm256_storeu_ps(y + t0 + 24, a3);
+        }
         for (; t0 < n; t0 += 16) {
             __m256 a0 = b, a1 = b;
             for (int k = k0; k < k1; k++) {
@@ -496,6 +511,26 @@ static void ospmm_avx512(int nrows, int n, const int32_t *ptr, const int32_t *wi
             }
             _mm512_storeu_ps(y + t0 + 0, a0); _mm512_storeu_ps(y + t0 + 16, a1);
             _mm512_storeu_ps(y + t0 + 32, a2); _mm512_storeu_ps(y + t0 + 48, a3);
+        }
+        for (; t0 + 32 <= n; t0 += 32) {
+            // two chains, even and odd k, per 16 lanes
+            __m512 a0 = b, a1 = b, c0 = _mm512_setzero_ps(), c1 = c0;
+            int k = k0;
+            for (; k + 2 <= k1; k += 2) {
+                __m512 w = _mm512_set1_ps(W[widx[k]]), v = _mm512_set1_ps(W[widx[k + 1]]);
+                const float *x = X + off[k] + t0, *u = X + off[k + 1] + t0;
+                a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 0), a0);
+                a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 16), a1);
+                c0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(u + 0), c0);
+                c1 = _mm512_fmadd_ps(v, _mm512_loadu_ps(u + 16), c1);
+            }
+            if (k < k1) {
+                __m512 w = _mm512_set1_ps(W[widx[k]]);
+                a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(X + off[k] + t0), a0);
+                a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(X + off[k] + t0 + 16), a1);
+            }
+            _mm512_storeu_ps(y + t0, _mm512_add_ps(a0, c0));
+            _mm512_storeu_ps(y + t0 + 16, _mm512_add_ps(a1, c1));
         }
         for (; t0 < n; t0 += 16) {
             __m512 a0 = b;
