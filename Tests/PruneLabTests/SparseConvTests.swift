@@ -146,6 +146,23 @@ import NN
         #expect(unmasked.lastKernel == .dense)
     }
 
+    /// A new input size rebuilds the plan, and inference passes (`training: false`) run the
+    /// same sparse forward.
+    @Test func inputSizeChangesAndInference() {
+        var rng = RandomSource(seed: 10)
+        let c = Self.conv(Self.shapes[3], density: 0.4, rng: &rng)
+        for (h, w) in [(9, 10), (6, 5), (9, 10)] {
+            let x = FiniteDifference.randomTensor([2, 2, h, w], &rng)
+            c.kernelPolicy = .dense
+            let y0 = c.forward(x, training: false)
+            c.kernelPolicy = .sparse
+            let y1 = c.forward(x, training: false)
+            #expect(c.lastKernel == .sparse)
+            #expect(y1.shape == y0.shape)
+            #expect(SparseKernelTests.maxRelativeError(y0.scalars, y1.scalars) < 1e-5, "\(h)x\(w)")
+        }
+    }
+
     /// `measured` times both kernels once per key, records the measurement and follows it.
     @Test func measuredPolicyRecordsItsChoice() {
         var rng = RandomSource(seed: 8)
