@@ -2,7 +2,7 @@
 #define PRUNELAB_CSPARSEKERNELS_H
 #include <stdint.h>
 
-/// Sparse kernels for pruned fully connected layers (SparseProp-style: activations are kept
+/// Sparse kernels for pruned fully connected layers (and, below, convolutions) (SparseProp-style: activations are kept
 /// transposed, `[features][ld]` with the batch contiguous and padded with zeros to `ld`, a
 /// multiple of 16, so every inner loop is a run of whole vectors over the batch).
 ///
