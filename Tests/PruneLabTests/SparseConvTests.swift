@@ -20,6 +20,7 @@ import NN
         Shape(inC: 2, outC: 3, kernel: 3, stride: 2, padding: 1, height: 9, width: 10),
         Shape(inC: 4, outC: 6, kernel: 4, stride: 3, padding: 2, height: 11, width: 13),
         Shape(inC: 1, outC: 2, kernel: 2, stride: 2, padding: 0, height: 7, width: 8),
+        Shape(inC: 2, outC: 3, kernel: 2, stride: 3, padding: 1, height: 10, width: 8),  // stride > kernel: skipped inputs
     ]
 
     static func conv(_ s: Shape, density: Double, rng: inout RandomSource) -> Conv2D {
