@@ -415,3 +415,254 @@ void psk_row_sums(int nrows, int ld, const float *Y, float *out) {
         out[r] = s;
     }
 }
+
+// --------------------------------------------------------------- direct sparse convolution
+
+// The SpMM and SDDMM above with `X + off[k]` in place of `X + src[k]*ld` (see the header): a
+// masked convolution's live taps over phase planes of its input. Every nonzero reads one
+// contiguous run, the pruned taps cost nothing and no im2col columns are built.
+
+static void ospmm_scalar(int nrows, int n, const int32_t *ptr, const int32_t *widx, const int32_t *off,
+                         const float *W, const float *X, const float *bias, float *Y, long ldy) {
+    for (int r = 0; r < nrows; r++) {
+        float *y = Y + (long)r * ldy;
+        float b0 = bias ? bias[r] : 0.0f;
+        for (int t = 0; t < n; t++) y[t] = b0;
+        for (int k = ptr[r]; k < ptr[r + 1]; k++) {
+            float w = W[widx[k]];
+            const float *x = X + off[k];
+            for (int t = 0; t < n; t++) y[t] += w * x[t];
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void ospmm_avx2(int nrows, int n, const int32_t *ptr, const int32_t *widx, const int32_t *off,
+                       const float *W, const float *X, const float *bias, float *Y, long ldy) {
+    for (int r = 0; r < nrows; r++) {
+        float *y = Y + (long)r * ldy;
+        __m256 b = _mm256_set1_ps(bias ? bias[r] : 0.0f);
+        const int k0 = ptr[r], k1 = ptr[r + 1];
+        int t0 = 0;
+        for (; t0 + 64 <= n; t0 += 64) {
+            __m256 a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
+            for (int k = k0; k < k1; k++) {
+                __m256 w = _mm256_set1_ps(W[widx[k]]);
+                const float *x = X + off[k] + t0;
+                a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 0), a0);
+                a1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 8), a1);
+                a2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 16), a2);
+                a3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 24), a3);
+                a4 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 32), a4);
+                a5 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 40), a5);
+                a6 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 48), a6);
+                a7 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 56), a7);
+            }
+            _mm256_storeu_ps(y + t0 + 0, a0); _mm256_storeu_ps(y + t0 + 8, a1);
+            _mm256_storeu_ps(y + t0 + 16, a2); _mm256_storeu_ps(y + t0 + 24, a3);
+            _mm256_storeu_ps(y + t0 + 32, a4); _mm256_storeu_ps(y + t0 + 40, a5);
+            _mm256_storeu_ps(y + t0 + 48, a6); _mm256_storeu_ps(y + t0 + 56, a7);
+        }
+        // a wide row of a small output (96 lanes for an 8x8 output of a 12x12 input) ends in
+        // a 32-lane block: four independent FMA chains instead of two
+        for (; t0 + 32 <= n; t0 += 32) {
+            __m256 a0 = b, a1 = b, a2 = b, a3 = b;
+            for (int k = k0; k < k1; k++) {
+                __m256 w = _mm256_set1_ps(W[widx[k]]);
+                const float *x = X + off[k] + t0;
+                a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 0), a0);
+                a1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 8), a1);
+                a2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 16), a2);
+                a3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 24), a3);
+            }
+            _mm256_storeu_ps(y + t0 + 0, a0); _mm256_storeu_ps(y + t0 + 8, a1);
+            _mm256_storeu_ps(y + t0 + 16, a2); _mm256_storeu_ps(y + t0 + 24, a3);
+        }
+        for (; t0 < n; t0 += 16) {
+            __m256 a0 = b, a1 = b;
+            for (int k = k0; k < k1; k++) {
+                __m256 w = _mm256_set1_ps(W[widx[k]]);
+                const float *x = X + off[k] + t0;
+                a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 0), a0);
+                a1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 8), a1);
+            }
+            _mm256_storeu_ps(y + t0 + 0, a0); _mm256_storeu_ps(y + t0 + 8, a1);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+static void ospmm_avx512(int nrows, int n, const int32_t *ptr, const int32_t *widx, const int32_t *off,
+                         const float *W, const float *X, const float *bias, float *Y, long ldy) {
+    for (int r = 0; r < nrows; r++) {
+        float *y = Y + (long)r * ldy;
+        __m512 b = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+        const int k0 = ptr[r], k1 = ptr[r + 1];
+        int t0 = 0;
+        for (; t0 + 64 <= n; t0 += 64) {
+            __m512 a0 = b, a1 = b, a2 = b, a3 = b;
+            for (int k = k0; k < k1; k++) {
+                __m512 w = _mm512_set1_ps(W[widx[k]]);
+                const float *x = X + off[k] + t0;
+                a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 0), a0);
+                a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 16), a1);
+                a2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 32), a2);
+                a3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 48), a3);
+            }
+            _mm512_storeu_ps(y + t0 + 0, a0); _mm512_storeu_ps(y + t0 + 16, a1);
+            _mm512_storeu_ps(y + t0 + 32, a2); _mm512_storeu_ps(y + t0 + 48, a3);
+        }
+        for (; t0 + 32 <= n; t0 += 32) {
+            // two chains, even and odd k, per 16 lanes
+            __m512 a0 = b, a1 = b, c0 = _mm512_setzero_ps(), c1 = c0;
+            int k = k0;
+            for (; k + 2 <= k1; k += 2) {
+                __m512 w = _mm512_set1_ps(W[widx[k]]), v = _mm512_set1_ps(W[widx[k + 1]]);
+                const float *x = X + off[k] + t0, *u = X + off[k + 1] + t0;
+                a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 0), a0);
+                a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + 16), a1);
+                c0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(u + 0), c0);
+                c1 = _mm512_fmadd_ps(v, _mm512_loadu_ps(u + 16), c1);
+            }
+            if (k < k1) {
+                __m512 w = _mm512_set1_ps(W[widx[k]]);
+                a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(X + off[k] + t0), a0);
+                a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(X + off[k] + t0 + 16), a1);
+            }
+            _mm512_storeu_ps(y + t0, _mm512_add_ps(a0, c0));
+            _mm512_storeu_ps(y + t0 + 16, _mm512_add_ps(a1, c1));
+        }
+        for (; t0 < n; t0 += 16) {
+            __m512 a0 = b;
+            for (int k = k0; k < k1; k++)
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(W[widx[k]]), _mm512_loadu_ps(X + off[k] + t0), a0);
+            _mm512_storeu_ps(y + t0, a0);
+        }
+    }
+}
+
+void psk_ospmm(int nrows, int n, const int32_t *ptr, const int32_t *widx, const int32_t *off,
+               const float *W, const float *X, const float *bias, float *Y, long ldy) {
+    int isa = psk_isa();
+    if (isa >= 3 && n % 16 == 0) ospmm_avx512(nrows, n, ptr, widx, off, W, X, bias, Y, ldy);
+    else if (isa >= 2 && n % 16 == 0) ospmm_avx2(nrows, n, ptr, widx, off, W, X, bias, Y, ldy);
+    else ospmm_scalar(nrows, n, ptr, widx, off, W, X, bias, Y, ldy);
+}
+
+#define OSTORE(i, v) do { float v_ = (v); int32_t i_ = (i); G[i_] = acc ? G[i_] + v_ : v_; } while (0)
+
+static void osddmm_scalar(int nrows, int n, const int32_t *ptr, const int32_t *widx, const int32_t *off,
+                          const float *DY, long ldy, const float *X, float *G, int acc) {
+    for (int r = 0; r < nrows; r++) {
+        const float *dy = DY + (long)r * ldy;
+        for (int k = ptr[r]; k < ptr[r + 1]; k++) {
+            const float *x = X + off[k];
+            float s = 0;
+            for (int t = 0; t < n; t++) s += dy[t] * x[t];
+            OSTORE(widx[k], s);
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void osddmm_avx2(int nrows, int n, const int32_t *ptr, const int32_t *widx, const int32_t *off,
+                        const float *DY, long ldy, const float *X, float *G, int acc) {
+    for (int r = 0; r < nrows; r++) {
+        const float *dy = DY + (long)r * ldy;
+        int k = ptr[r];
+        const int k1 = ptr[r + 1];
+        for (; k + 2 <= k1; k += 2) {
+            const float *x = X + off[k], *u = X + off[k + 1];
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0;
+            for (int t = 0; t < n; t += 16) {
+                __m256 d0 = _mm256_loadu_ps(dy + t), d1 = _mm256_loadu_ps(dy + t + 8);
+                a0 = _mm256_fmadd_ps(d0, _mm256_loadu_ps(x + t), a0);
+                a1 = _mm256_fmadd_ps(d1, _mm256_loadu_ps(x + t + 8), a1);
+                c0 = _mm256_fmadd_ps(d0, _mm256_loadu_ps(u + t), c0);
+                c1 = _mm256_fmadd_ps(d1, _mm256_loadu_ps(u + t + 8), c1);
+            }
+            OSTORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));
+            OSTORE(widx[k + 1], hsum256(_mm256_add_ps(c0, c1)));
+        }
+        for (; k < k1; k++) {
+            const float *x = X + off[k];
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+            for (int t = 0; t < n; t += 16) {
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(dy + t), _mm256_loadu_ps(x + t), a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(dy + t + 8), _mm256_loadu_ps(x + t + 8), a1);
+            }
+            OSTORE(widx[k], hsum256(_mm256_add_ps(a0, a1)));
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+static void osddmm_avx512(int nrows, int n, const int32_t *ptr, const int32_t *widx, const int32_t *off,
+                          const float *DY, long ldy, const float *X, float *G, int acc) {
+    for (int r = 0; r < nrows; r++) {
+        const float *dy = DY + (long)r * ldy;
+        int k = ptr[r];
+        const int k1 = ptr[r + 1];
+        for (; k + 4 <= k1; k += 4) {
+            const float *x0 = X + off[k], *x1 = X + off[k + 1], *x2 = X + off[k + 2], *x3 = X + off[k + 3];
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int t = 0; t < n; t += 16) {
+                __m512 d = _mm512_loadu_ps(dy + t);
+                a0 = _mm512_fmadd_ps(d, _mm512_loadu_ps(x0 + t), a0);
+                a1 = _mm512_fmadd_ps(d, _mm512_loadu_ps(x1 + t), a1);
+                a2 = _mm512_fmadd_ps(d, _mm512_loadu_ps(x2 + t), a2);
+                a3 = _mm512_fmadd_ps(d, _mm512_loadu_ps(x3 + t), a3);
+            }
+            float s[4];
+            _mm_storeu_ps(s, hsum4x512(a0, a1, a2, a3));
+            OSTORE(widx[k], s[0]); OSTORE(widx[k + 1], s[1]); OSTORE(widx[k + 2], s[2]); OSTORE(widx[k + 3], s[3]);
+        }
+        for (; k < k1; k++) {
+            const float *x = X + off[k];
+            __m512 a0 = _mm512_setzero_ps();
+            for (int t = 0; t < n; t += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(dy + t), _mm512_loadu_ps(x + t), a0);
+            OSTORE(widx[k], _mm512_reduce_add_ps(a0));
+        }
+    }
+}
+#undef OSTORE
+
+void psk_osddmm(int nrows, int n, const int32_t *ptr, const int32_t *widx, const int32_t *off,
+                const float *DY, long ldy, const float *X, float *G, int acc) {
+    int isa = psk_isa();
+    if (isa >= 3 && n % 16 == 0) osddmm_avx512(nrows, n, ptr, widx, off, DY, ldy, X, G, acc);
+    else if (isa >= 2 && n % 16 == 0) osddmm_avx2(nrows, n, ptr, widx, off, DY, ldy, X, G, acc);
+    else osddmm_scalar(nrows, n, ptr, widx, off, DY, ldy, X, G, acc);
+}
+
+void psk_phase_planes(const float *x, int C, int H, int W, int s, int pad, int Hs, int Ws, long ps, float *dst) {
+    for (int c = 0; c < C; c++)
+        for (int a = 0; a < s; a++)
+            for (int b = 0; b < s; b++) {
+                float *p = dst + ((long)(c * s + a) * s + b) * ps;
+                memset(p, 0, sizeof(float) * (size_t)ps);
+                for (int u = 0; u < Hs; u++) {
+                    int h = u * s + a - pad;
+                    if (h < 0 || h >= H) continue;
+                    const float *row = x + ((long)c * H + h) * W;
+                    float *out = p + (long)u * Ws;
+                    for (int v = 0; v < Ws; v++) {
+                        int w = v * s + b - pad;
+                        if (w >= 0 && w < W) out[v] = row[w];
+                    }
+                }
+            }
+}
+
+void psk_phase_planes_back(const float *src, int C, int H, int W, int s, int pad, int Hs, int Ws, long ps, float *dx) {
+    (void)Hs;
+    for (int c = 0; c < C; c++)
+        for (int h = 0; h < H; h++) {
+            int a = (h + pad) % s, u = (h + pad) / s;
+            float *out = dx + ((long)c * H + h) * W;
+            for (int w = 0; w < W; w++) {
+                int b = (w + pad) % s, v = (w + pad) / s;
+                out[w] = src[((long)(c * s + a) * s + b) * ps + (long)u * Ws + v];
+            }
+        }
+}

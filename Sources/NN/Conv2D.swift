@@ -10,7 +10,8 @@ import TensorCore
 /// (`[C*k*k, n*outH*outW]`, side by side) fit in a core's L2 cache: forward unfolds a chunk and
 /// runs one `sgemm` for it; backward unfolds it again (recomputing is cheaper than streaming
 /// megabytes of cached columns through memory), accumulates `dW` from `dy` and the columns,
-/// `db` as sums of `dy`, and `dx` by `W^T dy` folded back by col2im.
+/// `db` as sums of `dy`, and `dx` by `W^T dy` folded back by col2im. A masked layer whose
+/// `kernelPolicy` chooses the sparse path runs `DirectSparseConv` instead (no columns).
 /// Defaults: `stride` 1, `padding` 0.
 public final class Conv2D: SparseCapableLayer {
     public let name: String
@@ -28,15 +29,17 @@ public final class Conv2D: SparseCapableLayer {
     private var product = Tensor(shape: [0])
     /// The last forward input (backward recomputes the columns from it).
     private var input = Tensor(shape: [0])
-    /// Which im2col product runs once the weight has a mask (see `KernelPolicy`): SGEMM, or the
-    /// sparse kernels over the kept weights (`[outC, C*k*k]` CSR; the columns' positions are
-    /// already contiguous). Without a mask the SGEMM path always runs, unchanged.
+    /// Which convolution runs once the weight has a mask (see `KernelPolicy`): im2col + SGEMM,
+    /// or the direct sparse convolution over the kept weights (`DirectSparseConv`, no columns).
+    /// Without a mask the SGEMM path always runs, unchanged.
     public var kernelPolicy: KernelPolicy = .auto
     public var kernelChoices = KernelChoices()
     public private(set) var lastKernel: KernelKind = .dense
     private var forwardPattern: SparsityPattern?
-    private var wantsInputGradient = true
-    private var lastTrainingPositions: Int?
+    var wantsInputGradient = true
+    /// The direct sparse convolution's plan and the latest training batch bucket (`measured`).
+    var direct: DirectSparseConv?
+    var lastTrainingBatch: Int?
 
     public init(name: String, inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
         precondition(
@@ -90,11 +93,15 @@ public final class Conv2D: SparseCapableLayer {
         let kk = c * k * k, p = oh * ow, sample = c * h * w
         let chunk = chunkSamples(kk: kk, p: p)
         input = x
+        if let pattern = directSparsePattern(batch: batch, height: h, width: w, training: training) {
+            forwardPattern = pattern
+            lastKernel = .sparse
+            return directForward(x, pattern: pattern)
+        }
+        forwardPattern = nil
+        lastKernel = .dense
         columns.resize(to: [kk, min(chunk, batch) * p])
         product.resize(to: [outC, min(chunk, batch) * p])
-        let sparse = sparsePattern(positions: min(chunk, batch) * p, p: p, training: training)
-        forwardPattern = sparse
-        lastKernel = sparse == nil ? .dense : .sparse
         var y = Tensor(uninitializedShape: [batch, outC, oh, ow])  // every entry written below
         x.scalars.withUnsafeBufferPointer { px in
             columns.scalars.withUnsafeMutableBufferPointer { pc in
@@ -108,15 +115,9 @@ public final class Conv2D: SparseCapableLayer {
                                         px.baseAddress! + b0 * sample, batch: n, channels: c, height: h, width: w,
                                         kernel: k, stride: s, padding: pad, outH: oh, outW: ow, into: pc.baseAddress!)
                                     // Y [outC, n*P] = W [outC, K] * cols [K, n*P]
-                                    if let sparse {
-                                        Self.sparseProduct(
-                                            sparse, w: pw.baseAddress!, cols: pc.baseAddress!, np: np,
-                                            y: pp.baseAddress!)
-                                    } else {
-                                        BLAS.sgemm(
-                                            transA: false, transB: false, m: outC, n: np, k: kk,
-                                            a: pw.baseAddress!, b: pc.baseAddress!, c: pp.baseAddress!)
-                                    }
+                                    BLAS.sgemm(
+                                        transA: false, transB: false, m: outC, n: np, k: kk,
+                                        a: pw.baseAddress!, b: pc.baseAddress!, c: pp.baseAddress!)
                                     // y[b0 + j, oc, :] = Y[oc, j*P ..< (j+1)*P] + bias[oc]
                                     for j in 0..<n {
                                         for oc in 0..<outC {
@@ -138,6 +139,10 @@ public final class Conv2D: SparseCapableLayer {
 
     public func backward(_ dy: Tensor, needInputGrad: Bool) -> Tensor? {
         precondition(input.rank == 4, "\(name): backward before forward")
+        if let pattern = forwardPattern {
+            wantsInputGradient = needInputGrad
+            return directBackward(input, dy, pattern: pattern, needInputGrad: needInputGrad)
+        }
         let batch = input.shape[0], c = inChannels, h = input.shape[2], w = input.shape[3]
         let k = kernel, s = stride, pad = padding, outC = outChannels
         let oh = outSize(h), ow = outSize(w)
@@ -151,13 +156,7 @@ public final class Conv2D: SparseCapableLayer {
         var dx = needInputGrad ? Tensor(shape: input.shape) : Tensor(shape: [0])
         bias.grad.fill(0)
         wantsInputGradient = needInputGrad
-        let sparse = forwardPattern
-        if let sparse, weight.gradientPattern !== sparse {
-            // pruned entries are never written by the sparse weight gradient: zero them once
-            // per pattern (held, not compared by address)
-            weight.grad.fill(0)
-        }
-        weight.gradientPattern = sparse
+        weight.gradientPattern = nil
         // Per chunk: recompute the columns (cheaper than keeping megabytes of them from the
         // forward pass), dW += dY cols^T, db += row sums of dY, dx += col2im(W^T dY).
         input.scalars.withUnsafeBufferPointer { px in
@@ -183,27 +182,15 @@ public final class Conv2D: SparseCapableLayer {
                                                 pgb[oc] += Kernels.sum(pp.baseAddress! + oc * np, count: np)
                                             }
                                             // dW [outC, K] (+)= dY [outC, n*P] * cols^T [n*P, K]
-                                            if let sparse {
-                                                Self.sparseWeightGradient(
-                                                    sparse, dy: pp.baseAddress!, cols: pc.baseAddress!,
-                                                    np: np, accumulate: b0 != 0, g: pgw.baseAddress!)
-                                            } else {
-                                                BLAS.sgemm(
-                                                    transA: false, transB: true, m: outC, n: kk, k: np,
-                                                    a: pp.baseAddress!, b: pc.baseAddress!,
-                                                    beta: b0 == 0 ? 0 : 1, c: pgw.baseAddress!)
-                                            }
+                                            BLAS.sgemm(
+                                                transA: false, transB: true, m: outC, n: kk, k: np,
+                                                a: pp.baseAddress!, b: pc.baseAddress!,
+                                                beta: b0 == 0 ? 0 : 1, c: pgw.baseAddress!)
                                             guard needInputGrad else { continue }
                                             // dcols [K, n*P] = W^T [K, outC] * dY [outC, n*P], into the columns' buffer
-                                            if let sparse {
-                                                Self.sparseColumnGradient(
-                                                    sparse, w: pw.baseAddress!, dy: pp.baseAddress!,
-                                                    np: np, dcols: pc.baseAddress!)
-                                            } else {
-                                                BLAS.sgemm(
-                                                    transA: true, transB: false, m: kk, n: np, k: outC,
-                                                    a: pw.baseAddress!, b: pp.baseAddress!, c: pc.baseAddress!)
-                                            }
+                                            BLAS.sgemm(
+                                                transA: true, transB: false, m: kk, n: np, k: outC,
+                                                a: pw.baseAddress!, b: pp.baseAddress!, c: pc.baseAddress!)
                                             Self.col2im(
                                                 pc.baseAddress!, batch: n, channels: c, height: h, width: w, kernel: k,
                                                 stride: s, padding: pad, outH: oh, outW: ow,
@@ -218,58 +205,6 @@ public final class Conv2D: SparseCapableLayer {
             }
         }
         return needInputGrad ? dx : nil
-    }
-
-    /// The pattern to run the sparse im2col product on, or nil for SGEMM. Needs the positions
-    /// of a sample to be a multiple of 16 (every chunk then runs the vector kernels). Inference
-    /// passes follow the choice measured for the latest training chunk.
-    private func sparsePattern(positions: Int, p: Int, training: Bool) -> SparsityPattern? {
-        guard kernelPolicy != .dense, p % 16 == 0, let pattern = weight.sparsityPattern else { return nil }
-        if kernelPolicy == .sparse { return pattern }
-        if kernelPolicy == .auto { return pattern.density <= KernelCrossover.autoDensity ? pattern : nil }
-        let choice: KernelKind
-        if training {
-            lastTrainingPositions = positions
-            choice = KernelCrossover.im2colChoice(
-                weights: weight.value.scalars, pattern: pattern, positions: positions,
-                inputGradient: wantsInputGradient, in: kernelChoices)
-        } else {
-            choice =
-                lastTrainingPositions.map {
-                    KernelCrossover.cachedIm2colChoice(
-                        pattern: pattern, positions: $0, inputGradient: wantsInputGradient, in: kernelChoices)
-                } ?? .dense
-        }
-        return choice == .sparse ? pattern : nil
-    }
-
-    static func sparseProduct(
-        _ pt: SparsityPattern, w: UnsafePointer<Float>, cols: UnsafePointer<Float>, np: Int,
-        y: UnsafeMutablePointer<Float>
-    ) {
-        pt.withCSR { ptr, flat, col in
-            psk_spmm_t(Int32(pt.rows), Int32(np), ptr, flat, col, w, cols, nil, y)
-        }
-    }
-
-    static func sparseWeightGradient(
-        _ pt: SparsityPattern, dy: UnsafePointer<Float>, cols: UnsafePointer<Float>, np: Int,
-        accumulate: Bool, g: UnsafeMutablePointer<Float>
-    ) {
-        pt.withCSR { ptr, flat, col in
-            psk_sddmm_acc_t(
-                Int32(pt.rows), Int32(np), ptr, flat, col,
-                dy, cols, g, accumulate ? 1 : 0)
-        }
-    }
-
-    static func sparseColumnGradient(
-        _ pt: SparsityPattern, w: UnsafePointer<Float>, dy: UnsafePointer<Float>, np: Int,
-        dcols: UnsafeMutablePointer<Float>
-    ) {
-        pt.withCSC { ptr, flat, row in
-            psk_spmm_t(Int32(pt.cols), Int32(np), ptr, flat, row, w, dy, nil, dcols)
-        }
     }
 
     /// Unfolds a batch of `[C, H, W]` samples into columns `[C*k*k, B*P]` (`P = outH*outW`,

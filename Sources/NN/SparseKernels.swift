@@ -78,7 +78,8 @@ public enum KernelCrossover {
 
     struct Key: Hashable, Sendable {
         var rows: Int, cols: Int, batch: Int, inputGradient: Bool, band: Int
-        /// Convolutions (im2col products; `batch` is then the chunk's positions).
+        /// Convolutions (the whole layer, im2col + SGEMM against the direct sparse convolution;
+        /// `batch` is then the batch bucket's output positions).
         var im2col = false
     }
 
@@ -133,28 +134,6 @@ public enum KernelCrossover {
                     sparseSeconds: sp, choice: c))
             return c
         }
-    }
-
-    /// The choice for a convolution's im2col product `[outC, kk] x [kk, positions]`.
-    static func im2colChoice(
-        weights: [Float], pattern: SparsityPattern, positions: Int,
-        inputGradient: Bool, in cache: KernelChoices
-    ) -> KernelKind {
-        if pattern.density > maxMeasuredDensity { return .dense }
-        let k = Key(
-            rows: pattern.rows, cols: pattern.cols, batch: positions, inputGradient: inputGradient,
-            band: band(of: pattern.density), im2col: true)
-        return choice(key: k, density: pattern.density, in: cache) {
-            Im2colSparseTiming.measure(weights: weights, pattern: pattern, positions: positions)
-        }
-    }
-
-    static func cachedIm2colChoice(pattern: SparsityPattern, positions: Int, inputGradient: Bool, in cache: KernelChoices) -> KernelKind {
-        if pattern.density > maxMeasuredDensity { return .dense }
-        let k = Key(
-            rows: pattern.rows, cols: pattern.cols, batch: positions, inputGradient: inputGradient,
-            band: band(of: pattern.density), im2col: true)
-        return cache.state.withLock { $0.choices[k] } ?? .dense
     }
 
     /// Best-of-5 seconds of one forward + backward with each kernel on `layer`'s weights.
@@ -322,83 +301,6 @@ public enum SparseKernelISA {
         case "avx2": psk_force_isa(2)
         case "portable": psk_force_isa(0)
         default: psk_force_isa(-1)
-        }
-    }
-}
-
-/// Sparse im2col GEMM for convolutions, measured only (LeNet-5's conv layers stay on SGEMM, where
-/// it measured faster; see results/). The im2col columns `[C*k*k, positions]` already have the
-/// positions contiguous, so the same kernels apply without transposes: forward `W cols`,
-/// weight gradient at the kept entries `dY cols^T` (SDDMM), column gradient `W^T dY`.
-public enum Im2colSparseTiming {
-    /// Best-of-5 seconds of forward + weight gradient + column gradient for one chunk of
-    /// `positions` columns (padded to a multiple of 16), with SGEMM and with the sparse kernels,
-    /// for a `[outC, kk]` weight with `mask` (row-major, nonzero = kept).
-    public static func measure(weights: [Float], mask: [Float], outC: Int, kk: Int, positions: Int)
-        -> (dense: Double, sparse: Double)
-    {
-        precondition(mask.count == outC * kk)
-        let pattern = mask.withUnsafeBufferPointer { SparsityPattern(mask: $0, rows: outC, cols: kk) }
-        return measure(weights: weights, pattern: pattern, positions: positions)
-    }
-
-    public static func measure(weights: [Float], pattern: SparsityPattern, positions: Int) -> (dense: Double, sparse: Double) {
-        let outC = pattern.rows, kk = pattern.cols
-        precondition(weights.count == outC * kk)
-        let p = (positions + 15) / 16 * 16
-        var rng = RandomSource(seed: 9)
-        let cols = (0..<(kk * p)).map { _ in Float(rng.nextUniform()) }
-        let dy = (0..<(outC * p)).map { _ in Float(rng.nextUniform() - 0.5) }
-        var y = [Float](repeating: 0, count: outC * p), dcols = [Float](repeating: 0, count: kk * p)
-        var g = [Float](repeating: 0, count: outC * kk)
-        func time(_ body: () -> Void) -> Double {
-            body()
-            var best = Double.infinity
-            for _ in 0..<5 {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                body()
-                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-            }
-            return best
-        }
-        return weights.withUnsafeBufferPointer { w in
-            cols.withUnsafeBufferPointer { c in
-                dy.withUnsafeBufferPointer { d in
-                    y.withUnsafeMutableBufferPointer { y in
-                        dcols.withUnsafeMutableBufferPointer { dc in
-                            g.withUnsafeMutableBufferPointer { g in
-                                let dense = time {
-                                    BLAS.sgemm(
-                                        transA: false, transB: false, m: outC, n: p, k: kk,
-                                        a: w.baseAddress!, b: c.baseAddress!, c: y.baseAddress!)
-                                    BLAS.sgemm(
-                                        transA: false, transB: true, m: outC, n: kk, k: p,
-                                        a: d.baseAddress!, b: c.baseAddress!, c: g.baseAddress!)
-                                    BLAS.sgemm(
-                                        transA: true, transB: false, m: kk, n: p, k: outC,
-                                        a: w.baseAddress!, b: d.baseAddress!, c: dc.baseAddress!)
-                                }
-                                let sparse = time {
-                                    pattern.withCSR { ptr, flat, col in
-                                        psk_spmm_t(
-                                            Int32(outC), Int32(p), ptr, flat,
-                                            col, w.baseAddress!, c.baseAddress!, nil, y.baseAddress!)
-                                        psk_sddmm_t(
-                                            Int32(outC), Int32(p), ptr, flat,
-                                            col, d.baseAddress!, c.baseAddress!, g.baseAddress!)
-                                    }
-                                    pattern.withCSC { ptr, flat, row in
-                                        psk_spmm_t(
-                                            Int32(kk), Int32(p), ptr, flat,
-                                            row, w.baseAddress!, d.baseAddress!, nil, dc.baseAddress!)
-                                    }
-                                }
-                                return (dense, sparse)
-                            }
-                        }
-                    }
-                }
-            }
         }
     }
 }

@@ -2,7 +2,7 @@
 #define PRUNELAB_CSPARSEKERNELS_H
 #include <stdint.h>
 
-/// Sparse kernels for pruned fully connected layers (SparseProp-style: activations are kept
+/// Sparse kernels for pruned fully connected layers (and, below, convolutions) (SparseProp-style: activations are kept
 /// transposed, `[features][ld]` with the batch contiguous and padded with zeros to `ld`, a
 /// multiple of 16, so every inner loop is a run of whole vectors over the batch).
 ///
@@ -53,5 +53,30 @@ void psk_sddmm_acc_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx,
 
 /// Column sums of a transposed batch: `out[r] = sum_{t < ld} Y[r*ld + t]` (the bias gradient).
 void psk_row_sums(int nrows, int ld, const float *Y, float *out);
+
+/// Direct sparse convolution (no im2col columns). The input of one sample is laid out as
+/// "phase planes": for stride s, plane `(c*s + a)*s + b` holds the zero-padded input's rows
+/// `a, a+s, ...` and columns `b, b+s, ...` (`Hs x Ws`, plane stride `ps`), so that kernel tap
+/// `(i, j) = (qi*s + a, qj*s + b)` of channel c reads, for output `(oh, ow)`, plane entry
+/// `(oh + qi)*Ws + ow + qj`: a stride-1 shift. With outputs "wide" (`t = oh*Ws + ow`, the lanes
+/// `ow >= OW` unused), one tap is one contiguous run `X[off + t]`, so the products below are
+/// the sparse kernels above with a per-entry offset in place of a row index.
+
+/// Offset SpMM: `Y[r*ldy + t] = (bias ? bias[r] : 0) + sum_{k in ptr[r]..<ptr[r+1]} W[widx[k]] * X[off[k] + t]`
+/// for r < nrows, t < n (n a multiple of 16).
+void psk_ospmm(int nrows, int n, const int32_t *ptr, const int32_t *widx, const int32_t *off,
+               const float *W, const float *X, const float *bias, float *Y, long ldy);
+
+/// Offset SDDMM: `G[widx[k]] (+)= sum_{t < n} DY[r*ldy + t] * X[off[k] + t]` for k in
+/// ptr[r]..<ptr[r+1] (added when `accumulate` is nonzero; n a multiple of 16).
+void psk_osddmm(int nrows, int n, const int32_t *ptr, const int32_t *widx, const int32_t *off,
+                const float *DY, long ldy, const float *X, float *G, int accumulate);
+
+/// Phase planes of one `[C, H, W]` sample (see above): `dst[((c*s + a)*s + b)*ps + u*Ws + v] =
+/// x[c, u*s + a - pad, v*s + b - pad]`, 0 outside the input and in lanes `Hs*Ws ..< ps`.
+void psk_phase_planes(const float *x, int C, int H, int W, int s, int pad, int Hs, int Ws, long ps, float *dst);
+/// The adjoint read-back of `psk_phase_planes`: `dx[c, h, w] = src[((c*s + a)*s + b)*ps + u*Ws + v]`
+/// at `h + pad = u*s + a`, `w + pad = v*s + b` (pad lanes dropped).
+void psk_phase_planes_back(const float *src, int C, int H, int W, int s, int pad, int Hs, int Ws, long ps, float *dx);
 
 #endif

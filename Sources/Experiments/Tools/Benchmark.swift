@@ -203,21 +203,17 @@ public enum Benchmark {
         fixMasks(session.model, sparsity: s, seed: 1)
         let part = batchSize / max(1, session.threads)
         for (i, layer) in session.model.layers.enumerated() {
-            if let c = layer as? Conv2D, let mask = c.weight.mask {
-                // one im2col chunk of the layer, as Conv2D.forward would unfold it
+            if let c = layer as? Conv2D, c.weight.mask != nil {
+                // the whole layer, im2col + SGEMM against the direct sparse convolution
                 let shape = session.model.layerInputShapes[i]
-                let out = c.outputShape(for: shape)
-                let kk = c.weight.value.count / c.outChannels, p = out[1] * out[2]
-                let chunk = max(1, min(part, Conv2D.chunkFloats / max(1, kk * p)))
-                let t = Im2colSparseTiming.measure(
-                    weights: c.weight.value.scalars, mask: mask.scalars,
-                    outC: c.outChannels, kk: kk, positions: chunk * p)
-                let chunks = Double((part + chunk - 1) / chunk)
+                let t = DirectConvTiming.measure(
+                    layer: c, batch: part, height: shape[1], width: shape[2],
+                    inputGradient: i > session.model.firstTrainable)
                 layers.append(
                     LayerTiming(
-                        layer: "\(c.name) (im2col, \(chunk) samples per chunk)",
-                        shape: [c.outChannels, kk], batch: part, sparsity: s,
-                        denseSeconds: t.dense * chunks, sparseSeconds: t.sparse * chunks))
+                        layer: "\(c.name) (direct sparse convolution)",
+                        shape: [c.outChannels, c.weight.value.count / c.outChannels], batch: part, sparsity: s,
+                        denseSeconds: t.dense, sparseSeconds: t.sparse))
                 continue
             }
             guard let d = layer as? Dense, let pattern = d.weight.sparsityPattern else { continue }
