@@ -70,9 +70,11 @@ public final class KernelChoices: Sendable {
 public enum KernelCrossover {
     public static let bandWidth = 0.05
     /// `auto`'s switch: masked layers at or below this density run sparse. LeNet-300-100's layers
-    /// measured their crossover between densities 0.5 and 0.4 on AVX-512 (results/speed.md),
-    /// LeNet-5's convolutions near 0.5 (results/speed.md); at 0.4 sparse is ahead
-    /// for all of them, and a switch a little late costs little.
+    /// measured their crossover between densities 0.5 and 0.4 on AVX-512 (results/speed.md).
+    /// LeNet-5's convolutions on the direct sparse convolution (`DirectSparseConv`), timed layer
+    /// alone on a shared 2-core AMD EPYC (Zen 5): conv1 ahead of SGEMM at every density up to
+    /// 0.5, conv2 ahead at 0.08 and about even at 0.3-0.5; at 0.4 sparse is ahead or even for all
+    /// of them, and a switch a little late costs little.
     public static let autoDensity = 0.4
     public static let maxMeasuredDensity = 0.5
 
