@@ -42,6 +42,9 @@ public final class StructuredMethod: PruningMethod {
     public func afterTraining(_ run: RunContext) throws { try pruner.finish() }
     public func save(into archive: StateArchive, prefix: String) { pruner.save(into: archive, prefix: prefix) }
     public func restore(from archive: StateArchive, prefix: String) throws { try pruner.restore(from: archive, prefix: prefix) }
+    public func restoreArchitecture(from archive: StateArchive, prefix: String) throws {
+        try pruner.restoreArchitecture(from: archive, prefix: prefix)
+    }
 
     public func finish(_ run: RunContext, summary: inout SummaryRow) throws {
         try pruner.events.write(to: run.folder.file("events.csv"))
