@@ -45,11 +45,11 @@ public final class Sequential {
 
     /// Replaces the layers in place (the model object stays, so whoever holds it sees the new
     /// layers): the same input shape and loss, the new layers' shapes; sparse-capable layers get
-    /// the model's kernel policy and new shared kernel choices (the old ones were made for the
-    /// old shapes).
+    /// the model's kernel policy and its shared kernel choices (keyed by shape, so the measured
+    /// ones stay valid).
     public func replaceLayers(_ newLayers: [Layer]) {
         precondition(!newLayers.isEmpty, "a model needs at least one layer")
-        let policy = kernelPolicy, choices = KernelChoices()
+        let policy = kernelPolicy, choices = kernelChoices ?? KernelChoices()
         layers = newLayers
         (layerInputShapes, leafLayers, leafInputShapes, firstTrainable) = Self.structure(newLayers, inputShape: inputShape)
         for case let d as SparseCapableLayer in leafLayers {

@@ -4,6 +4,8 @@ import TensorCore
 import NN
 import Training
 import Pruning
+import HDF5Support
+import Schema
 @testable import Experiments
 
 /// Removing units during training (`pruning.structured.compact_during_training`): the smaller
@@ -118,6 +120,11 @@ import Pruning
         #expect(s["dense_train_flops"] == String(full * 3000))
         let layers = try CSVReader.read(dir.appendingPathComponent("layers.csv"))
         let conv2 = try #require(layers.first { $0.first == "conv2" })
+        // model.h5 holds the compacted network and says so in its layer list
+        let file = try HDF5File(path: dir.appendingPathComponent("model.h5").path)
+        let specs = try JSONDecoder().decode([LayerSpec].self, from: Data(try file.attributeString("layers").utf8))
+        #expect(specs.compactMap(\.units) == [3, 4, 32, 10])
+        #expect(try HDF5Arrays.all(dir.appendingPathComponent("model.h5").path)["conv2/weight"]?.count == 300)
         #expect(conv2[1] == "4x3x5x5" && conv2[2] == "300", "layers.csv conv2 row: \(conv2)")  // 4 filters of conv1's 3 channels
     }
 
@@ -136,5 +143,32 @@ import Pruning
         let fc1 = (2 * w3 + 32) * 2 + 2 * w3, relu3 = 32 * 2
         let fc2 = (2 * w4 + 10) * 2 + 2 * w4
         return conv1 + relu1 + pool1 + conv2 + pool2 + fc1 + relu3 + fc2 + 6 * 10
+    }
+
+    /// Bad settings are one-line errors naming the key.
+    @Test func badSettingsNameTheKey() throws {
+        let cases: [(String, String, String)] = [
+            (#"{"at": "1ep", "when_stable": 2}"#, "soft", "pruning.structured.compact_during_training"),
+            (#"{}"#, "soft", "pruning.structured.compact_during_training"),
+            (#"{"when_stable": 0}"#, "soft", "pruning.structured.compact_during_training.when_stable"),
+            (#"{"when_stable": 2}"#, "hard", "pruning.structured.compact_during_training.when_stable"),
+            (#"{"at": "1ep", "every": "2ep"}"#, "soft", "pruning.structured.compact_during_training.every"),
+        ]
+        for (compact, mode, path) in cases {
+            let json = ConvRunTests.config(
+                #"{"method": "structured", "structured": {"mode": "\#(mode)", "compact_during_training": \#(compact)}}"#)
+            let error = #expect(throws: ConfigError.self) { try ConfigLoader.decode(Data(json.utf8)) }
+            #expect(error?.path == path, "\(compact): \(String(describing: error))")
+        }
+        // per-weight recording holds the full layers: refused when the run starts
+        let json = ConvRunTests.config(
+            #"{"method": "structured", "structured": {"compact_during_training": {"at": "1ep"}}}"#,
+            recording: #", "recording": {"enabled": true, "every": "7it", "samples_per_layer": 20}"#)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-cdt-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let error = #expect(throws: ConfigError.self) {
+            try Runner.run(try ConfigLoader.decode(Data(json.utf8)), options: RunOptions(outDir: dir.path, progress: false))
+        }
+        #expect(error?.path == "pruning.structured.compact_during_training")
     }
 }

@@ -32,12 +32,18 @@ extension StructuredPruner {
     }
 
     /// Throws when units cannot be removed from `model` during training (a block, or a weighted
-    /// layer that is not `Compactable`).
-    static func checkCompactable(_ model: Sequential) throws {
+    /// layer that is not `Compactable`), or the run records per-weight state of the full layers.
+    static func checkCompactable(_ model: Sequential, config: ExperimentConfig, path: String = "pruning.structured.compact_during_training")
+        throws
+    {
+        // the trajectory recorder and quantization-aware training hold per-weight state of the full layers
+        if config.recording.enabled || config.training.quantize.enabled {
+            throw ConfigError(
+                path: path, "cannot be combined with \(config.recording.enabled ? "recording.enabled" : "training.quantize"); turn one off")
+        }
         for layer in model.layers where layer is Block || (layer.prunableWeight != nil && !(layer is any Compactable)) {
             throw ConfigError(
-                path: "pruning.structured.compact_during_training",
-                "units cannot be removed from \(layer.name) (\(type(of: layer))) during training; use a model without blocks")
+                path: path, "units cannot be removed from \(layer.name) (\(type(of: layer))) during training; use a model without blocks")
         }
     }
 

@@ -73,7 +73,7 @@ public final class StructuredPruner: TrainingObserver {
         everySteps = config.every.steps(perEpoch: perEpoch)
         previous = chosen.map { [Bool](repeating: true, count: $0.units) }
         compactStep = config.compactDuringTraining?.at?.steps(perEpoch: perEpoch)
-        if config.compactDuringTraining != nil { try Self.checkCompactable(session.model) }
+        if config.compactDuringTraining != nil { try Self.checkCompactable(session.model, config: session.config) }
     }
 
     /// The weights the method prunes (for `pruned_sparsity`).
