@@ -4,6 +4,7 @@ import TensorCore
 import NN
 import Pruning
 import HDF5Support
+import Schema
 
 extension Double {
     fileprivate var float: Float { Float(self) }
@@ -47,6 +48,53 @@ extension Double {
         let events = try CSVReader.read(dir.appendingPathComponent("events.csv"))
         let removed = events.dropFirst().filter { $0[1] == "fc1" }.compactMap { Int($0[3]) }.reduce(0, +)
         #expect(removed == 150)
+    }
+
+    /// The `init` schedule removes the units before the first step, so every step trains
+    /// 784-150-50-10: train_flops is that network's count, by hand as in
+    /// `EndToEndTests.denseRunWritesTheRunFolderAndLearns` (forward 2·W + biases + ReLUs + the
+    /// loss's 6 per class; backward 2·W + biases + 2·W for the input gradient of every layer
+    /// but the first + ReLUs), times 2 epochs of 2000 samples.
+    @Test func initScheduleTrainsTheSmallNetworkFromTheStart() throws {
+        let (dir, s) = try Self.run(
+            EndToEndTests.mnistConfig(#", "pruning": {"method": "units", "units": {"score": "l2", "schedule": "init"}}"#))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(s["units_kept"] == "fc1:150 fc2:50")
+        let w = [784 * 150, 150 * 50, 50 * 10], b = [150, 50, 10]
+        let forward = 2 * w.reduce(0, +) + b.reduce(0, +) + 200 + 6 * 10
+        let backward = 2 * w.reduce(0, +) + b.reduce(0, +) + 2 * (w[1] + w[2]) + 200
+        #expect(s["train_flops"] == String((forward + backward) * 4000))
+        let full = [235_200, 30_000, 1_000], fb = [300, 100, 10]
+        let dense =
+            2 * full.reduce(0, +) + fb.reduce(0, +) + 400 + 60 + 2 * full.reduce(0, +) + fb.reduce(0, +) + 2 * (full[1] + full[2]) + 400
+        #expect(s["dense_train_flops"] == String(dense * 4000))
+    }
+
+    /// Bad settings are one-line errors naming the key under `pruning.units`.
+    @Test func badSettingsNameTheKey() throws {
+        let cases: [(String, String)] = [
+            (#"{"schedule": "adaptive"}"#, "pruning.units.schedule"),
+            (#"{"ratio": 1}"#, "pruning.units.ratio"),
+            (#"{"window": 0}"#, "pruning.units.window"),
+            (#"{"sparsity": 0.5}"#, "pruning.units.sparsity"),
+        ]
+        for (units, path) in cases {
+            let json = EndToEndTests.mnistConfig(#", "pruning": {"method": "units", "units": \#(units)}"#)
+            let error = #expect(throws: ConfigError.self) { try ConfigLoader.decode(Data(json.utf8)) }
+            #expect(error?.path == path, "\(units): \(String(describing: error))")
+        }
+        for (units, path) in [
+            (#"{"layers": ["fc3"]}"#, "pruning.units.layers[0]"),
+            (#"{"cubic": {"start": "10it", "end": "900it"}}"#, "pruning.units.cubic.end"),
+        ] {
+            let json = EndToEndTests.mnistConfig(#", "pruning": {"method": "units", "units": \#(units)}"#)
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-units-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let error = #expect(throws: ConfigError.self) {
+                try Runner.run(try ConfigLoader.decode(Data(json.utf8)), options: RunOptions(outDir: dir.path, progress: false))
+            }
+            #expect(error?.path == path, "\(units): \(String(describing: error))")
+        }
     }
 
     /// Conv filters go too (the next conv's input channels and the dense layer's columns with them).

@@ -62,7 +62,7 @@ public final class UnitsMethod: PruningMethod, TrainingObserver {
         keptOriginal = original.map { Array(0..<$0) }
         schedule = try ScheduleRegistry.entry(named: settings.schedule)!.make(
             settings: settings.scheduleSettings.value,
-            context: ScheduleContext(stepsPerEpoch: session.stepsPerEpoch, plannedSteps: session.plannedSteps))
+            context: ScheduleContext(stepsPerEpoch: session.stepsPerEpoch, plannedSteps: session.plannedSteps, section: "pruning.units"))
         statistics = []
         statistics = currentLayers().map {
             TrajectoryStatistics(count: $0.weight.value.count, window: settings.window, horizon: settings.horizon)
