@@ -129,6 +129,12 @@ import Schema
         // 1000 samples / 50 = 20 steps per epoch; 2 epochs of training and 1 of fine-tuning
         #expect(s["train_flops"] == String(full * 1000 + small * 2000))
         #expect(s["dense_train_flops"] == String(full * 3000))
+        // forward per sample: the configured network's, and the compacted one's
+        let forward = { (c1: Int, c2: Int) -> Int in
+            let w1 = c1 * 25, w2 = c2 * c1 * 25, w3 = 32 * c2 * 16
+            return 2 * w1 * 576 + c1 * 576 + c1 * 576 + c1 * 144 * 3 + 2 * w2 * 64 + c2 * 64 + c2 * 16 * 3 + 2 * w3 + 32 + 32 + 2 * 320 + 10
+        }
+        #expect(s["dense_flops"] == String(forward(6, 8)) && s["compact_flops"] == String(forward(3, 4)))
         let layers = try CSVReader.read(dir.appendingPathComponent("layers.csv"))
         let conv2 = try #require(layers.first { $0.first == "conv2" })
         // model.h5 holds the compacted network and says so in its layer list

@@ -86,11 +86,19 @@ enum CompactionReport {
             SummaryColumn("compact_bytes", .int(ModelFiles.fileSize(file))),
             SummaryColumn("compact_test_accuracy", .double(eval.accuracy)),
             SummaryColumn("compact_max_abs_diff", .double(Double(diff))),
-            SummaryColumn("dense_flops", .int(model.forwardFLOPs(activeOnly: false))),
+            SummaryColumn("dense_flops", .int(try fullForwardFLOPs(run))),
             SummaryColumn("compact_flops", .int(compact.forwardFLOPs(activeOnly: false))),
             SummaryColumn("compact_infer_ms_b1", .double(t.b1)),
             SummaryColumn("compact_infer_ms_b128", .double(t.b128)),
         ]
+    }
+
+    /// Forward FLOPs per sample of the network as configured, every unit present (the model
+    /// itself is smaller when units left it during training).
+    static func fullForwardFLOPs(_ run: RunContext) throws -> Int {
+        let train = run.data.train
+        return try ModelRegistry.build(run.config.model, inputShape: train.sampleShape, classCount: train.classCount)
+            .forwardFLOPs(activeOnly: false)
     }
 
     /// The layer list of the compacted model: the config's layers with each weighted layer's
