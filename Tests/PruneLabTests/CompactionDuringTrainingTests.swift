@@ -142,6 +142,11 @@ import Schema
         let specs = try JSONDecoder().decode([LayerSpec].self, from: Data(try file.attributeString("layers").utf8))
         #expect(specs.compactMap(\.units) == [3, 4, 32, 10])
         #expect(try HDF5Arrays.all(dir.appendingPathComponent("model.h5").path)["conv2/weight"]?.count == 300)
+        // export, predict and quantize read the run's model.h5 through its layer list
+        let (exportConfig, modelFile) = try ModelExport.inputs(of: dir, source: .dense)
+        let reloaded = try ModelExport.load(config: exportConfig, modelFile: modelFile, source: .dense)
+        #expect(reloaded.weightedLayers.map { $0.weight.value.shape[0] } == [3, 4, 32, 10])
+        #expect(exportConfig.pruning == config.pruning)
         #expect(conv2[1] == "4x3x5x5" && conv2[2] == "300", "layers.csv conv2 row: \(conv2)")  // 4 filters of conv1's 3 channels
     }
 

@@ -63,6 +63,23 @@ public enum ModelFiles {
         return specs.map { spec in spec.units == nil ? spec : spec.withUnits(next.next()!) }
     }
 
+    /// `config` with `model.layers` taken from the model file's root attribute `layers` when that
+    /// list differs from the config's (a run whose units left the network during training: its
+    /// `model.h5` holds the smaller network); otherwise `config` as it is.
+    static func config(_ config: ExperimentConfig, matching file: URL) throws -> ExperimentConfig {
+        let h5 = try HDF5File(path: file.path)
+        guard h5.hasAttribute("layers") else { return config }
+        let json = try h5.attributeString("layers")
+        guard let specs = try? JSONDecoder().decode([LayerSpec].self, from: Data(json.utf8)) else {
+            throw RunError("\(file.path): the root attribute layers is not a layer list")
+        }
+        guard specs != (try ModelRegistry.layerSpecs(config.model)) else { return config }
+        var c = config
+        c.model.layers = specs
+        c.model.preset = nil
+        return c
+    }
+
     /// A layer list as JSON with sorted keys (the same bytes every run).
     static func layersJSON(_ specs: [LayerSpec]) throws -> String {
         let encoder = JSONEncoder()
