@@ -192,5 +192,13 @@ import Schema
             try Runner.run(try ConfigLoader.decode(Data(json.utf8)), options: RunOptions(outDir: dir.path, progress: false))
         }
         #expect(error?.path == "pruning.structured.compact_during_training")
+        // a compaction after the end of training would never happen
+        let late = ConvRunTests.config(#"{"method": "structured", "structured": {"compact_during_training": {"at": "2ep"}}}"#)
+        let lateDir = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-cdt-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: lateDir) }
+        let lateError = #expect(throws: ConfigError.self) {
+            try Runner.run(try ConfigLoader.decode(Data(late.utf8)), options: RunOptions(outDir: lateDir.path, progress: false))
+        }
+        #expect(lateError?.path == "pruning.structured.compact_during_training.at")
     }
 }

@@ -74,6 +74,11 @@ public final class StructuredPruner: TrainingObserver {
         previous = chosen.map { [Bool](repeating: true, count: $0.units) }
         compactStep = config.compactDuringTraining?.at?.steps(perEpoch: perEpoch)
         if config.compactDuringTraining != nil { try Self.checkCompactable(session.model, config: session.config) }
+        if let at = config.compactDuringTraining?.at, let step = compactStep, step >= session.plannedSteps {
+            throw ConfigError(
+                path: "pruning.structured.compact_during_training.at",
+                "\(at) is at or after the end of training (\(session.plannedSteps) steps); the units would never be removed")
+        }
     }
 
     /// The weights the method prunes (for `pruned_sparsity`).
