@@ -14,6 +14,8 @@ public protocol Compactable: Layer {
     /// How many input units the layer reads for a per-sample input shape (conv: channels;
     /// dense: features).
     func inputUnits(inputShape: [Int]) -> Int
+    /// The flat indices of the weight entries `compacted(outputs:inputs:)` keeps, in its order.
+    func keptWeightIndices(outputs: [Int], inputs: [Int]) -> [Int]
 }
 
 extension Conv2D: Compactable {
@@ -25,13 +27,18 @@ extension Conv2D: Compactable {
         let c = Conv2D(
             name: name, inChannels: inputs.count, outChannels: outputs.count,
             kernel: kernel, stride: stride, padding: padding)
+        Parameter.copy(weight, at: keptWeightIndices(outputs: outputs, inputs: inputs), into: c.weight)
+        Parameter.copy(bias, at: outputs, into: c.bias)
+        return c
+    }
+
+    /// Filter `o`, input channel `ch`, tap `t` sits at `(o * inChannels + ch) * k² + t`.
+    public func keptWeightIndices(outputs: [Int], inputs: [Int]) -> [Int] {
         let kk = kernel * kernel
         var idx: [Int] = []
         idx.reserveCapacity(outputs.count * inputs.count * kk)
         for o in outputs { for ch in inputs { for t in 0..<kk { idx.append((o * inChannels + ch) * kk + t) } } }
-        Parameter.copy(weight, at: idx, into: c.weight)
-        Parameter.copy(bias, at: outputs, into: c.bias)
-        return c
+        return idx
     }
 }
 
@@ -42,9 +49,14 @@ extension Dense: Compactable {
 
     public func compacted(outputs: [Int], inputs: [Int]) -> Layer {
         let d = Dense(name: name, inputSize: inputs.count, outputSize: outputs.count)
-        Parameter.copy(weight, at: outputs.flatMap { o in inputs.map { o * inputSize + $0 } }, into: d.weight)
+        Parameter.copy(weight, at: keptWeightIndices(outputs: outputs, inputs: inputs), into: d.weight)
         Parameter.copy(bias, at: outputs, into: d.bias)
         return d
+    }
+
+    /// Neuron `o`, input `i` sits at `o * inputSize + i`.
+    public func keptWeightIndices(outputs: [Int], inputs: [Int]) -> [Int] {
+        outputs.flatMap { o in inputs.map { o * inputSize + $0 } }
     }
 }
 

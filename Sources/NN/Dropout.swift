@@ -33,6 +33,10 @@ public final class Dropout: Layer, Checkpointable {
         return d
     }
 
+    /// Numbers the next replica 1 again: replicas rebuilt for a model whose layers changed
+    /// take the streams of the ones they replace, so the masks go on as before.
+    public func restartReplicaNumbering() { replicasMade = 0 }
+
     public func shareState(from master: Layer) {
         guard let m = master as? Dropout else { return }
         seed = m.seed

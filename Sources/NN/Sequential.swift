@@ -5,36 +5,57 @@ import TensorCore
 /// `inputShape` is per sample (`[C, H, W]` or `[features]`). Layers up to the first one with
 /// parameters are never asked for their input gradient (nothing before them learns).
 public final class Sequential {
-    public let layers: [Layer]
+    public private(set) var layers: [Layer]
     public let inputShape: [Int]
     public let loss: LossKind
     /// Per-sample input shape of each layer.
-    public let layerInputShapes: [[Int]]
+    public private(set) var layerInputShapes: [[Int]]
     /// Every layer with the layers inside composites (`Block`) expanded, depth first, and the
     /// per-sample input shape of each.
-    public let leafLayers: [Layer]
-    public let leafInputShapes: [[Int]]
+    public private(set) var leafLayers: [Layer]
+    public private(set) var leafInputShapes: [[Int]]
     /// Index of the first layer with parameters; backward stops there.
-    public let firstTrainable: Int
+    public private(set) var firstTrainable: Int
 
     public init(layers: [Layer], inputShape: [Int], loss: LossKind) {
         precondition(!layers.isEmpty, "a model needs at least one layer")
         self.layers = layers
         self.inputShape = inputShape
         self.loss = loss
+        (layerInputShapes, leafLayers, leafInputShapes, firstTrainable) = Self.structure(layers, inputShape: inputShape)
+        let choices = KernelChoices()
+        for case let d as SparseCapableLayer in leafLayers { d.kernelChoices = choices }
+        let names = parameters.map(\.name)
+        precondition(Set(names).count == names.count, "duplicate parameter names in \(names)")
+    }
+
+    /// The per-layer input shapes, the leaves with theirs, and the first layer with parameters.
+    private static func structure(
+        _ layers: [Layer], inputShape: [Int]
+    ) -> (shapes: [[Int]], leaves: [Layer], leafShapes: [[Int]], firstTrainable: Int) {
         var shapes: [[Int]] = []
         var s = inputShape
         for layer in layers {
             shapes.append(s)
             s = layer.outputShape(for: s)
         }
-        layerInputShapes = shapes
         let leaves = zip(layers, shapes).flatMap { $0.leaves(inputShape: $1) }
-        leafLayers = leaves.map(\.layer)
-        leafInputShapes = leaves.map(\.inputShape)
-        firstTrainable = layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count
-        let choices = KernelChoices()
-        for case let d as SparseCapableLayer in leafLayers { d.kernelChoices = choices }
+        return (shapes, leaves.map(\.layer), leaves.map(\.inputShape), layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count)
+    }
+
+    /// Replaces the layers in place (the model object stays, so whoever holds it sees the new
+    /// layers): the same input shape and loss, the new layers' shapes; sparse-capable layers get
+    /// the model's kernel policy and its shared kernel choices (keyed by shape, so the measured
+    /// ones stay valid).
+    public func replaceLayers(_ newLayers: [Layer]) {
+        precondition(!newLayers.isEmpty, "a model needs at least one layer")
+        let policy = kernelPolicy, choices = kernelChoices ?? KernelChoices()
+        layers = newLayers
+        (layerInputShapes, leafLayers, leafInputShapes, firstTrainable) = Self.structure(newLayers, inputShape: inputShape)
+        for case let d as SparseCapableLayer in leafLayers {
+            d.kernelChoices = choices
+            d.kernelPolicy = policy
+        }
         let names = parameters.map(\.name)
         precondition(Set(names).count == names.count, "duplicate parameter names in \(names)")
     }

@@ -362,3 +362,26 @@ public final class TrajectoryStatistics {
         }
     }
 }
+
+extension TrajectoryStatistics {
+    /// The statistics of the weights at flat `indices` (in that order), as if only they had been
+    /// tracked all along: every per-weight section gathered, the shared time sums copied. Used
+    /// when units leave a layer during training and its weight becomes a gather of the old one.
+    public func gathered(_ indices: [Int]) -> TrajectoryStatistics {
+        let out = TrajectoryStatistics(count: indices.count, window: window, horizon: horizon)
+        let n = count, m = indices.count
+        for s in 0..<Self.floatSections {
+            for (j, i) in indices.enumerated() { out.floats[s * m + j] = floats[s * n + i] }
+        }
+        for s in 0..<Self.doubleSections {
+            for (j, i) in indices.enumerated() { out.doubles[s * m + j] = doubles[s * n + i] }
+        }
+        out.updateWeight = updateWeight
+        out.sampleWeight = sampleWeight
+        out.meanTime = meanTime
+        out.timeMoment = timeMoment
+        out.stepsSeen = stepsSeen
+        out.lastStep = lastStep
+        return out
+    }
+}

@@ -13,6 +13,18 @@ public protocol Optimizer: Checkpointable {
     func applyMasksToState()
     /// Forgets the state (momentum, moments), e.g. at the start of a retraining round.
     func resetState()
+    /// Takes `parameters` (the model's after units were removed, same names in the same order)
+    /// in place of the current ones; the state of a parameter named in `keeping` is gathered at
+    /// the listed flat indices of the old one, any other parameter keeps its state as it is.
+    func replaceParameters(_ parameters: [Parameter], keeping: [String: [Int]])
+}
+
+extension Tensor {
+    /// The entries at flat `indices`, in order, as a rank-1 tensor shaped like `shape`.
+    func gathered(_ indices: [Int], shape: [Int]) -> Tensor {
+        let s = scalars
+        return Tensor(shape: shape, scalars: indices.map { s[$0] })
+    }
 }
 
 /// Adam (Kingma & Ba 2015) with L2 weight decay added to the gradient (PyTorch's
@@ -23,7 +35,7 @@ public protocol Optimizer: Checkpointable {
 ///
 /// Masked entries have `w`, `m` and `v` held at exactly 0.
 public final class Adam: Optimizer {
-    public let parameters: [Parameter]
+    public private(set) var parameters: [Parameter]
     public var beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
     /// Threads the update splits over (each entry's arithmetic is the same in any split).
     public var threads = 1
@@ -87,6 +99,16 @@ public final class Adam: Optimizer {
             Parameter.multiply(&m[i], by: mask)
             Parameter.multiply(&v[i], by: mask)
         }
+    }
+
+    public func replaceParameters(_ parameters: [Parameter], keeping: [String: [Int]]) {
+        precondition(parameters.map(\.name) == self.parameters.map(\.name), "the parameters must keep their names and order")
+        for (i, p) in parameters.enumerated() {
+            guard let kept = keeping[p.name] else { continue }
+            m[i] = m[i].gathered(kept, shape: p.value.shape)
+            v[i] = v[i].gathered(kept, shape: p.value.shape)
+        }
+        self.parameters = parameters
     }
 
     public func resetState() {

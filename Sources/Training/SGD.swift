@@ -31,7 +31,7 @@ public final class SGD: Optimizer {
     /// a step reads and writes 4 bytes per live weight instead of a cache line of the dense
     /// buffer for nearly each one (at 8% density, every line of a 940 KB buffer per step).
     private var compactVelocity: [(pattern: SparsityPattern, values: [Float])?]
-    public let parameters: [Parameter]
+    public private(set) var parameters: [Parameter]
     /// Threads an update may split over (the trainer sets its data-parallel worker count).
     public var threads = 1
 
@@ -254,6 +254,16 @@ public final class SGD: Optimizer {
                 for j in p.frozenIndices { v[Int(j)] = 0 }
             }
         }
+    }
+
+    public func replaceParameters(_ parameters: [Parameter], keeping: [String: [Int]]) {
+        precondition(parameters.map(\.name) == self.parameters.map(\.name), "the parameters must keep their names and order")
+        flushCompactVelocity()
+        for (i, p) in parameters.enumerated() where !storedVelocity.isEmpty {
+            guard let kept = keeping[p.name] else { continue }
+            storedVelocity[i] = storedVelocity[i].gathered(kept, shape: p.value.shape)
+        }
+        self.parameters = parameters
     }
 
     /// Zeroes all momentum buffers (e.g. at the start of a retraining round).

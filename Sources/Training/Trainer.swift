@@ -98,6 +98,10 @@ public final class Trainer {
     /// FLOPs executed so far (unmasked weights only) and the dense equivalent.
     public private(set) var flops = 0
     public private(set) var denseFLOPs = 0
+    /// Training FLOPs per sample of the model as built, every weight present: the dense
+    /// reference `denseFLOPs` counts, which stays that of the full network when units are
+    /// removed during training.
+    public let densePerSampleFLOPs: Int
     /// Offset added to the step passed to the schedule (for resumed pipelines).
     public var scheduleOffset = 0
     /// Asked after every step: a signal number stops the loop (`TrainingError.interrupted`).
@@ -112,7 +116,7 @@ public final class Trainer {
     /// should run single-threaded), and the gradients are averaged weighted by part size —
     /// the same gradient as one pass over the whole batch, up to float summation order.
     public var workers: Int { parallel.workers }
-    private let parallel: DataParallel
+    private var parallel: DataParallel
 
     public init(
         model: Sequential, optimizer: any Optimizer, schedule: LearningRateSchedule, batcher: Batcher,
@@ -123,7 +127,18 @@ public final class Trainer {
         self.schedule = schedule
         self.batcher = batcher
         parallel = DataParallel(model: model, workers: workers)
+        densePerSampleFLOPs = model.trainingFLOPs(activeOnly: false)
         optimizer.threads = parallel.workers
+    }
+
+    /// Trains on after the model's layers were replaced by smaller ones (units removed, see
+    /// `Compaction.removeUnits`): the optimizer takes the model's new parameters with its state
+    /// gathered at `keeping` (flat indices of the old entries per changed parameter), and the
+    /// data-parallel workers get replicas of the new layers (dropout streams numbered as before).
+    public func modelLayersDidChange(keeping: [String: [Int]]) {
+        optimizer.replaceParameters(model.parameters, keeping: keeping)
+        for case let d as Dropout in model.leafLayers { d.restartReplicaNumbering() }
+        parallel = DataParallel(model: model, workers: parallel.workers)
     }
 
     /// Puts the loop where a checkpoint left it (at an epoch boundary).
@@ -227,7 +242,7 @@ public final class Trainer {
         let target = step + steps
         for o in observers { o.trainingWillStart(self) }
         defer { for o in observers { o.trainingDidEnd(self) } }
-        let perSampleDense = model.trainingFLOPs(activeOnly: false)
+        let perSampleDense = densePerSampleFLOPs
         while step < target {
             epoch += 1
             let order = batcher.nextEpochOrder()

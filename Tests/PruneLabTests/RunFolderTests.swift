@@ -235,6 +235,16 @@ import Pruning
                 """)
             return (try ConfigLoader.decode(Data(json.utf8)), [25, 45])
         },
+        // filters and neurons leave the network on the cubic ramp, scored by their trajectories:
+        // stops before the first removal, between removals and after the last
+        "units": {
+            let json = ConvRunTests.config(
+                #"""
+                {"method": "units", "units": {"score": "trajectory", "layers": ["conv1", "conv2", "fc1"], "ratio": 0.5, "window": 5,
+                  "cubic": {"start": "5it", "end": "30it", "every": "5it", "max_per_check": 0.3}}}
+                """#, layers: ConvRunTests.bnLayers)
+            return (try ConfigLoader.decode(Data(json.utf8)), [4, 17, 33])
+        },
     ]
 
     /// Every registered method, stopped at its case's steps, resumes to what an uninterrupted

@@ -127,7 +127,7 @@ public enum PostTrainingQuantization {
         guard FileManager.default.fileExists(atPath: model.path) else {
             throw RunError("\(model.path): missing; quantize needs a finished run's model")
         }
-        return (try ConfigLoader.load(path: configURL.path), model)
+        return (try ModelFiles.config(try ConfigLoader.load(path: configURL.path), matching: model), model)
     }
 
     /// The run's config set up for quantization-aware fine-tuning: `finetuneEpochs` epochs at a

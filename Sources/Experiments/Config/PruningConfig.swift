@@ -9,7 +9,7 @@ import Schema
 /// all); they are decoded strictly and validated, but only the chosen method's section is
 /// kept and written to `config.json`.
 public struct PruningConfig: Codable, Equatable, Sendable {
-    /// A `MethodRegistry` name: `dense`, `han`, `dynamic`, `structured`.
+    /// A `MethodRegistry` name: `dense`, `han`, `dynamic`, `structured`, `units`.
     public var method: String
     /// The final sparsity of every pruned layer ...
     public var targetSparsity: Double
@@ -25,7 +25,10 @@ public struct PruningConfig: Codable, Equatable, Sendable {
     static let commonKeys = ["method", "target_sparsity", "layer_sparsity", "exclude", "exclude_output"]
 
     public static let keyHelp: [(key: String, help: String)] = [
-        ("method", "`dense`, `han`, `dynamic` or `structured` (`prunelab list methods`); its keys go in the section of the same name"),
+        (
+            "method",
+            "`dense`, `han`, `dynamic`, `structured` or `units` (`prunelab list methods`); its keys go in the section of the same name"
+        ),
         ("target_sparsity", "final sparsity of every pruned layer, [0, 1) (`han` with the `sparsity` rule, `dynamic`)"),
         ("layer_sparsity", "per-layer final sparsity (`{\"fc1\": 0.92}`); layers not listed use `target_sparsity`"),
         ("exclude", "layer names never pruned"),

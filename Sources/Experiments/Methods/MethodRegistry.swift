@@ -8,6 +8,7 @@ public enum MethodRegistry {
         MethodEntry(HanMethod.self),
         MethodEntry(DynamicMethod.self),
         MethodEntry(StructuredMethod.self),
+        MethodEntry(UnitsMethod.self),
     ]
 
     public static var names: [String] { all.names }

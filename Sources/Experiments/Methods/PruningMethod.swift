@@ -37,6 +37,9 @@ public protocol PruningMethod: AnyObject {
     /// far, the Han round, ... so that a resumed run continues exactly.
     func save(into archive: StateArchive, prefix: String)
     func restore(from archive: StateArchive, prefix: String) throws
+    /// Runs before the weights are restored: a method that changed the network's shape during
+    /// training (units removed) rebuilds that shape from the archive.
+    func restoreArchitecture(from archive: StateArchive, prefix: String) throws
     /// Histograms of the method's state at a record (a criterion's statistics over the live
     /// weights, in TensorBoard).
     func histograms(step: Int, into sink: HistogramSink)
@@ -52,6 +55,7 @@ extension PruningMethod {
     public func finish(_ run: RunContext, summary: inout SummaryRow) throws {}
     public func save(into archive: StateArchive, prefix: String) {}
     public func restore(from archive: StateArchive, prefix: String) throws {}
+    public func restoreArchitecture(from archive: StateArchive, prefix: String) throws {}
     public func histograms(step: Int, into sink: HistogramSink) {}
     public func attach(_ sink: HistogramSink) {}
 }

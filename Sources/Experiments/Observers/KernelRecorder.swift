@@ -11,7 +11,9 @@ import Training
 public final class KernelRecorder: TrainingObserver {
     public private(set) var switches = CSVTable(columns: ["step", "layer", "kernel", "density", "policy"])
     var current: [String: KernelKind] = [:]
-    private let layers: [SparseCapableLayer]
+    private let model: Sequential
+    /// The model's current layers (units may be removed during training).
+    private var layers: [SparseCapableLayer] { model.leafLayers.compactMap { $0 as? SparseCapableLayer } }
     private let policy: KernelPolicy
 
     /// The model's own cache of measured choices.
@@ -20,7 +22,7 @@ public final class KernelRecorder: TrainingObserver {
     public init(session: TrainingSession) {
         policy = KernelPolicy(rawValue: session.config.training.kernel.rawValue) ?? .auto
         session.model.kernelPolicy = policy
-        layers = session.model.leafLayers.compactMap { $0 as? SparseCapableLayer }
+        model = session.model
         choices = session.model.kernelChoices
     }
 

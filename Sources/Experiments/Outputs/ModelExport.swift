@@ -92,7 +92,8 @@ public enum ModelExport {
             let why = source == .compact ? "only structured runs write it" : "the run has not finished"
             throw RunError("\(file.path): missing; --model \(source.rawValue) exports it (\(why))")
         }
-        return (try ConfigLoader.load(path: configURL.path), file)
+        let config = try ConfigLoader.load(path: configURL.path)
+        return (source == .compact ? config : try ModelFiles.config(config, matching: file), file)
     }
 
     /// The model of `config` (for `compact`, the layer list stored in the file) on the run's

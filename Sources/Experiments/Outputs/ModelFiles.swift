@@ -45,11 +45,39 @@ public enum ModelFiles {
     /// a reader needs no preset table to rebuild the network.
     public static func write(model: Sequential, config: ExperimentConfig, to folder: RunFolder) throws -> Sizes {
         let configJSON = String(decoding: try ConfigLoader.canonicalJSON(config), as: UTF8.self)
-        let layers = [("layers", try layersJSON(try ModelRegistry.layerSpecs(config.model)))]
+        let layers = [("layers", try layersJSON(actualSpecs(try ModelRegistry.layerSpecs(config.model), model: model)))]
         let dense = folder.file(denseName), sparse = folder.file(sparseName)
         try atomically(dense) { try writeDense(model: model, configJSON: configJSON, path: $0, attributes: layers) }
         try atomically(sparse) { try writeSparse(model: model, configJSON: configJSON, path: $0, attributes: layers) }
         return Sizes(denseBytes: fileSize(dense), sparseBytes: fileSize(sparse))
+    }
+
+    /// The config's layer list with each conv or dense entry's units set to what the model has:
+    /// the same list unless units were removed during training, when it describes the smaller
+    /// network the file holds. Lists with blocks are returned as they are.
+    static func actualSpecs(_ specs: [LayerSpec], model: Sequential) -> [LayerSpec] {
+        let units = model.weightedLayers.map { $0.weight.value.shape[0] }
+        let configured = specs.compactMap(\.units)
+        guard !model.layers.contains(where: { $0 is Block }), configured.count == units.count, configured != units else { return specs }
+        var next = units.makeIterator()
+        return specs.map { spec in spec.units == nil ? spec : spec.withUnits(next.next()!) }
+    }
+
+    /// `config` with `model.layers` taken from the model file's root attribute `layers` when that
+    /// list differs from the config's (a run whose units left the network during training: its
+    /// `model.h5` holds the smaller network); otherwise `config` as it is.
+    static func config(_ config: ExperimentConfig, matching file: URL) throws -> ExperimentConfig {
+        let h5 = try HDF5File(path: file.path)
+        guard h5.hasAttribute("layers") else { return config }
+        let json = try h5.attributeString("layers")
+        guard let specs = try? JSONDecoder().decode([LayerSpec].self, from: Data(json.utf8)) else {
+            throw RunError("\(file.path): the root attribute layers is not a layer list")
+        }
+        guard specs != (try ModelRegistry.layerSpecs(config.model)) else { return config }
+        var c = config
+        c.model.layers = specs
+        c.model.preset = nil
+        return c
     }
 
     /// A layer list as JSON with sorted keys (the same bytes every run).

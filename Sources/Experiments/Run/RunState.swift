@@ -43,6 +43,7 @@ struct RunState {
 
     func restore(_ a: StateArchive) throws {
         let session = run.session, trainer = session.trainer
+        try method.restoreArchitecture(from: a, prefix: "method")
         for p in session.model.parameters {
             p.value = try a.tensor("model/\(p.name)/value", shape: p.value.shape)
             p.setMask(a.has("model/\(p.name)/mask") ? try a.tensor("model/\(p.name)/mask", shape: p.value.shape) : nil)

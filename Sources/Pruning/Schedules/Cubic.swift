@@ -50,7 +50,7 @@ public final class CubicSchedule: Schedule {
         endStep = context.steps(settings.end)
         everySteps = context.steps(settings.every)
         maxPerCheck = settings.maxPerCheck
-        let path = "pruning.dynamic.cubic"
+        let path = "\(context.section).cubic"
         guard endStep > startStep else {
             throw ConfigError(path: "\(path).end", "must come after \(path).start (\(settings.start) ▶ \(settings.end))")
         }

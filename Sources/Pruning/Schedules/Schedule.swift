@@ -40,10 +40,13 @@ public struct ScheduleContext: Sendable {
     public let stepsPerEpoch: Int
     /// Optimizer steps of the configured training.
     public let plannedSteps: Int
+    /// Where the schedule's section sits (`pruning.dynamic`, `pruning.units`), for errors.
+    public let section: String
 
-    public init(stepsPerEpoch: Int, plannedSteps: Int) {
+    public init(stepsPerEpoch: Int, plannedSteps: Int, section: String = "pruning.dynamic") {
         self.stepsPerEpoch = stepsPerEpoch
         self.plannedSteps = plannedSteps
+        self.section = section
     }
 
     /// `d` in steps.

@@ -43,6 +43,9 @@ public final class StructuredMethod: PruningMethod {
     public func attach(_ sink: HistogramSink) { pruner.sink = sink }
     public func save(into archive: StateArchive, prefix: String) { pruner.save(into: archive, prefix: prefix) }
     public func restore(from archive: StateArchive, prefix: String) throws { try pruner.restore(from: archive, prefix: prefix) }
+    public func restoreArchitecture(from archive: StateArchive, prefix: String) throws {
+        try pruner.restoreArchitecture(from: archive, prefix: prefix)
+    }
 
     public func finish(_ run: RunContext, summary: inout SummaryRow) throws {
         try pruner.events.write(to: run.folder.file("events.csv"))
@@ -84,11 +87,19 @@ enum CompactionReport {
             SummaryColumn("compact_bytes", .int(ModelFiles.fileSize(file))),
             SummaryColumn("compact_test_accuracy", .double(eval.accuracy)),
             SummaryColumn("compact_max_abs_diff", .double(Double(diff))),
-            SummaryColumn("dense_flops", .int(model.forwardFLOPs(activeOnly: false))),
+            SummaryColumn("dense_flops", .int(try fullForwardFLOPs(run))),
             SummaryColumn("compact_flops", .int(compact.forwardFLOPs(activeOnly: false))),
             SummaryColumn("compact_infer_ms_b1", .double(t.b1)),
             SummaryColumn("compact_infer_ms_b128", .double(t.b128)),
         ]
+    }
+
+    /// Forward FLOPs per sample of the network as configured, every unit present (the model
+    /// itself is smaller when units left it during training).
+    static func fullForwardFLOPs(_ run: RunContext) throws -> Int {
+        let train = run.data.train
+        return try ModelRegistry.build(run.config.model, inputShape: train.sampleShape, classCount: train.classCount)
+            .forwardFLOPs(activeOnly: false)
     }
 
     /// The layer list of the compacted model: the config's layers with each weighted layer's

@@ -12,11 +12,15 @@ import Pruning
 /// not their momentum), leaving them free to train back. `finish()` then makes the final selection
 /// permanent with masks, fine-tunes if asked, and `events.csv` gets one row per selection and
 /// layer (which units went, how many of them were also zeroed the time before).
+///
+/// With `compact_during_training` the selected units leave the network at the configured
+/// point (`Compaction.removeUnits`) and training goes on with the smaller one; there are no
+/// selections afterwards. See `StructuredPruner+Compaction.swift`.
 public final class StructuredPruner: TrainingObserver {
     let config: StructuredSettings
     let criterion: any UnitCriterion.Type
     let session: TrainingSession
-    public let layers: [UnitLayer]
+    public internal(set) var layers: [UnitLayer]
     let removeCounts: [Int]
     let startStep: Int, everySteps: Int
     /// Units zeroed at the previous selection, per layer (for the churn column).
@@ -25,6 +29,13 @@ public final class StructuredPruner: TrainingObserver {
     var finetuneStart: Int?
     /// Told of every selection (TensorBoard's sparsity scalars).
     weak var sink: HistogramSink?
+    /// The step the units were removed at during training (nil: not, or not yet).
+    var compactedAt: Int?
+    /// Kept unit indices (into the layer as built) per pruned layer, set when compacted.
+    var keptUnits: [String: [Int]] = [:]
+    /// Selections in a row that chose the same units as the one before (for `when_stable`).
+    var stableSelections = 0
+    let compactStep: Int?
     public private(set) var events = CSVTable(columns: [
         "step", "layer", "units", "removed", "changed_since_last",
         "mean_score_removed", "mean_score_kept",
@@ -63,21 +74,37 @@ public final class StructuredPruner: TrainingObserver {
         startStep = config.start.steps(perEpoch: perEpoch)
         everySteps = config.every.steps(perEpoch: perEpoch)
         previous = chosen.map { [Bool](repeating: true, count: $0.units) }
+        compactStep = config.compactDuringTraining?.at?.steps(perEpoch: perEpoch)
+        if config.compactDuringTraining != nil { try Self.checkCompactable(session.model, config: session.config) }
+        if let at = config.compactDuringTraining?.at, let step = compactStep, step >= session.plannedSteps {
+            throw ConfigError(
+                path: "pruning.structured.compact_during_training.at",
+                "\(at) is at or after the end of training (\(session.plannedSteps) steps); the units would never be removed")
+        }
     }
 
     /// The weights the method prunes (for `pruned_sparsity`).
     public var pruned: [Parameter] { layers.map(\.weight) }
 
     public func stepDidEnd(_ info: StepInfo, trainer: Trainer) -> TrainingDecision {
-        guard config.mode == .soft, info.step >= startStep, (info.step - startStep) % everySteps == 0,
-            info.step < session.plannedSteps
-        else { return .continue }
-        select(step: info.step, permanent: false)
+        guard compactedAt == nil, info.step < session.plannedSteps else { return .continue }
+        if info.step == compactStep {
+            select(step: info.step, permanent: true)
+            compactNow(step: info.step)
+            return .continue
+        }
+        guard config.mode == .soft, info.step >= startStep, (info.step - startStep) % everySteps == 0 else { return .continue }
+        let unchanged = select(step: info.step, permanent: false)
+        stableSelections = unchanged ? stableSelections + 1 : 0
+        if let n = config.compactDuringTraining?.whenStable, stableSelections >= n { compactNow(step: info.step) }
         return .continue
     }
 
-    /// Ranks every listed layer and zeroes (soft) or masks (permanent) the lowest units.
-    func select(step: Int, permanent: Bool) {
+    /// Ranks every listed layer and zeroes (soft) or masks (permanent) the lowest units;
+    /// returns whether every layer chose the same units as at the previous selection.
+    @discardableResult
+    func select(step: Int, permanent: Bool) -> Bool {
+        var unchanged = true
         for (i, layer) in layers.enumerated() {
             let alive = [Bool](repeating: true, count: layer.units)
             let scores = StructuredPruning.scores(layer, criterion: criterion, alive: alive)
@@ -88,6 +115,7 @@ public final class StructuredPruner: TrainingObserver {
                 StructuredPruning.zero(layer, kept: kept)
             }
             let changed = zip(kept, previous[i]).filter { $0 != $1 }.count
+            if changed > 0 { unchanged = false }
             previous[i] = kept
             let removedScores = zip(scores, kept).filter { !$1 }.map { Double($0.0) }
             let keptScores = zip(scores, kept).filter { $1 }.map { Double($0.0) }
@@ -101,6 +129,7 @@ public final class StructuredPruner: TrainingObserver {
         // weights by the mask after each epoch and nothing else); masks also clear it.
         if permanent { session.optimizer.applyMasksToState() }
         sink?.pruningDidChange(step: step)
+        return unchanged
     }
 
     /// Makes the final selection permanent and fine-tunes with the masks held (resumable: a
@@ -108,7 +137,8 @@ public final class StructuredPruner: TrainingObserver {
     public func finish() throws {
         let trainer = session.trainer
         if finetuneStart == nil {
-            select(step: trainer.step, permanent: true)
+            // compacted during training: the selection is made and its units are gone
+            if compactedAt == nil { select(step: trainer.step, permanent: true) }
             finetuneStart = trainer.step
         }
         let steps = config.finetune.steps(perEpoch: session.stepsPerEpoch)
@@ -123,6 +153,7 @@ public final class StructuredPruner: TrainingObserver {
         archive.set("\(prefix)/events", text: events.text)
         for (i, p) in previous.enumerated() { archive.set("\(prefix)/previous/\(i)", p.map { Int64($0 ? 1 : 0) }) }
         archive.set("\(prefix)/finetune_start", finetuneStart ?? -1)
+        saveCompaction(into: archive, prefix: prefix)
     }
 
     func restore(from archive: StateArchive, prefix: String) throws {
@@ -130,5 +161,6 @@ public final class StructuredPruner: TrainingObserver {
         for i in previous.indices { previous[i] = try archive.ints("\(prefix)/previous/\(i)").map { $0 == 1 } }
         let f = try archive.int("\(prefix)/finetune_start")
         finetuneStart = f < 0 ? nil : f
+        try restoreCompactionCounters(from: archive, prefix: prefix)
     }
 }

@@ -27,10 +27,12 @@ public struct StructuredSettings: ConfigSection {
     public var every: Duration
     public var finetune: Duration
     public var finetuneLearningRate: Double
+    public var compactDuringTraining: CompactDuringTraining?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case criterion, layers, ratio, layerRatio = "layer_ratio", mode, start, every, finetune
         case finetuneLearningRate = "finetune_learning_rate"
+        case compactDuringTraining = "compact_during_training"
     }
 
     public static let keyHelp: [(key: String, help: String)] = [
@@ -46,6 +48,10 @@ public struct StructuredSettings: ConfigSection {
         ("every", "`soft`: selection period"),
         ("finetune", "training with the final masks held, after the selection"),
         ("finetune_learning_rate", "fine-tuning learning rate (cosine to 0), > 0"),
+        (
+            "compact_during_training",
+            "absent: off; `{\"at\": \"3ep\"}` (a hard selection at that step) or `{\"when_stable\": N}` (`soft`: once N selections in a row chose the same units) removes the selected units from the network and trains on the smaller one"
+        ),
     ]
 
     public init(from decoder: Decoder) throws {
@@ -60,6 +66,7 @@ public struct StructuredSettings: ConfigSection {
         every = try c.value(.every, default: Duration(1, .epochs))
         finetune = try c.value(.finetune, default: Duration(0, .epochs))
         finetuneLearningRate = try c.value(.finetuneLearningRate, default: 0.002)
+        compactDuringTraining = try c.value(.compactDuringTraining, default: nil)
     }
 
     public func validate(at path: String) throws {
@@ -78,5 +85,48 @@ public struct StructuredSettings: ConfigSection {
         if !(finetuneLearningRate > 0) {
             throw ConfigError(path: "\(path).finetune_learning_rate", "must be > 0, got \(finetuneLearningRate)")
         }
+        if let compact = compactDuringTraining {
+            try compact.validate(at: "\(path).compact_during_training")
+            if compact.whenStable != nil && mode != .soft {
+                throw ConfigError(path: "\(path).compact_during_training.when_stable", "needs `mode` `soft` (repeated selections)")
+            }
+        }
+    }
+}
+
+/// When structured pruning removes the selected units from the network during training
+/// (`pruning.structured.compact_during_training`): exactly one of
+/// - `at`: a hard selection at that point of training, then the units go;
+/// - `when_stable`: in `soft` mode, once this many selections in a row chose the same units
+///   (no unit changed sides), the units of the last one go.
+///
+/// From then on the network is physically smaller: the pruned filters or neurons, the next
+/// layer's matching inputs and the batch-norm channels are gone, the optimizer state is
+/// gathered alike, and the FLOP count, the seconds and the per-layer tables are the smaller
+/// network's. There are no selections after it.
+public struct CompactDuringTraining: ConfigSection {
+    public var at: Duration?
+    public var whenStable: Int?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case at, whenStable = "when_stable"
+    }
+
+    public static let keyHelp: [(key: String, help: String)] = [
+        ("at", "a hard selection at this point of training (`3ep`, `500st`), then compaction"),
+        ("when_stable", "compact once this many selections in a row chose the same units (>= 1)"),
+    ]
+
+    public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        at = try c.value(.at, default: nil)
+        whenStable = try c.value(.whenStable, default: nil)
+    }
+
+    public func validate(at path: String) throws {
+        guard (at == nil) != (whenStable == nil) else { throw ConfigError(path: path, "give exactly one of `at` and `when_stable`") }
+        if let at, at.amount < 0 { throw ConfigError(path: "\(path).at", "must be >= 0, got \(at)") }
+        if let n = whenStable, n < 1 { throw ConfigError(path: "\(path).when_stable", "must be >= 1, got \(n)") }
     }
 }
