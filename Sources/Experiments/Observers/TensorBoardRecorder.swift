@@ -146,7 +146,7 @@ public final class TensorBoardRecorder: HistogramSink {
         pending.append(TensorBoardEvent(wallTime: Date().timeIntervalSince1970, step: step, payload: .histograms([(tag, h)])))
     }
 
-    /// The HParams experiment and this session's start (a fresh run's first events).
+    /// The HParams experiment and the run's HParams session start (a fresh run's first events).
     func sessionStart(_ hparams: [(name: String, value: HParamsSummary.Value)]) {
         timed {
             let now = Date().timeIntervalSince1970
