@@ -129,6 +129,13 @@ import Schema
         // 1000 samples / 50 = 20 steps per epoch; 2 epochs of training and 1 of fine-tuning
         #expect(s["train_flops"] == String(full * 1000 + small * 2000))
         #expect(s["dense_train_flops"] == String(full * 3000))
+        // sparsity is a fraction of the configured network's weights (6 and 8 filters, dense 128->32 and 32->10),
+        // counting the units that left it
+        let configured = 6 * 25 + 8 * 6 * 25 + 32 * 128 + 10 * 32, compacted = 3 * 25 + 4 * 3 * 25 + 32 * 64 + 10 * 32
+        #expect(s["total_weights"] == String(configured))
+        let nonzero = try #require(Int(s["nonzero_weights"] ?? ""))
+        #expect(nonzero <= compacted && nonzero > compacted / 2)
+        #expect(Double(s["sparsity"] ?? "") == 1 - Double(nonzero) / Double(configured))
         // forward per sample: the configured network's, and the compacted one's
         let forward = { (c1: Int, c2: Int) -> Int in
             let w1 = c1 * 25, w2 = c2 * c1 * 25, w3 = 32 * c2 * 16

@@ -317,7 +317,8 @@ public enum Runner {
     /// analysis, `train_seconds` that without the evaluations.
     static func makeSummary(_ run: RunContext, label: RunLabel, train: Evaluation, test: Evaluation) -> SummaryRow {
         let session = run.session, config = run.config
-        let (total, nonzero) = session.model.weightCounts
+        // a network compacted during training is measured against the configured one
+        let nonzero = session.model.weightCounts.nonzero, total = session.configuredWeightCount
         var s = SummaryRow()
         s.name = config.name
         s.dataset = config.data.displayName

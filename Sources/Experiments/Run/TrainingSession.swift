@@ -23,6 +23,9 @@ public final class TrainingSession {
     public let threads: Int
     /// Wall, evaluation and analysis seconds of the run.
     public let clock = RunClock()
+    /// Prunable weights of the network as configured: what `sparsity` is a fraction of, also
+    /// after units left the network during training.
+    public private(set) var configuredWeightCount = 0
 
     public init(config: ExperimentConfig, data: DataSplit) throws {
         self.config = config
@@ -36,6 +39,7 @@ public final class TrainingSession {
         ModelRegistry.initializer(config.model).initialize(model, rng: &initRNG)
         model.seedDropout(root.derived("dropout"))
         if let file = config.model.initFile { try ModelFiles.load(path: file, into: model) }
+        configuredWeightCount = model.weightCounts.total
         var batcher = Batcher(
             images: data.train.images, labels: data.train.labels,
             batchSize: t.batchSize.count, shuffle: true, rng: root.derived("data"))
