@@ -115,14 +115,7 @@ public enum PostTrainingQuantization {
 
     /// The run's config and model file, or a one-line error naming what is missing.
     static func inputs(of run: URL) throws -> (ExperimentConfig, URL) {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: run.path, isDirectory: &isDir), isDir.boolValue else {
-            throw RunError("\(run.path): no such run folder")
-        }
-        let configURL = run.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: configURL.path) else {
-            throw RunError("\(run.path): not a PruneLab run folder (no config.json)")
-        }
+        let configURL = try RunFolder.configFile(ofRun: run)
         let model = run.appendingPathComponent(ModelFiles.denseName)
         guard FileManager.default.fileExists(atPath: model.path) else {
             throw RunError("\(model.path): missing; quantize needs a finished run's model")

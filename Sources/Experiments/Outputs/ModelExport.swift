@@ -79,14 +79,7 @@ public enum ModelExport {
     /// The run's config and the model file to read; one-line errors for a folder that is not a
     /// run and a missing model file.
     static func inputs(of run: URL, source: Source) throws -> (ExperimentConfig, URL) {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: run.path, isDirectory: &isDir), isDir.boolValue else {
-            throw RunError("\(run.path): no such run folder")
-        }
-        let configURL = run.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: configURL.path) else {
-            throw RunError("\(run.path): not a PruneLab run folder (no config.json)")
-        }
+        let configURL = try RunFolder.configFile(ofRun: run)
         let file = run.appendingPathComponent(source.fileName)
         guard FileManager.default.fileExists(atPath: file.path) else {
             let why = source == .compact ? "only structured runs write it" : "the run has not finished"

@@ -94,6 +94,20 @@ public final class RunFolder: @unchecked Sendable {
         _ = file("run.json")
     }
 
+    /// The `config.json` of the run folder `run`, for commands that read a finished run
+    /// (`export`, `quantize`); one-line errors for a missing folder and a folder that is not a run.
+    public static func configFile(ofRun run: URL) throws -> URL {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: run.path, isDirectory: &isDir), isDir.boolValue else {
+            throw RunError("\(run.path): no such run folder")
+        }
+        let configURL = run.appendingPathComponent("config.json")
+        guard FileManager.default.fileExists(atPath: configURL.path) else {
+            throw RunError("\(run.path): not a PruneLab run folder (no config.json)")
+        }
+        return configURL
+    }
+
     /// Takes the folder of an interrupted or failed run to continue it.
     public func openForResume() throws {
         guard FileManager.default.fileExists(atPath: url.appendingPathComponent("run.json").path) else {
