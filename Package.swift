@@ -43,7 +43,9 @@ let package = Package(
         .target(name: "CTrajectoryKernels", dependencies: ["CSparseKernels"]),
         .target(name: "TensorCore", dependencies: ["CBLAS", "CAllocator"]),
         .target(name: "NN", dependencies: ["TensorCore", "CSparseKernels"]),
-        .target(name: "Training", dependencies: ["TensorCore", "NN"]),
+        // The CPU's spin-wait hint for the data-parallel worker team.
+        .target(name: "CSpinWait"),
+        .target(name: "Training", dependencies: ["TensorCore", "NN", "CSpinWait"]),
         .target(name: "Schema"),
         .target(name: "Pruning", dependencies: ["TensorCore", "NN", "Schema", "CTrajectoryKernels"]),
         // Post-training quantization and binarization of weight tensors: codes, scales, packing.

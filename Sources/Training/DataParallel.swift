@@ -8,6 +8,8 @@ import NN
 public final class DataParallel {
     public let master: Sequential
     let replicas: [Sequential]
+    /// The threads every fan-out, gradient sum and optimizer update of this model runs on.
+    public let team: WorkerTeam
     /// Gathered gradient entries of `reduceGradients`' sparse path (reused between steps).
     private var reduceScratch: [Float] = []
 
@@ -15,6 +17,7 @@ public final class DataParallel {
     public init(model: Sequential, workers: Int) {
         master = model
         replicas = (1..<max(1, workers)).map { _ in model.replica() }
+        team = WorkerTeam(size: max(1, workers))
     }
 
     public var workers: Int { replicas.count + 1 }
@@ -39,9 +42,7 @@ public final class DataParallel {
             // models[i] (its caches and gradients); the shared weight buffers are only read
             // while the parts run (copy-on-write storage that nothing writes until `run` returns).
             let shared = UncheckedSendable(FanOut(models: models, results: results, body: escapable))
-            DispatchQueue.concurrentPerform(iterations: k) { i in
-                shared.value.run(i)
-            }
+            team.run(parts: k) { i in shared.value.run(i) }
             return results.map { $0! }
         }
     }
@@ -53,84 +54,110 @@ extension DataParallel {
     /// Dense layers) are summed as they are. A weight whose sparse backward ran in every model with
     /// the same pattern (`gradientPattern`: exactly 0 outside it) is summed over the pattern's
     /// entries only, gathered into a contiguous buffer and summed by the same BLAS calls as the
-    /// dense path, so a pruned weight costs nothing here either (the dense sum read and wrote
-    /// every entry of every replica each step, the last O(weights) pass of a sparse step).
-    /// Returns how many entries per model were summed.
+    /// dense path, so a pruned weight costs nothing here either. Every parameter's entries are
+    /// split into one range per worker (`ParallelRanges.bounds`, so each BLAS call splits its
+    /// vector body and tail where one call over everything would: the same bits for any split),
+    /// and the team sums all parameters' ranges in one job. Returns how many entries per model
+    /// were summed.
     @discardableResult
     public func reduceGradients(weights: [Float]) -> Int {
         let replicaParams = replicas.prefix(weights.count - 1).map(\.parameters)
         // one part of weight 1: the sum is the master's gradient as it is (x * 1 == x, bit for bit)
         if replicaParams.isEmpty && weights == [1] { return 0 }
-        var summed = 0
+        var plans: [ReducePlan] = []
+        var accesses: [PointerScopes.MutableAccess] = []
+        var others: [[Float]] = []
+        var scratchSize = 0
         for (pi, p) in master.parameters.enumerated() {
-            if let pattern = p.compactPattern, replicaParams.allSatisfy({ $0[pi].compactPattern === pattern }) {
-                reduceCompact(p, replicaParams.map { $0[pi] }, weights: weights)
-                summed += pattern.nonzeros
-                continue
-            }
-            if let pattern = p.gradientPattern, replicaParams.allSatisfy({ $0[pi].gradientPattern === pattern }) {
-                reduceLive(p, replicaParams.map { $0[pi] }, entries: pattern.csrFlat, weights: weights)
-                summed += pattern.csrFlat.count
-                continue
-            }
-            summed += p.grad.count
-            let others = replicaParams.map { $0[pi].grad }
-            p.grad.scalars.withUnsafeMutableBufferPointer { g in
-                ParallelRanges.forEach(count: g.count, threads: workers) { r in
-                    let gr = UnsafeMutableBufferPointer(rebasing: g[r])
-                    Kernels.scale(gr, by: weights[0])
-                    for (ri, h) in others.enumerated() {
-                        h.scalars.withUnsafeBufferPointer { h in Kernels.axpy(weights[ri + 1], UnsafeBufferPointer(rebasing: h[r]), gr) }
-                    }
-                }
+            let theirs = replicaParams.map { $0[pi] }
+            if let pattern = p.compactPattern, theirs.allSatisfy({ $0.compactPattern === pattern }) {
+                plans.append(ReducePlan(count: pattern.nonzeros, entries: nil, scratch: 0))
+                accesses.append { body in p.updateCompactGradient(body) }
+                others += theirs.map(\.compactGradient)
+            } else if let pattern = p.gradientPattern, theirs.allSatisfy({ $0.gradientPattern === pattern }) {
+                plans.append(ReducePlan(count: pattern.csrFlat.count, entries: pattern.csrFlat, scratch: scratchSize))
+                scratchSize += 2 * pattern.csrFlat.count
+                accesses.append { body in p.grad.scalars.withUnsafeMutableBufferPointer { body($0) } }
+                others += theirs.map(\.grad.scalars)
+            } else {
+                plans.append(ReducePlan(count: p.grad.count, entries: nil, scratch: 0))
+                accesses.append { body in p.grad.scalars.withUnsafeMutableBufferPointer { body($0) } }
+                others += theirs.map(\.grad.scalars)
             }
         }
-        return summed
-    }
-
-    /// `reduceGradients` over compact gradients of one pattern (`Parameter.compactGradient`):
-    /// the calls and ranges of `reduceLive`, on the contiguous entries themselves (no gather
-    /// or scatter), hence the same bits.
-    private func reduceCompact(_ p: Parameter, _ others: [Parameter], weights: [Float]) {
-        let n = p.compactGradient.count
-        guard n > 0 else { return }
-        let others = others.map(\.compactGradient)
-        p.updateCompactGradient { g in
-            ParallelRanges.forEach(count: n, threads: workers) { r in
-                let sum = UnsafeMutableBufferPointer(rebasing: g[r])
-                Kernels.scale(sum, by: weights[0])
-                for (ri, q) in others.enumerated() {
-                    q.withUnsafeBufferPointer { h in Kernels.axpy(weights[ri + 1], UnsafeBufferPointer(rebasing: h[r]), sum) }
-                }
-            }
-        }
-    }
-
-    /// `reduceGradients` over the flat indices `entries` of `p` (and of its replicas `others`).
-    private func reduceLive(_ p: Parameter, _ others: [Parameter], entries: [Int32], weights: [Float]) {
-        let n = entries.count
-        guard n > 0 else { return }
-        if reduceScratch.count < 2 * n { reduceScratch = [Float](repeating: 0, count: 2 * n) }
-        let others = others.map(\.grad)
-        entries.withUnsafeBufferPointer { idx in
-            reduceScratch.withUnsafeMutableBufferPointer { scratch in
-                p.grad.scalars.withUnsafeMutableBufferPointer { g in
-                    // ranges of entries, each summed in its own slice of the scratch buffer
-                    ParallelRanges.forEach(count: n, threads: workers) { r in
-                        let sum = UnsafeMutableBufferPointer(rebasing: scratch[r])
-                        let part = UnsafeMutableBufferPointer(rebasing: scratch[(n + r.lowerBound)..<(n + r.upperBound)])
-                        for k in r { sum[k - r.lowerBound] = g[Int(idx[k])] }
-                        Kernels.scale(sum, by: weights[0])
-                        for (ri, q) in others.enumerated() {
-                            q.scalars.withUnsafeBufferPointer { h in for k in r { part[k - r.lowerBound] = h[Int(idx[k])] } }
-                            Kernels.axpy(weights[ri + 1], UnsafeBufferPointer(part), sum)
+        if reduceScratch.count < scratchSize { reduceScratch = [Float](repeating: 0, count: scratchSize) }
+        let total = plans.reduce(0) { $0 + $1.count }
+        let k = min(workers, max(1, total / DataParallel.minimumPerPart))
+        let bounds = plans.map { ParallelRanges.bounds(count: $0.count, parts: k) }
+        let n = replicaParams.count
+        PointerScopes.withMutable(accesses) { mine in
+            PointerScopes.withReadable(others) { theirs in
+                PointerScopes.withReadable(plans.map { $0.entries ?? [] }) { entries in
+                    reduceScratch.withUnsafeMutableBufferPointer { scratch in
+                        team.run(parts: k) { part in
+                            for (pi, plan) in plans.enumerated() {
+                                let r = bounds[pi][part]..<bounds[pi][part + 1]
+                                guard !r.isEmpty else { continue }
+                                let replicaGradients = Array(theirs[(pi * n)..<(pi * n + n)])
+                                if plan.entries != nil {
+                                    Self.reduceLive(
+                                        mine[pi], replicaGradients, entries: entries[pi], range: r,
+                                        scratch: UnsafeMutableBufferPointer(
+                                            rebasing: scratch[plan.scratch..<(plan.scratch + 2 * plan.count)]),
+                                        weights: weights)
+                                } else {
+                                    Self.reduceContiguous(mine[pi], replicaGradients, range: r, weights: weights)
+                                }
+                            }
                         }
-                        for k in r { g[Int(idx[k])] = sum[k - r.lowerBound] }
                     }
                 }
             }
         }
+        return total
     }
+
+    /// Below this many summed entries per worker, the sum runs on the calling thread: a
+    /// hand-off to a polling worker costs about a microsecond, a few thousand entries of
+    /// `scale` and `axpy` about as much.
+    static let minimumPerPart = 4096
+
+    /// `Σ weights[i] · grad_i` over the entries `range` of contiguous gradients (dense, or
+    /// compact ones of one pattern).
+    private static func reduceContiguous(
+        _ g: UnsafeMutableBufferPointer<Float>, _ others: [UnsafeBufferPointer<Float>], range r: Range<Int>, weights: [Float]
+    ) {
+        let sum = UnsafeMutableBufferPointer(rebasing: g[r])
+        Kernels.scale(sum, by: weights[0])
+        for (ri, h) in others.enumerated() { Kernels.axpy(weights[ri + 1], UnsafeBufferPointer(rebasing: h[r]), sum) }
+    }
+
+    /// The sum at the flat indices `entries[range]` of dense-layout gradients, gathered into
+    /// `scratch` (the first half for the sum, the second for each replica's entries), summed
+    /// by the same calls as `reduceContiguous`, and scattered back.
+    private static func reduceLive(
+        _ g: UnsafeMutableBufferPointer<Float>, _ others: [UnsafeBufferPointer<Float>], entries idx: UnsafeBufferPointer<Int32>,
+        range r: Range<Int>, scratch: UnsafeMutableBufferPointer<Float>, weights: [Float]
+    ) {
+        let n = idx.count
+        let sum = UnsafeMutableBufferPointer(rebasing: scratch[r])
+        let part = UnsafeMutableBufferPointer(rebasing: scratch[(n + r.lowerBound)..<(n + r.upperBound)])
+        for k in r { sum[k - r.lowerBound] = g[Int(idx[k])] }
+        Kernels.scale(sum, by: weights[0])
+        for (ri, h) in others.enumerated() {
+            for k in r { part[k - r.lowerBound] = h[Int(idx[k])] }
+            Kernels.axpy(weights[ri + 1], UnsafeBufferPointer(part), sum)
+        }
+        for k in r { g[Int(idx[k])] = sum[k - r.lowerBound] }
+    }
+}
+
+/// How one parameter's gradients are summed: `count` entries, contiguous (dense or compact)
+/// or at the flat indices `entries` with `2 * count` floats of scratch from offset `scratch`.
+private struct ReducePlan {
+    var count: Int
+    var entries: [Int32]?
+    var scratch: Int
 }
 
 extension DataParallel {

@@ -5,8 +5,9 @@ import NN
 /// parameter's pruned entries, and the optimizer state kept for them, are exactly 0.
 public protocol Optimizer: Checkpointable {
     var parameters: [Parameter] { get }
-    /// Threads one update may split its element-wise passes over (1: the calling thread only).
-    var threads: Int { get set }
+    /// The threads one update may split its element-wise passes over (a team of 1: the
+    /// calling thread only).
+    var team: WorkerTeam { get set }
     /// One update with learning rate `lr`, masks applied in the same pass.
     func step(learningRate lr: Double)
     /// Re-applies every parameter's mask to the optimizer state (call after masks change).
@@ -37,8 +38,8 @@ extension Tensor {
 public final class Adam: Optimizer {
     public private(set) var parameters: [Parameter]
     public var beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
-    /// Threads the update splits over (each entry's arithmetic is the same in any split).
-    public var threads = 1
+    /// The threads the update splits over (each entry's arithmetic is the same in any split).
+    public var team = WorkerTeam(size: 1)
     /// First and second moments, one per parameter.
     public internal(set) var m: [Tensor]
     public internal(set) var v: [Tensor]
@@ -73,7 +74,7 @@ public final class Adam: Optimizer {
                     p.value.scalars.withUnsafeMutableBufferPointer { w in
                         m[i].scalars.withUnsafeMutableBufferPointer { m1 in
                             v[i].scalars.withUnsafeMutableBufferPointer { m2 in
-                                ParallelRanges.forEach(count: w.count, threads: threads) { range in
+                                team.forEachRange(count: w.count, minimumPerPart: SGD.minimumPerPart) { range in
                                     for j in range {
                                         let gj = g[j] + decay * w[j]
                                         var a = b1 * m1[j] + (1 - b1) * gj

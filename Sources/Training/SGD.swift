@@ -32,8 +32,8 @@ public final class SGD: Optimizer {
     /// buffer for nearly each one (at 8% density, every line of a 940 KB buffer per step).
     private var compactVelocity: [(pattern: SparsityPattern, values: [Float])?]
     public private(set) var parameters: [Parameter]
-    /// Threads an update may split over (the trainer sets its data-parallel worker count).
-    public var threads = 1
+    /// The threads an update splits over (the trainer gives it its data-parallel team).
+    public var team = WorkerTeam(size: 1)
 
     public init(parameters: [Parameter], momentum: Double = 0, nesterov: Bool = false, weightDecay: Double = 0) {
         self.parameters = parameters
@@ -46,47 +46,80 @@ public final class SGD: Optimizer {
 
     /// One update with learning rate `lr`. A masked parameter's mask is applied to `w` and `v`
     /// in the same pass as the update (not in extra passes over both buffers every step).
+    ///
+    /// Each parameter is updated over its live entries only (`stepLive`) or over all of them
+    /// (`stepAll`, masked ones multiplied by their mask entry); every parameter's entries are
+    /// split into one range per team thread and the team updates all of them in one job (each
+    /// entry's arithmetic is the same in any split, so the same bits as one pass).
     public func step(learningRate lr: Double) {
-        let lr = Float(lr), wd = weightDecay
-        for (i, p) in parameters.enumerated() {
-            let decay = p.isPrunable ? wd : 0
-            // frozen weights are not live-updated: the trainable pattern leaves them out
-            if p.mask != nil || !p.frozenIndices.isEmpty, let pattern = p.trainablePattern ?? p.sparsityPattern,
-                pattern.density <= SGD.liveUpdateDensity
-            {
-                stepLiveWeights(i, p, pattern, lr: lr, decay: decay)
-            } else {
-                flushCompactVelocity(i)
-                stepAllWeights(i, p, lr: lr, decay: decay)
-                holdFrozen(i, p)
+        let plans = parameters.indices.map { plan(for: $0) }
+        let lr = Float(lr), mu = momentum, nesterov = nesterov
+        withSlices(plans) { slices in
+            let total = slices.reduce(0) { $0 + $1.count }
+            let k = min(team.size, max(1, total / SGD.minimumPerPart))
+            let bounds = slices.map { ParallelRanges.bounds(count: $0.count, parts: k) }
+            team.run(parts: k) { part in
+                for (i, s) in slices.enumerated() where bounds[i][part] < bounds[i][part + 1] {
+                    s.apply(bounds[i][part]..<bounds[i][part + 1], lr: lr, mu: mu, nesterov: nesterov)
+                }
             }
         }
+        for (i, p) in parameters.enumerated() where !plans[i].live { holdFrozen(i, p) }
     }
 
-    /// The update of every entry of parameter `i` (masked ones multiplied by their mask entry),
-    /// split over `threads` (each entry's arithmetic is the same in any split).
-    private func stepAllWeights(_ i: Int, _ p: Parameter, lr: Float, decay: Float) {
-        let mu = momentum, nesterov = nesterov, threads = threads
-        let masked = p.mask != nil
-        let gradient = p.grad, mask = p.mask ?? SGD.noMask
-        gradient.scalars.withUnsafeBufferPointer { g in
-            mask.scalars.withUnsafeBufferPointer { m in
-                p.value.scalars.withUnsafeMutableBufferPointer { w in
-                    if mu == 0 {
-                        ParallelRanges.forEach(count: w.count, threads: threads) { range in
-                            for j in range {
-                                let wj = w[j] - lr * (g[j] + decay * w[j])
-                                w[j] = masked ? wj * m[j] : wj
-                            }
-                        }
-                        return
+    /// Below this many updated entries per thread the update runs on the calling thread (a
+    /// hand-off to a polling team thread costs about as much as a few thousand entries).
+    static let minimumPerPart = 4096
+
+    /// How parameter `i` is updated this step: over its trainable live entries when its mask is
+    /// sparse enough (frozen weights are not live-updated: the trainable pattern leaves them
+    /// out), with its compact momentum prepared; else over every entry, with any compact
+    /// momentum written back first.
+    private func plan(for i: Int) -> UpdatePlan {
+        let p = parameters[i]
+        let decay = p.isPrunable ? weightDecay : 0
+        if p.mask != nil || !p.frozenIndices.isEmpty, let pattern = p.trainablePattern ?? p.sparsityPattern,
+            pattern.density <= SGD.liveUpdateDensity
+        {
+            if momentum > 0 { prepareCompactMomentum(i, pattern) }
+            return UpdatePlan(live: true, pattern: pattern, compactGradient: p.compactPattern === pattern, decay: decay)
+        }
+        flushCompactVelocity(i)
+        return UpdatePlan(live: false, pattern: nil, compactGradient: false, decay: decay)
+    }
+
+    /// Calls `body` with every parameter's update slice, its buffers open for the call.
+    private func withSlices(_ plans: [UpdatePlan], _ body: ([UpdateSlice]) -> Void) {
+        let gradients = parameters.enumerated().map { i, p in plans[i].compactGradient ? p.compactGradient : p.grad.scalars }
+        let masks = parameters.map { $0.mask?.scalars ?? [] }
+        let entries = plans.map { $0.pattern?.csrFlat ?? [] }
+        let weights: [PointerScopes.MutableAccess] = parameters.map { p in
+            { body in p.value.scalars.withUnsafeMutableBufferPointer { body($0) } }
+        }
+        storedVelocity.withUnsafeMutableBufferPointer { storedBuffer in
+            compactVelocity.withUnsafeMutableBufferPointer { compactBuffer in
+                let stored = storedBuffer, compact = compactBuffer
+                // momentum buffers through the arrays' element pointers: one access to each array
+                let velocities: [PointerScopes.MutableAccess] =
+                    stored.isEmpty
+                    ? []
+                    : plans.indices.map { i in
+                        plans[i].live
+                            ? { body in compact[i]!.values.withUnsafeMutableBufferPointer { body($0) } }
+                            : { body in stored[i].scalars.withUnsafeMutableBufferPointer { body($0) } }
                     }
-                    storedVelocity[i].scalars.withUnsafeMutableBufferPointer { v in
-                        ParallelRanges.forEach(count: w.count, threads: threads) { r in
-                            SGD.momentumUpdate(
-                                w: UnsafeMutableBufferPointer(rebasing: w[r]), v: UnsafeMutableBufferPointer(rebasing: v[r]),
-                                g: UnsafeBufferPointer(rebasing: g[r]), mask: masked ? UnsafeBufferPointer(rebasing: m[r]) : nil,
-                                lr: lr, mu: mu, decay: decay, nesterov: nesterov)
+                PointerScopes.withMutable(weights + velocities) { mutable in
+                    PointerScopes.withReadable(gradients) { g in
+                        PointerScopes.withReadable(masks) { m in
+                            PointerScopes.withReadable(entries) { idx in
+                                let n = plans.count
+                                body(
+                                    plans.indices.map { i in
+                                        UpdateSlice(
+                                            plan: plans[i], w: mutable[i], v: velocities.isEmpty ? nil : mutable[n + i], g: g[i],
+                                            mask: plans[i].live || parameters[i].mask == nil ? nil : m[i], entries: idx[i])
+                                    })
+                            }
                         }
                     }
                 }
@@ -111,51 +144,8 @@ public final class SGD: Optimizer {
     /// weight, Zen 5: 54 us dense at any density; live 20 us at 0.05, 44 us at 0.2, 64 us at 0.3).
     static let liveUpdateDensity = 0.25  // measured: the scalar live loop beats the vectorised dense one below ~0.25
 
-    /// The same update as `step` for the live entries `live` (sorted flat indices) of a masked
-    /// parameter, touching nothing else: pruned weights and their momentum are already exactly 0
-    /// (masks are applied to both when they change) and stay so. Live entries get bit for bit
-    /// the values of the dense masked update (which multiplies them by a mask entry of 1).
-    private func stepLiveWeights(_ i: Int, _ p: Parameter, _ pattern: SparsityPattern, lr: Float, decay: Float) {
-        // the gradient of live entry k (CSR order): compact when the sparse backward left it so
-        // (contiguous, and no dense gradient to bring up to date), else at its flat index
-        if p.compactPattern === pattern {
-            p.compactGradient.withUnsafeBufferPointer { g in stepLiveWeights(i, p, pattern, lr: lr, decay: decay, g: g, compact: true) }
-        } else {
-            let gradient = p.grad
-            gradient.scalars.withUnsafeBufferPointer { g in stepLiveWeights(i, p, pattern, lr: lr, decay: decay, g: g, compact: false) }
-        }
-    }
-
-    /// The live update with the gradient of live entry k at `g[k]` (`compact`) or at its flat
-    /// index. Plain loops over pointers: a per-entry closure for the gradient's index was not
-    /// inlined and cost a call per live weight (12% of a sparse LeNet-300-100 step on Zen 3).
-    private func stepLiveWeights(
-        _ i: Int, _ p: Parameter, _ pattern: SparsityPattern, lr: Float, decay: Float,
-        g: UnsafeBufferPointer<Float>, compact: Bool
-    ) {
-        let mu = momentum, nesterov = nesterov, threads = threads
-        pattern.csrFlat.withUnsafeBufferPointer { idx in
-            p.value.scalars.withUnsafeMutableBufferPointer { w in
-                if mu == 0 {
-                    ParallelRanges.forEach(count: idx.count, threads: threads) { range in
-                        Self.liveUpdate(range, idx, w, g, compact: compact, lr: lr, decay: decay)
-                    }
-                    return
-                }
-                // v[k]: the compact momentum of live entry k (see `compactVelocity`)
-                prepareCompactMomentum(i, pattern)
-                compactVelocity[i]!.values.withUnsafeMutableBufferPointer { v in
-                    ParallelRanges.forEach(count: idx.count, threads: threads) { range in
-                        Self.liveMomentumUpdate(
-                            range, idx, w, v, g, compact: compact, lr: lr, mu: mu, decay: decay, nesterov: nesterov)
-                    }
-                }
-            }
-        }
-    }
-
     @inline(__always)
-    private static func liveUpdate(
+    fileprivate static func liveUpdate(
         _ range: Range<Int>, _ idx: UnsafeBufferPointer<Int32>, _ w: UnsafeMutableBufferPointer<Float>,
         _ g: UnsafeBufferPointer<Float>, compact: Bool, lr: Float, decay: Float
     ) {
@@ -166,7 +156,7 @@ public final class SGD: Optimizer {
     }
 
     @inline(__always)
-    private static func liveMomentumUpdate(
+    fileprivate static func liveMomentumUpdate(
         _ range: Range<Int>, _ idx: UnsafeBufferPointer<Int32>, _ w: UnsafeMutableBufferPointer<Float>,
         _ v: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, compact: Bool,
         lr: Float, mu: Float, decay: Float, nesterov: Bool
@@ -270,5 +260,56 @@ public final class SGD: Optimizer {
     public func resetState() {
         compactVelocity = compactVelocity.map { _ in nil }
         for i in storedVelocity.indices { storedVelocity[i].fill(0) }
+    }
+}
+
+/// How one parameter is updated in a step (see `SGD.plan(for:)`).
+private struct UpdatePlan {
+    /// Over the live entries of `pattern` only (else over every entry).
+    var live: Bool
+    var pattern: SparsityPattern?
+    /// The gradient of live entry k is the compact gradient's entry k (else at its flat index).
+    var compactGradient: Bool
+    var decay: Float
+}
+
+/// One parameter's buffers for a step: `count` entries to update (live entries or all), any
+/// contiguous range of which `apply` updates on its own.
+private struct UpdateSlice {
+    let plan: UpdatePlan
+    let w: UnsafeMutableBufferPointer<Float>
+    /// Momentum: compact (live entry k at k) for a live update, dense otherwise; nil without momentum.
+    let v: UnsafeMutableBufferPointer<Float>?
+    let g: UnsafeBufferPointer<Float>
+    /// The mask of a masked parameter updated over every entry (its entries multiply `w` and `v`).
+    let mask: UnsafeBufferPointer<Float>?
+    /// The live entries' flat indices (CSR order) of a live update.
+    let entries: UnsafeBufferPointer<Int32>
+
+    var count: Int { plan.live ? entries.count : w.count }
+
+    /// The update of entries `r` (live entries `r` in CSR order, or flat indices `r`).
+    func apply(_ r: Range<Int>, lr: Float, mu: Float, nesterov: Bool) {
+        let decay = plan.decay
+        if plan.live {
+            if let v {
+                SGD.liveMomentumUpdate(
+                    r, entries, w, v, g, compact: plan.compactGradient, lr: lr, mu: mu, decay: decay, nesterov: nesterov)
+            } else {
+                SGD.liveUpdate(r, entries, w, g, compact: plan.compactGradient, lr: lr, decay: decay)
+            }
+            return
+        }
+        if let v {
+            SGD.momentumUpdate(
+                w: UnsafeMutableBufferPointer(rebasing: w[r]), v: UnsafeMutableBufferPointer(rebasing: v[r]),
+                g: UnsafeBufferPointer(rebasing: g[r]), mask: mask.map { UnsafeBufferPointer(rebasing: $0[r]) },
+                lr: lr, mu: mu, decay: decay, nesterov: nesterov)
+            return
+        }
+        for j in r {
+            let wj = w[j] - lr * (g[j] + decay * w[j])
+            w[j] = mask.map { wj * $0[j] } ?? wj
+        }
     }
 }

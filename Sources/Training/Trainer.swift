@@ -128,7 +128,7 @@ public final class Trainer {
         self.batcher = batcher
         parallel = DataParallel(model: model, workers: workers)
         densePerSampleFLOPs = model.trainingFLOPs(activeOnly: false)
-        optimizer.threads = parallel.workers
+        optimizer.team = parallel.team
     }
 
     /// Trains on after the model's layers were replaced by smaller ones (units removed, see
@@ -139,6 +139,7 @@ public final class Trainer {
         optimizer.replaceParameters(model.parameters, keeping: keeping)
         for case let d as Dropout in model.leafLayers { d.restartReplicaNumbering() }
         parallel = DataParallel(model: model, workers: parallel.workers)
+        optimizer.team = parallel.team
     }
 
     /// Puts the loop where a checkpoint left it (at an epoch boundary).
