@@ -407,11 +407,31 @@ void psk_sddmm_acc_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx,
     else sddmm_scalar(nrows, ld, ptr, widx, col, DY, X, G, acc);
 }
 
-void psk_row_sums(int nrows, int ld, const float *Y, float *out) {
-    for (int r = 0; r < nrows; r++) {
+// Eight rows at a time, one accumulator each: eight independent add chains (the latency of one
+// chain, about 4 cycles per add, no longer bounds the loop), every row still summed from 0 in
+// the order t = 0, 1, ... (the same bits as one row at a time).
+void psk_row_sums(int nrows, int n, int ld, const float *Y, float *out) {
+    int r = 0;
+    for (; r + 8 <= nrows; r += 8) {
+        const float *y = Y + (long)r * ld;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+        for (int t = 0; t < n; t++) {
+            s0 += y[t];
+            s1 += y[ld + t];
+            s2 += y[2L * ld + t];
+            s3 += y[3L * ld + t];
+            s4 += y[4L * ld + t];
+            s5 += y[5L * ld + t];
+            s6 += y[6L * ld + t];
+            s7 += y[7L * ld + t];
+        }
+        out[r] = s0, out[r + 1] = s1, out[r + 2] = s2, out[r + 3] = s3;
+        out[r + 4] = s4, out[r + 5] = s5, out[r + 6] = s6, out[r + 7] = s7;
+    }
+    for (; r < nrows; r++) {
         const float *y = Y + (long)r * ld;
         float s = 0;
-        for (int t = 0; t < ld; t++) s += y[t];
+        for (int t = 0; t < n; t++) s += y[t];
         out[r] = s;
     }
 }
