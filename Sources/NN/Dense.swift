@@ -28,10 +28,10 @@ public final class Dense: SparseCapableLayer {
     private var forwardPattern: SparsityPattern?
     private var scratch = SparseScratch()
     /// Layouts of the latest forward: whether its input came, and its output went, transposed
-    /// (`TransposedBatch`); backward takes `dy` in the output's layout and gives `dx` in the
-    /// input's.
-    private var inputTransposed = false
-    private var outputTransposed = false
+    /// (`TransposedBatch`, handed over between consecutive sparse layers by `Sequential`);
+    /// backward takes `dy` in the output's layout and gives `dx` in the input's.
+    public private(set) var inputTransposed = false
+    public private(set) var outputTransposed = false
     private var wantsInputGradient = true
     private var lastTrainingBatch: Int?
 

@@ -384,14 +384,18 @@ struct SparseScratch {
             self.yt = []
             defer { self.yt = yt }
             return yt.withUnsafeMutableBufferPointer { pdyt in
-                dy.scalars.withUnsafeBufferPointer { psk_transpose_pad($0.baseAddress!, Int32(batch), Int32(out), Int32(ld), pdyt.baseAddress!) }
+                dy.scalars.withUnsafeBufferPointer {
+                    psk_transpose_pad($0.baseAddress!, Int32(batch), Int32(out), Int32(ld), pdyt.baseAddress!)
+                }
                 return rest(&self, pdyt.baseAddress!)
             }
         }
     }
 
     /// `dx[batch, in]` (row-major, in `shape`) through `xt`, whose `x^T` is no longer needed.
-    mutating func inputGradient(pattern: SparsityPattern, w: UnsafePointer<Float>, dyt: UnsafePointer<Float>, batch: Int, shape: [Int]) -> Tensor {
+    mutating func inputGradient(pattern: SparsityPattern, w: UnsafePointer<Float>, dyt: UnsafePointer<Float>, batch: Int, shape: [Int])
+        -> Tensor
+    {
         let inp = pattern.cols
         var dx = Tensor(uninitializedShape: shape)
         handedInput = nil
@@ -444,7 +448,9 @@ struct SparseScratch {
     }
 
     /// `dx^T` kept transposed for the layer before (padding +0).
-    func inputGradientTransposed(pattern: SparsityPattern, w: UnsafePointer<Float>, dyt: UnsafePointer<Float>, batch: Int) -> TransposedBatch {
+    func inputGradientTransposed(pattern: SparsityPattern, w: UnsafePointer<Float>, dyt: UnsafePointer<Float>, batch: Int)
+        -> TransposedBatch
+    {
         var dx = TransposedBatch(features: pattern.cols, batch: batch)
         dx.values.scalars.withUnsafeMutableBufferPointer { inputGradient(pattern: pattern, w: w, dyt: dyt, dxt: $0.baseAddress!) }
         dx.zeroPadding()
