@@ -337,7 +337,8 @@ struct SparseScratch {
     ) {
         let out = pattern.rows, inp = pattern.cols
         precondition(ld == Self.leading(batch), "sparse backward without a matching forward")
-        // yt (sized max(out, in) * ld) holds dy^T; the input gradient goes through xt
+        // yt holds dy^T; the input gradient goes through xt
+        if yt.count < out * ld { yt = [Float](repeating: 0, count: out * ld) }
         var yt = self.yt
         self.yt = []
         yt.withUnsafeMutableBufferPointer { pdyt in
