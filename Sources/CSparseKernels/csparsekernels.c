@@ -45,9 +45,10 @@ static void transpose_scalar(const float *src, const int32_t *rows, int ss, int 
         }
 }
 
-// The 8x8 block of the eight rows p[0..7] at column c, transposed into dst.
+// The 8x8 block of the eight rows p[0..7] at column c, transposed in registers: o[j] lane i is
+// p[i][c + j].
 __attribute__((target("avx2,fma")))
-static inline void transpose8x8(const float *const *p, int c, float *dst, int ds) {
+static inline void transpose8x8_regs(const float *const *p, int c, __m256 o[8]) {
     __m256 r0 = _mm256_loadu_ps(p[0] + c), r1 = _mm256_loadu_ps(p[1] + c);
     __m256 r2 = _mm256_loadu_ps(p[2] + c), r3 = _mm256_loadu_ps(p[3] + c);
     __m256 r4 = _mm256_loadu_ps(p[4] + c), r5 = _mm256_loadu_ps(p[5] + c);
@@ -60,14 +61,18 @@ static inline void transpose8x8(const float *const *p, int c, float *dst, int ds
     __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
     __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
     __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(dst + 0 * (long)ds, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_storeu_ps(dst + 1 * (long)ds, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_storeu_ps(dst + 2 * (long)ds, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_storeu_ps(dst + 3 * (long)ds, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_storeu_ps(dst + 4 * (long)ds, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_storeu_ps(dst + 5 * (long)ds, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_storeu_ps(dst + 6 * (long)ds, _mm256_permute2f128_ps(u2, u6, 0x31));
-    _mm256_storeu_ps(dst + 7 * (long)ds, _mm256_permute2f128_ps(u3, u7, 0x31));
+    o[0] = _mm256_permute2f128_ps(u0, u4, 0x20), o[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    o[2] = _mm256_permute2f128_ps(u2, u6, 0x20), o[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    o[4] = _mm256_permute2f128_ps(u0, u4, 0x31), o[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    o[6] = _mm256_permute2f128_ps(u2, u6, 0x31), o[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// The 8x8 block of the eight rows p[0..7] at column c, transposed into dst.
+__attribute__((target("avx2,fma")))
+static inline void transpose8x8(const float *const *p, int c, float *dst, int ds) {
+    __m256 o[8];
+    transpose8x8_regs(p, c, o);
+    for (int j = 0; j < 8; j++) _mm256_storeu_ps(dst + j * (long)ds, o[j]);
 }
 
 __attribute__((target("avx2,fma")))
@@ -407,13 +412,56 @@ void psk_sddmm_acc_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx,
     else sddmm_scalar(nrows, ld, ptr, widx, col, DY, X, G, acc);
 }
 
-void psk_row_sums(int nrows, int ld, const float *Y, float *out) {
+// One row at a time, one sequential add chain each.
+static void row_sums_scalar(int nrows, int n, int ld, const float *Y, float *out) {
     for (int r = 0; r < nrows; r++) {
         const float *y = Y + (long)r * ld;
         float s = 0;
-        for (int t = 0; t < ld; t++) s += y[t];
+        for (int t = 0; t < n; t++) s += y[t];
         out[r] = s;
     }
+}
+
+// Rows r0 ..< r0 + 8 * blocks (blocks 1 or 2) with one vector accumulator per eight rows (lane
+// i = row i): an 8x8 block transposed in registers gives the columns t, t+1, ... of the eight
+// rows, added in that order, so each row is summed from +0 in the order t = 0, 1, ... as in
+// row_sums_scalar (the same bits), while two blocks keep two add chains in flight instead of one
+// per row.
+__attribute__((target("avx2,fma")))
+static inline void row_sums_block_avx2(int blocks, int n, int ld, const float *Y, float *out) {
+    const float *pa[8], *pb[8];
+    for (int i = 0; i < 8; i++) pa[i] = Y + (long)i * ld, pb[i] = Y + (long)(8 + i) * ld;
+    __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps(), o[8];
+    int t = 0;
+    for (; t + 8 <= n; t += 8) {
+        transpose8x8_regs(pa, t, o);
+        for (int j = 0; j < 8; j++) a = _mm256_add_ps(a, o[j]);
+        if (blocks == 2) {
+            transpose8x8_regs(pb, t, o);
+            for (int j = 0; j < 8; j++) b = _mm256_add_ps(b, o[j]);
+        }
+    }
+    float s[16];
+    _mm256_storeu_ps(s, a);
+    _mm256_storeu_ps(s + 8, b);
+    for (int i = 0; i < 8 * blocks; i++) {
+        const float *y = Y + (long)i * ld;
+        for (int u = t; u < n; u++) s[i] += y[u];
+        out[i] = s[i];
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void row_sums_avx2(int nrows, int n, int ld, const float *Y, float *out) {
+    int r = 0;
+    for (; r + 16 <= nrows; r += 16) row_sums_block_avx2(2, n, ld, Y + (long)r * ld, out + r);
+    for (; r + 8 <= nrows; r += 8) row_sums_block_avx2(1, n, ld, Y + (long)r * ld, out + r);
+    row_sums_scalar(nrows - r, n, ld, Y + (long)r * ld, out + r);
+}
+
+void psk_row_sums(int nrows, int n, int ld, const float *Y, float *out) {
+    if (psk_isa() >= 2) row_sums_avx2(nrows, n, ld, Y, out);
+    else row_sums_scalar(nrows, n, ld, Y, out);
 }
 
 // --------------------------------------------------------------- direct sparse convolution

@@ -59,9 +59,33 @@ public final class Activation: Layer {
 
     public func replica() -> Layer { Activation(name: name, kind: kind) }
 
-    /// Out of place: `x` is still referenced by the caller, so writing into `var y = x` would
-    /// first copy it (a second pass over every activation).
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        output = apply(x)
+        return output
+    }
+
+    /// `forward` on a batch held transposed (between two sparse dense layers): element-wise, so
+    /// every sample's values are the same as in rows; the padding columns are set back to +0
+    /// (`f(0)` need not be 0), as `TransposedBatch` requires.
+    func forward(transposed x: TransposedBatch, training: Bool) -> TransposedBatch {
+        var y = TransposedBatch(values: apply(x.values), batch: x.batch)
+        y.zeroPadding()
+        output = y.values
+        return y
+    }
+
+    /// `backward` of a transposed forward: element-wise in the transposed layout, padding +0.
+    func backward(transposed dy: TransposedBatch, needInputGrad: Bool) -> TransposedBatch? {
+        guard let dx = backward(dy.values, needInputGrad: needInputGrad) else { return nil }
+        var g = TransposedBatch(values: dx, batch: dy.batch)
+        g.zeroPadding()
+        return g
+    }
+
+    /// `f` of every element, in a new tensor of the same shape. Out of place: `x` is still
+    /// referenced by the caller, so writing into `var y = x` would first copy it (a second pass
+    /// over every activation).
+    private func apply(_ x: Tensor) -> Tensor {
         var y = Tensor(uninitializedShape: x.shape)
         x.scalars.withUnsafeBufferPointer { src in
             y.scalars.withUnsafeMutableBufferPointer { dst in
@@ -75,7 +99,6 @@ public final class Activation: Layer {
                 }
             }
         }
-        output = y
         return y
     }
 

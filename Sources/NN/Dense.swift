@@ -27,6 +27,11 @@ public final class Dense: SparseCapableLayer {
     /// a sparse backward leaves the weight gradient compact (`Parameter.compactGradient`).
     private var forwardPattern: SparsityPattern?
     private var scratch = SparseScratch()
+    /// Layouts of the latest forward: whether its input came, and its output went, transposed
+    /// (`TransposedBatch`, handed over between consecutive sparse layers by `Sequential`);
+    /// backward takes `dy` in the output's layout and gives `dx` in the input's.
+    public private(set) var inputTransposed = false
+    public private(set) var outputTransposed = false
     private var wantsInputGradient = true
     private var lastTrainingBatch: Int?
 
@@ -54,14 +59,45 @@ public final class Dense: SparseCapableLayer {
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        let batch = x.rows
         precondition(x.rowSize == inputSize, "\(name) expects \(inputSize) inputs per sample, got \(x.shape)")
-        input = x
-        inputShape = x.shape
-        inputRows = batch
-        if let pattern = sparsePattern(batch: batch, training: training) { return sparseForward(x, pattern: pattern) }
+        return forward(.rowMajor(x), pattern: kernelPattern(batch: x.rows, training: training), transposedOutput: false).rowMajor
+    }
+
+    /// `forward` of a batch in either layout on the product chosen beforehand by
+    /// `kernelPattern` (nil: the dense path, rows in and out); the output transposed, for a next
+    /// sparse layer, when `transposedOutput` (sparse path only).
+    func forward(_ x: LayerValues, pattern: SparsityPattern?, transposedOutput: Bool) -> LayerValues {
+        switch x {
+        case .rowMajor(let x):
+            precondition(x.rowSize == inputSize, "\(name) expects \(inputSize) inputs per sample, got \(x.shape)")
+            input = x
+            inputShape = x.shape
+            inputRows = x.rows
+            guard let pattern else {
+                precondition(!transposedOutput, "\(name): the dense path gives rows")
+                return .rowMajor(denseForward(x))
+            }
+            return x.scalars.withUnsafeBufferPointer { px in
+                sparseForward(batch: x.rows, pattern: pattern, transposedOutput: transposedOutput) {
+                    $0.loadInput(rows: px.baseAddress!, batch: x.rows, inputs: inputSize)
+                }
+            }
+        case .transposed(let xt):
+            guard let pattern else { preconditionFailure("\(name): a transposed input on the dense path") }
+            precondition(xt.features == inputSize, "\(name) expects \(inputSize) inputs per sample, got \(xt.features)")
+            input = Dense.noInput
+            inputShape = [xt.batch, inputSize]
+            inputRows = xt.batch
+            return sparseForward(batch: xt.batch, pattern: pattern, transposedOutput: transposedOutput) { $0.loadInput(xt) }
+        }
+    }
+
+    private func denseForward(_ x: Tensor) -> Tensor {
+        let batch = x.rows
         forwardPattern = nil
         lastKernel = .dense
+        inputTransposed = false
+        outputTransposed = false
         var y = Tensor(uninitializedShape: [batch, outputSize])  // bias rows copied in below
         let out = outputSize, inp = inputSize
         bias.value.scalars.withUnsafeBufferPointer { b in
@@ -82,11 +118,30 @@ public final class Dense: SparseCapableLayer {
     }
 
     public func backward(_ dy: Tensor, needInputGrad: Bool) -> Tensor? {
-        let batch = dy.rows
-        let out = outputSize, inp = inputSize
-        precondition(dy.shape == [batch, out] && inputRows == batch, "\(name): gradient \(dy.shape) does not match the forward batch")
+        backward(.rowMajor(dy), needInputGrad: needInputGrad).map(\.rowMajor)
+    }
+
+    /// `backward` with `dy` in the layout of the latest forward's output, giving `dx` in the
+    /// layout of its input.
+    func backward(_ dy: LayerValues, needInputGrad: Bool) -> LayerValues? {
+        switch dy {
+        case .rowMajor(let t):
+            precondition(
+                !outputTransposed && t.shape == [t.rows, outputSize] && inputRows == t.rows,
+                "\(name): gradient \(t.shape) does not match the forward batch")
+        case .transposed(let t):
+            precondition(
+                outputTransposed && t.features == outputSize && t.batch == inputRows,
+                "\(name): transposed gradient [\(t.features), \(t.batch)] does not match the forward batch")
+        }
         wantsInputGradient = needInputGrad
         if let pattern = forwardPattern { return sparseBackward(dy, pattern: pattern, needInputGrad: needInputGrad) }
+        return denseBackward(dy.rowMajor, needInputGrad: needInputGrad).map(LayerValues.rowMajor)
+    }
+
+    private func denseBackward(_ dy: Tensor, needInputGrad: Bool) -> Tensor? {
+        let batch = dy.rows
+        let out = outputSize, inp = inputSize
         weight.gradientPattern = nil
         dy.scalars.withUnsafeBufferPointer { pdy in
             input.scalars.withUnsafeBufferPointer { px in
@@ -126,16 +181,22 @@ public final class Dense: SparseCapableLayer {
     /// and its transpose. Nil when the dense path applies: the caller then copies the batch and
     /// calls `forward`.
     public func forward(gathering batch: RowGather, training: Bool) -> Tensor? {
+        precondition(batch.source.rowSize == inputSize, "\(name) expects \(inputSize) inputs per sample, got \(batch.source.shape)")
+        guard let pattern = kernelPattern(batch: batch.count, training: training) else { return nil }
+        return forward(gathering: batch, pattern: pattern, transposedOutput: false).rowMajor
+    }
+
+    /// `forward(gathering:training:)` on the sparse path with the pattern `kernelPattern` chose.
+    func forward(gathering batch: RowGather, pattern: SparsityPattern, transposedOutput: Bool) -> LayerValues {
         let n = batch.count
         precondition(batch.source.rowSize == inputSize, "\(name) expects \(inputSize) inputs per sample, got \(batch.source.shape)")
-        guard let pattern = sparsePattern(batch: n, training: training) else { return nil }
         input = Dense.noInput
         inputShape = batch.shape
         inputRows = n
         return batch.source.scalars.withUnsafeBufferPointer { src in
             batch.rows.withUnsafeBufferPointer { rows in
-                sparseForward(batch: n, pattern: pattern) { scratch, w, b, y in
-                    scratch.forward(pattern: pattern, w: w, bias: b, source: src.baseAddress!, rows: rows, y: y)
+                sparseForward(batch: n, pattern: pattern, transposedOutput: transposedOutput) {
+                    $0.loadInput(gathering: src.baseAddress!, rows: rows, inputs: inputSize)
                 }
             }
         }
@@ -146,7 +207,7 @@ public final class Dense: SparseCapableLayer {
     /// The pattern to run the sparse kernels on for this batch, or nil for the dense path.
     /// Inference passes (`training: false`, e.g. evaluation in batches of 1000) are not timed:
     /// they follow the choice measured for the latest training batch, dense when none exists.
-    private func sparsePattern(batch: Int, training: Bool) -> SparsityPattern? {
+    func kernelPattern(batch: Int, training: Bool) -> SparsityPattern? {
         guard kernelPolicy != .dense, batch > 0, let pattern = weight.sparsityPattern else { return nil }
         if kernelPolicy == .sparse { return pattern }
         if kernelPolicy == .auto { return pattern.density <= KernelCrossover.autoDensity ? pattern : nil }
@@ -163,35 +224,31 @@ public final class Dense: SparseCapableLayer {
         return choice == .sparse ? pattern : nil
     }
 
-    private func sparseForward(_ x: Tensor, pattern: SparsityPattern) -> Tensor {
-        x.scalars.withUnsafeBufferPointer { px in
-            sparseForward(batch: x.rows, pattern: pattern) { scratch, w, b, y in
-                scratch.forward(pattern: pattern, w: w, bias: b, x: px.baseAddress!, batch: x.rows, y: y)
-            }
-        }
-    }
-
-    /// The sparse forward's output `[batch, out]`, filled by `run(scratch, W, bias, y)` (which
-    /// puts the batch into the scratch's `x^T`, from a tensor or gathered from a set).
+    /// The sparse forward: `load` puts the batch into the scratch's `x^T` (transposed from rows,
+    /// gathered from a set, or handed over transposed), then `y` rows or `y^T` transposed.
     private func sparseForward(
-        batch: Int, pattern: SparsityPattern,
-        _ run: (inout SparseScratch, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
-    ) -> Tensor {
+        batch: Int, pattern: SparsityPattern, transposedOutput: Bool, load: (inout SparseScratch) -> Void
+    ) -> LayerValues {
         forwardPattern = pattern
         lastKernel = .sparse
-        var y = Tensor(uninitializedShape: [batch, outputSize])
-        weight.value.scalars.withUnsafeBufferPointer { pw in
+        load(&scratch)
+        inputTransposed = scratch.handedInput != nil
+        outputTransposed = transposedOutput
+        return weight.value.scalars.withUnsafeBufferPointer { pw in
             bias.value.scalars.withUnsafeBufferPointer { pb in
-                y.scalars.withUnsafeMutableBufferPointer { py in
-                    run(&scratch, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
+                if transposedOutput {
+                    return .transposed(scratch.forwardTransposed(pattern: pattern, w: pw.baseAddress!, bias: pb.baseAddress!, batch: batch))
                 }
+                var y = Tensor(uninitializedShape: [batch, outputSize])
+                y.scalars.withUnsafeMutableBufferPointer { py in
+                    scratch.forward(pattern: pattern, w: pw.baseAddress!, bias: pb.baseAddress!, batch: batch, y: py.baseAddress!)
+                }
+                return .rowMajor(y)
             }
         }
-        return y
     }
 
-    private func sparseBackward(_ dy: Tensor, pattern forward: SparsityPattern, needInputGrad: Bool) -> Tensor? {
-        let batch = dy.rows
+    private func sparseBackward(_ dy: LayerValues, pattern forward: SparsityPattern, needInputGrad: Bool) -> LayerValues? {
         // frozen live weights get no gradient: the SDDMM walks the trainable entries only
         let pattern = weight.trainablePattern ?? forward
         if weight.gradientPattern !== pattern {
@@ -201,28 +258,17 @@ public final class Dense: SparseCapableLayer {
             weight.zeroGradient()
             weight.gradientPattern = pattern
         }
-        var dx = needInputGrad ? Tensor(uninitializedShape: inputShape) : nil
-        dy.scalars.withUnsafeBufferPointer { pdy in
-            weight.value.scalars.withUnsafeBufferPointer { pw in
-                weight.writeCompactGradient(pattern) { pg in
-                    bias.grad.scalars.withUnsafeMutableBufferPointer { pgb in
-                        // pg.baseAddress is nil only for an empty pattern, where nothing is written
-                        if dx != nil {
-                            dx!.scalars.withUnsafeMutableBufferPointer { pdx in
-                                scratch.backward(
-                                    pattern: forward, gradientPattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!,
-                                    batch: batch, gradW: pg.baseAddress, gradB: pgb.baseAddress!, dx: pdx.baseAddress!)
-                            }
-                        } else {
-                            scratch.backward(
-                                pattern: forward, gradientPattern: pattern, w: pw.baseAddress!, dy: pdy.baseAddress!,
-                                batch: batch, gradW: pg.baseAddress, gradB: pgb.baseAddress!, dx: nil)
-                        }
-                    }
+        return weight.value.scalars.withUnsafeBufferPointer { pw in
+            weight.writeCompactGradient(pattern) { pg in
+                bias.grad.scalars.withUnsafeMutableBufferPointer { pgb in
+                    // pg.baseAddress is nil only for an empty pattern, where nothing is written
+                    scratch.backward(
+                        pattern: forward, gradientPattern: pattern, w: pw.baseAddress!, dy: dy, batch: inputRows,
+                        gradW: pg.baseAddress, gradB: pgb.baseAddress!, dxShape: needInputGrad ? inputShape : nil,
+                        transposedDx: inputTransposed)
                 }
             }
         }
-        return dx
     }
 
     public func forwardFLOPs(inputShape: [Int], activeOnly: Bool) -> Int {

@@ -16,6 +16,11 @@ public final class Sequential {
     public private(set) var leafInputShapes: [[Int]]
     /// Index of the first layer with parameters; backward stops there.
     public private(set) var firstTrainable: Int
+    /// Whether consecutive sparse dense layers (with only element-wise activations between
+    /// them) pass activations forward and gradients backward transposed (`TransposedBatch`, the
+    /// sparse kernels' layout) instead of untransposing after one layer and transposing again
+    /// before the next. The same bits either way; off only to compare the two.
+    public var keepsSparseActivationsTransposed = true
 
     public init(layers: [Layer], inputShape: [Int], loss: LossKind) {
         precondition(!layers.isEmpty, "a model needs at least one layer")
@@ -130,9 +135,7 @@ public final class Sequential {
 
     /// Logits for a batch `[B, inputShape...]`.
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        var h = x
-        for layer in layers { h = layer.forward(h, training: training) }
-        return h
+        run(.rowMajor(x), from: 0, plan: layoutPlan(batch: x.rows, training: training), training: training)
     }
 
     /// `forward` on a batch given by its rows in a set (`RowGather`): when the first trainable
@@ -140,23 +143,67 @@ public final class Sequential {
     /// gathers the rows itself and the batch is never copied; otherwise the batch is copied and
     /// run through `forward`. Same results either way.
     public func forward(gathering batch: RowGather, training: Bool) -> Tensor {
-        if batch.count > 0, let d = layers[firstTrainable...].first as? Dense,
-            layers[..<firstTrainable].allSatisfy({ $0 is Flatten }),
-            var h = d.forward(gathering: batch, training: training)
+        let plan = layoutPlan(batch: batch.count, training: training)
+        if let d = layers[firstTrainable...].first as? Dense, let pattern = plan.patterns[firstTrainable],
+            layers[..<firstTrainable].allSatisfy({ $0 is Flatten })
         {
             // the skipped Flattens are never asked for a gradient: backward stops at the first
             // trainable layer
-            for layer in layers[(firstTrainable + 1)...] { h = layer.forward(h, training: training) }
-            return h
+            let h = d.forward(gathering: batch, pattern: pattern, transposedOutput: plan.transposedOutput[firstTrainable])
+            return run(h, from: firstTrainable + 1, plan: plan, training: training)
         }
-        return forward(batch.materialize(), training: training)
+        return run(.rowMajor(batch.materialize()), from: 0, plan: plan, training: training)
     }
 
-    /// Backpropagates dL/dlogits through every layer, filling parameter gradients.
+    /// Per layer: the pattern a `Dense` runs its sparse kernels on for this batch (nil: dense
+    /// path, or not a `Dense`), and whether its output goes on transposed. It does when the
+    /// next layer after element-wise activations is a `Dense` on its sparse path too (see
+    /// `keepsSparseActivationsTransposed`); the logits, and the input of the first dense layer
+    /// of a chain, stay rows.
+    private func layoutPlan(batch: Int, training: Bool) -> (patterns: [SparsityPattern?], transposedOutput: [Bool]) {
+        let patterns = layers.map { ($0 as? Dense)?.kernelPattern(batch: batch, training: training) }
+        var transposed = [Bool](repeating: false, count: layers.count)
+        guard keepsSparseActivationsTransposed else { return (patterns, transposed) }
+        for i in layers.indices where patterns[i] != nil {
+            guard let next = layers[(i + 1)...].firstIndex(where: { !($0 is Activation) }) else { continue }
+            transposed[i] = patterns[next] != nil
+        }
+        return (patterns, transposed)
+    }
+
+    /// Runs the layers from `start` on, each `Dense` on the product and layout of `plan`; an
+    /// activation keeps the layout it is given.
+    private func run(
+        _ x: LayerValues, from start: Int, plan: (patterns: [SparsityPattern?], transposedOutput: [Bool]), training: Bool
+    ) -> Tensor {
+        var h = x
+        for i in start..<layers.count {
+            if let d = layers[i] as? Dense {
+                h = d.forward(h, pattern: plan.patterns[i], transposedOutput: plan.transposedOutput[i])
+            } else if case .transposed(let t) = h, let a = layers[i] as? Activation {
+                h = .transposed(a.forward(transposed: t, training: training))
+            } else {
+                h = .rowMajor(layers[i].forward(h.rowMajor, training: training))
+            }
+        }
+        return h.rowMajor
+    }
+
+    /// Backpropagates dL/dlogits through every layer, filling parameter gradients. Each layer
+    /// gets its output gradient in the layout its latest forward gave its output.
     public func backward(_ dLogits: Tensor) {
-        var g = dLogits
+        var g = LayerValues.rowMajor(dLogits)
         for (i, layer) in layers.enumerated().reversed() {
-            guard let next = layer.backward(g, needInputGrad: i > firstTrainable) else { break }
+            let needInputGrad = i > firstTrainable
+            let next: LayerValues?
+            if let d = layer as? Dense {
+                next = d.backward(g, needInputGrad: needInputGrad)
+            } else if case .transposed(let t) = g, let a = layer as? Activation {
+                next = a.backward(transposed: t, needInputGrad: needInputGrad).map(LayerValues.transposed)
+            } else {
+                next = layer.backward(g.rowMajor, needInputGrad: needInputGrad).map(LayerValues.rowMajor)
+            }
+            guard let next else { break }
             g = next
         }
     }

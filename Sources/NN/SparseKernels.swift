@@ -186,10 +186,66 @@ public enum KernelCrossover {
     }
 }
 
+/// A batch held transposed, the layout of the sparse kernels: `values` is `[features, ld]`
+/// row-major, feature `f` of sample `b` at `values[f * ld + b]`, `ld` the batch rounded up to a
+/// multiple of 16 (`SparseScratch.leading`). The padding columns `batch..<ld` are +0, exactly as
+/// in the kernels' own transposes, so sums over all `ld` columns are those over the batch.
+///
+/// Consecutive sparse `Dense` layers of a `Sequential` (with element-wise activations between
+/// them) pass their activations forward, and their gradients backward, in this layout: no
+/// untranspose after one layer and transpose before the next.
+public struct TransposedBatch {
+    public var values: Tensor
+    public let batch: Int
+
+    public var features: Int { values.shape[0] }
+    public var ld: Int { values.shape[1] }
+
+    /// An uninitialized `[features, leading(batch)]` batch, to be filled by a kernel (which
+    /// must leave the padding +0, or call `zeroPadding`).
+    init(features: Int, batch: Int) {
+        values = Tensor(uninitializedShape: [features, SparseScratch.leading(batch)])
+        self.batch = batch
+    }
+
+    init(values: Tensor, batch: Int) {
+        precondition(values.shape.count == 2 && values.shape[1] == SparseScratch.leading(batch))
+        self.values = values
+        self.batch = batch
+    }
+
+    /// Sets the padding columns `batch..<ld` of every row to +0.
+    mutating func zeroPadding() {
+        let ld = self.ld, pad = ld - batch
+        guard pad > 0 else { return }
+        values.scalars.withUnsafeMutableBufferPointer { p in
+            for f in 0..<(p.count / ld) { (p.baseAddress! + f * ld + batch).update(repeating: 0, count: pad) }
+        }
+    }
+}
+
+/// A batch passed between the layers of a `Sequential`: row-major `[batch, ...]` (what every
+/// layer takes) or transposed (between consecutive sparse dense layers, see `TransposedBatch`).
+public enum LayerValues {
+    case rowMajor(Tensor)
+    case transposed(TransposedBatch)
+
+    /// The row-major tensor; the layout plan of `Sequential` never hands a transposed batch to
+    /// a layer that needs rows.
+    var rowMajor: Tensor {
+        guard case .rowMajor(let t) = self else { preconditionFailure("a transposed batch where rows were expected") }
+        return t
+    }
+}
+
 /// The transposed activation buffers of a layer's sparse path (one per layer and replica).
 struct SparseScratch {
+    /// `x^T` `[in, ld]` when the layer transposed its input itself; after backward, `dx^T`.
     var xt: [Float] = []
+    /// `y^T` `[out, ld]` before its untranspose; in backward, `dy^T`.
     var yt: [Float] = []
+    /// `x^T` handed over by the layer before (kept for the weight gradient); nil when `xt` holds it.
+    var handedInput: Tensor?
     var ld = 0
 
     static func leading(_ batch: Int) -> Int { (batch + 15) / 16 * 16 }
@@ -199,42 +255,75 @@ struct SparseScratch {
         pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>,
         x: UnsafePointer<Float>, batch: Int, y: UnsafeMutablePointer<Float>
     ) {
-        forward(pattern: pattern, w: w, bias: bias, batch: batch, y: y) { xt, ld in
-            psk_transpose_pad(x, Int32(batch), Int32(pattern.cols), ld, xt)
-        }
+        loadInput(rows: x, batch: batch, inputs: pattern.cols)
+        forward(pattern: pattern, w: w, bias: bias, batch: batch, y: y)
     }
 
-    /// `forward` on the rows `rows` of `source` (`[count, in]` row-major), gathered straight into
-    /// `x^T`: the same `x^T`, hence the same bits, without a row-major copy of the batch.
-    mutating func forward(
-        pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-        source: UnsafePointer<Float>, rows: UnsafeBufferPointer<Int32>, y: UnsafeMutablePointer<Float>
-    ) {
-        forward(pattern: pattern, w: w, bias: bias, batch: rows.count, y: y) { xt, ld in
-            psk_gather_transpose_pad(source, rows.baseAddress!, Int32(rows.count), Int32(pattern.cols), ld, xt)
-        }
-    }
-
-    private mutating func forward(
-        pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>, batch: Int,
-        y: UnsafeMutablePointer<Float>, fillTransposedInput: (UnsafeMutablePointer<Float>, Int32) -> Void
-    ) {
-        let out = pattern.rows, inp = pattern.cols
+    /// Puts `x^T` `[in, ld]` into `xt` with `fill(xt, ld)` (a transpose, or a gather of rows of
+    /// a set straight into `x^T`: the same `x^T`, hence the same bits, without a row-major copy).
+    mutating func loadInput(batch: Int, inputs: Int, _ fill: (UnsafeMutablePointer<Float>, Int32) -> Void) {
         ld = Self.leading(batch)
-        if xt.count < inp * ld { xt = [Float](repeating: 0, count: inp * ld) }
-        if yt.count < max(out, inp) * ld { yt = [Float](repeating: 0, count: max(out, inp) * ld) }
+        handedInput = nil
+        if xt.count < inputs * ld { xt = [Float](repeating: 0, count: inputs * ld) }
         let ld32 = Int32(ld)
-        xt.withUnsafeMutableBufferPointer { pxt in
-            yt.withUnsafeMutableBufferPointer { pyt in
-                fillTransposedInput(pxt.baseAddress!, ld32)
-                pattern.withCSR { ptr, flat, col in
-                    psk_spmm_t(
-                        Int32(out), ld32, ptr, flat, col,
-                        w, pxt.baseAddress!, bias, pyt.baseAddress!)
-                }
-                psk_untranspose(pyt.baseAddress!, Int32(batch), Int32(out), ld32, y)
-            }
+        xt.withUnsafeMutableBufferPointer { fill($0.baseAddress!, ld32) }
+    }
+
+    /// Loads `x^T` from a row-major batch `x[batch, inputs]`.
+    mutating func loadInput(rows x: UnsafePointer<Float>, batch: Int, inputs: Int) {
+        loadInput(batch: batch, inputs: inputs) { xt, ld in psk_transpose_pad(x, Int32(batch), Int32(inputs), ld, xt) }
+    }
+
+    /// Loads `x^T` from the rows `rows` of `source` (`[count, inputs]` row-major), gathered
+    /// straight into `x^T`.
+    mutating func loadInput(gathering source: UnsafePointer<Float>, rows: UnsafeBufferPointer<Int32>, inputs: Int) {
+        loadInput(batch: rows.count, inputs: inputs) { xt, ld in
+            psk_gather_transpose_pad(source, rows.baseAddress!, Int32(rows.count), Int32(inputs), ld, xt)
         }
+    }
+
+    /// Takes `x^T` as handed over by the layer before (kept, not copied).
+    mutating func loadInput(_ x: TransposedBatch) {
+        ld = x.ld
+        handedInput = x.values
+    }
+
+    /// Calls `body` with the current `x^T`.
+    private func withInput<R>(_ body: (UnsafePointer<Float>) -> R) -> R {
+        if let h = handedInput { return h.scalars.withUnsafeBufferPointer { body($0.baseAddress!) } }
+        return xt.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// `y^T[out, ld] = W x^T + b` over the pattern's entries, from the loaded `x^T`.
+    func multiply(pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>, yt: UnsafeMutablePointer<Float>) {
+        let ld32 = Int32(ld)
+        withInput { pxt in
+            pattern.withCSR { ptr, flat, col in psk_spmm_t(Int32(pattern.rows), ld32, ptr, flat, col, w, pxt, bias, yt) }
+        }
+    }
+
+    /// `y[batch, out]` (row-major) from the loaded `x^T`.
+    mutating func forward(
+        pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>, batch: Int,
+        y: UnsafeMutablePointer<Float>
+    ) {
+        let out = pattern.rows
+        if yt.count < max(out, pattern.cols) * ld { yt = [Float](repeating: 0, count: max(out, pattern.cols) * ld) }
+        var yt = self.yt
+        self.yt = []
+        yt.withUnsafeMutableBufferPointer { pyt in
+            multiply(pattern: pattern, w: w, bias: bias, yt: pyt.baseAddress!)
+            psk_untranspose(pyt.baseAddress!, Int32(batch), Int32(out), Int32(ld), y)
+        }
+        self.yt = yt
+    }
+
+    /// `y^T` from the loaded `x^T`, kept transposed for the next sparse layer.
+    func forwardTransposed(pattern: SparsityPattern, w: UnsafePointer<Float>, bias: UnsafePointer<Float>, batch: Int) -> TransposedBatch {
+        var y = TransposedBatch(features: pattern.rows, batch: batch)
+        y.values.scalars.withUnsafeMutableBufferPointer { multiply(pattern: pattern, w: w, bias: bias, yt: $0.baseAddress!) }
+        y.zeroPadding()  // the padding columns hold the bias there
+        return y
     }
 
     /// Weight gradient at the pattern's entries only, compact (`nonzeros` floats in CSR order, see
@@ -246,42 +335,127 @@ struct SparseScratch {
         batch: Int, gradW: UnsafeMutablePointer<Float>?, gradB: UnsafeMutablePointer<Float>,
         dx: UnsafeMutablePointer<Float>?
     ) {
-        // the weight gradient at `gradientPattern`'s entries only (the trainable ones, when some
-        // live weights are frozen); the input gradient through every live weight of `pattern`
-        let gp = gradientPattern ?? pattern
         let out = pattern.rows, inp = pattern.cols
         precondition(ld == Self.leading(batch), "sparse backward without a matching forward")
-        let ld32 = Int32(ld)
-        // yt (sized max(out, in) * ld) holds dy^T; the input gradient goes through a second buffer.
+        // yt holds dy^T; the input gradient goes through xt
+        if yt.count < out * ld { yt = [Float](repeating: 0, count: out * ld) }
+        var yt = self.yt
+        self.yt = []
         yt.withUnsafeMutableBufferPointer { pdyt in
-            psk_transpose_pad(dy, Int32(batch), Int32(out), ld32, pdyt.baseAddress!)
-            psk_row_sums(Int32(out), ld32, pdyt.baseAddress!, gradB)
-            xt.withUnsafeBufferPointer { pxt in
-                if out <= inp {
-                    // by columns of W: row j of x^T stays in registers while the rows of dy^T it
-                    // meets are read (out * ld floats, the smaller working set; measured faster
-                    // for 784x300 at 50-70% sparsity)
-                    gp.withCSC(positions: true) { ptr, at, row in
-                        psk_sddmm_t(Int32(inp), ld32, ptr, at, row, pxt.baseAddress!, pdyt.baseAddress!, gradW)
-                    }
-                } else {
-                    // entry k of the row walk is CSR entry k: no index array (NULL)
-                    gp.withCSR { ptr, _, col in
-                        psk_sddmm_t(Int32(out), ld32, ptr, nil, col, pdyt.baseAddress!, pxt.baseAddress!, gradW)
-                    }
-                }
-            }
+            psk_transpose_pad(dy, Int32(batch), Int32(out), Int32(ld), pdyt.baseAddress!)
+            parameterGradients(
+                pattern: pattern, gradientPattern: gradientPattern, dyt: pdyt.baseAddress!, batch: batch, gradW: gradW, gradB: gradB)
             guard let dx else { return }
-            // x^T is no longer needed: reuse its buffer for dx^T
+            // x^T is no longer needed: its buffer takes dx^T
+            if xt.count < inp * ld { xt = [Float](repeating: 0, count: inp * ld) }
+            var xt = self.xt
+            self.xt = []
             xt.withUnsafeMutableBufferPointer { pdxt in
-                pattern.withCSC { ptr, flat, row in
-                    psk_spmm_t(
-                        Int32(inp), ld32, ptr, flat, row,
-                        w, pdyt.baseAddress!, nil, pdxt.baseAddress!)
+                inputGradient(pattern: pattern, w: w, dyt: pdyt.baseAddress!, dxt: pdxt.baseAddress!)
+                psk_untranspose(pdxt.baseAddress!, Int32(batch), Int32(inp), Int32(ld), dx)
+            }
+            self.xt = xt
+        }
+        self.yt = yt
+    }
+
+    /// `backward` from `dy` in either layout (`[batch, out]` rows, or `dy^T`): the parameter
+    /// gradients, and when `dxShape` is given the input gradient, transposed (`[in, ld]`, for
+    /// the layer before) when `transposedDx`, else row-major in `dxShape`.
+    mutating func backward(
+        pattern: SparsityPattern, gradientPattern: SparsityPattern, w: UnsafePointer<Float>, dy: LayerValues, batch: Int,
+        gradW: UnsafeMutablePointer<Float>?, gradB: UnsafeMutablePointer<Float>, dxShape: [Int]?, transposedDx: Bool
+    ) -> LayerValues? {
+        precondition(ld == Self.leading(batch), "sparse backward without a matching forward")
+        func rest(_ scratch: inout SparseScratch, _ dyt: UnsafePointer<Float>) -> LayerValues? {
+            scratch.parameterGradients(
+                pattern: pattern, gradientPattern: gradientPattern, dyt: dyt, batch: batch, gradW: gradW, gradB: gradB)
+            guard let dxShape else { return nil }
+            if transposedDx { return .transposed(scratch.inputGradientTransposed(pattern: pattern, w: w, dyt: dyt, batch: batch)) }
+            return .rowMajor(scratch.inputGradient(pattern: pattern, w: w, dyt: dyt, batch: batch, shape: dxShape))
+        }
+        switch dy {
+        case .transposed(let dyt):
+            precondition(dyt.ld == ld && dyt.features == pattern.rows, "a transposed gradient of the wrong shape")
+            return dyt.values.scalars.withUnsafeBufferPointer { rest(&self, $0.baseAddress!) }
+        case .rowMajor(let dy):
+            let out = pattern.rows
+            if yt.count < out * ld { yt = [Float](repeating: 0, count: out * ld) }
+            var yt = self.yt
+            self.yt = []
+            defer { self.yt = yt }
+            return yt.withUnsafeMutableBufferPointer { pdyt in
+                dy.scalars.withUnsafeBufferPointer {
+                    psk_transpose_pad($0.baseAddress!, Int32(batch), Int32(out), Int32(ld), pdyt.baseAddress!)
                 }
-                psk_untranspose(pdxt.baseAddress!, Int32(batch), Int32(inp), ld32, dx)
+                return rest(&self, pdyt.baseAddress!)
             }
         }
+    }
+
+    /// `dx[batch, in]` (row-major, in `shape`) through `xt`, whose `x^T` is no longer needed.
+    mutating func inputGradient(pattern: SparsityPattern, w: UnsafePointer<Float>, dyt: UnsafePointer<Float>, batch: Int, shape: [Int])
+        -> Tensor
+    {
+        let inp = pattern.cols
+        var dx = Tensor(uninitializedShape: shape)
+        handedInput = nil
+        if xt.count < inp * ld { xt = [Float](repeating: 0, count: inp * ld) }
+        var xt = self.xt
+        self.xt = []
+        defer { self.xt = xt }
+        xt.withUnsafeMutableBufferPointer { pdxt in
+            inputGradient(pattern: pattern, w: w, dyt: dyt, dxt: pdxt.baseAddress!)
+            dx.scalars.withUnsafeMutableBufferPointer {
+                psk_untranspose(pdxt.baseAddress!, Int32(batch), Int32(inp), Int32(ld), $0.baseAddress!)
+            }
+        }
+        return dx
+    }
+
+    /// Bias gradient (the row sums of `dy^T` over the batch) and weight gradient at
+    /// `gradientPattern`'s entries (the trainable ones, when some live weights are frozen;
+    /// `pattern`'s by default), from `dy^T` `[out, ld]` (padding +0) and the loaded `x^T`.
+    func parameterGradients(
+        pattern: SparsityPattern, gradientPattern: SparsityPattern? = nil, dyt: UnsafePointer<Float>, batch: Int,
+        gradW: UnsafeMutablePointer<Float>?, gradB: UnsafeMutablePointer<Float>
+    ) {
+        let gp = gradientPattern ?? pattern
+        let out = pattern.rows, inp = pattern.cols
+        let ld32 = Int32(ld)
+        psk_row_sums(Int32(out), Int32(batch), ld32, dyt, gradB)
+        withInput { pxt in
+            if out <= inp {
+                // by columns of W: row j of x^T stays in registers while the rows of dy^T it
+                // meets are read (out * ld floats, the smaller working set; measured faster
+                // for 784x300 at 50-70% sparsity)
+                gp.withCSC(positions: true) { ptr, at, row in
+                    psk_sddmm_t(Int32(inp), ld32, ptr, at, row, pxt, dyt, gradW)
+                }
+            } else {
+                // entry k of the row walk is CSR entry k: no index array (NULL)
+                gp.withCSR { ptr, _, col in
+                    psk_sddmm_t(Int32(out), ld32, ptr, nil, col, dyt, pxt, gradW)
+                }
+            }
+        }
+    }
+
+    /// `dx^T[in, ld] = W^T dy^T` through every live weight of `pattern`.
+    func inputGradient(pattern: SparsityPattern, w: UnsafePointer<Float>, dyt: UnsafePointer<Float>, dxt: UnsafeMutablePointer<Float>) {
+        pattern.withCSC { ptr, flat, row in
+            psk_spmm_t(Int32(pattern.cols), Int32(ld), ptr, flat, row, w, dyt, nil, dxt)
+        }
+    }
+
+    /// `dx^T` kept transposed for the layer before (padding +0).
+    func inputGradientTransposed(pattern: SparsityPattern, w: UnsafePointer<Float>, dyt: UnsafePointer<Float>, batch: Int)
+        -> TransposedBatch
+    {
+        var dx = TransposedBatch(features: pattern.cols, batch: batch)
+        dx.values.scalars.withUnsafeMutableBufferPointer { inputGradient(pattern: pattern, w: w, dyt: dyt, dxt: $0.baseAddress!) }
+        dx.zeroPadding()
+        return dx
     }
 }
 

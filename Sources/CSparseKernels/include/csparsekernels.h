@@ -51,8 +51,11 @@ void psk_sddmm_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, con
 void psk_sddmm_acc_t(int nrows, int ld, const int32_t *ptr, const int32_t *widx, const int32_t *col,
                      const float *DY, const float *X, float *G, int accumulate);
 
-/// Column sums of a transposed batch: `out[r] = sum_{t < ld} Y[r*ld + t]` (the bias gradient).
-void psk_row_sums(int nrows, int ld, const float *Y, float *out);
+/// Column sums of a transposed batch over its first `n` columns: `out[r] = sum_{t < n} Y[r*ld + t]`,
+/// summed from 0 in the order t = 0, 1, ... on every path, so the same bits on all of them (the
+/// bias gradient; n = the batch, the padding columns left out: a sum that starts at +0 is never
+/// -0, so adding the +0 padding changed no bit anyway).
+void psk_row_sums(int nrows, int n, int ld, const float *Y, float *out);
 
 /// Direct sparse convolution (no im2col columns). The input of one sample is laid out as
 /// "phase planes": for stride s, plane `(c*s + a)*s + b` holds the zero-padded input's rows
