@@ -40,7 +40,12 @@ package struct LinearScale {
     package static func nice(_ lo: Double, _ hi: Double, count: Int = 5) -> (Double, Double) {
         let s = LinearScale(domain: (lo, hi), range: (0, 1))
         let step = step(span: s.domain.hi - s.domain.lo, count: count)
-        return (floor(s.domain.lo / step + 1e-9) * step, ceil(s.domain.hi / step - 1e-9) * step)
+        // the tolerance keeps an end that sits on a multiple (up to rounding) there; an end just
+        // past the multiple the tolerance rounded it to gets the next step out
+        var niceLo = floor(s.domain.lo / step + 1e-9) * step, niceHi = ceil(s.domain.hi / step - 1e-9) * step
+        if niceLo > s.domain.lo { niceLo -= step }
+        if niceHi < s.domain.hi { niceHi += step }
+        return (niceLo, niceHi)
     }
 
     /// Tick values: the multiples of the 1-2-5 step inside the domain.
