@@ -104,6 +104,10 @@ def compaction_steps(name, folder):
     return steps if name == "units" else steps[-1:]
 
 
+LANDING = {"before": "before the first compaction", "between": "between compactions",
+           "after": "at or after the last compaction"}
+
+
 def where(step, compactions):
     """A checkpoint step against the compaction steps: before, between or after them."""
     if step < compactions[0]:
@@ -176,7 +180,7 @@ def main():
                     if compactions:
                         step = checkpoint_step(victim)
                         landing[name][where(step, compactions)] += 1
-                        at = f"; checkpoint at step {step}, {where(step, compactions)} the compaction"
+                        at = f"; checkpoint at step {step}, {LANDING[where(step, compactions)]}"
                     lines.append(f"{name}: kill {landed} (episode {episode}) at {moment:.2f} s into {'a resumed' if args[1] == '--resume' else 'a fresh'} process{at}")
             args = next_args()
             status = 0 if args is None else start(a.prunelab, args).wait()
