@@ -12,11 +12,11 @@ curve) and dynamic (linear, with trajectory recording) on LeNet-300-100, and two
 network during training: fpgm-compact (LeNet-5, configs/mnist-lenet5-fpgm-compact.json, 6 epochs,
 soft FPGM selections every epoch, the filters selected at the end of epoch 2 removed from the
 network then, about a third into the run, 1 fine-tuning epoch) and units (LeNet-300-100, method
-`units` with its l1 score and cubic schedule, 8 epochs: a tenth of fc1's and fc2's neurons leave
-at each check every 40 steps from epoch 1 to about epoch 3.5, ending at half of them), each on a
-10,000-image MNIST subset. Each kill happens at a moment
-drawn uniformly from 5-60% of that run's uninterrupted duration, measured from the start of
-the process it hits; after a kill the run is resumed with `prunelab run --resume` (started
+`units` with its l1 score and cubic schedule, 8 epochs, checks every 40 steps from epoch 1: a
+tenth of fc1's and fc2's neurons leave at each of the five checks from epoch 1.5 to 3.5, half of
+them in all), each on a 10,000-image MNIST subset (79 steps per epoch). Each kill happens at
+a moment drawn uniformly from 5-60% of that run's uninterrupted duration, measured from the
+start of the process it hits; after a kill the run is resumed with `prunelab run --resume` (started
 again with its config if it was killed before it made its folder), and the resumed process
 may itself be killed. A kill that comes after the process ended does not count: kills go on
 (in a new episode, a fresh run, once a run completes) until the requested number landed.
@@ -32,8 +32,9 @@ line says instead at which step the run's checkpoint stood when the process died
 resume continues from) against the steps where the uninterrupted run compacted (its events.csv),
 and the verdict counts the kills that left a checkpoint from before the first compaction, from
 between compactions and from after the last one. Checkpoints are taken at every epoch end, so a
-checkpoint before the compaction also means the killed process had not reached the end of the
-compaction's epoch; one at or after it means the killed process ran the compacted network.
+checkpoint from before the first compaction also means the killed process had not reached the
+end of that compaction's epoch (or died while writing its checkpoint); one from after a compaction
+means the killed process ran the compacted network and the resume rebuilds it.
 """
 import argparse
 import csv
