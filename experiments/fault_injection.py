@@ -5,21 +5,24 @@ timing columns, every other CSV byte for byte, every model array), using the com
 experiments/refactor_compare.py.
 
     python3 experiments/fault_injection.py [--kills 20] [--seed 1] [--prunelab .build/release/prunelab] [--out DIR]
-                                           [--runs dense,dynamic,fpgm-compact,han,units] [--no-phase-kills]
+                                           [--runs dense,dynamic,fpgm-compact,han,units,units-trajectory]
+                                           [--no-phase-kills]
 
-Five runs share the kills (--runs picks some of them; default all): dense, han (with the prune
-curve) and dynamic (linear, with trajectory recording) on LeNet-300-100, and two that compact the
-network during training: fpgm-compact (LeNet-5, configs/mnist-lenet5-fpgm-compact.json, 6 epochs,
-soft FPGM selections every epoch, the filters selected at the end of epoch 2 removed from the
-network then, about a third into the run, 1 fine-tuning epoch) and units (LeNet-300-100, method
-`units` with its l1 score and cubic schedule, 8 epochs, checks every 40 steps from epoch 1: a
-tenth of fc1's and fc2's neurons leave at each of the five checks from epoch 1.5 to 3.5, half of
-them in all), each on a 10,000-image MNIST subset (79 steps per epoch). Each kill happens at
-a moment drawn uniformly from 5-60% of that run's uninterrupted duration, measured from the
-start of the process it hits; after a kill the run is resumed with `prunelab run --resume` (started
-again with its config if it was killed before it made its folder), and the resumed process
-may itself be killed. A kill that comes after the process ended does not count: kills go on
-(in a new episode, a fresh run, once a run completes) until the requested number landed.
+Six runs share the kills (--runs picks some of them; default all): dense, han (with the prune
+curve) and dynamic (linear, with trajectory recording) on LeNet-300-100, and three that compact
+the network during training: fpgm-compact (LeNet-5, configs/mnist-lenet5-fpgm-compact.json, 6
+epochs, soft FPGM selections every epoch, the filters selected at the end of epoch 2 removed
+from the network then, about a third into the run, 1 fine-tuning epoch), units (LeNet-300-100,
+method `units` with its l1 score and cubic schedule, 8 epochs, checks every 40 steps from epoch
+1: a tenth of fc1's and fc2's neurons leave at each of the five checks from epoch 1.5 to 3.5,
+half of them in all) and units-trajectory (the same with the `trajectory` score, whose per-weight
+statistics shrink with the network); each on a 10,000-image MNIST subset (79 steps per epoch).
+Each kill happens at a moment drawn uniformly from 5-60% of that run's uninterrupted duration,
+measured from the start of the process it hits; after a kill the run is resumed with `prunelab
+run --resume` (started again with its config if it was killed before it made its folder), and
+the resumed process may itself be killed. A kill that comes after the process ended does not
+count: kills go on (in a new episode, a fresh run, once a run completes) until the requested
+number landed.
 Runs that record trajectories also get one episode of phase kills (unless --no-phase-kills):
 the process kills itself with SIGKILL (`--kill-at trajectories-finished`) just after the
 trajectory files are finished and before the model files are written, a window of a few
@@ -68,9 +71,10 @@ RUNS = {
               ["--set", "training.epochs=8", "--set", "pruning.method=units", "--set", "pruning.units.cubic.start=\"1ep\"",
                "--set", "pruning.units.cubic.end=\"3ep\"", "--set", "pruning.units.cubic.every=\"40it\""]),
 }
+RUNS["units-trajectory"] = (RUNS["units"][0], RUNS["units"][1] + ["--set", "pruning.units.score=trajectory"])
 
 # runs that compact the network during training: where their kills land against the compaction
-COMPACTING = {"fpgm-compact", "units"}
+COMPACTING = {"fpgm-compact", "units", "units-trajectory"}
 
 # the phase kills of each run: `prunelab run --kill-at PHASE` (a hidden fault-injection option)
 PHASE_KILLS = {"dynamic": "trajectories-finished"}
@@ -102,7 +106,7 @@ def compaction_steps(name, folder):
         steps = sorted({int(r["step"]) for r in csv.DictReader(f)})
     if not steps:
         sys.exit(f"{folder}/events.csv: no events, so no compaction to kill around")
-    return steps if name == "units" else steps[-1:]
+    return steps if name.startswith("units") else steps[-1:]
 
 
 LANDING = {"before": "before the first compaction", "between": "between compactions",
@@ -217,7 +221,7 @@ def main():
                              + ("identical" if len(problems) == before else f"{len(problems) - before} differences"))
     for name, counts in landing.items():
         lines.append(f"{name}: kills whose checkpoint was before the first compaction {counts['before']}, "
-                     + (f"between compactions {counts['between']}, " if name == "units" else "")
+                     + (f"between compactions {counts['between']}, " if name.startswith("units") else "")
                      + f"at or after the last compaction {counts['after']}"
                      + ("" if counts["before"] and counts["after"] else " (not both sides: use more --kills)"))
     print("\n".join(lines))
