@@ -223,7 +223,8 @@ def main():
         lines.append(f"{name}: kills whose checkpoint was before the first compaction {counts['before']}, "
                      + (f"between compactions {counts['between']}, " if name.startswith("units") else "")
                      + f"at or after the last compaction {counts['after']}"
-                     + ("" if counts["before"] and counts["after"] else " (not both sides: use more --kills)"))
+                     + ("" if counts["before"] and counts["between"] + counts["after"]
+                        else " (not on both sides of a compaction: use more --kills)"))
     print("\n".join(lines))
     if problems:
         print(f"\n{len(problems)} differences:\n" + "\n".join(problems))
