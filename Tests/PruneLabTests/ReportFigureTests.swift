@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func everyPointLiesInsideThePlotFrame() {
-        var rng = RandomSource(seed: 20261207)  // fixed: a failure is reproducible
+        var rng = RandomSource(seed: 20_261_207)  // fixed: a failure is reproducible
         for _ in 0..<200 {
             let n = Int.random(in: 1...30, using: &rng)
             let pts = (0..<n).map { _ in (Double.random(in: 0...1e4, using: &rng), Double.random(in: -5...105, using: &rng)) }

@@ -33,7 +33,7 @@ import Foundation
     }
 
     @Test func ticksAreNiceMultiplesInsideTheDomain() {
-        var rng = RandomSource(seed: 20261207)  // fixed: a failure is reproducible
+        var rng = RandomSource(seed: 20_261_207)  // fixed: a failure is reproducible
         for _ in 0..<20000 {
             let a = Double.random(in: -1e6...1e6, using: &rng) * pow(10, Double.random(in: -8...0, using: &rng))
             let b = a + Double.random(in: 1e-9...1e6, using: &rng) * pow(10, Double.random(in: -6...0, using: &rng))
