@@ -1,6 +1,6 @@
 """The pruned-training speed table from the folders experiments/speed_targets.sh wrote.
 
-    python3 experiments/speed_targets_table.py OUT      (writes OUT/targets.md and prints it)
+    python3 experiments/speed_targets_table.py OUT      (writes OUT/targets.md and OUT/targets.csv, prints the first)
 
 Ratios are wall seconds (summary.csv `wall_seconds`: training with its pruning and statistics, the
 per-epoch test evaluations and the final evaluation) of a run over the dense run of the same seed,
@@ -68,6 +68,31 @@ def run_rows(out, name):
 
 def fmt_ratios(values):
     return f"**{statistics.median(values):.2f}x** ({', '.join(f'{v:.2f}' for v in values)})"
+
+
+def write_csv(out):
+    """Every run behind the tables, one row each: group, arm, seed, wall seconds, ratio to the
+    dense run of the group and seed, test accuracy, sparsity, training FLOPs, peak RSS (runs only)."""
+    rows = []
+    for model, arms in [("lenet300", ["dense", "han", "magnitude", "linear"]), ("lenet5", ["dense", "magnitude", "linear"])]:
+        for seed_dir in seeds_of(out, f"{model}/seed*"):
+            s = seed_dir.rsplit("seed", 1)[1]
+            runs = {a: summary(os.path.join(seed_dir, f"{a}-seed{s}")) for a in arms}
+            for a in arms:
+                r = runs[a]
+                rows.append([f"{model}-compare", a, s, r["wall_seconds"], float(r["wall_seconds"]) / float(runs["dense"]["wall_seconds"]),
+                             r["test_accuracy"], r["sparsity"], r["train_flops"], ""])
+    for dense_name, names in [("lenet5-dense", ["lenet5-dense", "lenet5-fpgm", "lenet5-fpgm-compact"]),
+                              ("lenet300-dense", ["lenet300-dense", "lenet300-units"])]:
+        dense = {r["seed"]: r for r in run_rows(out, dense_name)}
+        for n in names:
+            for r in run_rows(out, n):
+                rows.append(["runs", n, r["seed"], r["wall"], r["wall"] / dense[r["seed"]]["wall"], r["acc"], r["sparsity"],
+                             int(r["flops"]), f"{r['rss']:.1f}"])
+    with open(os.path.join(out, "targets.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["group", "arm", "seed", "wall_seconds", "wall_vs_dense", "test_accuracy", "sparsity", "train_flops", "peak_rss_mib"])
+        w.writerows(rows)
 
 
 def main():
@@ -146,6 +171,7 @@ def main():
                 if v and d:
                     lines.append(f"| {model} {arm} | {v:.0f} | {v / d:.2f}x |")
         lines.append("")
+    write_csv(out)
     text = "\n".join(lines)
     with open(os.path.join(out, "targets.md"), "w") as f:
         f.write(text)
