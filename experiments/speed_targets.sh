@@ -3,7 +3,10 @@
 # other (run it on an otherwise idle machine; about 35 minutes on 2 cores), then the table:
 #
 #   bash experiments/speed_targets.sh [OUT]          (default OUT: runs/speed-targets)
-#   PRUNELAB=path/to/prunelab SEEDS="1 2 3" bash experiments/speed_targets.sh OUT
+#   PRUNELAB=path/to/prunelab SEEDS="1 2 3" PARTS="fixed lenet300 lenet5 runs rss" bash experiments/speed_targets.sh OUT
+#
+# PARTS (default all five) picks the measurements: fixed (1), lenet300 and lenet5 (2), runs (3),
+# rss (4); with `runs`, MODELS="lenet5 lenet300" picks the models of 3.
 #
 # 1. Fixed-mask epochs side by side with PyTorch in one run each: LeNet-300-100
 #    (experiments/bench_sparse.py) and LeNet-5 (experiments/bench_sparse_lenet5.py).
@@ -20,6 +23,9 @@ cd "$(dirname "$0")/.."
 BIN=${PRUNELAB:-.build/release/prunelab}
 OUT=${1:-runs/speed-targets}
 SEEDS=${SEEDS:-"1 2 3"}
+PARTS=${PARTS:-"fixed lenet300 lenet5 runs rss"}
+MODELS=${MODELS:-"lenet5 lenet300"}
+want() { [[ " $PARTS " == *" $1 "* ]]; }
 if [ -e "$OUT" ]; then
     echo "speed_targets.sh: $OUT exists; give a new folder" >&2
     exit 1
@@ -27,30 +33,39 @@ fi
 mkdir -p "$OUT/runs" "$OUT/rss"
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
 
-log "fixed-mask epochs"
-python3 experiments/bench_sparse.py --sparsity 0,0.9,0.95 --threads 2 --repeats 5 \
-    --out "$OUT/bench-sparse.md" --prunelab "$BIN"
-python3 experiments/bench_sparse_lenet5.py --sparsity 0,0.9,0.92,0.95 --threads 2 --repeats 3 \
-    --out "$OUT/bench-sparse-lenet5.md" --prunelab "$BIN"
+if want fixed; then
+    log "fixed-mask epochs"
+    python3 experiments/bench_sparse.py --sparsity 0,0.9,0.95 --threads 2 --repeats 5 \
+        --out "$OUT/bench-sparse.md" --prunelab "$BIN"
+    python3 experiments/bench_sparse_lenet5.py --sparsity 0,0.9,0.92,0.95 --threads 2 --repeats 3 \
+        --out "$OUT/bench-sparse-lenet5.md" --prunelab "$BIN"
+fi
 
 for s in $SEEDS; do
+    want lenet300 || break
     log "LeNet-300-100 compare, seed $s"
     "$BIN" compare configs/mnist-lenet300-compare.json --seeds "$s" --methods dense,han,magnitude,linear \
         --out "$OUT/lenet300/seed$s" --no-progress > /dev/null
 done
 for s in $SEEDS; do
+    want lenet5 || break
     log "LeNet-5 compare, seed $s"
     "$BIN" compare configs/mnist-lenet5-compare.json --seeds "$s" --methods dense,magnitude,linear \
         --out "$OUT/lenet5/seed$s" --no-progress > /dev/null
 done
+RUNS=""
+[[ " $MODELS " == *" lenet5 "* ]] && RUNS="$RUNS lenet5-dense lenet5-fpgm lenet5-fpgm-compact"
+[[ " $MODELS " == *" lenet300 "* ]] && RUNS="$RUNS lenet300-dense lenet300-units"
 for s in $SEEDS; do
-    for c in lenet5-dense lenet5-fpgm lenet5-fpgm-compact lenet300-dense lenet300-units; do
+    want runs || break
+    for c in $RUNS; do
         log "$c, seed $s"
         /usr/bin/time -f "%M" -o "$OUT/runs/$c-seed$s.rss" \
             "$BIN" run "configs/mnist-$c.json" --set "seed=$s" --out "$OUT/runs/$c-seed$s" --no-progress > /dev/null
     done
 done
-for c in lenet300 lenet5; do
+for c in $MODELS; do
+    want rss || break
     log "$c peak memory"
     /usr/bin/time -f "%M" -o "$OUT/rss/$c-dense.rss" \
         "$BIN" run "configs/mnist-$c-compare.json" --out "$OUT/rss/$c-dense" --no-progress > /dev/null

@@ -98,9 +98,11 @@ def write_csv(out):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "runs/speed-targets"
     lines = []
-    any_run = next(iter(glob.glob(os.path.join(out, "*/seed*/*/run.json")) + glob.glob(os.path.join(out, "runs/*/run.json"))), None)
-    info = json.load(open(any_run)) if any_run else {}
-    commit = info.get("git_commit") or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    infos = [json.load(open(p)) for p in glob.glob(os.path.join(out, "*/seed*/*/run.json")) + glob.glob(os.path.join(out, "runs/*/run.json"))]
+    info = infos[0] if infos else {}
+    commits = sorted({i.get("git_commit", "?")[:7] for i in infos}) or [
+        subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()]
+    commit = ", ".join(commits)
     lines += [f"# Pruned training speed, {out}", "",
               f"CPU {cpu_description()}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
               f"OpenBLAS kernel as run: {info.get('blas_core', '?')}; build {commit}; "

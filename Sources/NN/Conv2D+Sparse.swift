@@ -250,7 +250,9 @@ extension Conv2D {
         guard kernelPolicy != .dense, let pattern = weight.sparsityPattern else { return nil }
         switch kernelPolicy {
         case .sparse: return pattern
-        case .auto: return pattern.density <= KernelCrossover.autoDensity ? pattern : nil
+        case .auto:
+            let direct = pattern.density <= KernelCrossover.autoDensity || pattern.cols <= KernelCrossover.directConvTaps
+            return direct ? pattern : nil
         case .dense: return nil
         case .measured: break
         }

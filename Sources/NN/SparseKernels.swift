@@ -5,8 +5,10 @@ import TensorCore
 
 /// Which product a sparse-capable layer runs:
 /// - `auto`: the sparse kernels for a masked dense layer whose density is at most
-///   `KernelCrossover.autoDensity`, SGEMM otherwise (convolutions alike). A fixed rule, so a
-///   run's results depend only on its config and seed, and a resumed run continues exactly.
+///   `KernelCrossover.autoDensity`, SGEMM otherwise (convolutions alike, except that a masked
+///   convolution with at most `KernelCrossover.directConvTaps` taps per output runs the direct
+///   sparse convolution at any density). A fixed rule, so a run's results depend only on its
+///   config and seed, and a resumed run continues exactly.
 /// - `measured`: sparse where both kernels were timed for the layer's shape, batch and density
 ///   band and sparse was faster (SparseProp's rule). Fastest, but the choice is a timing, so two
 ///   processes may pick differently near the crossover and differ in the last bits.
@@ -76,6 +78,14 @@ public enum KernelCrossover {
     /// 0.5, conv2 ahead at 0.08 and about even at 0.3-0.5; at 0.4 sparse is ahead or even for all
     /// of them, and a switch a little late costs little.
     public static let autoDensity = 0.4
+    /// `auto` runs a masked convolution with at most this many taps per output (`inChannels ·
+    /// k · k`: one input channel at 5x5) on the direct sparse convolution at any density: with so
+    /// short an inner dimension SGEMM does little work per im2col column it waits for. LeNet-5's
+    /// conv1 (20x1x5x5) at the workers' batch of 64, forward and backward, 2-core AMD EPYC Zen 5
+    /// (the per-layer table of `experiments/bench_sparse_lenet5.py`, 2026-12-07): 1.17 ms direct
+    /// at density 1 against 1.31 ms for im2col and SGEMM, 0.37 ms at density 0.1. Longer rows
+    /// were not measured faster dense, so they keep the density rule.
+    public static let directConvTaps = 25
     public static let maxMeasuredDensity = 0.5
 
     struct Key: Hashable, Sendable {

@@ -28,7 +28,7 @@ public struct TrainingConfig: ConfigSection {
         ("quantize", "quantization-aware training, see `training.quantize`"),
         (
             "kernel",
-            "products of masked layers: `auto` runs the sparse kernels (CSR forward and input gradient, weight gradient at unmasked entries) on a dense layer, and a direct sparse convolution over the live taps (no im2col columns) on a conv layer, once its density is at most 0.4, a fixed rule; `measured` where both kernels were timed for the layer's shape, batch and density band and sparse was faster (fastest, but a timing: two processes may choose differently and differ in the last bits, and a resumed run may not match exactly); `dense` always SGEMM; `sparse` the sparse kernels once masked. Unmasked layers always run SGEMM. `kernels.csv` records which kernel each layer ran from which step"
+            "products of masked layers: `auto` runs the sparse kernels (CSR forward and input gradient, weight gradient at unmasked entries) on a dense layer, and a direct sparse convolution over the live taps (no im2col columns) on a conv layer, once its density is at most 0.4 (a conv layer with at most 25 taps per output, such as one input channel at 5x5, at any density), a fixed rule; `measured` where both kernels were timed for the layer's shape, batch and density band and sparse was faster (fastest, but a timing: two processes may choose differently and differ in the last bits, and a resumed run may not match exactly); `dense` always SGEMM; `sparse` the sparse kernels once masked. Unmasked layers always run SGEMM. `kernels.csv` records which kernel each layer ran from which step"
         ),
     ]
     /// Training length in epochs; ignored when `steps` > 0.
