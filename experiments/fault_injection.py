@@ -65,7 +65,7 @@ RUNS = {
                 ["--set", "training.epochs=6", "--set", "pruning.method=dynamic", "--set", "pruning.dynamic.cubic.end=\"4ep\"",
                  "--set", "recording.enabled=true", "--set", "recording.every=\"20it\""]),
     "fpgm-compact": ("configs/mnist-lenet5-fpgm-compact.json",
-                     ["--set", "training.epochs=6", "--set", "pruning.structured.compact_during_training.at=\"2ep\"",
+                     ["--set", "training.epochs=6", "--set", "pruning.structured.compact_during_training={\"at\":\"2ep\"}",
                       "--set", "pruning.structured.finetune=\"1ep\""]),
     "units": ("configs/mnist-lenet300-dense.json",
               ["--set", "training.epochs=8", "--set", "pruning.method=units", "--set", "pruning.units.cubic.start=\"1ep\"",
