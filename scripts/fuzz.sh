@@ -36,7 +36,7 @@ nice -n 19 swift build -c release --scratch-path "$scratch" --target Experiments
 bindir=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
 mkdir -p "$scratch/bin" "$scratch/artifacts"
 modules=(Experiments Charts Datasets HDF5Support Schema TensorCore NN Training Pruning Quantization ONNX SwiftProtobuf CAllocator CSparseKernels
-  CTrajectoryKernels CImageDecode)
+  CTrajectoryKernels CImageDecode CSpinWait)
 objects=()
 for m in "${modules[@]}"; do objects+=("$bindir/$m.build"/*.o); done
 flags=(-I "$bindir/Modules"
@@ -44,6 +44,7 @@ flags=(-I "$bindir/Modules"
   -Xcc "-fmodule-map-file=$bindir/CSparseKernels.build/module.modulemap" -Xcc -I -Xcc Sources/CSparseKernels/include
   -Xcc "-fmodule-map-file=$bindir/CTrajectoryKernels.build/module.modulemap" -Xcc -I -Xcc Sources/CTrajectoryKernels/include
   -Xcc "-fmodule-map-file=$bindir/CImageDecode.build/module.modulemap" -Xcc -I -Xcc Sources/CImageDecode/include
+  -Xcc "-fmodule-map-file=$bindir/CSpinWait.build/module.modulemap" -Xcc -I -Xcc Sources/CSpinWait/include
   -Xcc -fmodule-map-file=Sources/CJPEG/module.modulemap -Xcc -fmodule-map-file=Sources/CPNG/module.modulemap
   -Xcc -fmodule-map-file=Sources/CBLAS/module.modulemap -Xcc -fmodule-map-file=Sources/CHDF5/module.modulemap
   -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap)
