@@ -30,7 +30,6 @@ epoch per PyTorch configuration; ratios = other tool's median / PruneLab sparse 
 PruneLab's sparse epoch is faster) written to --out, the per-repeat times in the CSV beside it.
 """
 import argparse
-import datetime
 import json
 import os
 import shlex
@@ -41,7 +40,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchcommon import cpu_description, log, machine_busy_seconds, other_cpu_share, own_cpu_seconds, torch_kernel  # noqa: E402
+from benchcommon import (log, machine_busy_seconds, machine_lines, other_cpu_share,  # noqa: E402
+                         own_cpu_seconds, run_header, write_epoch_report)
 from bench_lenet300 import BATCH, LAYERS, LR, MOMENTUM, SEED, init_params, load_train  # noqa: E402
 
 BUSY_SHARE = 0.1
@@ -172,12 +172,7 @@ def main():
 
     idle_before = other_cpu_share(1.0)
     machine_start, own_start = machine_busy_seconds(), own_cpu_seconds()
-    coretype = os.environ.get("OPENBLAS_CORETYPE", "(unset)")
-    torch_desc = f"torch {torch.__version__} ({torch_kernel(torch)})"
-    command = shlex.join([os.path.basename(sys.executable)] + sys.argv)
-    date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    header = (f"{date}; CPU {cpu_description()}; {args.threads} threads; OPENBLAS_CORETYPE={coretype}; "
-              f"{torch_desc}; command: `{command}`")
+    header = run_header(args.threads, torch)
     log(header)
 
     x, y = load_train(args.data, np)
@@ -266,30 +261,8 @@ def main():
         "differ between the tools; PyTorch dense and CSR must agree (same masks, same start)."]
     if bad:
         lines.append("**Numerics check failed:** " + "; ".join(bad))
-    others = None
-    if machine_start is not None:
-        others = max(0.0, (machine_busy_seconds() - machine_start) - (own_cpu_seconds() - own_start))
-    total = sum(sum(t) for t in times.values())
-    lines.append("")
-    lines.append(f"Load average at the end: {open('/proc/loadavg').read().split()[:3]} on {os.cpu_count()} CPUs.")
-    lines.append("")
-    lines.append(f"Other processes: {idle_before * 100:.0f}% of the CPUs in the second before the run, "
-                 f"{fmt(others, '.1f')} CPU-seconds during it.")
-    if idle_before > BUSY_SHARE or (others is not None and others > BUSY_SHARE * total):
-        lines.append("**Warning:** other processes used the CPUs during this run; numbers are noisy.")
-    report = "\n".join(lines) + "\n"
-    print(report, end="")
-    out = os.path.abspath(args.out)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        f.write(report)
-    with open(os.path.splitext(out)[0] + ".csv", "w") as f:
-        f.write("tool,sparsity,repeat,epoch_seconds,epoch_cpu_seconds,threads\n")
-        for (tool, s), ts in times.items():
-            cs = cpu.get((tool, s), [])
-            for i, t in enumerate(ts):
-                c = f"{cs[i]:.6f}" if i < len(cs) else ""
-                f.write(f"{tool},{s},{i + 1},{t:.6f},{c},{args.threads}\n")
+    lines += machine_lines(idle_before, machine_start, own_start, sum(sum(t) for t in times.values()), BUSY_SHARE)
+    write_epoch_report(args.out, "\n".join(lines) + "\n", times, cpu, args.threads)
     if bad:
         sys.exit("numerics check failed: " + "; ".join(bad))
 

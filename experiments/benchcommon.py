@@ -1,5 +1,6 @@
-"""Helpers shared by the epoch benchmarks (bench_lenet300.py, bench_lenet5.py): logging, the CPU
-model, how busy the machine was (from /proc/stat), the IDX reader and numpy's SGEMM reference.
+"""Helpers shared by the epoch benchmarks (bench_lenet300.py, bench_lenet5.py, bench_sparse*.py): logging, the CPU
+model, how busy the machine was (from /proc/stat), the IDX reader, numpy's SGEMM reference, and a
+report's first line, closing lines on the machine and files (Markdown and per-repeat CSV).
 Only the standard library; numpy is passed in by the caller (it must be imported after the
 thread variables are set).
 """
@@ -131,3 +132,48 @@ def cpu_description():
         pass
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "AVX" if "avx" in flags else "SSE"
     return f"{cpu_model()} (family {fam} model {mod}, {isa})"
+
+
+def run_header(threads, torch):
+    """The first line of a report: date, CPU, threads, OPENBLAS_CORETYPE, PyTorch and its kernel, the command."""
+    import datetime
+    import shlex
+    coretype = os.environ.get("OPENBLAS_CORETYPE", "(unset)")
+    command = shlex.join([os.path.basename(sys.executable)] + sys.argv)
+    date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return (f"{date}; CPU {cpu_description()}; {threads} threads; OPENBLAS_CORETYPE={coretype}; "
+            f"torch {torch.__version__} ({torch_kernel(torch)}); command: `{command}`")
+
+
+def machine_lines(idle_before, machine_start, own_start, timed_seconds, busy_share):
+    """The report's closing lines on the machine: load average, what other processes used during the
+    run (from /proc/stat minus this process and its children), and a warning when that was more than
+    `busy_share` of the CPUs before the run or of the timed seconds during it."""
+    others = None
+    if machine_start is not None:
+        others = max(0.0, (machine_busy_seconds() - machine_start) - (own_cpu_seconds() - own_start))
+    lines = ["", f"Load average at the end: {open('/proc/loadavg').read().split()[:3]} on {os.cpu_count()} CPUs.",
+             "", f"Other processes: {idle_before * 100:.0f}% of the CPUs in the second before the run, "
+             f"{'unknown' if others is None else format(others, '.1f')} CPU-seconds during it."]
+    if idle_before > busy_share or (others is not None and others > busy_share * timed_seconds):
+        lines.append("**Warning:** other processes used the CPUs during this run; numbers are noisy.")
+    return lines
+
+
+def write_epoch_report(out, report, times, cpu, threads):
+    """Prints `report`, writes it to `out` and the per-repeat epoch seconds ({(tool, sparsity): [s]}, with
+    `cpu` the process CPU seconds alike) to the CSV beside it; returns (report path, CSV path)."""
+    print(report, end="")
+    out = os.path.abspath(out)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        f.write(report)
+    csv_path = os.path.splitext(out)[0] + ".csv"
+    with open(csv_path, "w") as f:
+        f.write("tool,sparsity,repeat,epoch_seconds,epoch_cpu_seconds,threads\n")
+        for (tool, s), ts in times.items():
+            cs = cpu.get((tool, s), [])
+            for i, t in enumerate(ts):
+                c = f"{cs[i]:.6f}" if i < len(cs) else ""
+                f.write(f"{tool},{s:g},{i + 1},{t:.6f},{c},{threads}\n")
+    return out, csv_path

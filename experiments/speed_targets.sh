@@ -26,6 +26,16 @@ SEEDS=${SEEDS:-"1 2 3"}
 PARTS=${PARTS:-"fixed lenet300 lenet5 runs rss"}
 MODELS=${MODELS:-"lenet5 lenet300"}
 want() { [[ " $PARTS " == *" $1 "* ]]; }
+for p in $PARTS; do
+    case $p in fixed | lenet300 | lenet5 | runs | rss) ;;
+    *) echo "speed_targets.sh: PARTS: unknown part '$p' (fixed, lenet300, lenet5, runs, rss)" >&2; exit 1 ;;
+    esac
+done
+for m in $MODELS; do
+    case $m in lenet5 | lenet300) ;;
+    *) echo "speed_targets.sh: MODELS: unknown model '$m' (lenet5, lenet300)" >&2; exit 1 ;;
+    esac
+done
 if [ -e "$OUT" ]; then
     echo "speed_targets.sh: $OUT exists; give a new folder" >&2
     exit 1

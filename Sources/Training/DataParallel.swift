@@ -1,4 +1,3 @@
-import Dispatch
 import TensorCore
 import NN
 
@@ -87,26 +86,27 @@ extension DataParallel {
         }
         if reduceScratch.count < scratchSize { reduceScratch = [Float](repeating: 0, count: scratchSize) }
         let total = plans.reduce(0) { $0 + $1.count }
-        let k = min(workers, max(1, total / DataParallel.minimumPerPart))
+        let k = min(workers, max(1, total / WorkerTeam.minimumPerPart))
         let bounds = plans.map { ParallelRanges.bounds(count: $0.count, parts: k) }
         let n = replicaParams.count
         PointerScopes.withMutable(accesses) { mine in
             PointerScopes.withReadable(others) { theirs in
                 PointerScopes.withReadable(plans.map { $0.entries ?? [] }) { entries in
+                    // each parameter's replica gradients, gathered once for every part
+                    let replicaGradients = plans.indices.map { Array(theirs[($0 * n)..<($0 * n + n)]) }
                     reduceScratch.withUnsafeMutableBufferPointer { scratch in
                         team.run(parts: k) { part in
                             for (pi, plan) in plans.enumerated() {
                                 let r = bounds[pi][part]..<bounds[pi][part + 1]
                                 guard !r.isEmpty else { continue }
-                                let replicaGradients = Array(theirs[(pi * n)..<(pi * n + n)])
                                 if plan.entries != nil {
                                     Self.reduceLive(
-                                        mine[pi], replicaGradients, entries: entries[pi], range: r,
+                                        mine[pi], replicaGradients[pi], entries: entries[pi], range: r,
                                         scratch: UnsafeMutableBufferPointer(
                                             rebasing: scratch[plan.scratch..<(plan.scratch + 2 * plan.count)]),
                                         weights: weights)
                                 } else {
-                                    Self.reduceContiguous(mine[pi], replicaGradients, range: r, weights: weights)
+                                    Self.reduceContiguous(mine[pi], replicaGradients[pi], range: r, weights: weights)
                                 }
                             }
                         }
@@ -116,11 +116,6 @@ extension DataParallel {
         }
         return total
     }
-
-    /// Below this many summed entries per worker, the sum runs on the calling thread: a
-    /// hand-off to a polling worker costs about a microsecond, a few thousand entries of
-    /// `scale` and `axpy` about as much.
-    static let minimumPerPart = 4096
 
     /// `Σ weights[i] · grad_i` over the entries `range` of contiguous gradients (dense, or
     /// compact ones of one pattern).

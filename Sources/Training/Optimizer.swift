@@ -74,7 +74,7 @@ public final class Adam: Optimizer {
                     p.value.scalars.withUnsafeMutableBufferPointer { w in
                         m[i].scalars.withUnsafeMutableBufferPointer { m1 in
                             v[i].scalars.withUnsafeMutableBufferPointer { m2 in
-                                team.forEachRange(count: w.count, minimumPerPart: SGD.minimumPerPart) { range in
+                                team.forEachRange(count: w.count) { range in
                                     for j in range {
                                         let gj = g[j] + decay * w[j]
                                         var a = b1 * m1[j] + (1 - b1) * gj

@@ -56,7 +56,7 @@ public final class SGD: Optimizer {
         let lr = Float(lr), mu = momentum, nesterov = nesterov
         withSlices(plans) { slices in
             let total = slices.reduce(0) { $0 + $1.count }
-            let k = min(team.size, max(1, total / SGD.minimumPerPart))
+            let k = min(team.size, max(1, total / WorkerTeam.minimumPerPart))
             let bounds = slices.map { ParallelRanges.bounds(count: $0.count, parts: k) }
             team.run(parts: k) { part in
                 for (i, s) in slices.enumerated() where bounds[i][part] < bounds[i][part + 1] {
@@ -66,10 +66,6 @@ public final class SGD: Optimizer {
         }
         for (i, p) in parameters.enumerated() where !plans[i].live { holdFrozen(i, p) }
     }
-
-    /// Below this many updated entries per thread the update runs on the calling thread (a
-    /// hand-off to a polling team thread costs about as much as a few thousand entries).
-    static let minimumPerPart = 4096
 
     /// How parameter `i` is updated this step: over its trainable live entries when its mask is
     /// sparse enough (frozen weights are not live-updated: the trainable pattern leaves them

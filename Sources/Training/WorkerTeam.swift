@@ -32,6 +32,11 @@ public final class WorkerTeam: @unchecked Sendable {
     public static let spinNanoseconds: UInt64 = 100_000
     static let pollsBeforeYielding = 512
 
+    /// Below this many elements per part, an element-wise pass (the gradient sum, an optimizer
+    /// update) stays on the calling thread: a hand-off to a polling thread costs about as much
+    /// as a few thousand elements of `scale` and `axpy`.
+    public static let minimumPerPart = 4096
+
     /// A team of `size` threads (at least 1; a team of 1 runs everything on the caller).
     public init(size: Int) {
         self.size = max(1, size)
@@ -80,7 +85,7 @@ public final class WorkerTeam: @unchecked Sendable {
     /// `ParallelRanges.bounds`, so a BLAS call per range splits as one call over everything),
     /// on the team when every part gets at least `minimumPerPart` elements, else as one range
     /// on the caller.
-    public func forEachRange(count: Int, minimumPerPart: Int, _ body: (Range<Int>) -> Void) {
+    public func forEachRange(count: Int, minimumPerPart: Int = WorkerTeam.minimumPerPart, _ body: (Range<Int>) -> Void) {
         let k = min(size, count / max(1, minimumPerPart))
         guard k > 1 else {
             if count > 0 { body(0..<count) }
